@@ -1,0 +1,363 @@
+"""The only module that talks to the Docker engine.
+
+It speaks the engine API through the docker SDK's low-level client and returns small typed views
+(`ContainerView`, ...) instead of raw dicts, so the rest of fovea never parses engine JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from fovea_ctl import __version__
+from fovea_ctl.errors import EngineError, EngineUnreachable
+
+if TYPE_CHECKING:
+    import docker
+
+LABEL_PROJECT = "io.fovea.project"
+LABEL_SERVICE = "io.fovea.service"
+LABEL_ROLE = "io.fovea.role"
+LABEL_CONFIG_HASH = "io.fovea.config-hash"
+LABEL_HASH_PARTS = "io.fovea.hash-parts"
+LABEL_VERSION = "io.fovea.version"
+LABEL_VOLUME = "io.fovea.volume"
+LABEL_PRIORITY = "io.fovea.priority"
+COMPOSE_PROJECT = "com.docker.compose.project"
+COMPOSE_SERVICE = "com.docker.compose.service"
+
+
+def project_labels(project: str) -> dict[str, str]:
+    """Labels every engine object of a project carries (compose's too, so `docker compose -p` sees it)."""
+    return {LABEL_PROJECT: project, LABEL_VERSION: __version__, COMPOSE_PROJECT: project}
+
+
+@dataclass(frozen=True)
+class ContainerView:
+    id: str
+    name: str
+    service: str
+    role: str
+    config_hash: str
+    hash_parts: dict[str, str]
+    state: str  # created | running | restarting | exited | dead | paused
+    status_text: str  # the engine's "Up 3 minutes (healthy)"
+    image: str
+    image_id: str
+    ports: dict[int, int]  # container port -> host port
+    labels: dict[str, str] = field(repr=False)
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+@dataclass(frozen=True)
+class ContainerDetails:
+    """What only an inspect tells: exit code, health, start time, restarts."""
+
+    state: str
+    exit_code: int
+    health: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    restart_count: int
+    oom_killed: bool
+    error: str
+
+
+@dataclass(frozen=True)
+class VolumeView:
+    name: str
+    labels: dict[str, str]
+    created_at: str
+    mountpoint: str
+
+
+@dataclass(frozen=True)
+class NetworkView:
+    id: str
+    name: str
+    labels: dict[str, str]
+
+
+@dataclass
+class ContainerSpec:
+    """Everything one `create container` call needs, already resolved (ports, mounts, labels)."""
+
+    name: str
+    image: str
+    labels: dict[str, str]
+    network: str
+    aliases: list[str]
+    command: list[str] | None = None
+    entrypoint: list[str] | None = None
+    user: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    port_bindings: dict[int, int] = field(default_factory=dict)  # container -> host (127.0.0.1)
+    volume_mounts: list[tuple[str, str, bool]] = field(default_factory=list)  # (volume, target, ro)
+    bind_mounts: list[tuple[str, str, bool]] = field(default_factory=list)  # (host path, target, ro)
+    healthcheck: list[str] | None = None
+    health_interval_s: float = 5.0
+    restart_policy: str | None = "unless-stopped"
+    cpus: float | None = None
+    memory_mb: int | None = None
+    gpu: tuple[str, int, list[str]] | None = None  # (driver, count, capabilities)
+    stop_timeout_s: int = 10
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value or value.startswith("0001-"):
+        return None
+    # The engine gives nanoseconds; Python parses microseconds.
+    head, _, tail = value.partition(".")
+    frac = "".join(ch for ch in tail if ch.isdigit())[:6]
+    zone = "+00:00" if value.endswith("Z") else ""
+    return datetime.fromisoformat(f"{head}.{frac or '0'}{zone}")
+
+
+def _container_from_listing(raw: dict[str, Any]) -> ContainerView:
+    labels = raw.get("Labels") or {}
+    ports: dict[int, int] = {}
+    for port in raw.get("Ports") or []:
+        if port.get("PublicPort"):
+            ports[int(port["PrivatePort"])] = int(port["PublicPort"])
+    return ContainerView(
+        id=raw["Id"],
+        name=(raw.get("Names") or ["/?"])[0].lstrip("/"),
+        service=labels.get(LABEL_SERVICE, ""),
+        role=labels.get(LABEL_ROLE, "service"),
+        config_hash=labels.get(LABEL_CONFIG_HASH, ""),
+        hash_parts=json.loads(labels.get(LABEL_HASH_PARTS, "{}")),
+        state=raw.get("State", ""),
+        status_text=raw.get("Status", ""),
+        image=raw.get("Image", ""),
+        image_id=raw.get("ImageID", ""),
+        ports=ports,
+        labels=labels,
+    )
+
+
+class Engine:
+    """A connection to one Docker engine."""
+
+    def __init__(self, base_url: str | None = None, timeout_s: int = 120) -> None:
+        import docker
+        from docker.errors import DockerException
+
+        try:
+            if base_url:
+                self.api: docker.APIClient = docker.APIClient(base_url=base_url, timeout=timeout_s)
+            else:
+                self.api = docker.APIClient(timeout=timeout_s, **docker.utils.kwargs_from_env())
+            self.api.ping()
+        except (DockerException, OSError) as exc:
+            where = base_url or "the default socket (DOCKER_HOST or /var/run/docker.sock)"
+            raise EngineUnreachable(
+                f"Docker engine unreachable at {where}: {exc.__class__.__name__}",
+                hint="start dockerd (or set FOVEA_DOCKER_HOST), then retry",
+            ) from None
+
+    # -- listings -----------------------------------------------------------------------------
+    def list_containers(self, project: str) -> list[ContainerView]:
+        raw = self._call(self.api.containers, all=True, filters={"label": f"{LABEL_PROJECT}={project}"})
+        return [_container_from_listing(c) for c in raw]
+
+    def list_volumes(self, project: str) -> list[VolumeView]:
+        raw = self._call(self.api.volumes, filters={"label": f"{LABEL_PROJECT}={project}"})
+        return [
+            VolumeView(v["Name"], v.get("Labels") or {}, v.get("CreatedAt", ""), v.get("Mountpoint", ""))
+            for v in raw.get("Volumes") or []
+        ]
+
+    def list_networks(self, project: str) -> list[NetworkView]:
+        raw = self._call(self.api.networks, filters={"label": f"{LABEL_PROJECT}={project}"})
+        return [NetworkView(n["Id"], n["Name"], n.get("Labels") or {}) for n in raw]
+
+    def inspect_container(self, container_id: str) -> ContainerDetails:
+        raw = self._call(self.api.inspect_container, container_id)
+        state = raw.get("State") or {}
+        health = (state.get("Health") or {}).get("Status")
+        return ContainerDetails(
+            state=state.get("Status", ""),
+            exit_code=int(state.get("ExitCode") or 0),
+            health=health,
+            started_at=_parse_time(state.get("StartedAt")),
+            finished_at=_parse_time(state.get("FinishedAt")),
+            restart_count=int(raw.get("RestartCount") or 0),
+            oom_killed=bool(state.get("OOMKilled")),
+            error=state.get("Error") or "",
+        )
+
+    def inspect_raw(self, container_id: str) -> dict[str, Any]:
+        return self._call(self.api.inspect_container, container_id)
+
+    def image_id(self, ref: str) -> str | None:
+        from docker.errors import ImageNotFound, NotFound
+
+        try:
+            return self.api.inspect_image(ref)["Id"]
+        except (ImageNotFound, NotFound):
+            return None
+
+    def list_images(self, label: str) -> list[dict[str, Any]]:
+        return self._call(self.api.images, filters={"label": label})
+
+    def info(self) -> dict[str, Any]:
+        return self._call(self.api.info)
+
+    def version(self) -> dict[str, Any]:
+        return self._call(self.api.version)
+
+    # -- writes (each is one engine call) ----------------------------------------------------------
+    def create_network(self, name: str, labels: dict[str, str]) -> str:
+        return self._call(self.api.create_network, name, driver="bridge", labels=labels)["Id"]
+
+    def remove_network(self, name: str) -> None:
+        self._call(self.api.remove_network, name)
+
+    def create_volume(self, name: str, labels: dict[str, str]) -> None:
+        self._call(self.api.create_volume, name=name, driver="local", labels=labels)
+
+    def remove_volume(self, name: str) -> None:
+        self._call(self.api.remove_volume, name)
+
+    def create_container(self, spec: ContainerSpec) -> str:
+        from docker.types import DeviceRequest, Mount
+
+        api = self.api
+        mounts = [Mount(target=t, source=v, type="volume", read_only=ro) for v, t, ro in spec.volume_mounts]
+        mounts += [Mount(target=t, source=s, type="bind", read_only=ro) for s, t, ro in spec.bind_mounts]
+        host_config = api.create_host_config(
+            port_bindings={c: ("127.0.0.1", h) for c, h in spec.port_bindings.items()},
+            mounts=mounts,
+            restart_policy={"Name": spec.restart_policy} if spec.restart_policy else None,
+            nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
+            mem_limit=f"{spec.memory_mb}m" if spec.memory_mb else None,
+            device_requests=(
+                [DeviceRequest(driver=spec.gpu[0], count=spec.gpu[1], capabilities=[spec.gpu[2]])]
+                if spec.gpu
+                else None
+            ),
+            init=True,
+        )
+        networking = api.create_networking_config({spec.network: api.create_endpoint_config(aliases=spec.aliases)})
+        healthcheck = None
+        if spec.healthcheck:
+            interval_ns = int(spec.health_interval_s * 1e9)
+            healthcheck = {
+                "test": ["CMD", *spec.healthcheck],
+                "interval": interval_ns,
+                "timeout": int(3e9),
+                "retries": 3,
+                "start_period": 0,
+            }
+        created = self._call(
+            api.create_container,
+            image=spec.image,
+            command=spec.command,
+            entrypoint=spec.entrypoint,
+            user=spec.user,
+            name=spec.name,
+            environment=spec.env,
+            labels=spec.labels,
+            ports=list(spec.port_bindings),
+            host_config=host_config,
+            networking_config=networking,
+            healthcheck=healthcheck,
+            stop_timeout=spec.stop_timeout_s,
+            detach=True,
+        )
+        return created["Id"]
+
+    def start_container(self, container_id: str) -> None:
+        self._call(self.api.start, container_id)
+
+    def stop_container(self, container_id: str, timeout_s: int) -> None:
+        self._call(self.api.stop, container_id, timeout=timeout_s)
+
+    def remove_container(self, container_id: str) -> None:
+        self._call(self.api.remove_container, container_id, force=True)
+
+    def wait_container(self, container_id: str, timeout_s: float) -> int:
+        result = self._call(self.api.wait, container_id, timeout=timeout_s)
+        return int(result.get("StatusCode", -1))
+
+    def logs(
+        self,
+        container_id: str,
+        *,
+        tail: int | str = "all",
+        follow: bool = False,
+        timestamps: bool = False,
+        since: datetime | int | None = None,
+        until: datetime | int | None = None,
+    ) -> Iterator[tuple[str, bytes]]:
+        """(stream, line) pairs; the stream is 'stdout' or 'stderr'."""
+        from docker.utils.socket import frames_iter
+
+        params = {
+            "stdout": 1,
+            "stderr": 1,
+            "follow": 1 if follow else 0,
+            "timestamps": 1 if timestamps else 0,
+            "tail": str(tail),
+        }
+        if since is not None:
+            params["since"] = int(since.timestamp()) if isinstance(since, datetime) else since
+        if until is not None:
+            params["until"] = int(until.timestamp()) if isinstance(until, datetime) else until
+        url = self.api._url("/containers/{0}/logs", container_id)
+        response = self.api._get(url, params=params, stream=True, timeout=None if follow else 60)
+        self.api._raise_for_status(response)
+        pending = {"stdout": b"", "stderr": b""}
+        for stream_id, chunk in frames_iter(response, tty=False):
+            stream = "stderr" if stream_id == 2 else "stdout"
+            data = pending[stream] + chunk
+            *lines, pending[stream] = data.split(b"\n")
+            for line in lines:
+                yield stream, line
+        for stream, rest in pending.items():
+            if rest:
+                yield stream, rest
+
+    def log_tail(self, container_id: str, lines: int = 20) -> list[str]:
+        try:
+            return [line.decode(errors="replace") for _, line in self.logs(container_id, tail=lines)]
+        except Exception as exc:  # the tail is context for another error; never mask that error
+            return [f"(logs unavailable: {exc})"]
+
+    def exec(self, container_id: str, command: list[str], *, user: str | None = None) -> tuple[int, bytes]:
+        exec_id = self._call(self.api.exec_create, container_id, command, user=user or "", stdout=True, stderr=True)
+        output = self._call(self.api.exec_start, exec_id["Id"])
+        code = self._call(self.api.exec_inspect, exec_id["Id"]).get("ExitCode")
+        return int(code if code is not None else -1), output
+
+    def import_image(self, tar_path: str, repository: str, tag: str, changes: list[str]) -> None:
+        self._call(self.api.import_image_from_file, tar_path, repository=repository, tag=tag, changes=changes)
+
+    def pull(self, ref: str) -> None:
+        repository, _, tag = ref.rpartition(":") if ":" in ref.split("/")[-1] else (ref, "", "latest")
+        for _ in self._call(self.api.pull, repository, tag=tag, stream=True, decode=True):
+            pass
+
+    def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        from docker.errors import APIError, DockerException
+        from requests.exceptions import ConnectionError as RequestsConnectionError
+
+        try:
+            return method(*args, **kwargs)
+        except RequestsConnectionError as exc:
+            raise EngineUnreachable(f"Docker engine connection lost: {exc}") from None
+        except APIError as exc:
+            raise EngineError(f"engine refused {method.__name__}: {exc.explanation or exc}") from exc
+        except DockerException as exc:
+            raise EngineError(f"engine call {method.__name__} failed: {exc}") from exc
+
+
+def is_not_found(exc: BaseException) -> bool:
+    cause = exc.__cause__
+    return getattr(getattr(cause, "response", None), "status_code", None) == 404

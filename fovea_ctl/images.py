@@ -1,0 +1,328 @@
+"""Images without a registry: the base bootstrap, content-hash tags, and BuildKit builds.
+
+A recipe's tag is a hash of its Dockerfile, build context, build args and the base image id, so an
+unchanged recipe is never rebuilt (CI and `up` stay fast) and a changed one always is.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from fovea_ctl.engine import Engine
+from fovea_ctl.errors import FoveaError, ImageBuildFailed
+from fovea_ctl.model import BuildRecipe, Service, Stack
+from fovea_ctl.settings import Settings
+
+LABEL_RECIPE = "io.fovea.recipe"
+LABEL_CONTENT_HASH = "io.fovea.content-hash"
+ALWAYS_EXCLUDED = ("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache", ".ruff_cache", "*.egg-info")
+
+ProgressCallback = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ResolvedImage:
+    """Which image a service runs in this configuration, and whether it must be built or pulled first."""
+
+    ref: str
+    recipe: BuildRecipe | None
+    present_id: str | None
+
+    @property
+    def missing(self) -> bool:
+        return self.present_id is None
+
+
+def _excluded(relative: str, patterns: tuple[str, ...]) -> bool:
+    parts = relative.split("/")
+    return any(fnmatch.fnmatch(part, pat) for part in parts for pat in patterns) or any(
+        fnmatch.fnmatch(relative, pat) for pat in patterns
+    )
+
+
+def context_files(context: Path, exclude: list[str]) -> list[Path]:
+    patterns = (*ALWAYS_EXCLUDED, *exclude, *_dockerignore(context))
+    files: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(context):
+        rel_dir = os.path.relpath(dirpath, context)
+        dirnames[:] = sorted(
+            d for d in dirnames if not _excluded(os.path.normpath(os.path.join(rel_dir, d)), patterns)
+        )
+        for name in sorted(filenames):
+            rel = os.path.normpath(os.path.join(rel_dir, name))
+            if not _excluded(rel, patterns):
+                files.append(Path(dirpath) / name)
+    return files
+
+
+def _dockerignore(context: Path) -> tuple[str, ...]:
+    ignore = context / ".dockerignore"
+    if not ignore.is_file():
+        return ()
+    return tuple(
+        line.strip().rstrip("/") for line in ignore.read_text().splitlines() if line.strip() and not line.startswith("#")
+    )
+
+
+def hash_paths(root: Path, paths: list[Path]) -> str:
+    """sha256 over relative names, exec bits and contents: renames and chmod +x count as changes."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(str(path.relative_to(root)).encode() + b"\0")
+        digest.update(b"x" if os.access(path, os.X_OK) else b"-")
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def recipe_content_hash(settings: Settings, recipe: BuildRecipe, base_id: str) -> str:
+    context = settings.root / recipe.context
+    if not context.is_dir():
+        raise ImageBuildFailed(f"image {recipe.name}: build context {context} does not exist")
+    files = context_files(context, recipe.exclude)
+    dockerfile = context / recipe.dockerfile
+    if dockerfile not in files:
+        files.append(dockerfile)
+    digest = hashlib.sha256()
+    digest.update(hash_paths(context, files).encode())
+    digest.update(repr(sorted(recipe.args.items())).encode())
+    digest.update(base_id.encode())
+    return digest.hexdigest()
+
+
+def base_from(dockerfile: Path) -> str | None:
+    for line in dockerfile.read_text().splitlines():
+        if line.strip().upper().startswith("FROM "):
+            return line.split()[1]
+    return None
+
+
+class ImageResolver:
+    """Turns each service's ImageSpec into a concrete ref for this configuration (build or registry)."""
+
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self._base_ids: dict[str, str | None] = {}
+        self._by_recipe: dict[str, ResolvedImage] = {}
+
+    def base_id(self, base: str) -> str | None:
+        if base not in self._base_ids:
+            self._base_ids[base] = self.engine.image_id(base)
+        return self._base_ids[base]
+
+    def resolve(self, service: Service) -> ResolvedImage:
+        spec = service.image
+        use_registry = spec.registry is not None and (self.settings.image_source == "registry" or spec.recipe is None)
+        if use_registry:
+            assert spec.registry is not None
+            return ResolvedImage(spec.registry, None, self.engine.image_id(spec.registry))
+        assert spec.recipe is not None
+        return self.resolve_recipe(spec.recipe)
+
+    def resolve_recipe(self, recipe: BuildRecipe) -> ResolvedImage:
+        key = recipe.model_dump_json()
+        if key in self._by_recipe:
+            return self._by_recipe[key]
+        base = base_from(self.settings.root / recipe.context / recipe.dockerfile) or self.settings.base_image
+        base_id = self.base_id(base)
+        # Without the base its id is unknown; the tag says so, and the plan builds the base first.
+        content = recipe_content_hash(self.settings, recipe, base_id or f"missing:{base}")
+        ref = f"{recipe.name}:{content[:12]}"
+        resolved = ResolvedImage(ref, recipe, self.engine.image_id(ref) if base_id else None)
+        self._by_recipe[key] = resolved
+        return resolved
+
+    def resolve_stack(self, stack: Stack) -> dict[str, ResolvedImage]:
+        return {name: self.resolve(unit) for name, unit in stack.units.items()}
+
+
+def buildkit_client(settings: Settings) -> str:
+    """A docker client that builds with BuildKit: the setting, Debian's /usr/bin/docker, else PATH's."""
+    candidates = [settings.docker_cli] if settings.docker_cli else ["/usr/bin/docker", "docker"]
+    for candidate in candidates:
+        found = shutil.which(candidate) if candidate else None
+        if found:
+            return found
+    raise ImageBuildFailed(
+        "no docker client found to build images", hint="install Debian's docker.io or set FOVEA_DOCKER_CLI"
+    )
+
+
+def build_image(
+    settings: Settings,
+    recipe: BuildRecipe,
+    ref: str,
+    on_line: ProgressCallback | None = None,
+) -> None:
+    """One BuildKit build through the docker CLI, logged to .fovea/<project>/builds/<name>.log.
+
+    The CLI, not the engine API: the API's builder here is the legacy one, which lacks RUN --mount
+    (wheelhouses) and build secrets (the CA bundle). The CA bundle travels as a build secret, so it
+    never lands in a layer or in the cache key.
+    """
+    context = settings.root / recipe.context
+    log_dir = settings.state_dir / "builds"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{recipe.name.replace('/', '_')}.log"
+    command = [
+        buildkit_client(settings),
+        "build",
+        "--progress=plain",
+        "-f",
+        str(context / recipe.dockerfile),
+        "-t",
+        ref,
+        "--label",
+        f"{LABEL_RECIPE}={recipe.name}",
+        "--label",
+        f"{LABEL_CONTENT_HASH}={ref.rsplit(':', 1)[1]}",
+    ]
+    for key, value in sorted(recipe.args.items()):
+        command += ["--build-arg", f"{key}={value}"]
+    ca_bundle = settings.effective_ca_bundle
+    if ca_bundle:
+        command += ["--secret", f"id=ca_bundle,src={ca_bundle}"]
+    command.append(str(context))
+    env = {**os.environ, "DOCKER_BUILDKIT": "1"}
+    if settings.docker_host:
+        env["DOCKER_HOST"] = settings.docker_host
+    tail: list[str] = []
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+        assert process.stdout is not None
+        try:
+            for line in process.stdout:
+                log.write(line)
+                tail = (tail + [line.rstrip()])[-30:]
+                if on_line:
+                    on_line(line.rstrip())
+            code = process.wait()
+        except BaseException:
+            process.terminate()
+            process.wait()
+            raise
+    if code != 0:
+        raise ImageBuildFailed(
+            f"image {ref} failed to build (exit {code}); last lines:\n  " + "\n  ".join(tail[-20:]),
+            hint=f"full log: {log_path}",
+        )
+
+
+def pull_image(engine: Engine, ref: str) -> None:
+    try:
+        engine.pull(ref)
+    except FoveaError as exc:
+        raise ImageBuildFailed(
+            f"image {ref} could not be pulled: {exc.message}",
+            hint="no registry reachable? use FOVEA_IMAGE_SOURCE=build to build images offline",
+        ) from None
+
+
+# -- the base image ------------------------------------------------------------------------------
+
+DEBIAN_SOURCES = """\
+Types: deb
+URIs: {mirror}
+Suites: trixie trixie-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: {security}
+Suites: trixie-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+"""
+
+# As in Debian's official slim images: no docs, man pages or recommends in derived images.
+SLIM_DPKG = """\
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+"""
+SLIM_APT = 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\nAcquire::Languages "none";\n'
+
+
+def bootstrap_base(settings: Settings, engine: Engine, on_line: ProgressCallback | None = None) -> float:
+    """Create the base image with debootstrap and import it under the base tag. Returns seconds taken."""
+    if os.geteuid() != 0:
+        raise FoveaError(
+            f"creating {settings.base_image} needs root (debootstrap); run `sudo fovea images bootstrap`",
+        )
+    debootstrap = shutil.which("debootstrap")
+    if not debootstrap:
+        raise FoveaError(
+            f"creating {settings.base_image} needs debootstrap, which is not installed",
+            hint="apt-get install debootstrap (or load the image with `docker load`)",
+        )
+    started = time.monotonic()
+    repository, _, tag = settings.base_image.partition(":")
+    mirror = settings.debian_mirror.rstrip("/")
+    security = mirror.rsplit("/", 1)[0] + "/debian-security"
+    with tempfile.TemporaryDirectory(prefix="fovea-base-") as workdir:
+        rootfs = Path(workdir) / "rootfs"
+        process = subprocess.Popen(
+            [debootstrap, "--variant=minbase", "trixie", str(rootfs), mirror],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert process.stdout is not None
+        tail: list[str] = []
+        for line in process.stdout:
+            tail = (tail + [line.rstrip()])[-20:]
+            if on_line:
+                on_line(line.rstrip())
+        if process.wait() != 0:
+            raise ImageBuildFailed("debootstrap failed:\n  " + "\n  ".join(tail))
+        (rootfs / "etc/apt/sources.list").unlink(missing_ok=True)
+        (rootfs / "etc/apt/sources.list.d/debian.sources").write_text(
+            DEBIAN_SOURCES.format(mirror=mirror, security=security)
+        )
+        (rootfs / "etc/dpkg/dpkg.cfg.d/fovea-slim").write_text(SLIM_DPKG)
+        (rootfs / "etc/apt/apt.conf.d/90fovea-slim").write_text(SLIM_APT)
+        for trimmed in ("var/lib/apt/lists", "var/cache/apt/archives", "usr/share/doc", "usr/share/man", "usr/share/info"):
+            target = rootfs / trimmed
+            if target.is_dir():
+                for child in target.iterdir():
+                    if child.is_dir() and not child.is_symlink():
+                        shutil.rmtree(child)
+                    elif child.name != "lock":
+                        child.unlink()
+        tarball = Path(workdir) / "rootfs.tar"
+        subprocess.run(["tar", "-C", str(rootfs), "-cf", str(tarball), "."], check=True)
+        if on_line:
+            on_line(f"importing as {settings.base_image}")
+        engine.import_image(str(tarball), repository, tag or "latest", changes=['CMD ["bash"]'])
+    return time.monotonic() - started
+
+
+def ensure_base(settings: Settings, engine: Engine, on_line: ProgressCallback | None = None) -> None:
+    """The base exists, was pulled, or is bootstrapped (registry first: it is the real image)."""
+    if engine.image_id(settings.base_image):
+        return
+    if settings.image_source == "registry":
+        pull_image(engine, settings.base_image)
+        return
+    try:
+        engine.pull(settings.base_image)
+        return
+    except FoveaError:
+        if on_line:
+            on_line(f"{settings.base_image} is absent and cannot be pulled: bootstrapping it with debootstrap")
+    bootstrap_base(settings, engine, on_line)

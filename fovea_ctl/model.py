@@ -1,0 +1,430 @@
+"""The types a stack is written in: the desired state, validated when it is loaded.
+
+A stack file reads like the architecture page's service table: each `Service` names its image, ports,
+dependencies, probe and volume mounts; volumes carry their backup priority. Every check here raises an
+error that names the service and the field, because the person reading it is editing that file.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from functools import cached_property
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+
+
+class Priority(StrEnum):
+    """Backup priority classes from the seed page (critical must be backed up; recreatable need not)."""
+
+    CRITICAL = "critical"
+    IMPORTANT = "important"
+    RECREATABLE = "recreatable"
+
+
+class BackupStrategy(StrEnum):
+    PG_DUMP = "pg_dump"  # consistent while the database runs; a file copy of a live data dir is not
+    REDIS_RDB = "redis_rdb"  # BGSAVE, then copy the RDB
+    TAR = "tar"  # plain files (videos)
+    RECORD_ONLY = "record_only"  # recreatable: named in the manifest, not copied
+
+
+class Condition(StrEnum):
+    STARTED = "started"
+    READY = "ready"
+    COMPLETED = "completed"
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Volume(Model):
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    priority: Priority
+    backup: BackupStrategy | None = None
+    description: str = ""
+
+    @property
+    def backup_strategy(self) -> BackupStrategy:
+        if self.backup is not None:
+            return self.backup
+        return BackupStrategy.RECORD_ONLY if self.priority is Priority.RECREATABLE else BackupStrategy.TAR
+
+
+class Secret(Model):
+    """A secret generated on first use (or supplied by the user) and mounted as a file, never as env."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    description: str = ""
+    length: Annotated[int, Field(ge=16, le=256)] = 32
+
+
+class Port(Model):
+    """A published port. `host` is the host port at port base 0; the effective one is base + host."""
+
+    container: Annotated[int, Field(ge=1, le=65535)]
+    host: Annotated[int, Field(ge=1, le=65535)] | None = None
+    name: str = ""
+
+    @property
+    def default_host(self) -> int:
+        return self.host if self.host is not None else self.container
+
+
+class Mount(Model):
+    volume: str
+    target: str
+    read_only: bool = False
+
+
+class ConfigFile(Model):
+    """A file from the repository bind-mounted read-only; its content is part of the config hash."""
+
+    source: str
+    target: str
+
+
+class BuildRecipe(Model):
+    """A Dockerfile and its context, both relative to the repository root."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_./-]*$")]
+    context: str
+    dockerfile: str = "Dockerfile"
+    args: dict[str, str] = {}
+    exclude: list[str] = []  # glob patterns (relative to context) left out of the content hash
+
+
+class ImageSpec(Model):
+    recipe: BuildRecipe | None = None
+    registry: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source_at_least(self) -> ImageSpec:
+        if self.recipe is None and self.registry is None:
+            raise ValueError("an image needs a recipe, a registry reference, or both")
+        return self
+
+
+class ProbeBase(Model):
+    # The startup budget: how long after start the service may take before it counts as failed.
+    budget_s: Annotated[float, Field(gt=0)] = 60.0
+    # Docker HEALTHCHECK test, so `docker ps` shows health; fovea's own probe is what gates startup.
+    healthcheck: list[str] | None = None
+
+
+class PostgresProbe(ProbeBase):
+    kind: Literal["postgres"] = "postgres"
+    port: int = 5432
+    user: str = "postgres"
+    database: str = "postgres"
+    password_secret: str | None = None
+
+
+class RedisProbe(ProbeBase):
+    kind: Literal["redis"] = "redis"
+    port: int = 6379
+
+
+class HttpProbe(ProbeBase):
+    kind: Literal["http"] = "http"
+    port: int
+    path: str = "/"
+
+
+class TcpBannerProbe(ProbeBase):
+    kind: Literal["tcp-banner"] = "tcp-banner"
+    port: int
+    expect: str
+
+
+class ExecProbe(ProbeBase):
+    kind: Literal["exec"] = "exec"
+    command: list[str]
+
+
+Probe = Annotated[
+    PostgresProbe | RedisProbe | HttpProbe | TcpBannerProbe | ExecProbe, Field(discriminator="kind")
+]
+
+
+class Resources(Model):
+    cpus: Annotated[float, Field(gt=0)] | None = None
+    memory_mb: Annotated[int, Field(gt=0)] | None = None
+
+
+class GpuRequest(Model):
+    driver: str = "nvidia"
+    count: int = -1  # -1: all GPUs
+    capabilities: list[str] = ["gpu"]
+
+
+class InitJob(Model):
+    """A one-shot container run to completion before its service starts (migrations).
+
+    It reruns only when its own config hash changes: the image, the command, or the content of `inputs`.
+    """
+
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    command: list[str]
+    env: dict[str, str] = {}
+    inputs: list[str] = []
+    budget_s: Annotated[float, Field(gt=0)] = 300.0
+
+
+class Service(Model):
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    image: ImageSpec
+    description: str = ""
+    command: list[str] | None = None
+    entrypoint: list[str] | None = None
+    user: str | None = None
+    env: dict[str, str] = {}
+    ports: list[Port] = []
+    mounts: list[Mount] = []
+    configs: list[ConfigFile] = []
+    secrets: list[str] = []
+    depends_on: dict[str, Condition] = {}
+    probe: Probe | None = None
+    init_jobs: list[InitJob] = []
+    resources: Resources = Resources()
+    gpu: GpuRequest | None = None
+    # Variants of one role (model-service CPU / GPU) are mutually exclusive: at most one enabled.
+    role: str | None = None
+    variant: str | None = None
+    enabled: bool = True
+    # Why a service cannot run in this configuration (e.g. no offline image): skipped, never "failed".
+    unavailable_reason: str | None = None
+    one_shot: bool = False  # a job: "ready" means exited 0
+    job_of: str | None = None  # set on the units derived from a service's init_jobs
+    # Repository files or folders whose content is part of the config hash without being mounted
+    # (an init job's migrations: changing them reruns the job).
+    hash_inputs: list[str] = []
+    budget_s: Annotated[float, Field(gt=0)] = 300.0  # a one-shot job's time budget
+    stop_timeout_s: int = 10
+
+    @field_validator("env")
+    @classmethod
+    def _no_secret_looking_env(cls, env: dict[str, str]) -> dict[str, str]:
+        for key in env:
+            if re.search(r"(PASSWORD|SECRET|TOKEN)$", key):
+                raise ValueError(f"env {key}: secrets are mounted as files; name a *_FILE variable instead")
+        return env
+
+    def port_for(self, container_port: int) -> Port | None:
+        return next((p for p in self.ports if p.container == container_port), None)
+
+
+class StackError(ValueError):
+    """Raised by validation; carries every problem, each naming a service and a field."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class Stack(Model):
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    port_base: Annotated[int, Field(ge=0, le=65535)] = 0
+    services: list[Service]
+    volumes: list[Volume] = []
+    secrets: list[Secret] = []
+
+    model_config = ConfigDict(extra="forbid", frozen=True, ignored_types=(cached_property,))
+
+    @model_validator(mode="after")
+    def _validate_graph(self) -> Stack:
+        problems = validate_stack(self)
+        if problems:
+            raise StackError(problems)
+        return self
+
+    # -- derived views -------------------------------------------------------------------------
+    @cached_property
+    def units(self) -> dict[str, Service]:
+        """Every enabled, available service plus one job unit per init job, in definition order."""
+        units: dict[str, Service] = {}
+        for service in self.services:
+            if not service.enabled or service.unavailable_reason:
+                continue
+            for job in service.init_jobs:
+                job_unit = job_unit_for(service, job)
+                units[job_unit.name] = job_unit
+            job_deps = {job_unit_name(service, j): Condition.COMPLETED for j in service.init_jobs}
+            units[service.name] = service.model_copy(update={"depends_on": {**service.depends_on, **job_deps}})
+        return units
+
+    @property
+    def skipped(self) -> list[Service]:
+        return [s for s in self.services if s.enabled and s.unavailable_reason]
+
+    def volume(self, name: str) -> Volume:
+        return next(v for v in self.volumes if v.name == name)
+
+    def host_port(self, port: Port) -> int:
+        return self.port_base + port.default_host
+
+    def dependency_order(self, names: list[str] | None = None) -> list[str]:
+        """Units in an order where each comes after its dependencies (limited to `names` and their deps)."""
+        wanted = self.with_dependencies(names) if names else set(self.units)
+        order: list[str] = []
+        seen: set[str] = set()
+
+        def visit(name: str) -> None:
+            if name in seen:
+                return
+            seen.add(name)
+            for dep in self.units[name].depends_on:
+                visit(dep)
+            order.append(name)
+
+        for name in self.units:
+            if name in wanted:
+                visit(name)
+        return order
+
+    def with_dependencies(self, names: list[str]) -> set[str]:
+        result: set[str] = set()
+        pending = list(names)
+        while pending:
+            name = pending.pop()
+            if name in result:
+                continue
+            if name not in self.units:
+                raise StackError([f"unknown service {name!r} (known: {', '.join(self.units)})"])
+            result.add(name)
+            pending.extend(self.units[name].depends_on)
+        return result
+
+    def dependents(self, name: str) -> set[str]:
+        """Units that depend on `name`, directly or not."""
+        result: set[str] = set()
+        changed = True
+        while changed:
+            changed = False
+            for unit in self.units.values():
+                if unit.name not in result and (name in unit.depends_on or result & set(unit.depends_on)):
+                    result.add(unit.name)
+                    changed = True
+        return result
+
+
+def job_unit_name(service: Service, job: InitJob) -> str:
+    return f"{service.name}-{job.name}"
+
+
+def job_unit_for(service: Service, job: InitJob) -> Service:
+    """An init job runs in its service's image with its env, secrets and mounts, but no ports or probe."""
+    return service.model_copy(
+        update={
+            "name": job_unit_name(service, job),
+            "command": job.command,
+            "env": {**service.env, **job.env},
+            "ports": [],
+            "probe": None,
+            "init_jobs": [],
+            "one_shot": True,
+            "job_of": service.name,
+            "description": f"init job {job.name!r} of {service.name}",
+            "hash_inputs": [*service.hash_inputs, *job.inputs],
+            "budget_s": job.budget_s,
+        }
+    )
+
+
+def validate_stack(stack: Stack) -> list[str]:
+    problems: list[str] = []
+    by_name = {s.name: s for s in stack.services}
+    if len(by_name) != len(stack.services):
+        names = [s.name for s in stack.services]
+        problems += [f"service {n!r}: name: defined twice" for n in sorted({n for n in names if names.count(n) > 1})]
+    volume_names = {v.name for v in stack.volumes}
+    secret_names = {s.name for s in stack.secrets}
+    enabled = {s.name: s for s in stack.services if s.enabled}
+
+    for service in stack.services:
+        where = f"service {service.name!r}"
+        for dep, condition in service.depends_on.items():
+            target = by_name.get(dep)
+            if target is None:
+                problems.append(f"{where}, field depends_on: unknown service {dep!r}")
+            elif condition is Condition.READY and target.probe is None and not target.one_shot:
+                problems.append(
+                    f"{where}, field depends_on: {dep!r} is required ready but has no probe "
+                    "(give it a probe or depend on it as 'started')"
+                )
+            elif condition is Condition.COMPLETED and not target.one_shot:
+                problems.append(f"{where}, field depends_on: {dep!r} is not a one-shot job; 'completed' never happens")
+            elif service.enabled and not target.enabled:
+                problems.append(f"{where}, field depends_on: {dep!r} is disabled")
+        for mount in service.mounts:
+            if mount.volume not in volume_names:
+                problems.append(f"{where}, field mounts: unknown volume {mount.volume!r} (declare it in the stack's volumes)")
+        for secret in service.secrets:
+            if secret not in secret_names:
+                problems.append(f"{where}, field secrets: unknown secret {secret!r}")
+        if service.probe is not None and getattr(service.probe, "password_secret", None):
+            if service.probe.password_secret not in service.secrets:  # type: ignore[union-attr]
+                problems.append(f"{where}, field probe: password_secret {service.probe.password_secret!r} is not mounted")  # type: ignore[union-attr]
+
+    cycle = find_cycle({s.name: list(s.depends_on) for s in stack.services})
+    if cycle:
+        problems.append(f"service {cycle[0]!r}, field depends_on: dependency cycle {' -> '.join(cycle)}")
+
+    seen_ports: dict[int, str] = {}
+    for service in enabled.values():
+        for port in service.ports:
+            host = stack.port_base + port.default_host
+            if host > 65535:
+                problems.append(f"service {service.name!r}, field ports: host port {host} is above 65535 (lower the port base)")
+            elif host in seen_ports:
+                problems.append(
+                    f"service {service.name!r}, field ports: host port {host} is already published by {seen_ports[host]!r}"
+                )
+            else:
+                seen_ports[host] = service.name
+
+    roles: dict[str, list[str]] = {}
+    for service in enabled.values():
+        if service.role:
+            roles.setdefault(service.role, []).append(service.name)
+    for role, names in roles.items():
+        if len(names) > 1:
+            problems.append(
+                f"service {names[1]!r}, field enabled: variants of role {role!r} are exclusive, "
+                f"but {', '.join(repr(n) for n in names)} are all enabled"
+            )
+    return problems
+
+
+def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    """A dependency cycle as a path that starts and ends with the same node, or None."""
+    white, grey, black = 0, 1, 2
+    colour = {node: white for node in graph}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        colour[node] = grey
+        stack.append(node)
+        for dep in graph.get(node, []):
+            if dep not in colour:
+                continue
+            if colour[dep] == grey:
+                return stack[stack.index(dep):] + [dep]
+            if colour[dep] == white:
+                found = visit(dep)
+                if found:
+                    return found
+        stack.pop()
+        colour[node] = black
+        return None
+
+    for node in graph:
+        if colour[node] == white:
+            found = visit(node)
+            if found:
+                return found
+    return None

@@ -1,0 +1,96 @@
+"""The FOVEA stack: the single source of truth that `fovea up`, `plan`, `render` and `backup` read.
+
+Read it like the seed's service table: one block per service with its image, ports, dependencies,
+probe and volumes (each volume with its backup priority). Host ports are the seed's, shifted by
+FOVEA_PORT_BASE; names come from FOVEA_PROJECT.
+"""
+
+from __future__ import annotations
+
+from fovea_ctl.model import (
+    BackupStrategy,
+    BuildRecipe,
+    ConfigFile,
+    ImageSpec,
+    Mount,
+    Port,
+    PostgresProbe,
+    Priority,
+    HttpProbe,
+    RedisProbe,
+    Secret,
+    Service,
+    Stack,
+    Volume,
+)
+from fovea_ctl.settings import Settings
+
+DATABASE = "fovea"
+DATABASE_USER = "fovea"
+
+
+def recipe(name: str, context: str | None = None) -> BuildRecipe:
+    return BuildRecipe(name=f"fovea/{name}", context=context or f"stack/images/{name}")
+
+
+VOLUMES = [
+    Volume(name="postgres-data", priority=Priority.CRITICAL, backup=BackupStrategy.PG_DUMP,
+           description="all application data"),
+    Volume(name="video-data", priority=Priority.CRITICAL, backup=BackupStrategy.TAR, description="video files"),
+    Volume(name="redis-data", priority=Priority.IMPORTANT, backup=BackupStrategy.REDIS_RDB,
+           description="job queue state"),
+    Volume(name="prometheus-data", priority=Priority.RECREATABLE, description="historical metrics"),
+]
+
+SECRETS = [
+    Secret(name="postgres_password", description="password of the fovea database user"),
+]
+
+
+postgres = Service(
+    name="postgres",
+    description="PostgreSQL 17 + pgvector: personas, ontologies, annotations, summaries",
+    image=ImageSpec(recipe=recipe("postgres"), registry="pgvector/pgvector:pg17"),
+    env={"POSTGRES_USER": DATABASE_USER, "POSTGRES_DB": DATABASE,
+         "POSTGRES_PASSWORD_FILE": "/run/secrets/postgres_password"},
+    ports=[Port(container=5432)],
+    mounts=[Mount(volume="postgres-data", target="/var/lib/postgresql/data")],
+    secrets=["postgres_password"],
+    probe=PostgresProbe(user=DATABASE_USER, database=DATABASE, password_secret="postgres_password",
+                        healthcheck=["pg_isready", "-q", "-h", "127.0.0.1", "-U", DATABASE_USER]),
+)
+
+redis = Service(
+    name="redis",
+    description="Redis 8 with AOF: the job queues",
+    image=ImageSpec(recipe=recipe("redis"), registry="redis:8"),
+    command=["redis-server", "--bind", "0.0.0.0", "--protected-mode", "no", "--dir", "/data",
+             "--appendonly", "yes", "--appendfsync", "everysec"],
+    ports=[Port(container=6379)],
+    mounts=[Mount(volume="redis-data", target="/data")],
+    probe=RedisProbe(healthcheck=["redis-cli", "ping"]),
+)
+
+prometheus = Service(
+    name="prometheus",
+    description="Prometheus 2.53: metrics storage, remote-write receiver for the collector",
+    image=ImageSpec(recipe=recipe("prometheus"), registry="prom/prometheus:v2.53.3"),
+    command=["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus",
+             "--storage.tsdb.retention.time=15d", "--web.listen-address=:9090",
+             "--web.enable-remote-write-receiver", "--web.enable-lifecycle"],
+    ports=[Port(container=9090)],
+    mounts=[Mount(volume="prometheus-data", target="/prometheus")],
+    configs=[ConfigFile(source="configs/prometheus.yml", target="/etc/prometheus/prometheus.yml")],
+    probe=HttpProbe(port=9090, path="/-/ready",
+                    healthcheck=["promtool", "check", "ready", "--url=http://127.0.0.1:9090"]),
+)
+
+
+def build_stack(settings: Settings) -> Stack:
+    return Stack(
+        name=settings.project,
+        port_base=settings.port_base,
+        services=[postgres, redis, prometheus],
+        volumes=VOLUMES,
+        secrets=SECRETS,
+    )
