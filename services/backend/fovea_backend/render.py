@@ -1,0 +1,33 @@
+"""SQL expressions rendering each table's row as the API's camelCase JSON (one place, used by routes and
+export alike, so what a client reads and what an export holds cannot drift apart)."""
+
+PERSONA = """json_build_object('id', p.id, 'name', p.name, 'role', p.role, 'informationNeed', p.information_need,
+  'hidden', p.hidden, 'createdAt', p.created_at, 'updatedAt', p.updated_at)"""
+
+ONTOLOGY = """json_build_object('personaId', o.persona_id, 'entityTypes', o.entity_types, 'eventTypes', o.event_types,
+  'roleTypes', o.role_types, 'relationTypes', o.relation_types, 'updatedAt', o.updated_at)"""
+
+WORLD = """json_build_object('entities', w.entities, 'events', w.events, 'times', w.times, 'locations', w.locations,
+  'collections', w.collections, 'relations', w.relations, 'updatedAt', w.updated_at)"""
+
+VIDEO = """json_build_object('id', v.id, 'filename', v.filename, 'path', v.path, 'sizeBytes', v.size_bytes,
+  'duration', v.duration, 'fps', v.fps, 'width', v.width, 'height', v.height, 'metadata', v.metadata,
+  'createdAt', v.created_at, 'updatedAt', v.updated_at)"""
+
+ANNOTATION = """json_build_object('id', a.id, 'videoId', a.video_id, 'personaId', a.persona_id, 'type', a.type,
+  'label', a.label, 'frames', a.frames, 'source', a.source, 'confidence', a.confidence, 'jobId', a.job_id,
+  'createdAt', a.created_at, 'updatedAt', a.updated_at)"""
+
+SUMMARY = """json_build_object('id', s.id, 'videoId', s.video_id, 'personaId', s.persona_id, 'summary', s.summary,
+  'text', s.text, 'keyFrames', s.key_frames, 'jobId', s.job_id, 'hasEmbedding', s.embedding IS NOT NULL,
+  'createdAt', s.created_at, 'updatedAt', s.updated_at)"""
+
+# Export also carries the embedding (as pgvector's text form) so an import restores similarity search.
+SUMMARY_EXPORT = SUMMARY[:-1] + ", 'embedding', s.embedding::text)"
+
+# Export carries the dedupe key too, so re-persisting an imported job's result still inserts nothing.
+ANNOTATION_EXPORT = ANNOTATION[:-1] + ", 'dedupeKey', a.dedupe_key)"
+
+JOB = """json_build_object('id', j.id, 'queue', j.queue, 'kind', j.kind, 'status', j.status, 'progress', j.progress,
+  'videoId', j.video_id, 'personaId', j.persona_id, 'params', j.params, 'result', j.result, 'error', j.error,
+  'createdAt', j.created_at, 'updatedAt', j.updated_at, 'startedAt', j.started_at, 'finishedAt', j.finished_at)"""

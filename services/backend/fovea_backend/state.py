@@ -1,0 +1,27 @@
+"""What a running backend holds: settings, the Postgres pool, Redis clients, the job-sync thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from fastapi import Request
+from psycopg_pool import ConnectionPool
+
+from fovea_backend.jobs import JobSync
+from fovea_backend.settings import Settings
+from fovea_backend.telemetry import Telemetry
+
+
+@dataclass
+class BackendState:
+    settings: Settings
+    pool: ConnectionPool
+    # RQ stores pickled bytes, so its client must not decode responses.
+    redis: redis.Redis
+    telemetry: Telemetry
+    job_sync: JobSync
+
+
+def get_state(request: Request) -> BackendState:
+    return request.app.state.backend  # type: ignore[no-any-return]

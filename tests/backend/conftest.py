@@ -1,0 +1,273 @@
+"""Fixtures for the backend suite: real PostgreSQL (+pgvector) and Redis, the app served in-process.
+
+All container handling lives in `backend_deps` so it can later be swapped for `fovea up`: it yields
+connection facts (and stop/start of redis for the /health test), nothing else. Containers get unique
+names and random 127.0.0.1 ports and are always removed, even when the session fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import redis
+
+BACKEND_DIR = Path(__file__).resolve().parents[2] / "services" / "backend"
+sys.path.insert(0, str(BACKEND_DIR))
+
+from fovea_backend import migrate  # noqa: E402
+from fovea_backend.app import create_app  # noqa: E402
+from fovea_backend.settings import Settings  # noqa: E402
+
+STARTUP_BUDGET_S = 60.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _newest_tag(repository: str) -> str:
+    tags = subprocess.run(["docker", "images", repository, "--format", "{{.Tag}}"], check=True,
+                          capture_output=True, text=True).stdout.split()
+    if not tags:
+        pytest.skip(f"image {repository} is not built; run `fovea up` (or build the stack images) first")
+    return f"{repository}:{tags[0]}"
+
+
+def _docker(*args: str) -> str:
+    return subprocess.run(["docker", *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+@dataclass
+class BackendDeps:
+    pg_host: str
+    pg_port: int
+    pg_user: str
+    pg_db: str
+    pg_password_file: Path
+    redis_url: str
+    video_root: Path
+    # Where a backend *container* finds the same services (engine test): a docker network and aliases.
+    network: str | None = None
+    pg_container_host: str = "postgres"
+    redis_container_host: str = "redis"
+    _redis_container: str = ""
+    _cleanup: list[Callable[[], None]] = field(default_factory=list)
+
+    def stop_redis(self) -> None:
+        _docker("stop", "-t", "2", self._redis_container)
+
+    def start_redis(self) -> None:
+        _docker("start", self._redis_container)
+        _wait(lambda: redis.Redis.from_url(self.redis_url, socket_timeout=1).ping(), "redis")
+
+
+def _wait(check: Callable[[], object], what: str) -> None:
+    deadline = time.monotonic() + STARTUP_BUDGET_S
+    delay = 0.05
+    while True:
+        try:
+            check()
+            return
+        except Exception as exc:  # noqa: BLE001 - anything means "not yet"
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what} not ready after {STARTUP_BUDGET_S:.0f}s: {exc}") from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+
+@pytest.fixture(scope="session")
+def backend_deps() -> Iterator[BackendDeps]:
+    tag = uuid.uuid4().hex[:8]
+    names = {"net": f"fovea-test-{tag}", "pg": f"fovea-test-{tag}-postgres", "redis": f"fovea-test-{tag}-redis"}
+    workdir = Path(tempfile.mkdtemp(prefix="fovea-backend-test-"))
+    secrets_dir = workdir / "secrets"
+    secrets_dir.mkdir(mode=0o700)
+    password_file = secrets_dir / "postgres_password"
+    password_file.write_text(secrets.token_urlsafe(24))
+    password_file.chmod(0o600)
+    video_root = workdir / "videos"
+    video_root.mkdir()
+    pg_port, redis_port = _free_port(), _free_port()
+    pg_image, redis_image = _newest_tag("fovea/postgres"), _newest_tag("fovea/redis")
+    started: list[str] = []
+    try:
+        _docker("network", "create", "--label", "fovea.test=backend", names["net"])
+        _docker("run", "-d", "--name", names["pg"], "--label", "fovea.test=backend", "--network", names["net"],
+                "--network-alias", "postgres", "-p", f"127.0.0.1:{pg_port}:5432",
+                "-e", "POSTGRES_USER=fovea", "-e", "POSTGRES_DB=fovea",
+                "-e", "POSTGRES_PASSWORD_FILE=/run/secrets/postgres_password",
+                "-v", f"{password_file}:/run/secrets/postgres_password:ro", "--tmpfs", "/var/lib/postgresql/data",
+                pg_image)
+        started.append(names["pg"])
+        _docker("run", "-d", "--name", names["redis"], "--label", "fovea.test=backend", "--network", names["net"],
+                "--network-alias", "redis", "-p", f"127.0.0.1:{redis_port}:6379", redis_image)
+        started.append(names["redis"])
+        password = password_file.read_text()
+        _wait(lambda: psycopg.connect(host="127.0.0.1", port=pg_port, user="fovea", dbname="fovea",
+                                      password=password, connect_timeout=2).close(), "postgres")
+        redis_url = f"redis://127.0.0.1:{redis_port}/0"
+        _wait(lambda: redis.Redis.from_url(redis_url, socket_timeout=1).ping(), "redis")
+        yield BackendDeps(pg_host="127.0.0.1", pg_port=pg_port, pg_user="fovea", pg_db="fovea",
+                          pg_password_file=password_file, redis_url=redis_url, video_root=video_root,
+                          network=names["net"], _redis_container=names["redis"])
+    finally:
+        for name in started:
+            subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True)
+        subprocess.run(["docker", "network", "rm", names["net"]], capture_output=True)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# --- everything below only uses the facts backend_deps yields ----------------------------------------------
+@pytest.fixture(scope="session")
+def secret_files(backend_deps: BackendDeps) -> dict[str, Path]:
+    directory = Path(tempfile.mkdtemp(prefix="fovea-backend-secrets-"))
+    files = {"admin_password": directory / "admin_password", "session_secret": directory / "session_secret"}
+    for path in files.values():
+        path.write_text(secrets.token_urlsafe(24) + "\n")
+        path.chmod(0o600)
+    files["postgres_password"] = backend_deps.pg_password_file
+    return files
+
+
+def make_settings(deps: BackendDeps, secret_files: dict[str, Path], db_name: str | None = None, **extra: object) -> Settings:
+    return Settings(
+        db_host=deps.pg_host, db_port=deps.pg_port, db_name=db_name or deps.pg_db, db_user=deps.pg_user,
+        db_password_file=deps.pg_password_file, redis_url=deps.redis_url,
+        admin_password_file=secret_files["admin_password"], session_secret_file=secret_files["session_secret"],
+        video_root=deps.video_root, pool_max_size=8, job_sync_interval_s=0.1, job_retry_intervals=(0,), **extra,
+    )
+
+
+@pytest.fixture(scope="session")
+def settings(backend_deps: BackendDeps, secret_files: dict[str, Path]) -> Settings:
+    return make_settings(backend_deps, secret_files)
+
+
+@pytest.fixture(scope="session")
+def admin_conn(backend_deps: BackendDeps) -> Iterator[psycopg.Connection]:
+    """Autocommit connection to the maintenance database, for CREATE/DROP DATABASE."""
+    with psycopg.connect(host=backend_deps.pg_host, port=backend_deps.pg_port, user=backend_deps.pg_user,
+                         dbname="postgres", password=backend_deps.pg_password_file.read_text(), autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def fresh_database(admin_conn: psycopg.Connection) -> Iterator[Callable[[], str]]:
+    """Factory: a new empty database (with pgvector available) per call, dropped afterwards."""
+    created: list[str] = []
+
+    def make() -> str:
+        name = f"fovea_t_{uuid.uuid4().hex[:10]}"
+        admin_conn.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return name
+
+    yield make
+    for name in created:
+        admin_conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class ServedApp:
+    """The real ASGI app under uvicorn on 127.0.0.1, in a thread of the test process."""
+
+    def __init__(self, settings: Settings, run_job_sync: bool = True) -> None:
+        import uvicorn
+
+        self.app = create_app(settings, run_job_sync=run_job_sync)
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> "ServedApp":
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("backend did not start; see the log above")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+    @property
+    def state(self):  # type: ignore[no-untyped-def]
+        return self.app.state.backend
+
+    def client(self, login_password: str | None = None) -> httpx.Client:
+        client = httpx.Client(base_url=self.url, timeout=30)
+        if login_password is not None:
+            response = client.post("/api/auth/login", json={"username": "admin", "password": login_password})
+            assert response.status_code == 200, response.text
+        return client
+
+
+def write_video(root: Path, name: str, size: int, info: dict[str, object] | None = None) -> Path:
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(os.urandom(size))
+    if info is not None:
+        path.with_name(path.stem + ".info.json").write_text(json.dumps(info))
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated(settings: Settings) -> Settings:
+    migrate.run(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def served(migrated: Settings, backend_deps: BackendDeps) -> Iterator[ServedApp]:
+    write_video(backend_deps.video_root, "clip-a.mp4", 300_000,
+                {"duration": 12.0, "fps": 25, "width": 640, "height": 360, "title": "clip a"})
+    write_video(backend_deps.video_root, "clip-b.webm", 50_000)
+    with ServedApp(migrated) as served_app:
+        yield served_app
+
+
+@pytest.fixture(scope="session")
+def admin_password(secret_files: dict[str, Path]) -> str:
+    return secret_files["admin_password"].read_text().strip()
+
+
+@pytest.fixture(scope="session")
+def client(served: ServedApp, admin_password: str) -> Iterator[httpx.Client]:
+    with served.client(admin_password) as logged_in:
+        response = logged_in.post("/api/videos/sync")
+        assert response.status_code == 200, response.text
+        yield logged_in
+
+
+@pytest.fixture
+def anon(served: ServedApp) -> Iterator[httpx.Client]:
+    with served.client() as anonymous:
+        yield anonymous
+
+
+@pytest.fixture(scope="session")
+def video_a() -> str:
+    from fovea_backend.videos import video_id
+
+    return video_id("clip-a.mp4")
