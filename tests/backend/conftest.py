@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,11 @@ from fovea_backend.app import create_app  # noqa: E402
 from fovea_backend.settings import Settings  # noqa: E402
 
 STARTUP_BUDGET_S = 60.0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # FastAPI 0.115 (Debian trixie's) with a newer host pydantic warns about aliases on body fields; harmless.
+    config.addinivalue_line("filterwarnings", "ignore::pydantic.warnings.UnsupportedFieldAttributeWarning")
 
 
 def _free_port() -> int:
@@ -148,12 +154,14 @@ def secret_files(backend_deps: BackendDeps) -> dict[str, Path]:
 
 
 def make_settings(deps: BackendDeps, secret_files: dict[str, Path], db_name: str | None = None, **extra: object) -> Settings:
-    return Settings(
+    values: dict[str, object] = dict(
         db_host=deps.pg_host, db_port=deps.pg_port, db_name=db_name or deps.pg_db, db_user=deps.pg_user,
         db_password_file=deps.pg_password_file, redis_url=deps.redis_url,
         admin_password_file=secret_files["admin_password"], session_secret_file=secret_files["session_secret"],
-        video_root=deps.video_root, pool_max_size=8, job_sync_interval_s=0.1, job_retry_intervals=(0,), **extra,
+        video_root=deps.video_root, pool_max_size=8, job_sync_interval_s=0.1, job_retry_intervals=(0,),
     )
+    values.update(extra)
+    return Settings(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")
@@ -215,12 +223,13 @@ class ServedApp:
     def state(self):  # type: ignore[no-untyped-def]
         return self.app.state.backend
 
-    def client(self, login_password: str | None = None) -> httpx.Client:
-        client = httpx.Client(base_url=self.url, timeout=30)
-        if login_password is not None:
-            response = client.post("/api/auth/login", json={"username": "admin", "password": login_password})
-            assert response.status_code == 200, response.text
-        return client
+    @contextmanager
+    def client(self, login_password: str | None = None) -> Iterator[httpx.Client]:
+        with httpx.Client(base_url=self.url, timeout=30) as client:
+            if login_password is not None:
+                response = client.post("/api/auth/login", json={"username": "admin", "password": login_password})
+                assert response.status_code == 200, response.text
+            yield client
 
 
 def write_video(root: Path, name: str, size: int, info: dict[str, object] | None = None) -> Path:

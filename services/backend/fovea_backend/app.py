@@ -21,7 +21,7 @@ from fovea_backend.schemas import HealthOut
 from fovea_backend.seed import seed
 from fovea_backend.settings import ConfigError, Settings
 from fovea_backend.state import BackendState
-from fovea_backend.telemetry import MetricsMiddleware
+from fovea_backend.telemetry import MetricsMiddleware, Telemetry
 
 log = logging.getLogger("fovea_backend")
 

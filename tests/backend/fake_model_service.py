@@ -1,0 +1,60 @@
+"""Stand-ins for `model_service.tasks.*`: same signatures and result shapes as the real workers' contract,
+so the backend's enqueue → RQ → job-sync → persistence path is tested without any model."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from rq import get_current_job
+
+
+def _progress(value: float) -> None:
+    job = get_current_job()
+    if job is not None:
+        job.meta["progress"] = value
+        job.save_meta()
+
+
+def detect(video_id: str, video_path: str, params: dict[str, Any]) -> dict[str, Any]:
+    if params.get("classes") == ["explode"]:
+        raise RuntimeError("simulated model crash")
+    assert video_path.endswith(".mp4") and "confidence" in params and "sample_every" in params
+    _progress(0.5)
+    box = {"x": 0.1, "y": 0.2, "width": 0.3, "height": 0.4}
+    return {
+        "model": "fake-yolo", "width": 640, "height": 360, "fps": 25.0,
+        "frames": [
+            {"frame": 0, "time_s": 0.0, "detections": [{"label": "person", "confidence": 0.9, "box": box},
+                                                       {"label": "Fall", "confidence": 0.6, "box": {**box, "x": 0.9, "width": 0.5}}]},
+            {"frame": 10, "time_s": 0.4, "detections": [{"label": "person", "confidence": 0.8, "box": box}]},
+            {"frame": 20, "time_s": 0.8, "detections": []},
+        ],
+    }
+
+
+def track(video_id: str, video_path: str, params: dict[str, Any]) -> dict[str, Any]:
+    _progress(0.5)
+    return {
+        "model": "fake-bytetrack", "width": 640, "height": 360, "fps": 25.0,
+        "tracks": [{"track_id": 7, "label": "person", "confidence": 0.85,
+                    "frames": [{"frame": 4, "x": 0.5, "y": 0.5, "width": 0.1, "height": 0.2},
+                               {"frame": 2, "x": 0.4, "y": 0.5, "width": 0.1, "height": 0.2}]}],
+    }
+
+
+def _embedding(seed: str) -> list[float]:
+    digest = hashlib.sha256(seed.encode()).digest()
+    return [((digest[i % 32] + i) % 17 - 8) / 8.0 for i in range(384)]
+
+
+def summarize(video_id: str, video_path: str, params: dict[str, Any]) -> dict[str, Any]:
+    return {"summary": {"scene": "street", "params": params}, "text": f"A street scene ({params.get('seed', '')}).",
+            "key_frames": [{"frame": 0, "time_s": 0.0}, {"frame": 50, "time_s": 2.0}],
+            "embedding": _embedding(str(params.get("seed", video_id)))}
+
+
+def augment(persona: dict[str, Any], ontology: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    assert persona["name"] and "entityTypes" in ontology
+    return {"suggestions": [{"category": "entityTypes", "name": "Wheelchair", "description": "A mobility aid",
+                             "confidence": 0.7, "reason": f"relevant to {persona['name']}"}]}

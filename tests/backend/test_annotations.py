@@ -1,0 +1,84 @@
+"""Annotations: CRUD and validation (boxes inside the frame, sizes >= 0, frames sorted and unique,
+known video and persona), each failure a 422 naming the field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from fovea_backend.seed import AUTOMATED_PERSONA_ID
+
+MISSING = "00000000-0000-4000-8000-0000000000ff"
+
+
+def _body(video_id: str, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "videoId": video_id, "personaId": str(AUTOMATED_PERSONA_ID), "type": "entity", "label": "person",
+        "frames": [{"frame": 0, "x": 10, "y": 20, "width": 30, "height": 40},
+                   {"frame": 5, "x": 600, "y": 300, "width": 40, "height": 60}],
+        "source": "manual",
+    }
+    body.update(overrides)
+    return body
+
+
+def test_annotation_crud(client: httpx.Client, video_a: str) -> None:
+    created = client.post("/api/annotations", json=_body(video_a, confidence=0.5))
+    assert created.status_code == 201, created.text
+    ann = created.json()
+    assert ann["videoId"] == video_a and ann["frames"][1]["x"] == 600 and ann["confidence"] == 0.5 and ann["jobId"] is None
+    assert ann in client.get(f"/api/annotations/{video_a}").json()
+    replaced = client.put(f"/api/annotations/{ann['id']}", json={**_body(video_a), "label": "cyclist", "source": "ai-assisted"})
+    assert replaced.status_code == 200
+    assert replaced.json()["label"] == "cyclist" and replaced.json()["createdAt"] == ann["createdAt"]
+    assert client.delete(f"/api/annotations/{ann['id']}").status_code == 204
+    assert client.delete(f"/api/annotations/{ann['id']}").status_code == 404
+    assert client.put(f"/api/annotations/{ann['id']}", json=_body(video_a)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("overrides", "loc"),
+    [
+        ({"frames": [{"frame": 0, "x": 630, "y": 0, "width": 20, "height": 10}]}, ["body", "frames", 0, "width"]),
+        ({"frames": [{"frame": 0, "x": 0, "y": 350, "width": 20, "height": 11}]}, ["body", "frames", 0, "height"]),
+        ({"frames": [{"frame": 0, "x": 0, "y": 0, "width": -1, "height": 1}]}, ["body", "frames", 0, "width"]),
+        ({"frames": [{"frame": 3, "x": 0, "y": 0, "width": 1, "height": 1},
+                     {"frame": 3, "x": 0, "y": 0, "width": 1, "height": 1}]}, ["body", "frames", 1, "frame"]),
+        ({"frames": [{"frame": 4, "x": 0, "y": 0, "width": 1, "height": 1},
+                     {"frame": 2, "x": 0, "y": 0, "width": 1, "height": 1}]}, ["body", "frames", 1, "frame"]),
+        ({"frames": []}, ["body", "frames"]),
+        ({"frames": [{"frame": -1, "x": 0, "y": 0, "width": 1, "height": 1}]}, ["body", "frames", 0, "frame"]),
+        ({"personaId": MISSING}, ["body", "personaId"]),
+        ({"videoId": "0123456789abcdef"}, ["body", "videoId"]),
+        ({"videoId": "nope"}, ["body", "videoId"]),
+        ({"source": "guess"}, ["body", "source"]),
+        ({"confidence": 1.5}, ["body", "confidence"]),
+        ({"label": ""}, ["body", "label"]),
+    ],
+)
+def test_invalid_annotations_are_422_naming_the_field(client: httpx.Client, video_a: str, overrides: dict[str, Any],
+                                                      loc: list[Any]) -> None:
+    response = client.post("/api/annotations", json=_body(video_a, **overrides))
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == loc
+
+
+def test_update_validates_against_the_annotations_own_video(client: httpx.Client, video_a: str) -> None:
+    ann = client.post("/api/annotations", json=_body(video_a)).json()
+    body = _body(video_a, frames=[{"frame": 0, "x": 0, "y": 0, "width": 641, "height": 1}])
+    response = client.put(f"/api/annotations/{ann['id']}", json=body)
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "frames", 0, "width"]
+
+
+def test_video_without_known_size_accepts_any_non_negative_box(client: httpx.Client) -> None:
+    from fovea_backend.videos import video_id
+
+    response = client.post("/api/annotations", json=_body(video_id("clip-b.webm"), personaId=None,
+                                                          frames=[{"frame": 1, "x": 5000, "y": 5000, "width": 1, "height": 1}]))
+    assert response.status_code == 201
+
+
+def test_list_for_unknown_video_is_404(client: httpx.Client) -> None:
+    assert client.get("/api/annotations/0123456789abcdef").status_code == 404

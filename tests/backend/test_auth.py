@@ -1,0 +1,83 @@
+"""Auth: login sets an httpOnly SameSite=Lax cookie; every route but /health and login needs a session."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from conftest import ServedApp
+
+PUBLIC = {("POST", "/api/auth/login"), ("GET", "/health")}
+
+
+def _concrete(path: str) -> str:
+    # Any syntactically valid id: the session check runs before the lookup, so 401 must come first.
+    path = path.replace("{video_id}", "0123456789abcdef")
+    return re.sub(r"\{[a-z_]+\}", "00000000-0000-4000-8000-00000000abcd", path)
+
+
+def test_every_route_except_health_and_login_needs_a_session(served: ServedApp, anon: httpx.Client) -> None:
+    spec = anon.get("/openapi.json").json()
+    checked = 0
+    for path, operations in spec["paths"].items():
+        for method in operations:
+            if (method.upper(), path) in PUBLIC:
+                continue
+            response = anon.request(method.upper(), _concrete(path), json={})
+            assert response.status_code == 401, (method, path, response.text)
+            assert response.json()["detail"][0]["loc"] == ["cookie", "fovea_session"]
+            checked += 1
+    assert checked >= 25
+
+
+def test_login_sets_a_secure_by_default_session_cookie(served: ServedApp, admin_password: str) -> None:
+    with served.client() as c:
+        response = c.post("/api/auth/login", json={"username": "admin", "password": admin_password})
+        assert response.status_code == 200
+        assert response.json()["username"] == "admin" and response.json()["isAdmin"] is True
+        cookie = response.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=lax" in cookie and "path=/" in cookie
+        assert "secure" not in cookie.replace("httponly", "")  # BACKEND_COOKIE_SECURE=false by default
+        assert c.get("/api/auth/me").json()["username"] == "admin"
+        assert c.post("/api/auth/logout").status_code == 204
+        c.cookies.clear()
+        assert c.get("/api/auth/me").status_code == 401
+
+
+def test_logout_invalidates_the_session_server_side(served: ServedApp, admin_password: str) -> None:
+    with served.client(admin_password) as c:
+        token = c.cookies["fovea_session"]
+        assert c.post("/api/auth/logout").status_code == 204
+    with served.client() as replay:
+        replay.cookies.set("fovea_session", token)
+        assert replay.get("/api/auth/me").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"username": "admin", "password": "Pw-Secret-9"}, 401, "password"),
+        ({"username": "nobody", "password": "Pw-Secret-9"}, 401, "password"),
+        ({"username": "admin"}, 422, "password"),
+        ({"username": "", "password": "x"}, 422, "username"),
+        ({"username": "admin", "password": "a\u0000b"}, 422, "password"),
+    ],
+)
+def test_bad_logins_are_4xx_naming_the_field(anon: httpx.Client, body: dict[str, str], status: int, field: str) -> None:
+    response = anon.post("/api/auth/login", json=body)
+    assert response.status_code == status
+    assert response.json()["detail"][0]["loc"][-1] == field
+    assert "Pw-Secret-9" not in response.text  # inputs (passwords) are never echoed back
+
+
+def test_forged_cookie_is_rejected(anon: httpx.Client) -> None:
+    anon.cookies.set("fovea_session", "forged-token")
+    assert anon.get("/api/personas").status_code == 401
+
+
+def test_health_is_public_and_reports_both_dependencies(anon: httpx.Client) -> None:
+    response = anon.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "postgres": "ok", "redis": "ok", "failing": []}

@@ -1,0 +1,166 @@
+"""Jobs: enqueue → RQ worker (in this process) → status mirrored → results persisted idempotently."""
+
+from __future__ import annotations
+
+import sys
+import time
+import types
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import redis
+from rq import Queue, SimpleWorker
+from rq.job import Job, JobStatus
+
+import fake_model_service
+from conftest import ServedApp
+from fovea_backend import jobs as jobs_module
+from fovea_backend.seed import AUTOMATED_PERSONA_ID
+
+
+@pytest.fixture(autouse=True)
+def fake_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the dotted names the backend enqueues (`model_service.tasks.*`) resolve to the fakes."""
+    package = types.ModuleType("model_service")
+    package.__path__ = []  # type: ignore[attr-defined]
+    package.tasks = fake_model_service  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "model_service", package)
+    monkeypatch.setitem(sys.modules, "model_service.tasks", fake_model_service)
+
+
+def run_worker(redis_url: str, kind: str) -> None:
+    connection = redis.Redis.from_url(redis_url)
+    SimpleWorker([Queue(jobs_module.QUEUES[kind], connection=connection)], connection=connection).work(burst=True)
+
+
+def wait_for(client: httpx.Client, job_id: str, status: str, timeout: float = 10.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        job = client.get(f"/api/jobs/{job_id}").json()
+        if job["status"] == status or time.monotonic() > deadline:
+            assert job["status"] == status, job
+            return job
+        time.sleep(0.05)
+
+
+def _count(settings, sql: str, *params: object) -> int:  # type: ignore[no-untyped-def]
+    with psycopg.connect(**settings.db_kwargs()) as conn:
+        return conn.execute(sql, params).fetchone()[0]  # type: ignore[index]
+
+
+def test_detect_enqueue_run_status_and_idempotent_persistence(client: httpx.Client, served: ServedApp, backend_deps,
+                                                              settings, video_a: str) -> None:  # type: ignore[no-untyped-def]
+    submitted = client.post(f"/api/videos/{video_a}/detect", json={"confidence": 0.4, "sampleEvery": 5})
+    assert submitted.status_code == 202
+    job_id = submitted.json()["jobId"]
+    queued = client.get(f"/api/jobs/{job_id}").json()
+    assert (queued["status"], queued["queue"], queued["kind"]) == ("queued", "object-detection", "detect")
+    assert queued["params"] == {"confidence": 0.4, "frames": None, "sample_every": 5, "classes": None}
+    rq_job = Job.fetch(job_id, connection=redis.Redis.from_url(backend_deps.redis_url))
+    assert rq_job.func_name == "model_service.tasks.detect" and rq_job.retries_left == 1
+    assert set(rq_job.kwargs) == {"video_id", "video_path", "params"} and rq_job.kwargs["video_path"] == "clip-a.mp4"
+
+    run_worker(backend_deps.redis_url, "detect")
+    done = wait_for(client, job_id, "completed")
+    assert done["progress"] == 1.0 and done["result"]["model"] == "fake-yolo" and done["finishedAt"]
+
+    mine = [a for a in client.get(f"/api/annotations/{video_a}").json() if a["jobId"] == job_id]
+    assert len(mine) == 3
+    assert all(a["type"] == "detection" and a["source"] == "automatic" for a in mine)
+    first = next(a for a in mine if a["label"] == "person" and a["frames"][0]["frame"] == 0)
+    assert first["frames"] == [{"frame": 0, "x": 64.0, "y": 72.0, "width": 192.0, "height": 144.0}]  # pixels
+    clipped = next(a for a in mine if a["label"] == "Fall")
+    assert clipped["frames"][0]["x"] + clipped["frames"][0]["width"] <= 640  # clamped inside the frame
+
+    # Persisting again (a crash between insert and status update, or a second backend) adds nothing.
+    with served.state.pool.connection() as conn:
+        job = {"id": job_id, "kind": "detect", "video_id": video_a, "persona_id": None}
+        result = jobs_module.DetectResult.model_validate(done["result"])
+        assert jobs_module.persist_result(conn, job, result) == 0
+        conn.execute("UPDATE jobs SET status = 'running' WHERE id = %s", (job_id,))
+    served.state.job_sync.sync_one(job_id)
+    assert client.get(f"/api/jobs/{job_id}").json()["status"] == "completed"
+    assert _count(settings, "SELECT count(*) FROM annotations WHERE job_id = %s", job_id) == 3
+
+    # The mirror survives Redis losing everything.
+    redis.Redis.from_url(backend_deps.redis_url).flushall()
+    after = client.get(f"/api/jobs/{job_id}").json()
+    assert after["status"] == "completed" and after["result"] == done["result"]
+
+
+def test_progress_and_running_state_are_mirrored(client: httpx.Client, backend_deps, video_a: str) -> None:  # type: ignore[no-untyped-def]
+    job_id = client.post(f"/api/videos/{video_a}/track").json()["jobId"]
+    rq_job = Job.fetch(job_id, connection=redis.Redis.from_url(backend_deps.redis_url))
+    rq_job.meta["progress"] = 0.4
+    rq_job.save_meta()
+    rq_job.set_status(JobStatus.STARTED)
+    running = client.get(f"/api/jobs/{job_id}").json()
+    assert running["status"] == "running" and running["progress"] == 0.4 and running["startedAt"]
+    run_worker(backend_deps.redis_url, "track")
+
+
+def test_track_result_becomes_one_annotation_with_sorted_pixel_keyframes(client: httpx.Client, backend_deps,
+                                                                         video_a: str) -> None:  # type: ignore[no-untyped-def]
+    job_id = client.post(f"/api/videos/{video_a}/track", json={"confidence": 0.3}).json()["jobId"]
+    run_worker(backend_deps.redis_url, "track")
+    wait_for(client, job_id, "completed")
+    tracks = [a for a in client.get(f"/api/annotations/{video_a}").json() if a["jobId"] == job_id]
+    assert len(tracks) == 1 and tracks[0]["type"] == "track" and tracks[0]["label"] == "person"
+    assert [f["frame"] for f in tracks[0]["frames"]] == [2, 4]
+    assert tracks[0]["frames"][0] == {"frame": 2, "x": 256.0, "y": 180.0, "width": 64.0, "height": 72.0}
+
+
+def test_failing_job_is_retried_then_reported_failed(client: httpx.Client, backend_deps, video_a: str) -> None:  # type: ignore[no-untyped-def]
+    job_id = client.post(f"/api/videos/{video_a}/detect", json={"classes": ["explode"]}).json()["jobId"]
+    run_worker(backend_deps.redis_url, "detect")  # attempt 1 fails, retry re-queues at once (interval 0) ...
+    run_worker(backend_deps.redis_url, "detect")  # ... attempt 2 fails for good
+    failed = wait_for(client, job_id, "failed")
+    assert "simulated model crash" in failed["error"] and failed["result"] is None
+
+
+def test_summaries_are_stored_with_embeddings_and_ranked_by_similarity(client: httpx.Client, backend_deps,
+                                                                       video_a: str) -> None:  # type: ignore[no-untyped-def]
+    ids = []
+    for seed in ("alpha", "beta", "alpha"):
+        body = {"personaId": str(AUTOMATED_PERSONA_ID), "params": {"seed": seed}}
+        ids.append(client.post(f"/api/videos/{video_a}/summaries", json=body).json()["jobId"])
+    run_worker(backend_deps.redis_url, "summarize")
+    for job_id in ids:
+        wait_for(client, job_id, "completed")
+    summaries = {s["jobId"]: s for s in client.get(f"/api/videos/{video_a}/summaries").json()}
+    assert set(ids) <= set(summaries)
+    first = summaries[ids[0]]
+    assert first["hasEmbedding"] and first["personaId"] == str(AUTOMATED_PERSONA_ID) and len(first["keyFrames"]) == 2
+    similar = client.get(f"/api/videos/{video_a}/summaries/similar", params={"summaryId": first["id"], "limit": 2}).json()
+    assert similar[0]["id"] == summaries[ids[2]]["id"] and similar[0]["distance"] == pytest.approx(0, abs=1e-6)
+    assert client.get(f"/api/videos/{video_a}/summaries/similar", params={"text": "bus"}).json()["detail"][0]["loc"] == ["query", "text"]
+    assert client.get(f"/api/videos/{video_a}/summaries/similar",
+                      params={"summaryId": "00000000-0000-4000-8000-0000000000ff"}).status_code == 404
+
+
+def test_augment_result_stays_on_the_job(client: httpx.Client, backend_deps) -> None:  # type: ignore[no-untyped-def]
+    job_id = client.post("/api/ontology/augment", json={"personaId": str(AUTOMATED_PERSONA_ID)}).json()["jobId"]
+    run_worker(backend_deps.redis_url, "augment")
+    done = wait_for(client, job_id, "completed")
+    assert done["result"]["suggestions"][0]["name"] == "Wheelchair" and done["queue"] == "ontology-augmentation"
+
+
+def test_job_submission_errors(client: httpx.Client, video_a: str) -> None:
+    assert client.post("/api/videos/0123456789abcdef/detect").status_code == 404
+    bad = client.post(f"/api/videos/{video_a}/detect", json={"confidence": 2})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "confidence"]
+    assert client.post("/api/ontology/augment", json={"personaId": "00000000-0000-4000-8000-0000000000ff"}).status_code == 404
+    assert client.post("/api/ontology/augment", json={}).json()["detail"][0]["loc"] == ["body", "personaId"]
+    assert client.get("/api/jobs/00000000-0000-4000-8000-0000000000ff").status_code == 404
+
+
+def test_result_breaking_the_contract_fails_the_job_instead_of_the_loop(client: httpx.Client, served: ServedApp,
+                                                                         backend_deps, video_a: str,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(fake_model_service, "detect", lambda **_: {"model": "x", "frames": "nope"})
+    job_id = client.post(f"/api/videos/{video_a}/detect").json()["jobId"]
+    run_worker(backend_deps.redis_url, "detect")
+    failed = wait_for(client, job_id, "failed")
+    assert "breaks the detect contract" in failed["error"]
