@@ -1,0 +1,1 @@
+"""FOVEA model-service: detection, tracking, summaries and ontology suggestions, offline."""

@@ -1,0 +1,150 @@
+"""The HTTP API (FastAPI on 0.0.0.0:8000): /health and synchronous detect / track / summarize / augment.
+
+Models load in a background thread at start, so /health answers at once: 503 {"status": "loading"} until
+every model is in memory, then 200 {"status": "ok", ...}. Handlers are plain `def`: FastAPI runs them in
+its thread pool, and the registry's per-model locks serialise use of each model.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from model_service.augment import AugmentParams, augment
+from model_service.config import settings
+from model_service.inference import FrameParams, SummarizeParams, detect, summarize, track
+from model_service.models import ModelRegistry, ModelUnavailable, registry
+from model_service.paths import VideoPathError, resolve_video
+from model_service.video import VideoError
+
+log = logging.getLogger("model_service.api")
+
+
+class VideoRef(BaseModel):
+    video_id: str | None = Field(None, description="a video stored as <video root>/<id>.<ext>")
+    video_path: str | None = Field(None, description="a path relative to the video root")
+
+
+class DetectRequest(FrameParams, VideoRef):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SummarizeRequest(SummarizeParams, VideoRef):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AugmentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    persona: dict[str, Any]
+    ontology: dict[str, Any]
+    params: AugmentParams = Field(default_factory=AugmentParams)
+
+
+class _Loader:
+    """Loads the registry once, off the event loop; remembers a failure so /health can say why."""
+
+    def __init__(self) -> None:
+        self.ready = threading.Event()
+        self.error: str | None = None
+
+    def start(self, models: ModelRegistry) -> None:
+        def run() -> None:
+            try:
+                models.load()
+                self.ready.set()
+            except Exception as exc:  # noqa: BLE001 - reported through /health, the probe's view
+                log.exception("model loading failed")
+                self.error = f"{type(exc).__name__}: {exc}"
+
+        threading.Thread(target=run, name="model-loader", daemon=True).start()
+
+
+loader = _Loader()
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI):
+    loader.start(registry())
+    yield
+
+
+app = FastAPI(title="FOVEA model-service", version="0.1.0", lifespan=lifespan)
+
+
+def _ready_registry() -> ModelRegistry:
+    if not loader.ready.is_set():
+        raise HTTPException(503, loader.error or "models are still loading")
+    return registry()
+
+
+def _video(ref: VideoRef):
+    try:
+        return resolve_video(settings().video_root, ref.video_path, ref.video_id)
+    except VideoPathError as exc:
+        raise HTTPException(exc.status, exc.message) from None
+
+
+def _run(fn, *args):
+    try:
+        return fn(*args)
+    except VideoError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except ModelUnavailable as exc:
+        raise HTTPException(503, str(exc)) from None
+
+
+@app.get("/health")
+def health() -> JSONResponse:
+    models = registry()
+    body: dict[str, Any] = {"status": "ok" if loader.ready.is_set() else ("error" if loader.error else "loading")}
+    try:
+        body |= models.health()
+    except Exception as exc:  # noqa: BLE001 - health must answer even when torch misbehaves
+        body |= {"device": models.device, "error": str(exc)}
+    if loader.error:
+        body["error"] = loader.error
+    return JSONResponse(body, status_code=200 if loader.ready.is_set() else 503)
+
+
+@app.post("/api/detect")
+def api_detect(request: DetectRequest) -> dict:
+    models = _ready_registry()
+    return _run(detect, models, _video(request), FrameParams.model_validate(request.model_dump()))
+
+
+@app.post("/api/track")
+def api_track(request: DetectRequest) -> dict:
+    models = _ready_registry()
+    return _run(track, models, _video(request), FrameParams.model_validate(request.model_dump()))
+
+
+@app.post("/api/summarize")
+def api_summarize(request: SummarizeRequest) -> dict:
+    models = _ready_registry()
+    return _run(summarize, models, _video(request), SummarizeParams.model_validate(request.model_dump()))
+
+
+@app.post("/api/augment")
+def api_augment(request: AugmentRequest) -> dict:
+    models = _ready_registry()
+    return _run(augment, models, request.persona, request.ontology, request.params)
+
+
+def main() -> None:
+    import uvicorn
+
+    from model_service.telemetry import setup_logging
+
+    setup_logging()
+    active = settings()
+    uvicorn.run(app, host=active.host, port=active.port, log_level="info", access_log=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""Detection, tracking and summaries over one video: shared by the HTTP API and the queue jobs.
+
+Every function takes a resolved path (see paths.py), plain parameters and a progress callback (0..1), and
+returns the JSON-able result shapes the backend persists. Boxes are normalised to 0..1, top-left origin.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from model_service.models import ModelRegistry
+from model_service.video import FrameSelection, VideoInfo, batched, read_frames
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float], None]
+
+
+def no_progress(_: float) -> None:
+    return None
+
+
+class FrameParams(BaseModel):
+    """detect/track job params (extra keys from the backend are ignored, not refused)."""
+
+    model_config = ConfigDict(extra="ignore")
+    confidence: float = Field(0.25, ge=0.0, le=1.0)
+    frames: list[int] | None = Field(None, description="explicit frame numbers (0-based)")
+    sample_every: int | None = Field(None, ge=1, description="every n-th frame; default every frame")
+    classes: list[str] | None = Field(None, description="labels to keep ('person') or the model's class names")
+
+    def selection(self) -> FrameSelection:
+        if self.frames is not None:
+            return FrameSelection(frames=tuple(sorted({f for f in self.frames if f >= 0})))
+        return FrameSelection(sample_every=self.sample_every)
+
+
+def _clip(value: float) -> float:
+    return round(min(1.0, max(0.0, float(value))), 6)
+
+
+def _box(xyxyn: Any) -> dict[str, float]:
+    x1, y1, x2, y2 = (_clip(v) for v in xyxyn)
+    return {"x": x1, "y": y1, "width": round(x2 - x1, 6), "height": round(y2 - y1, 6)}
+
+
+def _video_header(model_name: str, info: VideoInfo) -> dict[str, Any]:
+    return {"model": model_name, "width": info.width, "height": info.height, "fps": round(info.fps, 3)}
+
+
+def _model_name(registry: ModelRegistry, weights: str) -> str:
+    return Path(weights).stem
+
+
+class _Reporter:
+    """Progress in steps of >= 2 %: every save is a Redis round trip."""
+
+    def __init__(self, progress: Progress, total: int, start: float = 0.0, end: float = 1.0) -> None:
+        self.progress, self.total, self.start, self.end = progress, max(1, total), start, end
+        self.done = 0
+        self.last = -1.0
+
+    def advance(self, count: int) -> None:
+        self.done += count
+        value = self.start + (self.end - self.start) * min(1.0, self.done / self.total)
+        if value - self.last >= 0.02 or value >= self.end:
+            self.last = value
+            self.progress(round(value, 4))
+
+
+def detect(registry: ModelRegistry, video: Path, params: FrameParams, progress: Progress = no_progress) -> dict:
+    config = registry.config.detector
+    model = registry.detector
+    classes = registry.class_ids(model, params.classes)
+    info, frames = read_frames(video, params.selection())
+    result = _video_header(_model_name(registry, config.weights), info)
+    result["frames"] = out = []
+    if classes == []:  # a filter that matches none of the model's classes: nothing can be found
+        progress(1.0)
+        return result
+    reporter = _Reporter(progress, params.selection().expected(info))
+    for batch in batched(frames, config.batch):
+        with registry.detector_lock:
+            predictions = model.predict(
+                [frame for _, frame in batch], imgsz=config.imgsz, conf=params.confidence, classes=classes,
+                device=registry.device, half=registry.half, verbose=False,
+            )
+        for (index, _), prediction in zip(batch, predictions):
+            boxes = prediction.boxes
+            detections = [
+                {"label": registry.label(model, cls), "confidence": round(float(conf), 4), "box": _box(xyxyn)}
+                for xyxyn, conf, cls in zip(boxes.xyxyn.tolist(), boxes.conf.tolist(), boxes.cls.tolist())
+            ]
+            out.append({"frame": index, "time_s": round(index / info.fps, 4), "detections": detections})
+        reporter.advance(len(batch))
+    progress(1.0)
+    return result
+
+
+def track(registry: ModelRegistry, video: Path, params: FrameParams, progress: Progress = no_progress,
+          *, end: float = 1.0) -> dict:
+    """ByteTrack through ultralytics over the selected frames, one frame at a time (the tracker needs order)."""
+    config = registry.config
+    model = registry.tracker
+    classes = registry.class_ids(model, params.classes)
+    info, frames = read_frames(video, params.selection())
+    weights = config.tracker.weights or config.detector.weights
+    result = _video_header(_model_name(registry, weights), info)
+    tracks: dict[int, dict[str, Any]] = {}
+    labels: dict[int, Counter[str]] = defaultdict(Counter)
+    confidences: dict[int, list[float]] = defaultdict(list)
+    reporter = _Reporter(progress, params.selection().expected(info), end=end)
+    if classes != []:
+        with registry.tracker_lock:
+            first = True
+            for index, frame in frames:
+                # persist=False on the first frame makes ultralytics build fresh trackers: ids restart per video.
+                # ByteTrack associates low-score boxes too (its second pass): feed it down to 0.1 and drop
+                # tracks that never reach the asked confidence below.
+                prediction = model.track(
+                    frame, persist=not first, tracker=config.tracker.tracker, imgsz=config.detector.imgsz,
+                    conf=min(0.1, params.confidence), classes=classes, device=registry.device, half=registry.half,
+                    verbose=False,
+                )[0]
+                first = False
+                boxes = prediction.boxes
+                if boxes is not None and boxes.id is not None:
+                    for track_id, xyxyn, conf, cls in zip(boxes.id.tolist(), boxes.xyxyn.tolist(),
+                                                          boxes.conf.tolist(), boxes.cls.tolist()):
+                        tid = int(track_id)
+                        entry = tracks.setdefault(tid, {"track_id": tid, "frames": []})
+                        entry["frames"].append({"frame": index, **_box(xyxyn)})
+                        labels[tid][registry.label(model, cls)] += 1
+                        confidences[tid].append(float(conf))
+                reporter.advance(1)
+    for tid, entry in tracks.items():
+        entry["label"] = labels[tid].most_common(1)[0][0]
+        entry["confidence"] = round(sum(confidences[tid]) / len(confidences[tid]), 4)
+    result["tracks"] = [
+        {"track_id": t["track_id"], "label": t["label"], "confidence": t["confidence"], "frames": t["frames"]}
+        for t in sorted(tracks.values(), key=lambda t: t["track_id"])
+        if max(confidences[t["track_id"]]) >= params.confidence
+    ]
+    progress(end)
+    return result
+
+
+class SummarizeParams(FrameParams):
+    frames_per_second: float | None = Field(None, gt=0, description="sampling rate; default from models.yaml")
+
+
+def summarize(registry: ModelRegistry, video: Path, params: SummarizeParams,
+              progress: Progress = no_progress) -> dict:
+    """Sample, detect and track, then a structured summary, a short text and its 384-dim embedding."""
+    from model_service.summary import build_summary, llm_text
+
+    from model_service.video import probe
+
+    config = registry.config.summarizer
+    info = probe(video)
+    if params.frames is None and params.sample_every is None:
+        rate = params.frames_per_second or config.frames_per_second
+        params = params.model_copy(update={"sample_every": max(1, round(info.fps / rate))})
+    tracked = track(registry, video, params, progress, end=0.9)
+    summary, text, key_frames = build_summary(tracked, info, params.sample_every or 1, config.max_key_frames)
+    text = llm_text(config, summary) or text
+    progress(0.95)
+    embedding = registry.embed([text])[0]
+    progress(1.0)
+    return {"summary": summary, "text": text, "key_frames": key_frames, "embedding": embedding}

@@ -1,0 +1,204 @@
+"""Models, loaded once per process: the detector, the tracker's detector and the sentence embedder.
+
+Weights come from the model cache (the `model-cache` volume) and fall back to the defaults baked into
+the image (/opt/models), which are also copied into an empty cache on first start so `fovea models import`
+and the defaults sit side by side. Nothing is downloaded: ultralytics and Hugging Face run offline.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from model_service.config import ModelsConfig, Settings
+
+log = logging.getLogger(__name__)
+
+
+class ModelUnavailable(RuntimeError):
+    """A configured weights file is neither in the cache nor among the image defaults."""
+
+
+def select_device(wanted: str) -> str:
+    """'cuda' when asked for or (auto) when torch sees a GPU; a plain error when cuda is asked but absent."""
+    import torch
+
+    if wanted == "cpu":
+        return "cpu"
+    if torch.cuda.is_available():
+        return "cuda"
+    if wanted == "cuda":
+        raise RuntimeError(
+            "MODEL_DEVICE=cuda but torch sees no CUDA device "
+            f"(torch {torch.__version__}, built with CUDA {torch.version.cuda or 'none'}): "
+            "run the GPU image with a GPU device request, or set MODEL_DEVICE=auto to fall back to the CPU"
+        )
+    return "cpu"
+
+
+def use_all_cores() -> None:
+    """ultralytics pins torch to cpu_count-1 threads (1 on a 2-core box, half the speed): use them all."""
+    import torch
+    import ultralytics.utils.torch_utils as torch_utils
+
+    cores = os.cpu_count() or 1
+    torch_utils.NUM_THREADS = cores
+    torch.set_num_threads(cores)
+
+
+def seed_cache(cache_dir: Path, defaults_dir: Path) -> list[str]:
+    """Copy image-default weights missing from the cache; atomic per file, safe for API and worker racing."""
+    copied: list[str] = []
+    if not defaults_dir.is_dir() or not os.access(cache_dir, os.W_OK):
+        return copied
+    for source in sorted(p for p in defaults_dir.rglob("*") if p.is_file()):
+        relative = source.relative_to(defaults_dir)
+        target = cache_dir / relative
+        if target.exists():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+        shutil.copyfile(source, partial)
+        os.replace(partial, target)
+        copied.append(str(relative))
+    if copied:
+        log.info("seeded model cache %s with %d default file(s)", cache_dir, len(copied))
+    return copied
+
+
+class ModelRegistry:
+    """The process's models. Each model has a lock: ultralytics predictors are not thread-safe."""
+
+    def __init__(self, settings: Settings, config: ModelsConfig) -> None:
+        self.settings = settings
+        self.config = config
+        self.device = "cpu"
+        self.detector: Any = None
+        self.tracker: Any = None
+        self.embedder: Any = None
+        self.detector_lock = threading.Lock()
+        self.tracker_lock = threading.Lock()
+        self.embedder_lock = threading.Lock()
+        self.load_seconds: dict[str, float] = {}
+        self.error: str | None = None
+
+    def weights_path(self, relative: str) -> Path:
+        for base in (self.settings.cache_dir, self.settings.defaults_dir):
+            candidate = base / relative
+            if candidate.exists():
+                return candidate
+        raise ModelUnavailable(
+            f"weights {relative!r} are neither in the model cache {self.settings.cache_dir} nor in the image "
+            f"defaults {self.settings.defaults_dir}; import them with `fovea models import FILE`"
+        )
+
+    def load(self, which: tuple[str, ...] = ("detector", "tracker", "embedder")) -> None:
+        try:
+            seed_cache(self.settings.cache_dir, self.settings.defaults_dir)
+        except OSError as exc:  # a read-only or full cache must not stop the service: defaults still work
+            log.warning("could not seed the model cache: %s", exc)
+        self.device = select_device(self.settings.device)
+        use_all_cores()
+        if "detector" in which:
+            self.detector = self._timed("detector", lambda: self._yolo(self.config.detector.weights))
+        if "tracker" in which:
+            # A second instance: model.track() installs tracking callbacks on its predictor, so detection
+            # and tracking each keep their own.
+            weights = self.config.tracker.weights or self.config.detector.weights
+            self.tracker = self._timed("tracker", lambda: self._yolo(weights))
+        if "embedder" in which:
+            self.embedder = self._timed("embedder", self._sentence_model)
+
+    def loaded(self) -> list[str]:
+        return [name for name in ("detector", "tracker", "embedder") if getattr(self, name) is not None]
+
+    def _timed(self, name: str, loader: Any) -> Any:
+        started = time.monotonic()
+        model = loader()
+        self.load_seconds[name] = round(time.monotonic() - started, 3)
+        log.info("loaded %s on %s in %.2f s", name, self.device, self.load_seconds[name])
+        return model
+
+    def _yolo(self, relative: str) -> Any:
+        import numpy as np
+        from ultralytics import YOLO
+
+        model = YOLO(str(self.weights_path(relative)), task="detect")
+        # Warm up: the first predict fuses layers and builds the predictor; keep that off the first request.
+        blank = np.zeros((self.config.detector.imgsz, self.config.detector.imgsz, 3), dtype=np.uint8)
+        model.predict(blank, imgsz=self.config.detector.imgsz, device=self.device, half=self.half, verbose=False)
+        return model
+
+    def _sentence_model(self) -> Any:
+        from sentence_transformers import SentenceTransformer
+
+        path = self.weights_path(self.config.embedder.weights)
+        model = SentenceTransformer(str(path), device=self.device, local_files_only=True)
+        dims = model.get_sentence_embedding_dimension()
+        if dims != self.config.embedder.dimensions:
+            raise ModelUnavailable(f"embedder {path} makes {dims}-dim vectors, models.yaml says "
+                                   f"{self.config.embedder.dimensions}")
+        return model
+
+    @property
+    def half(self) -> bool:
+        return self.device == "cuda" and self.config.detector.half
+
+    def label(self, model: Any, class_id: int) -> str:
+        raw = str(model.names[int(class_id)])
+        return self.config.detector.label_map.get(raw, raw)
+
+    def class_ids(self, model: Any, wanted: list[str] | None) -> list[int] | None:
+        """Class ids for a filter given by display label ('person') or by the model's own name ('Normal')."""
+        if not wanted:
+            return None
+        wanted_lower = {name.lower() for name in wanted}
+        return [
+            int(class_id)
+            for class_id, raw in model.names.items()
+            if str(raw).lower() in wanted_lower or self.label(model, class_id).lower() in wanted_lower
+        ]
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        with self.embedder_lock:
+            vectors = self.embedder.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+        return [[float(x) for x in row] for row in vectors]
+
+    def health(self) -> dict[str, Any]:
+        import torch
+
+        cuda_device = cuda_memory = None
+        if self.device == "cuda":
+            index = torch.cuda.current_device()
+            cuda_device = torch.cuda.get_device_name(index)
+            free, total = torch.cuda.mem_get_info(index)
+            cuda_memory = {"total_mb": total // 2**20, "free_mb": free // 2**20,
+                           "allocated_mb": torch.cuda.memory_allocated(index) // 2**20}
+        return {
+            "device": self.device,
+            "torch_version": torch.__version__,
+            "cuda_device": cuda_device,
+            "cuda_memory": cuda_memory,
+            "models_loaded": self.loaded(),
+        }
+
+
+_registry: ModelRegistry | None = None
+_registry_lock = threading.Lock()
+
+
+def registry(settings: Settings | None = None) -> ModelRegistry:
+    """The process-wide registry (created, not loaded: callers load what they need once)."""
+    global _registry
+    with _registry_lock:
+        if _registry is None:
+            from model_service.config import settings as env_settings
+
+            active = settings or env_settings()
+            _registry = ModelRegistry(active, ModelsConfig.load(active.config_path))
+        return _registry

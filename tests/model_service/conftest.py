@@ -1,0 +1,233 @@
+"""Engine fixtures for the model-service tests: every container the tests use is made and removed here.
+
+The image is built once per content hash (build context, wheelhouse included) and reused while that tag
+exists. Containers get unique names, publish on 127.0.0.1 only (random host ports), and are removed even
+when a test fails. Host <-> container traffic goes only over those published ports; the worker reaches
+Redis over a private Docker network by container name, as it would in the stack.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTEXT = ROOT / "services" / "model_service"
+MODELS_YAML = ROOT / "configs" / "models.yaml"
+IMAGE_REPO = "fovea/model-service"
+DOCKER = shutil.which("docker") or "docker"
+BUILDKIT_DOCKER = "/usr/bin/docker" if Path("/usr/bin/docker").exists() else DOCKER
+SKIP_PARTS = {"__pycache__", ".pytest_cache"}
+TEST_VIDEO = "bus_pan.mp4"
+
+
+def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([DOCKER, *args], capture_output=True, text=True, check=check, timeout=timeout)
+
+
+def engine_available() -> bool:
+    try:
+        return docker("info", "--format", "{{.ServerVersion}}", check=False, timeout=15).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def context_hash() -> str:
+    """sha256 over names, exec bits and bytes of the build context (wheelhouse included)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in CONTEXT.rglob("*") if p.is_file()):
+        relative = path.relative_to(CONTEXT)
+        if SKIP_PARTS & set(relative.parts) or path.suffix == ".pyc":
+            continue
+        digest.update(str(relative).encode() + (b"x" if os.access(path, os.X_OK) else b"-"))
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:12]
+
+
+def build_image() -> str:
+    subprocess.run([sys.executable, str(CONTEXT / "fetch_wheels.py")], check=True, timeout=900)
+    tag = f"{IMAGE_REPO}:test-{context_hash()}"
+    if docker("image", "inspect", tag, check=False).returncode == 0:
+        return tag
+    command = [BUILDKIT_DOCKER, "build", "-q", "-t", tag]
+    ca_bundle = os.environ.get("FOVEA_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    if Path(ca_bundle).is_file():
+        command += ["--secret", f"id=ca_bundle,src={ca_bundle}"]
+    result = subprocess.run([*command, str(CONTEXT)], capture_output=True, text=True, timeout=1800,
+                            env={**os.environ, "DOCKER_BUILDKIT": "1"})
+    if result.returncode != 0:
+        pytest.fail(f"model-service image build failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return tag
+
+
+@pytest.fixture(scope="session")
+def model_image() -> str:
+    if not engine_available():
+        pytest.skip("no Docker engine")
+    return build_image()
+
+
+@pytest.fixture(scope="session")
+def unique() -> str:
+    return f"fovea-mstest-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def video_root(model_image: str) -> Iterator[Path]:
+    """A world-readable folder with the test video (made by the image's own ffmpeg from a photo ultralytics
+    ships: a zoom and pan over bus.jpg, 3 s at 10 fps, so people move) and an escaping symlink."""
+    root = Path(tempfile.mkdtemp(prefix="fovea-videos-"))
+    root.chmod(0o777)  # the container user (uid 10001) writes the video, then reads everything
+    script = (ROOT / "tests" / "model_service" / "make_test_video.sh").read_text()
+    docker("run", "--rm", "--network", "none", "-v", f"{root}:/out", model_image, "sh", "-c", script,
+           timeout=120)
+    # Inside the container this resolves to /etc/passwd: a link inside the root that leaves it.
+    (root / "escape.mp4").symlink_to("../../../etc/passwd")
+    root.chmod(0o755)
+    yield root
+    # Files the container wrote belong to uid 10001: remove them from inside a container.
+    docker("run", "--rm", "--network", "none", "-u", "0", "-v", f"{root}:/out", model_image,
+           "sh", "-c", "rm -rf /out/* /out/.[!.]*", check=False)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def published_port(container: str, port: int) -> int:
+    out = docker("port", container, f"{port}/tcp").stdout.strip().splitlines()
+    for line in out:
+        host, _, host_port = line.rpartition(":")
+        if host in ("127.0.0.1", "0.0.0.0"):
+            return int(host_port)
+    raise RuntimeError(f"{container}: {port}/tcp is not published: {out}")
+
+
+def wait_for_health(url: str, container: str, budget: float = 180) -> dict:
+    deadline = time.monotonic() + budget
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            response = httpx.get(url, timeout=5)
+            if response.status_code == 200:
+                return response.json()
+            last = f"{response.status_code} {response.text[:200]}"
+        except httpx.HTTPError as exc:
+            last = repr(exc)
+        state = docker("inspect", "-f", "{{.State.Running}}", container, check=False).stdout.strip()
+        if state != "true":
+            raise RuntimeError(f"{container} exited:\n{docker('logs', container, check=False).stderr[-3000:]}")
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} not healthy after {budget} s: {last}")
+
+
+@pytest.fixture(scope="session")
+def network(unique: str) -> Iterator[str]:
+    name = f"{unique}-net"
+    docker("network", "create", name)
+    yield name
+    docker("network", "rm", name, check=False)
+
+
+def service_env(redis_host: str = "redis") -> list[str]:
+    return ["-e", f"MODEL_REDIS_URL=redis://{redis_host}:6379/0"]
+
+
+@pytest.fixture(scope="session")
+def api(model_image: str, video_root: Path, unique: str) -> Iterator[str]:
+    """The API container; yields its base URL on 127.0.0.1."""
+    name = f"{unique}-api"
+    docker("run", "-d", "--name", name, "-p", "127.0.0.1::8000",
+           "-v", f"{video_root}:/data/videos:ro", "-v", f"{MODELS_YAML}:/etc/fovea/models.yaml:ro", model_image)
+    try:
+        base = f"http://127.0.0.1:{published_port(name, 8000)}"
+        wait_for_health(base + "/health", name)
+        yield base
+    finally:
+        docker("rm", "-f", "-v", name, check=False)
+
+
+@pytest.fixture(scope="session")
+def redis_url(network: str, unique: str) -> Iterator[str]:
+    """A real Redis from the stack's image, on the test network as `redis`; yields the host-side URL."""
+    tags = docker("images", "fovea/redis", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+    if not tags:
+        pytest.skip("no fovea/redis image (build the stack's images first)")
+    name = f"{unique}-redis"
+    docker("run", "-d", "--name", name, "--network", network, "--network-alias", "redis",
+           "-p", "127.0.0.1::6379", tags[0], "redis-server", "--bind", "0.0.0.0", "--protected-mode", "no")
+    try:
+        url = f"redis://127.0.0.1:{published_port(name, 6379)}/0"
+        from redis import Redis
+
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if Redis.from_url(url, socket_timeout=1).ping():
+                    break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield url
+    finally:
+        docker("rm", "-f", "-v", name, check=False)
+
+
+READY_LINE = "ready: worker "  # model_service.worker logs it once models are loaded, right before work()
+
+
+@dataclass
+class WorkerContainer:
+    """The queue worker container; kill() and start() let a test interrupt it mid-job."""
+
+    name: str
+    runs_seen: int = 0
+
+    def kill(self) -> None:
+        docker("kill", "--signal", "KILL", self.name)
+
+    def start(self) -> None:
+        self.runs_seen = self.logs().count(READY_LINE)
+        docker("start", self.name)
+
+    def wait_ready(self, budget: float = 120) -> None:
+        """`docker logs` keeps earlier runs' lines: ready when one more ready line than before start()."""
+        deadline = time.monotonic() + budget
+        while time.monotonic() < deadline:
+            if self.logs().count(READY_LINE) > self.runs_seen:
+                return
+            if docker("inspect", "-f", "{{.State.Running}}", self.name, check=False).stdout.strip() != "true":
+                break
+            time.sleep(0.3)
+        raise RuntimeError(f"worker {self.name} not ready:\n{self.logs()[-3000:]}")
+
+    def logs(self) -> str:
+        result = docker("logs", self.name, check=False)
+        return result.stdout + result.stderr
+
+
+@pytest.fixture(scope="session")
+def worker(model_image: str, video_root: Path, redis_url: str, network: str, unique: str
+           ) -> Iterator[WorkerContainer]:
+    name = f"{unique}-worker"
+    docker("run", "-d", "--name", name, "--network", network, *service_env(),
+           "-v", f"{video_root}:/data/videos:ro", "-v", f"{MODELS_YAML}:/etc/fovea/models.yaml:ro",
+           model_image, "python3", "-m", "model_service.worker")
+    handle = WorkerContainer(name)
+    try:
+        handle.wait_ready()
+        yield handle
+    finally:
+        docker("rm", "-f", "-v", name, check=False)

@@ -1,0 +1,101 @@
+"""The queue worker against a real Redis: jobs enqueued from this host (by dotted name, as the backend
+does) are consumed with the exact result shapes the backend persists, report progress, and survive the
+worker being killed mid-job (at-least-once)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from redis import Redis
+from rq import Queue
+from rq.job import Job, JobStatus
+
+pytestmark = pytest.mark.engine
+
+TEST_VIDEO = "bus_pan.mp4"
+BOX = {"x", "y", "width", "height"}
+
+
+def wait_for(job: Job, statuses: set[str], budget: float = 120) -> str:
+    deadline = time.monotonic() + budget
+    while time.monotonic() < deadline:
+        status = job.get_status(refresh=True)
+        if status in statuses:
+            return status
+        time.sleep(0.1)
+    raise AssertionError(f"job {job.id} still {job.get_status()} after {budget} s; wanted {statuses}")
+
+
+def enqueue(redis_url: str, queue: str, func: str, *args: object) -> Job:
+    connection = Redis.from_url(redis_url)
+    return Queue(queue, connection=connection).enqueue(f"model_service.tasks.{func}", *args, job_timeout=600)
+
+
+def assert_detect_shape(result: dict) -> None:
+    assert set(result) == {"model", "width", "height", "fps", "frames"}
+    assert isinstance(result["model"], str) and isinstance(result["fps"], float)
+    assert isinstance(result["width"], int) and isinstance(result["height"], int)
+    for frame in result["frames"]:
+        assert set(frame) == {"frame", "time_s", "detections"}
+        for d in frame["detections"]:
+            assert set(d) == {"label", "confidence", "box"} and set(d["box"]) == BOX
+            assert all(0.0 <= d["box"][k] <= 1.0 for k in BOX)
+
+
+def test_worker_consumes_a_detection_job_with_the_contract_result_and_progress(worker, redis_url: str) -> None:
+    job = enqueue(redis_url, "object-detection", "detect", "vid-1", TEST_VIDEO,
+                  {"confidence": 0.3, "frames": None, "sample_every": 5, "classes": None})
+    assert wait_for(job, {JobStatus.FINISHED, JobStatus.FAILED}) == JobStatus.FINISHED, job.exc_info
+    result = job.return_value()
+    assert_detect_shape(result)
+    assert [f["frame"] for f in result["frames"]] == [0, 5, 10, 15, 20, 25]
+    assert any(d["label"] == "person" for f in result["frames"] for d in f["detections"])
+    assert job.get_meta(refresh=True)["progress"] == 1.0
+
+
+def test_worker_consumes_tracking_summary_and_augmentation_jobs(worker, redis_url: str) -> None:
+    tracking = enqueue(redis_url, "object-tracking", "track", "vid-1", TEST_VIDEO,
+                       {"confidence": 0.3, "frames": None, "sample_every": 2, "classes": ["person"]})
+    summary = enqueue(redis_url, "video-summarization", "summarize", "bus_pan", "", {})
+    suggestions = enqueue(redis_url, "ontology-augmentation", "augment", {"name": "Traffic analyst"},
+                          {"entityTypes": [], "eventTypes": [], "roleTypes": [], "relationTypes": []},
+                          {"detections": ["person", "person"]})
+    for job in (tracking, summary, suggestions):
+        assert wait_for(job, {JobStatus.FINISHED, JobStatus.FAILED}) == JobStatus.FINISHED, job.exc_info
+
+    tracks = tracking.return_value()
+    assert set(tracks) == {"model", "width", "height", "fps", "tracks"}
+    assert tracks["tracks"]
+    for t in tracks["tracks"]:
+        assert set(t) == {"track_id", "label", "confidence", "frames"} and isinstance(t["track_id"], int)
+        assert all(set(f) == {"frame", *BOX} for f in t["frames"])
+
+    summarized = summary.return_value()
+    assert set(summarized) == {"summary", "text", "key_frames", "embedding"}
+    assert len(summarized["embedding"]) == 384 and summarized["text"]
+
+    suggested = suggestions.return_value()["suggestions"]
+    assert {"category": "entityTypes", "name": "Person"}.items() <= suggested[0].items()
+    assert all(set(s) == {"category", "name", "description", "confidence", "reason"} for s in suggested)
+
+
+def test_a_job_whose_worker_is_killed_mid_job_completes_after_the_worker_restarts(worker, redis_url: str) -> None:
+    # Tracking every frame takes several seconds on a CPU: long enough to kill the worker inside it.
+    job = enqueue(redis_url, "object-tracking", "track", "vid-kill", TEST_VIDEO,
+                  {"confidence": 0.3, "frames": None, "sample_every": None, "classes": None})
+    deadline = time.monotonic() + 120
+    while (job.get_meta(refresh=True).get("progress") or 0) < 0.1:
+        assert time.monotonic() < deadline, f"job never made progress: {job.get_status()}"
+        time.sleep(0.05)
+    worker.kill()
+    assert job.get_status(refresh=True) == JobStatus.STARTED  # RQ alone would leave it here (or fail it)
+
+    worker.start()
+    worker.wait_ready()
+    assert wait_for(job, {JobStatus.FINISHED, JobStatus.FAILED}) == JobStatus.FINISHED, job.exc_info
+    result = job.return_value()
+    assert max(len(t["frames"]) for t in result["tracks"]) >= 25
+    meta = job.get_meta(refresh=True)
+    assert meta["abandoned"] == 1 and meta["progress"] == 1.0
+    assert "requeued job " + job.id in worker.logs()
