@@ -43,7 +43,7 @@ class _Noop:
 
 
 class Telemetry:
-    def __init__(self, endpoint: str | None) -> None:
+    def __init__(self, endpoint: str | None, extra_readers: tuple[Any, ...] = ()) -> None:
         self._provider: Any = None
         self.requests: Any = _Noop()
         self.duration: Any = _Noop()
@@ -52,11 +52,11 @@ class Telemetry:
         self.jobs_failed: Any = _Noop()
         if endpoint:
             try:
-                self._start(metrics_url(endpoint))
+                self._start(metrics_url(endpoint), extra_readers)
             except Exception as exc:  # noqa: BLE001 - telemetry must never stop the API from starting
                 log.warning("metrics disabled: cannot set up the OTLP exporter: %s", exc)
 
-    def _start(self, url: str) -> None:
+    def _start(self, url: str, extra_readers: tuple[Any, ...]) -> None:
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
         from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider
         from opentelemetry.sdk.metrics.export import AggregationTemporality, PeriodicExportingMetricReader
@@ -72,7 +72,7 @@ class Telemetry:
         reader = PeriodicExportingMetricReader(exporter, export_interval_millis=EXPORT_INTERVAL_MS, export_timeout_millis=EXPORT_TIMEOUT_MS)
         self._provider = MeterProvider(
             resource=Resource.create({"service.name": "fovea-backend"}),
-            metric_readers=[reader],
+            metric_readers=[reader, *extra_readers],  # extra readers: tests inspect what would be exported
             views=[
                 View(
                     instrument_name="fovea_api_request_duration_seconds",

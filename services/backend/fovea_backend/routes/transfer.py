@@ -26,7 +26,7 @@ from fovea_backend import render
 from fovea_backend.errors import ApiError, invalid
 from fovea_backend.jsoncheck import check_json
 from fovea_backend.routes.annotations import validate_frames
-from fovea_backend.schemas import AnnotationOut, ApiModel, ImportOut, OntologyOut, PersonaOut, Text, VideoOut, WorldOut
+from fovea_backend.schemas import AnnotationOut, ApiModel, ImportOut, OntologyOut, PersonaIn, Text, VideoOut, WorldOut
 from fovea_backend.state import BackendState, get_state
 
 router = APIRouter(tags=["export"])
@@ -80,6 +80,12 @@ class VideoRecord(VideoOut):
     path: Text(1, 4096)  # type: ignore[valid-type]
 
 
+class PersonaRecord(PersonaIn):
+    id: UUID
+    created_at: datetime
+    updated_at: datetime
+
+
 class AnnotationRecord(AnnotationOut):
     dedupe_key: Text(1, 200) | None = None  # type: ignore[valid-type]
 
@@ -100,7 +106,7 @@ class SummaryRecord(ApiModel):
 RECORDS: dict[str, type[ApiModel]] = {
     "header": HeaderRecord,
     "video": VideoRecord,
-    "persona": PersonaOut,
+    "persona": PersonaRecord,
     "ontology": OntologyOut,
     "world": WorldOut,
     "annotation": AnnotationRecord,
