@@ -175,7 +175,9 @@ def main() -> None:
         log.info("recovered job %s", job_id)
     log.info("ready: worker %s on %s, models %s on %s", worker.name, ", ".join(queue_names()), models.loaded(),
              models.device)
-    worker.work(logging_level=os.environ.get("MODEL_LOG_LEVEL", "INFO").upper())
+    # with_scheduler: the backend enqueues with Retry(interval=...), and interval retries are scheduled
+    # jobs that only RQ's scheduler (a small forked process, no models) moves back onto the queues.
+    worker.work(logging_level=os.environ.get("MODEL_LOG_LEVEL", "INFO").upper(), with_scheduler=True)
 
 
 if __name__ == "__main__":
