@@ -1,0 +1,73 @@
+"""The image itself: build it, run the migration init job, serve, and answer /health over 127.0.0.1."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import BACKEND_DIR, BackendDeps, _free_port
+
+pytestmark = pytest.mark.engine
+IMAGE = "fovea/backend:test"
+
+
+def _docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], check=check, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    build = subprocess.run(
+        ["/usr/bin/docker", "build", "--secret", "id=ca_bundle,src=/etc/ssl/certs/ca-certificates.crt", "-t", IMAGE, str(BACKEND_DIR)],
+        env={"DOCKER_BUILDKIT": "1", "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=600,
+    )
+    assert build.returncode == 0, build.stderr[-3000:]
+    return IMAGE
+
+
+def test_container_migrates_then_serves_health_as_non_root(image: str, backend_deps: BackendDeps,
+                                                           secret_files: dict[str, Path], admin_password: str,
+                                                           fresh_database) -> None:  # type: ignore[no-untyped-def]
+    assert backend_deps.network, "the engine test needs the dependencies on a docker network"
+    db = fresh_database()
+    env = ["-e", f"BACKEND_DB_HOST={backend_deps.pg_container_host}", "-e", f"BACKEND_DB_NAME={db}",
+           "-e", f"BACKEND_REDIS_URL=redis://{backend_deps.redis_container_host}:6379/2"]
+    mounts = ["-v", f"{backend_deps.pg_password_file}:/run/secrets/postgres_password:ro",
+              "-v", f"{secret_files['admin_password']}:/run/secrets/admin_password:ro",
+              "-v", f"{secret_files['session_secret']}:/run/secrets/session_secret:ro"]
+    name = f"fovea-test-backend-{uuid.uuid4().hex[:8]}"
+    # The init job, twice: the second run must be a successful no-op.
+    for expected in ("applied 0001_initial", "nothing to do"):
+        job = _docker("run", "--rm", "--network", backend_deps.network, *env, *mounts, image,
+                      "python3", "-m", "fovea_backend.migrate", check=False)
+        assert job.returncode == 0 and expected in job.stdout, job.stderr
+    port = _free_port()
+    _docker("run", "-d", "--name", name, "--network", backend_deps.network, "-p", f"127.0.0.1:{port}:3001",
+            *env, *mounts, image)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                if response.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, _docker("logs", name, check=False).stderr[-3000:]
+            time.sleep(0.1)
+        assert response.json() == {"status": "ok", "postgres": "ok", "redis": "ok", "failing": []}
+        login = httpx.post(f"http://127.0.0.1:{port}/api/auth/login", json={"username": "admin", "password": admin_password})
+        assert login.status_code == 200
+        uids = _docker("exec", name, "grep", "^Uid:", "/proc/1/status").stdout.split()[1:]
+        assert uids == ["10001"] * 4  # real, effective, saved and filesystem uid: root is gone for good
+        copies = _docker("exec", name, "sh", "-c", "stat -c '%U %a' /run/fovea-secrets /run/fovea-secrets/*").stdout.splitlines()
+        assert copies[0] == "fovea 700" and all(line == "fovea 600" for line in copies[1:]), copies
+        logs = _docker("logs", name).stdout + _docker("logs", name).stderr
+        assert admin_password not in logs
+    finally:
+        _docker("rm", "-f", name, check=False)
