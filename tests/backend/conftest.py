@@ -101,6 +101,13 @@ def _wait(check: Callable[[], object], what: str) -> None:
 
 @pytest.fixture(scope="session")
 def backend_deps() -> Iterator[BackendDeps]:
+    with running_deps() as deps:
+        yield deps
+
+
+@contextmanager
+def running_deps() -> Iterator[BackendDeps]:
+    """The body of `backend_deps`, also used by bench/backend_api.py (one place for container handling)."""
     tag = uuid.uuid4().hex[:8]
     names = {"net": f"fovea-test-{tag}", "pg": f"fovea-test-{tag}-postgres", "redis": f"fovea-test-{tag}-redis"}
     workdir = Path(tempfile.mkdtemp(prefix="fovea-backend-test-"))

@@ -82,3 +82,41 @@ def test_video_without_known_size_accepts_any_non_negative_box(client: httpx.Cli
 
 def test_list_for_unknown_video_is_404(client: httpx.Client) -> None:
     assert client.get("/api/annotations/0123456789abcdef").status_code == 404
+
+
+def test_list_etag_and_cache_follow_every_change(client: httpx.Client, video_a: str) -> None:
+    first = client.get(f"/api/annotations/{video_a}")
+    etag = first.headers["etag"]
+    assert client.get(f"/api/annotations/{video_a}", headers={"If-None-Match": etag}).status_code == 304
+    persona = client.post("/api/personas", json={"name": "Temporary"}).json()["id"]
+    ann = client.post("/api/annotations", json=_body(video_a, personaId=persona)).json()
+    second = client.get(f"/api/annotations/{video_a}", headers={"If-None-Match": etag})
+    assert second.status_code == 200 and second.headers["etag"] != etag and ann in second.json()
+    client.put(f"/api/annotations/{ann['id']}", json=_body(video_a, personaId=persona, label="renamed"))
+    third = client.get(f"/api/annotations/{video_a}")
+    assert next(a for a in third.json() if a["id"] == ann["id"])["label"] == "renamed"
+    # Deleting the persona nulls personaId through ON DELETE SET NULL; the cached body must not survive that.
+    client.delete(f"/api/personas/{persona}")
+    fourth = client.get(f"/api/annotations/{video_a}")
+    assert fourth.headers["etag"] != third.headers["etag"]
+    assert next(a for a in fourth.json() if a["id"] == ann["id"])["personaId"] is None
+    client.delete(f"/api/annotations/{ann['id']}")
+    assert all(a["id"] != ann["id"] for a in client.get(f"/api/annotations/{video_a}").json())
+
+
+def test_large_lists_are_served_gzipped_when_accepted(client: httpx.Client, backend_deps, video_a: str) -> None:  # type: ignore[no-untyped-def]
+    import gzip
+    import json
+
+    frames = [{"frame": i, "x": 1, "y": 1, "width": 2, "height": 2} for i in range(400)]
+    created = [client.post("/api/annotations", json=_body(video_a, frames=frames)).json()["id"] for _ in range(3)]
+    with httpx.Client(base_url=str(client.base_url), cookies=client.cookies) as raw:
+        plain = raw.get(f"/api/annotations/{video_a}", headers={"Accept-Encoding": "identity"})
+        with raw.stream("GET", f"/api/annotations/{video_a}", headers={"Accept-Encoding": "gzip"}) as zipped:
+            assert zipped.headers["content-encoding"] == "gzip"
+            compressed = b"".join(zipped.iter_raw())
+    assert "content-encoding" not in plain.headers
+    assert len(compressed) < len(plain.content) / 5
+    assert json.loads(gzip.decompress(compressed)) == plain.json()
+    for annotation_id in created:
+        client.delete(f"/api/annotations/{annotation_id}")

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from fovea_backend import __version__, migrate
 from fovea_backend.auth import require_session
+from fovea_backend.cache import BodyCache
 from fovea_backend.db import make_pool
 from fovea_backend.errors import install_error_handlers
 from fovea_backend.jobs import JobSync
@@ -40,7 +41,8 @@ def _open_state(settings: Settings) -> BackendState:
         client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=1, health_check_interval=15)
         telemetry = Telemetry(settings.otlp_endpoint)
         job_sync = JobSync(pool, client, telemetry, settings.job_sync_interval_s)
-        return BackendState(settings=settings, pool=pool, redis=client, telemetry=telemetry, job_sync=job_sync)
+        return BackendState(settings=settings, pool=pool, redis=client, telemetry=telemetry, job_sync=job_sync,
+                            annotation_bodies=BodyCache(settings.annotation_cache_mb * 1024 * 1024))
     except BaseException:
         pool.close()
         raise

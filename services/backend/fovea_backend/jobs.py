@@ -242,14 +242,17 @@ def persist_result(conn: psycopg.Connection, job: dict[str, Any], result: BaseMo
             rows.append(("track", track.label, keyframes, track.confidence, f"track:{track.track_id}"))
     if not rows:
         return 0
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO annotations (video_id, persona_id, type, label, frames, source, confidence, job_id, dedupe_key)"
-            " VALUES (%s, %s, %s, %s, %s, 'automatic', %s, %s, %s) ON CONFLICT (job_id, dedupe_key) DO NOTHING",
-            [(job["video_id"], job["persona_id"], t, label, Jsonb(frames), conf, job["id"], key) for t, label, frames, conf, key in rows],
-            returning=False,
-        )
-        return max(cur.rowcount, 0)
+    # One statement (not executemany): the annotation-revision trigger then fires once, not once per row.
+    cur = conn.execute(
+        "INSERT INTO annotations (video_id, persona_id, type, label, frames, source, confidence, job_id, dedupe_key)"
+        " SELECT %s, %s, r.type, r.label, r.frames, 'automatic', r.confidence, %s, r.dedupe_key"
+        " FROM jsonb_to_recordset(%s) AS r(type text, label text, frames jsonb, confidence double precision, dedupe_key text)"
+        " ON CONFLICT (job_id, dedupe_key) DO NOTHING",
+        (job["video_id"], job["persona_id"], job["id"],
+         Jsonb([{"type": t, "label": label, "frames": frames, "confidence": conf, "dedupe_key": key}
+                for t, label, frames, conf, key in rows])),
+    )
+    return max(cur.rowcount, 0)
 
 
 def _error_text(rq_job: Job) -> str:

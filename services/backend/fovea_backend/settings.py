@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     job_sync_interval_s: float = 0.5
     job_retry_intervals: tuple[int, ...] = (10, 60, 300)
     job_timeout_s: int = 3600
+    annotation_cache_mb: int = 64
 
     @cached_property
     def db_password(self) -> str:

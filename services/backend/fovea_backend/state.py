@@ -8,6 +8,7 @@ import redis
 from fastapi import Request
 from psycopg_pool import ConnectionPool
 
+from fovea_backend.cache import BodyCache
 from fovea_backend.jobs import JobSync
 from fovea_backend.settings import Settings
 from fovea_backend.telemetry import Telemetry
@@ -21,6 +22,7 @@ class BackendState:
     redis: redis.Redis
     telemetry: Telemetry
     job_sync: JobSync
+    annotation_bodies: BodyCache
 
 
 def get_state(request: Request) -> BackendState:

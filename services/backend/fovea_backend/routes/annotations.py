@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import gzip
 from typing import Annotated, Any
 from uuid import UUID
 
 import psycopg
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Header, Path, Response
 from psycopg.types.json import Jsonb
 
 from fovea_backend import render
-from fovea_backend.db import JsonText, json_list, json_or_404
+from fovea_backend.db import JsonText, json_or_404
 from fovea_backend.errors import invalid, not_found
 from fovea_backend.schemas import VIDEO_ID_PATTERN, AnnotationBody, AnnotationIn, AnnotationOut, Keyframe
 from fovea_backend.state import BackendState, get_state
 
 router = APIRouter(prefix="/api/annotations", tags=["annotations"])
 NOT_FOUND = {404: {"description": "no such annotation (or video)"}}
+GZIP_MIN_BYTES = 64 * 1024
 
 
 def validate_frames(frames: list[Keyframe], width: int | None, height: int | None, loc: tuple[str | int, ...]) -> None:
@@ -52,15 +54,48 @@ def _annotation(conn: psycopg.Connection, annotation_id: Any, status: int = 200)
                        not_found("annotation", annotation_id, ("path", "annotation_id")), status)
 
 
-@router.get("/{video_id}", response_model=list[AnnotationOut], responses=NOT_FOUND)
+@router.get("/{video_id}", response_model=list[AnnotationOut],
+            responses={**NOT_FOUND, 304: {"description": "unchanged since the ETag in If-None-Match"}})
 def list_annotations(
-    video_id: Annotated[str, Path(pattern=VIDEO_ID_PATTERN)], state: BackendState = Depends(get_state)
+    video_id: Annotated[str, Path(pattern=VIDEO_ID_PATTERN)],
+    if_none_match: str | None = Header(None, alias="If-None-Match", max_length=200),
+    accept_encoding: str | None = Header(None, alias="Accept-Encoding", max_length=200),
+    state: BackendState = Depends(get_state),
 ) -> Response:
+    """All annotations of a video, oldest first. The body is rendered once per change of the video's
+    annotation revision (cached by revision, ETag = revision), since a busy video has thousands."""
     with state.pool.connection() as conn:
-        if conn.execute("SELECT 1 FROM videos WHERE id = %s", (video_id,)).fetchone() is None:
+        row = conn.execute("SELECT annotation_rev FROM videos WHERE id = %s", (video_id,)).fetchone()
+        if row is None:
             raise not_found("video", video_id, ("path", "video_id"))
-        return json_list(conn, f"SELECT {render.ANNOTATION} AS j FROM annotations a WHERE a.video_id = %s"
-                               " ORDER BY a.created_at, a.id", (video_id,))
+        revision: int = row[0]
+        if if_none_match == _etag(video_id, revision):
+            return Response(status_code=304, headers={"ETag": _etag(video_id, revision)})
+        body = state.annotation_bodies.get((video_id, revision))
+        if body is None:
+            # Revision and body from one statement, i.e. one snapshot: the cache key matches the content.
+            rendered = conn.execute(
+                f"SELECT v.annotation_rev, (SELECT coalesce(json_agg(q.j), '[]')::text FROM (SELECT {render.ANNOTATION} AS j"
+                " FROM annotations a WHERE a.video_id = v.id ORDER BY a.created_at, a.id) q) FROM videos v WHERE v.id = %s",
+                (video_id,),
+            ).fetchone()
+            if rendered is None:
+                raise not_found("video", video_id, ("path", "video_id"))
+            revision, body = rendered[0], rendered[1].encode()
+            state.annotation_bodies.put((video_id, revision), body)
+    headers = {"ETag": _etag(video_id, revision), "Cache-Control": "private, no-cache", "Vary": "Accept-Encoding"}
+    if accept_encoding and "gzip" in accept_encoding and len(body) > GZIP_MIN_BYTES:
+        # Annotation JSON is repetitive (~15x smaller gzipped); compress once per revision, not per request.
+        compressed = state.annotation_bodies.get((video_id, revision, "gzip"))
+        if compressed is None:
+            compressed = gzip.compress(body, compresslevel=5, mtime=0)
+            state.annotation_bodies.put((video_id, revision, "gzip"), compressed)
+        return JsonText(content=compressed, headers={**headers, "Content-Encoding": "gzip"})
+    return JsonText(content=body, headers=headers)
+
+
+def _etag(video_id: str, revision: int) -> str:
+    return f'"{video_id}-{revision}"'
 
 
 @router.post("", response_model=AnnotationOut, status_code=201)

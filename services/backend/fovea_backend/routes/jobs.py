@@ -80,8 +80,11 @@ def augment(body: AugmentIn, state: BackendState = Depends(get_state)) -> JobAcc
 
 @router.get("/api/jobs/{job_id}", response_model=JobOut, responses={404: {"description": "no such job"}})
 def get_job(job_id: UUID, state: BackendState = Depends(get_state)) -> Response:
-    # Refresh from RQ first so a polling client does not wait for the next sync tick; harmless if Redis is away.
-    state.job_sync.sync_one(job_id)
+    with state.pool.connection() as conn:
+        row = conn.execute("SELECT status FROM jobs WHERE id = %s", (job_id,)).fetchone()
+    if row is not None and row[0] in ("queued", "running"):
+        # Refresh from RQ so a polling client need not wait for the next sync tick; harmless if Redis is away.
+        state.job_sync.sync_one(job_id)
     with state.pool.connection() as conn:
         return json_or_404(conn, f"SELECT {render.JOB}::text FROM jobs j WHERE id = %s", (job_id,),
                            not_found("job", job_id, ("path", "job_id")))
