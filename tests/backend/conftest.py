@@ -213,7 +213,7 @@ class ServedApp:
                                                     lifespan="on"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
-    def __enter__(self) -> "ServedApp":
+    def __enter__(self) -> ServedApp:
         self.thread.start()
         deadline = time.monotonic() + 30
         while not self.server.started:

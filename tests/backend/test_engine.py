@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import BACKEND_DIR, BackendDeps, _free_port
+from conftest import BACKEND_DIR, BackendDeps, _free_port, write_video
 
 pytestmark = pytest.mark.engine
 IMAGE = "fovea/backend:test"
@@ -32,12 +32,15 @@ def image() -> str:
 
 def test_container_migrates_then_serves_health_as_non_root(image: str, backend_deps: BackendDeps,
                                                            secret_files: dict[str, Path], admin_password: str,
-                                                           fresh_database) -> None:  # type: ignore[no-untyped-def]
+                                                           fresh_database, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     assert backend_deps.network, "the engine test needs the dependencies on a docker network"
     db = fresh_database()
     env = ["-e", f"BACKEND_DB_HOST={backend_deps.pg_container_host}", "-e", f"BACKEND_DB_NAME={db}",
            "-e", f"BACKEND_REDIS_URL=redis://{backend_deps.redis_container_host}:6379/2"]
-    mounts = ["-v", f"{backend_deps.pg_password_file}:/run/secrets/postgres_password:ro",
+    write_video(videos := tmp_path / "videos", "engine.mp4", 5000,
+                {"width": 320, "height": 240, "fps": 25, "duration": 1})
+    videos.chmod(0o755)
+    mounts = ["-v", f"{videos}:/data/videos:ro", "-v", f"{backend_deps.pg_password_file}:/run/secrets/postgres_password:ro",
               "-v", f"{secret_files['admin_password']}:/run/secrets/admin_password:ro",
               "-v", f"{secret_files['session_secret']}:/run/secrets/session_secret:ro"]
     name = f"fovea-test-backend-{uuid.uuid4().hex[:8]}"
@@ -61,8 +64,7 @@ def test_container_migrates_then_serves_health_as_non_root(image: str, backend_d
             assert time.monotonic() < deadline, _docker("logs", name, check=False).stderr[-3000:]
             time.sleep(0.1)
         assert response.json() == {"status": "ok", "postgres": "ok", "redis": "ok", "failing": []}
-        login = httpx.post(f"http://127.0.0.1:{port}/api/auth/login", json={"username": "admin", "password": admin_password})
-        assert login.status_code == 200
+        _exercise_api_on_debian_packages(f"http://127.0.0.1:{port}", admin_password)
         uids = _docker("exec", name, "grep", "^Uid:", "/proc/1/status").stdout.split()[1:]
         assert uids == ["10001"] * 4  # real, effective, saved and filesystem uid: root is gone for good
         copies = _docker("exec", name, "sh", "-c", "stat -c '%U %a' /run/fovea-secrets /run/fovea-secrets/*").stdout.splitlines()
@@ -71,3 +73,26 @@ def test_container_migrates_then_serves_health_as_non_root(image: str, backend_d
         assert admin_password not in logs
     finally:
         _docker("rm", "-f", name, check=False)
+
+
+def _exercise_api_on_debian_packages(base: str, admin_password: str) -> None:
+    """The image runs Debian's fastapi/pydantic/psycopg/redis, not the host venv's: walk the main paths once."""
+    with httpx.Client(base_url=base, timeout=10) as c:
+        assert c.get("/api/personas").status_code == 401
+        assert c.post("/api/auth/login", json={"username": "admin", "password": admin_password}).status_code == 200
+        assert c.post("/api/personas", json={"name": ""}).json()["detail"][0]["loc"] == ["body", "name"]
+        persona = c.post("/api/personas", json={"name": "Engine"}).json()["id"]
+        assert c.put(f"/api/personas/{persona}/ontology", json={"entityTypes": [{"name": "x"}]}).status_code == 200
+        sync = c.post("/api/videos/sync").json()
+        assert sync["added"] == ["engine.mp4"]
+        video = c.get("/api/videos").json()[0]["id"]
+        assert c.get(f"/api/videos/{video}/stream", headers={"Range": "bytes=10-19"}).content.__len__() == 10
+        body = {"videoId": video, "personaId": persona, "type": "entity", "label": "x",
+                "frames": [{"frame": 0, "x": 1, "y": 1, "width": 2, "height": 2}]}
+        assert c.post("/api/annotations", json=body).status_code == 201
+        assert c.post("/api/annotations", json={**body, "frames": [{**body["frames"][0], "x": 319}]}).status_code == 422
+        assert len(c.get(f"/api/annotations/{video}").json()) == 1
+        job = c.post(f"/api/videos/{video}/detect", json={"confidence": 0.3}).json()["jobId"]
+        assert c.get(f"/api/jobs/{job}").json()["status"] == "queued"
+        exported = c.get("/api/export").content
+        assert c.post("/api/import", content=exported).json()["imported"]["annotation"] == 1

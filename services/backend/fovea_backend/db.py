@@ -67,3 +67,10 @@ def json_list(conn: psycopg.Connection, row_sql: str, params: tuple[Any, ...] | 
     """Wrap a query yielding one JSON value per row (column `j`) into a JSON array, in row order."""
     text = fetch_json(conn, f"SELECT coalesce(json_agg(q.j), '[]')::text FROM ({row_sql}) q", params)
     return JsonText(content=text or "[]")
+
+
+def delete_or_404(conn: psycopg.Connection, table: str, ident: Any, missing: ApiError) -> Response:
+    """DELETE one row by primary key `id` (table names are code constants, never input) → 204 or 404."""
+    if conn.execute(f"DELETE FROM {table} WHERE id = %s", (ident,)).rowcount == 0:
+        raise missing
+    return Response(status_code=204)

@@ -77,11 +77,16 @@ class DetectFrame(_Strict):
     detections: list[Detection]
 
 
-class DetectResult(_Strict):
+class _VideoResult(_Strict):
+    """What detect and track both report about the model and the decoded video."""
+
     model: str
     width: int = Field(gt=0)
     height: int = Field(gt=0)
     fps: float = Field(ge=0)
+
+
+class DetectResult(_VideoResult):
     frames: list[DetectFrame]
 
 
@@ -96,11 +101,7 @@ class Track(_Strict):
     frames: list[TrackPoint] = Field(min_length=1)
 
 
-class TrackResult(_Strict):
-    model: str
-    width: int = Field(gt=0)
-    height: int = Field(gt=0)
-    fps: float = Field(ge=0)
+class TrackResult(_VideoResult):
     tracks: list[Track]
 
 
@@ -302,7 +303,7 @@ class JobSync:
         if not ids:
             return 0
         rq_jobs = Job.fetch_many([str(i) for i in ids], connection=self.redis)
-        for job_id, rq_job in zip(ids, rq_jobs):
+        for job_id, rq_job in zip(ids, rq_jobs, strict=True):
             self._sync(job_id, rq_job)
         return len(ids)
 
@@ -323,7 +324,7 @@ class JobSync:
             ).fetchone()
             if row is None:
                 return
-            job = dict(zip(("id", "kind", "queue", "status", "progress", "video_id", "persona_id", "age"), row))
+            job = dict(zip(("id", "kind", "queue", "status", "progress", "video_id", "persona_id", "age"), row, strict=True))
             if job["status"] in ("completed", "failed"):
                 return
             if rq_job is None:

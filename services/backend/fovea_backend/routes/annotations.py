@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Header, Path, Response
 from psycopg.types.json import Jsonb
 
 from fovea_backend import render
-from fovea_backend.db import JsonText, json_or_404
+from fovea_backend.db import JsonText, delete_or_404, json_or_404
 from fovea_backend.errors import invalid, not_found
 from fovea_backend.schemas import VIDEO_ID_PATTERN, AnnotationBody, AnnotationIn, AnnotationOut, Keyframe
 from fovea_backend.state import BackendState, get_state
@@ -129,6 +129,4 @@ def update_annotation(annotation_id: UUID, body: AnnotationBody, state: BackendS
 @router.delete("/{annotation_id}", status_code=204, response_class=Response, responses=NOT_FOUND)
 def delete_annotation(annotation_id: UUID, state: BackendState = Depends(get_state)) -> Response:
     with state.pool.connection() as conn:
-        if conn.execute("DELETE FROM annotations WHERE id = %s", (annotation_id,)).rowcount == 0:
-            raise not_found("annotation", annotation_id, ("path", "annotation_id"))
-    return Response(status_code=204)
+        return delete_or_404(conn, "annotations", annotation_id, not_found("annotation", annotation_id, ("path", "annotation_id")))

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Response
 from psycopg.types.json import Jsonb
 
 from fovea_backend import render
-from fovea_backend.db import JsonText, json_list, json_or_404
+from fovea_backend.db import JsonText, delete_or_404, json_list, json_or_404
 from fovea_backend.errors import not_found
 from fovea_backend.jsoncheck import check_json
 from fovea_backend.schemas import OntologyIn, OntologyOut, PersonaIn, PersonaOut
@@ -65,9 +65,7 @@ def update_persona(persona_id: UUID, body: PersonaIn, state: BackendState = Depe
 @router.delete("/{persona_id}", status_code=204, response_class=Response, responses=NOT_FOUND)
 def delete_persona(persona_id: UUID, state: BackendState = Depends(get_state)) -> Response:
     with state.pool.connection() as conn:
-        if conn.execute("DELETE FROM personas WHERE id = %s", (persona_id,)).rowcount == 0:
-            raise not_found("persona", persona_id, ("path", "persona_id"))
-    return Response(status_code=204)
+        return delete_or_404(conn, "personas", persona_id, not_found("persona", persona_id, ("path", "persona_id")))
 
 
 @router.get("/{persona_id}/ontology", response_model=OntologyOut, responses=NOT_FOUND)

@@ -55,7 +55,7 @@ def export_lines(state: BackendState) -> Iterator[bytes]:
                 cur.itersize = 2000
                 cur.execute(sql)
                 for (data,) in cur:
-                    yield ('{"type": "%s", "data": %s}\n' % (kind, data)).encode()
+                    yield f'{{"type": "{kind}", "data": {data}}}\n'.encode()
 
 
 @router.get("/api/export", response_class=StreamingResponse,
