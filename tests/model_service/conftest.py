@@ -231,3 +231,27 @@ def worker(model_image: str, video_root: Path, redis_url: str, network: str, uni
         yield handle
     finally:
         docker("rm", "-f", "-v", name, check=False)
+
+
+@pytest.fixture()
+def scratch_dir(model_image: str) -> Iterator[Path]:
+    """A folder the container user may write (e.g. a stand-in model cache), removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix="fovea-mscache-"))
+    path.chmod(0o777)
+    yield path
+    docker("run", "--rm", "--network", "none", "-u", "0", "-v", f"{path}:/out", model_image,
+           "sh", "-c", "rm -rf /out/* /out/.[!.]*", check=False)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def run_in_image(model_image: str, unique: str):
+    """Run one command in a throwaway container of the image (removed on exit, no network by default)."""
+
+    def run(*command: str, mounts: dict[Path, str] | None = None, network: str = "none",
+            timeout: float = 180) -> subprocess.CompletedProcess[str]:
+        volumes = [arg for host, target in (mounts or {}).items() for arg in ("-v", f"{host}:{target}")]
+        return docker("run", "--rm", "--name", f"{unique}-run-{uuid.uuid4().hex[:6]}", "--network", network,
+                      *volumes, model_image, *command, check=False, timeout=timeout)
+
+    return run

@@ -29,17 +29,18 @@ class ImportFailed(Exception):
 
 def verify(source: Path, task: str) -> dict:
     if task == "detector":
-        if not source.is_file():
-            raise ImportFailed(f"{source}: a detector is one weights file (.pt)")
+        if not (source.is_file() and source.suffix == ".pt"):
+            raise ImportFailed(f"{source}: a detector is one PyTorch weights file (.pt)")
         from ultralytics import YOLO
 
         try:
             model = YOLO(str(source), task="detect")
+            classes = [str(n) for n in model.names.values()]  # other formats load lazily, here
         except Exception as exc:  # noqa: BLE001 - any load error means: not usable weights
-            raise ImportFailed(f"{source.name} does not load as a YOLO model: {exc}") from None
+            raise ImportFailed(f"{source.name} does not load as a YOLO model: {str(exc)[:300]}") from None
         if model.task != "detect":
             raise ImportFailed(f"{source.name} is a YOLO {model.task} model; the detector needs task 'detect'")
-        return {"classes": [str(n) for n in model.names.values()]}
+        return {"classes": classes}
     if not (source.is_dir() and (source / "modules.json").is_file()):
         raise ImportFailed(f"{source}: an embedder is a sentence-transformers folder (with modules.json)")
     from sentence_transformers import SentenceTransformer
