@@ -33,6 +33,7 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "services" / "backend"))
+sys.path.insert(0, str(ROOT / "tests" / "backend"))  # conftest imports backend_harness
 _spec = importlib.util.spec_from_file_location("backend_engine", ROOT / "tests" / "backend" / "conftest.py")
 assert _spec and _spec.loader
 engine = importlib.util.module_from_spec(_spec)
@@ -127,7 +128,7 @@ def main() -> int:
                   "-v", f"{secret_dir / 'session_secret'}:/run/secrets/session_secret:ro",
                   "-v", f"{videos}:/data/videos:ro"]
         docker("run", "--rm", "--network", deps.network, *env, *mounts, IMAGE, "python3", "-m", "fovea_backend.migrate")
-        port = engine._free_port()
+        port = engine.free_port()
         docker("run", "-d", "--name", name, "--network", deps.network, "-p", f"127.0.0.1:{port}:3001", *env, *mounts, IMAGE)
         try:
             base = f"http://127.0.0.1:{port}"

@@ -7,15 +7,10 @@ names and random 127.0.0.1 ports and are always removed, even when the session f
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,13 +22,9 @@ import httpx
 import psycopg
 import pytest
 import redis
-
-BACKEND_DIR = Path(__file__).resolve().parents[2] / "services" / "backend"
-sys.path.insert(0, str(BACKEND_DIR))
-
-from fovea_backend import migrate  # noqa: E402
-from fovea_backend.app import create_app  # noqa: E402
-from fovea_backend.settings import Settings  # noqa: E402
+from backend_harness import ServedApp, free_port, make_settings, write_video
+from fovea_backend import migrate
+from fovea_backend.settings import Settings
 
 STARTUP_BUDGET_S = 60.0
 
@@ -41,12 +32,6 @@ STARTUP_BUDGET_S = 60.0
 def pytest_configure(config: pytest.Config) -> None:
     # FastAPI 0.115 (Debian trixie's) with a newer host pydantic warns about aliases on body fields; harmless.
     config.addinivalue_line("filterwarnings", "ignore::pydantic.warnings.UnsupportedFieldAttributeWarning")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _newest_tag(repository: str) -> str:
@@ -118,7 +103,7 @@ def running_deps() -> Iterator[BackendDeps]:
     password_file.chmod(0o600)
     video_root = workdir / "videos"
     video_root.mkdir()
-    pg_port, redis_port = _free_port(), _free_port()
+    pg_port, redis_port = free_port(), free_port()
     pg_image, redis_image = _newest_tag("fovea/postgres"), _newest_tag("fovea/redis")
     started: list[str] = []
     try:
@@ -160,17 +145,6 @@ def secret_files(backend_deps: BackendDeps) -> dict[str, Path]:
     return files
 
 
-def make_settings(deps: BackendDeps, secret_files: dict[str, Path], db_name: str | None = None, **extra: object) -> Settings:
-    values: dict[str, object] = dict(
-        db_host=deps.pg_host, db_port=deps.pg_port, db_name=db_name or deps.pg_db, db_user=deps.pg_user,
-        db_password_file=deps.pg_password_file, redis_url=deps.redis_url,
-        admin_password_file=secret_files["admin_password"], session_secret_file=secret_files["session_secret"],
-        video_root=deps.video_root, pool_max_size=8, job_sync_interval_s=0.1, job_retry_intervals=(0,),
-    )
-    values.update(extra)
-    return Settings(**values)  # type: ignore[arg-type]
-
-
 @pytest.fixture(scope="session")
 def settings(backend_deps: BackendDeps, secret_files: dict[str, Path]) -> Settings:
     return make_settings(backend_deps, secret_files)
@@ -198,54 +172,6 @@ def fresh_database(admin_conn: psycopg.Connection) -> Iterator[Callable[[], str]
     yield make
     for name in created:
         admin_conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-class ServedApp:
-    """The real ASGI app under uvicorn on 127.0.0.1, in a thread of the test process."""
-
-    def __init__(self, settings: Settings, run_job_sync: bool = True) -> None:
-        import uvicorn
-
-        self.app = create_app(settings, run_job_sync=run_job_sync)
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> ServedApp:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("backend did not start; see the log above")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
-
-    @property
-    def state(self):  # type: ignore[no-untyped-def]
-        return self.app.state.backend
-
-    @contextmanager
-    def client(self, login_password: str | None = None) -> Iterator[httpx.Client]:
-        with httpx.Client(base_url=self.url, timeout=30) as client:
-            if login_password is not None:
-                response = client.post("/api/auth/login", json={"username": "admin", "password": login_password})
-                assert response.status_code == 200, response.text
-            yield client
-
-
-def write_video(root: Path, name: str, size: int, info: dict[str, object] | None = None) -> Path:
-    path = root / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(os.urandom(size))
-    if info is not None:
-        path.with_name(path.stem + ".info.json").write_text(json.dumps(info))
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from fovea_backend.seed import AUTOMATED_PERSONA_ID
 
 MISSING = "00000000-0000-4000-8000-0000000000ff"

@@ -6,8 +6,7 @@ import re
 
 import httpx
 import pytest
-
-from conftest import ServedApp
+from backend_harness import ServedApp
 
 PUBLIC = {("POST", "/api/auth/login"), ("GET", "/health")}
 

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from conftest import BACKEND_DIR, BackendDeps, _free_port, write_video
+from backend_harness import BACKEND_DIR, free_port, write_video
 
 pytestmark = pytest.mark.engine
 IMAGE = "fovea/backend:test"
@@ -30,7 +29,7 @@ def image() -> str:
     return IMAGE
 
 
-def test_container_migrates_then_serves_health_as_non_root(image: str, backend_deps: BackendDeps,
+def test_container_migrates_then_serves_health_as_non_root(image: str, backend_deps,
                                                            secret_files: dict[str, Path], admin_password: str,
                                                            fresh_database, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     assert backend_deps.network, "the engine test needs the dependencies on a docker network"
@@ -49,7 +48,7 @@ def test_container_migrates_then_serves_health_as_non_root(image: str, backend_d
         job = _docker("run", "--rm", "--network", backend_deps.network, *env, *mounts, image,
                       "python3", "-m", "fovea_backend.migrate", check=False)
         assert job.returncode == 0 and expected in job.stdout, job.stderr
-    port = _free_port()
+    port = free_port()
     _docker("run", "-d", "--name", name, "--network", backend_deps.network, "-p", f"127.0.0.1:{port}:3001",
             *env, *mounts, image)
     try:

@@ -6,10 +6,9 @@ from __future__ import annotations
 import time
 
 import httpx
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-
-from conftest import ServedApp, _free_port, make_settings
+from backend_harness import ServedApp, free_port, make_settings
 from fovea_backend.telemetry import Telemetry, metrics_url
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 
 def test_health_is_503_naming_redis_while_redis_is_stopped(served: ServedApp, anon: httpx.Client, backend_deps) -> None:  # type: ignore[no-untyped-def]
@@ -38,7 +37,7 @@ def test_metrics_url_rule() -> None:
 
 def test_instruments_have_the_prometheus_names() -> None:
     reader = InMemoryMetricReader()
-    telemetry = Telemetry(f"http://127.0.0.1:{_free_port()}", extra_readers=(reader,))
+    telemetry = Telemetry(f"http://127.0.0.1:{free_port()}", extra_readers=(reader,))
     try:
         labels = {"method": "GET", "route": "/api/videos", "status": "200"}
         telemetry.requests.add(1, labels)
@@ -52,7 +51,7 @@ def test_instruments_have_the_prometheus_names() -> None:
 
 
 def test_requests_stay_fast_when_the_collector_is_down(backend_deps, secret_files, admin_password: str, migrated) -> None:  # type: ignore[no-untyped-def]
-    dead = f"http://127.0.0.1:{_free_port()}"
+    dead = f"http://127.0.0.1:{free_port()}"
     settings = make_settings(backend_deps, secret_files, otlp_endpoint=dead)
     with ServedApp(settings, run_job_sync=False) as served, served.client(admin_password) as c:
         assert served.state.telemetry.enabled

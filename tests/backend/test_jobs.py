@@ -7,17 +7,16 @@ import time
 import types
 from typing import Any
 
+import fake_model_service
 import httpx
 import psycopg
 import pytest
 import redis
-from rq import Queue, SimpleWorker
-from rq.job import Job, JobStatus
-
-import fake_model_service
-from conftest import ServedApp
+from backend_harness import ServedApp
 from fovea_backend import jobs as jobs_module
 from fovea_backend.seed import AUTOMATED_PERSONA_ID
+from rq import Queue, SimpleWorker
+from rq.job import Job, JobStatus
 
 
 @pytest.fixture(autouse=True)
@@ -85,7 +84,7 @@ def test_detect_enqueue_run_status_and_idempotent_persistence(client: httpx.Clie
     assert _count(settings, "SELECT count(*) FROM annotations WHERE job_id = %s", job_id) == 3
 
     # The mirror survives Redis losing everything.
-    redis.Redis.from_url(backend_deps.redis_url).flushall()
+    redis.Redis.from_url(backend_deps.redis_url).flushdb()
     after = client.get(f"/api/jobs/{job_id}").json()
     assert after["status"] == "completed" and after["result"] == done["result"]
 
@@ -164,3 +163,14 @@ def test_result_breaking_the_contract_fails_the_job_instead_of_the_loop(client: 
     run_worker(backend_deps.redis_url, "detect")
     failed = wait_for(client, job_id, "failed")
     assert "breaks the detect contract" in failed["error"]
+
+
+def test_job_missing_from_redis_is_failed_only_after_a_grace_period(client: httpx.Client, served: ServedApp,
+                                                                    backend_deps, video_a: str) -> None:  # type: ignore[no-untyped-def]
+    job_id = client.post(f"/api/videos/{video_a}/detect").json()["jobId"]
+    Job.fetch(job_id, connection=redis.Redis.from_url(backend_deps.redis_url)).delete()
+    assert client.get(f"/api/jobs/{job_id}").json()["status"] == "queued"  # could still be in flight
+    with served.state.pool.connection() as conn:
+        conn.execute("UPDATE jobs SET created_at = now() - interval '1 hour' WHERE id = %s", (job_id,))
+    lost = client.get(f"/api/jobs/{job_id}").json()
+    assert lost["status"] == "failed" and "disappeared from Redis" in lost["error"]

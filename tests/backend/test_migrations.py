@@ -9,8 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-
-from conftest import BACKEND_DIR, make_settings
+from backend_harness import BACKEND_DIR, make_settings
 from fovea_backend import migrate
 
 

@@ -6,8 +6,7 @@ import json
 
 import httpx
 import psycopg
-
-from conftest import ServedApp, make_settings
+from backend_harness import ServedApp, make_settings
 from fovea_backend import migrate
 
 TABLES = {

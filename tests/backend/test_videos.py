@@ -9,8 +9,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-
-from conftest import ServedApp, make_settings, write_video
+from backend_harness import ServedApp, make_settings, write_video
 from fovea_backend import migrate, videos
 
 

@@ -14,12 +14,11 @@ from pathlib import Path
 
 import pytest
 import schemathesis
+from backend_harness import ServedApp, make_settings, write_video
+from fovea_backend import migrate
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
-
-from conftest import ServedApp, make_settings, write_video
-from fovea_backend import migrate
 
 MAX_EXAMPLES = 15
 

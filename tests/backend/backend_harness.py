@@ -1,0 +1,92 @@
+"""Helpers for the backend tests that involve no containers: settings from the dependency facts, the app
+served in-process, test videos. A module with its own name (not conftest) so `from backend_harness import`
+means the same thing however many test folders pytest collects."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+BACKEND_DIR = Path(__file__).resolve().parents[2] / "services" / "backend"
+if str(BACKEND_DIR) not in sys.path:
+    sys.path.insert(0, str(BACKEND_DIR))
+
+from fovea_backend.app import create_app  # noqa: E402
+from fovea_backend.settings import Settings  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_settings(deps: Any, secret_files: dict[str, Path], db_name: str | None = None, **extra: object) -> Settings:
+    values: dict[str, object] = dict(
+        db_host=deps.pg_host, db_port=deps.pg_port, db_name=db_name or deps.pg_db, db_user=deps.pg_user,
+        db_password_file=deps.pg_password_file, redis_url=deps.redis_url,
+        admin_password_file=secret_files["admin_password"], session_secret_file=secret_files["session_secret"],
+        video_root=deps.video_root, pool_max_size=8, job_sync_interval_s=0.1, job_retry_intervals=(0,),
+    )
+    values.update(extra)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+class ServedApp:
+    """The real ASGI app under uvicorn on 127.0.0.1, in a thread of the test process."""
+
+    def __init__(self, settings: Settings, run_job_sync: bool = True) -> None:
+        import uvicorn
+
+        self.app = create_app(settings, run_job_sync=run_job_sync)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> ServedApp:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("backend did not start; see the log above")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+    @property
+    def state(self):  # type: ignore[no-untyped-def]
+        return self.app.state.backend
+
+    @contextmanager
+    def client(self, login_password: str | None = None) -> Iterator[httpx.Client]:
+        with httpx.Client(base_url=self.url, timeout=30) as client:
+            if login_password is not None:
+                response = client.post("/api/auth/login", json={"username": "admin", "password": login_password})
+                assert response.status_code == 200, response.text
+            yield client
+
+
+def write_video(root: Path, name: str, size: int, info: dict[str, object] | None = None) -> Path:
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(os.urandom(size))
+    if info is not None:
+        path.with_name(path.stem + ".info.json").write_text(json.dumps(info))
+    return path
+
+
