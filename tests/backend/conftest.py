@@ -48,6 +48,10 @@ def _docker(*args: str) -> str:
 
 @dataclass
 class BackendDeps:
+    """What the backend tests need from the dependencies, whoever starts them. Used: the pg_*/redis_url
+    facts (host side, 127.0.0.1), video_root (a writable temp dir), stop_redis/start_redis (/health test),
+    and network + *_container_host (engine test: a backend container reaching postgres and redis)."""
+
     pg_host: str
     pg_port: int
     pg_user: str

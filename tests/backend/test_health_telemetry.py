@@ -29,6 +29,21 @@ def test_health_is_503_naming_redis_while_redis_is_stopped(served: ServedApp, an
         time.sleep(0.1)
 
 
+def test_health_is_503_naming_postgres_when_its_database_goes_away(backend_deps, secret_files, fresh_database,
+                                                                   admin_conn) -> None:  # type: ignore[no-untyped-def]
+    from fovea_backend import migrate
+
+    db = fresh_database()
+    settings = make_settings(backend_deps, secret_files, db)
+    migrate.run(settings)
+    with ServedApp(settings, run_job_sync=False) as served, served.client() as c:
+        assert c.get("/health").status_code == 200
+        admin_conn.execute(f'DROP DATABASE "{db}" WITH (FORCE)')  # kills the pool's sessions, refuses new ones
+        response = c.get("/health")
+        assert response.status_code == 503
+        assert response.json()["failing"] == ["postgres"] and response.json()["redis"] == "ok"
+
+
 def test_metrics_url_rule() -> None:
     assert metrics_url("http://otel-collector:4318") == "http://otel-collector:4318/opentelemetry/v1/metrics"
     assert metrics_url("http://otel-collector:4318/") == "http://otel-collector:4318/opentelemetry/v1/metrics"
@@ -60,3 +75,34 @@ def test_requests_stay_fast_when_the_collector_is_down(backend_deps, secret_file
             assert c.get("/api/personas").status_code == 200
         assert (time.monotonic() - started) / 50 < 0.1
         assert c.get("/api/nope").status_code == 404
+
+
+def test_metrics_are_posted_as_otlp_protobuf_to_the_collector_path() -> None:
+    import http.server
+    import threading
+
+    received: list[tuple[str, str, int]] = []
+
+    class Collector(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            length = int(self.headers.get("content-length", "0"))
+            self.rfile.read(length)
+            received.append((self.path, self.headers.get("content-type", ""), length))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    telemetry = Telemetry(f"http://127.0.0.1:{server.server_address[1]}")
+    try:
+        telemetry.requests.add(1, {"method": "GET", "route": "/health", "status": "200"})
+        telemetry._provider.force_flush(timeout_millis=5000)
+        assert received and received[0][0] == "/opentelemetry/v1/metrics"
+        assert received[0][1] == "application/x-protobuf" and received[0][2] > 0
+    finally:
+        telemetry.shutdown()
+        server.shutdown()
