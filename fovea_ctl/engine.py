@@ -297,8 +297,6 @@ class Engine:
         until: datetime | int | None = None,
     ) -> Iterator[tuple[str, bytes]]:
         """(stream, line) pairs; the stream is 'stdout' or 'stderr'."""
-        from docker.utils.socket import frames_iter
-
         params = {
             "stdout": 1,
             "stderr": 1,
@@ -314,8 +312,7 @@ class Engine:
         response = self.api._get(url, params=params, stream=True, timeout=None if follow else 60)
         self.api._raise_for_status(response)
         pending = {"stdout": b"", "stderr": b""}
-        for stream_id, chunk in frames_iter(response, tty=False):
-            stream = "stderr" if stream_id == 2 else "stdout"
+        for stream, chunk in _frames(response):
             data = pending[stream] + chunk
             *lines, pending[stream] = data.split(b"\n")
             for line in lines:
@@ -356,6 +353,23 @@ class Engine:
             raise EngineError(f"engine refused {method.__name__}: {exc.explanation or exc}") from exc
         except DockerException as exc:
             raise EngineError(f"engine call {method.__name__} failed: {exc}") from exc
+
+
+def _frames(response: Any) -> Iterator[tuple[str, bytes]]:
+    """The engine's multiplexed log stream: an 8-byte header (stream id, length) before each frame."""
+    import struct
+
+    while True:
+        header = response.raw.read(8)
+        if len(header) < 8:
+            return
+        stream_id, length = struct.unpack(">BxxxL", header)
+        if not length:
+            continue
+        data = response.raw.read(length)
+        if not data:
+            return
+        yield ("stderr" if stream_id == 2 else "stdout"), data
 
 
 def is_not_found(exc: BaseException) -> bool:

@@ -218,19 +218,37 @@ class WorkerContainer:
         return result.stdout + result.stderr
 
 
+def start_worker(image: str, name: str, network: str, video_root: Path) -> WorkerContainer:
+    docker("run", "-d", "--name", name, "--network", network, *service_env(),
+           "-v", f"{video_root}:/data/videos:ro", "-v", f"{MODELS_YAML}:/etc/fovea/models.yaml:ro",
+           image, "python3", "-m", "model_service.worker")
+    return WorkerContainer(name)
+
+
 @pytest.fixture(scope="session")
 def worker(model_image: str, video_root: Path, redis_url: str, network: str, unique: str
            ) -> Iterator[WorkerContainer]:
-    name = f"{unique}-worker"
-    docker("run", "-d", "--name", name, "--network", network, *service_env(),
-           "-v", f"{video_root}:/data/videos:ro", "-v", f"{MODELS_YAML}:/etc/fovea/models.yaml:ro",
-           model_image, "python3", "-m", "model_service.worker")
-    handle = WorkerContainer(name)
+    handle = start_worker(model_image, f"{unique}-worker", network, video_root)
     try:
         handle.wait_ready()
         yield handle
     finally:
-        docker("rm", "-f", "-v", name, check=False)
+        docker("rm", "-f", "-v", handle.name, check=False)
+
+
+@pytest.fixture()
+def replacement_worker(model_image: str, video_root: Path, redis_url: str, network: str, unique: str):
+    """Starts another worker container (another hostname, so another worker name) on demand."""
+    started: list[WorkerContainer] = []
+
+    def start() -> WorkerContainer:
+        handle = start_worker(model_image, f"{unique}-worker-{uuid.uuid4().hex[:6]}", network, video_root)
+        started.append(handle)
+        return handle
+
+    yield start
+    for handle in started:
+        docker("rm", "-f", "-v", handle.name, check=False)
 
 
 @pytest.fixture()

@@ -4,6 +4,7 @@ worker being killed mid-job (at-least-once)."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 
 import pytest
@@ -99,3 +100,32 @@ def test_a_job_whose_worker_is_killed_mid_job_completes_after_the_worker_restart
     meta = job.get_meta(refresh=True)
     assert meta["abandoned"] == 1 and meta["progress"] == 1.0
     assert "requeued job " + job.id in worker.logs()
+
+
+def test_a_dead_workers_job_is_taken_over_by_a_replacement_with_another_name(worker, replacement_worker,
+                                                                              redis_url: str) -> None:
+    """As when `up` replaces a worker container: the new one has another hostname, so it cannot know the
+    job by name; the dead worker's heartbeat lapses and maintenance requeues the job (RQ alone would fail
+    it, since this job carries no Retry)."""
+    job = enqueue(redis_url, "object-tracking", "track", "vid-replace", TEST_VIDEO,
+                  {"confidence": 0.3, "frames": None, "sample_every": None, "classes": None})
+    deadline = time.monotonic() + 120
+    while (job.get_meta(refresh=True).get("progress") or 0) < 0.1:
+        assert time.monotonic() < deadline, f"job never made progress: {job.get_status()}"
+        time.sleep(0.05)
+    worker.kill()
+    try:
+        replacement = replacement_worker()
+        replacement.wait_ready()
+        assert wait_for(job, {JobStatus.FINISHED, JobStatus.FAILED}, budget=150) == JobStatus.FINISHED, job.exc_info
+        assert job.get_meta(refresh=True)["abandoned"] == 1
+        assert job.worker_name != worker_name_of(worker)
+    finally:
+        worker.start()  # later tests use the session worker again
+        worker.wait_ready()
+
+
+def worker_name_of(worker) -> str:
+    hostname = subprocess.run(["docker", "inspect", "-f", "{{.Config.Hostname}}", worker.name],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    return f"model-{hostname}"

@@ -15,7 +15,7 @@ So, minimal additions here:
   * a stable worker name (MODEL_WORKER_NAME, default `model-<hostname>`: a container keeps its hostname
     across restarts): on start, jobs still marked started by this very name belonged to our previous,
     killed incarnation and are requeued at once, at the front;
-  * maintenance every 30 s also requeues jobs any worker abandoned (expired entry) and jobs RQ's own
+  * maintenance every 15 s also requeues jobs any worker abandoned (expired entry) and jobs RQ's own
     cleanup already failed with AbandonedJobError, whether or not the backend asked for Retry;
   * a job that kills its worker MAX_ABANDONED times is failed for good instead of looping forever.
 """
@@ -41,8 +41,8 @@ log = logging.getLogger("model_service.worker")
 
 JOB_HEARTBEAT_S = 5
 JOB_HEARTBEAT_TTL = 20
-MAINTENANCE_S = 30
-WORKER_TTL = 60  # idle BLPOP waits worker_ttl - 15 s, so maintenance also runs at least that often
+MAINTENANCE_S = 15
+WORKER_TTL = 30  # idle BLPOP waits worker_ttl - 15 s, so maintenance also runs at least that often
 MAX_ABANDONED = 3
 
 

@@ -1,0 +1,39 @@
+"""The Typer application and the helpers every command shares (project loading, error rendering)."""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import typer
+
+app = typer.Typer(
+    name="fovea",
+    help="Build, start, watch, back up and tear down the FOVEA stack.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def project(**overrides: object):  # -> Project (imported lazily: pydantic models cost start-up time)
+    from fovea_ctl.project import Project
+    from fovea_ctl.settings import load_settings
+
+    return Project(load_settings(**{k: v for k, v in overrides.items() if v is not None}))
+
+
+def fail(message: str, code: int) -> NoReturn:
+    sys.stderr.write(f"fovea: {message}\n")
+    raise typer.Exit(code)
+
+
+def echo_json(model: object) -> None:
+    from pydantic import BaseModel
+
+    if isinstance(model, BaseModel):
+        sys.stdout.write(model.model_dump_json(indent=2) + "\n")
+    else:
+        import json
+
+        sys.stdout.write(json.dumps(model, indent=2, default=str) + "\n")

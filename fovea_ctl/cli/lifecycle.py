@@ -1,0 +1,86 @@
+"""`fovea up`, `fovea plan`, `fovea down`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from fovea_ctl.cli.app import app, echo_json, project
+
+
+@app.command()
+def plan(
+    services: Annotated[Optional[list[str]], typer.Argument(help="Limit to these services and their dependencies")] = None,
+    remove_orphans: Annotated[bool, typer.Option("--remove-orphans")] = False,
+) -> None:
+    """Print the operations `up` would perform, one per line with its cause, or `nothing to do`."""
+    result = project().plan(services or None, remove_orphans)
+    for warning in result.warnings:
+        sys.stderr.write(f"note: {warning}\n")
+    sys.stdout.write(result.text() + "\n")
+
+
+@app.command()
+def up(
+    services: Annotated[Optional[list[str]], typer.Argument(help="Start these services and their dependencies")] = None,
+    json_lines: Annotated[bool, typer.Option("--json", help="Events as JSON lines on stdout")] = False,
+    timeout: Annotated[Optional[float], typer.Option("--timeout", help="Bound the whole run (seconds)")] = None,
+    remove_orphans: Annotated[bool, typer.Option("--remove-orphans")] = False,
+    gpu: Annotated[bool, typer.Option("--gpu", help="Use the GPU variant of services that have one")] = False,
+) -> None:
+    """Build what is missing, create what is absent, start each service the moment its dependencies are ready."""
+    from fovea_ctl.errors import Interrupted, ServiceFailed
+    from fovea_ctl.progress import make_reporter
+
+    target = project(gpu=True if gpu else None)
+    reporter = make_reporter(json_lines)
+    try:
+        plan_, result = target.up(reporter, services or None, remove_orphans, timeout)
+    finally:
+        reporter.close()
+    if result.cancelled:
+        raise Interrupted("interrupted: ready services stay up; run `fovea up` again to converge")
+    if result.failures:
+        lines = []
+        for failure in result.failures:
+            lines.append(failure.describe())
+            lines += [f"    {service_line}" for service_line in failure.log_tail]
+        ready = [n for n, r in result.runs.items() if r.outcome and r.outcome.value in ("ready", "completed")]
+        raise ServiceFailed(
+            "services failed to become ready:\n  " + "\n  ".join(lines)
+            + (f"\n  still up: {', '.join(ready)}" if ready else ""),
+            hint="fix the cause, then `fovea up` again (ready services are kept)",
+        )
+    if not json_lines:
+        summary = "nothing changed" if plan_.empty else f"{len(plan_.operations)} operations"
+        slowest = max((r.ready_at_s or 0.0 for r in result.runs.values()), default=0.0)
+        sys.stderr.write(f"fovea: {len(result.runs)} services ready in {result.elapsed_s:.2f} s ({summary})"
+                         f"{'' if plan_.empty else f'; last ready at {slowest:.2f} s'}\n")
+
+
+@app.command()
+def down(
+    volumes: Annotated[bool, typer.Option("--volumes", "-v", help="Also remove volumes (critical ones need --force)")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Allow removing critical volumes")] = False,
+    timeout: Annotated[Optional[int], typer.Option("--timeout", help="Seconds to wait for each stop")] = None,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Stop in reverse dependency order and remove containers and the network (volumes on request)."""
+    target = project()
+    if volumes and force:
+        sys.stderr.write("fovea: WARNING: --volumes --force deletes critical volumes (database, videos); "
+                         "their data is gone unless you have a backup\n")
+    result = target.down(volumes=volumes, force=force, timeout_s=timeout)
+    if json_out:
+        echo_json(result.__dict__)
+        return
+    for name in result.removed_containers:
+        sys.stderr.write(f"removed container {name}\n")
+    for name in result.removed_volumes:
+        sys.stderr.write(f"removed volume {name}\n")
+    for name, why in result.kept_volumes.items():
+        sys.stderr.write(f"kept volume {name}: {why}\n")
+    if result.network_removed:
+        sys.stderr.write(f"removed network {target.settings.network_name}\n")

@@ -1,0 +1,29 @@
+"""`fovea secrets list|show`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from fovea_ctl.cli.app import app, project
+
+secrets_app = typer.Typer(help="Secrets: names, sources and ages; `show` is the one way to print a value.",
+                          no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
+
+
+@secrets_app.command("list")
+def list_secrets() -> None:
+    """Names, source and age only (creates missing secrets, never prints values)."""
+    p = project()
+    for info in p.secrets.list():
+        age = "not created yet" if info.age_s is None else f"{info.age_s / 86400:.1f} days old"
+        sys.stdout.write(f"{info.name:<24} {info.source:<12} {age}\n")
+
+
+@secrets_app.command("show")
+def show(name: Annotated[str, typer.Argument()]) -> None:
+    """Print one secret's value (the only command that does)."""
+    sys.stdout.write(project().secrets.value(name) + "\n")

@@ -1,0 +1,207 @@
+"""Protocol-level readiness probes, run from the host over the 127.0.0.1-published port.
+
+A TCP connect alone is a false positive here (docker-proxy accepts before anything listens inside),
+so each probe speaks the service's protocol: PostgreSQL logs in and runs SELECT 1, Redis answers
+PING, HTTP answers 2xx. Services with no published port are probed through `docker exec`.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fovea_ctl.engine import Engine
+from fovea_ctl.model import ExecProbe, HttpProbe, PostgresProbe, Probe, RedisProbe, Service, Stack, TcpBannerProbe
+
+FIRST_WAIT_S = 0.05
+MAX_WAIT_S = 1.0
+
+
+class ProbeFailed(Exception):
+    """The service answered wrongly or not at all: not ready yet (or never, once the budget is spent)."""
+
+
+class ContainerStopped(Exception):
+    def __init__(self, exit_code: int, detail: str) -> None:
+        super().__init__(detail)
+        self.exit_code = exit_code
+
+
+class Cancelled(Exception):
+    pass
+
+
+@dataclass
+class ProbeContext:
+    engine: Engine
+    container_id: str
+    host_ports: dict[int, int]  # container port -> host port on 127.0.0.1
+    password: Callable[[str], str]  # secret name -> value, read only when a probe needs it
+    timeout_s: float = 2.0
+
+
+def _host_port(probe_port: int, context: ProbeContext) -> int | None:
+    return context.host_ports.get(probe_port)
+
+
+def probe_postgres(probe: PostgresProbe, context: ProbeContext) -> None:
+    port = _host_port(probe.port, context)
+    if port is None:
+        _probe_exec(["pg_isready", "-q", "-U", probe.user, "-d", probe.database], context)
+        return
+    import psycopg
+
+    password = context.password(probe.password_secret) if probe.password_secret else None
+    try:
+        with psycopg.connect(
+            host="127.0.0.1",
+            port=port,
+            user=probe.user,
+            dbname=probe.database,
+            password=password,
+            connect_timeout=max(1, int(context.timeout_s)),
+        ) as connection:
+            connection.execute("SELECT 1").fetchone()
+    except psycopg.Error as exc:
+        message = str(exc).strip().splitlines()[-1] if str(exc).strip() else exc.__class__.__name__
+        raise ProbeFailed(f"postgres: {message}") from None
+
+
+def probe_redis(probe: RedisProbe, context: ProbeContext) -> None:
+    port = _host_port(probe.port, context)
+    if port is None:
+        _probe_exec(["redis-cli", "ping"], context)
+        return
+    reply = _exchange(port, b"PING\r\n", context.timeout_s)
+    # NOAUTH still proves a live Redis that is answering commands.
+    if not (reply.startswith(b"+PONG") or reply.startswith(b"-NOAUTH")):
+        raise ProbeFailed(f"redis: unexpected reply {reply[:40]!r}" if reply else "redis: connection closed without a reply")
+
+
+def probe_http(probe: HttpProbe, context: ProbeContext) -> None:
+    port = _host_port(probe.port, context)
+    if port is None:
+        _probe_exec(["python3", "-c", f"import urllib.request;urllib.request.urlopen('http://127.0.0.1:{probe.port}{probe.path}',timeout=2)"], context)
+        return
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=context.timeout_s)
+    try:
+        connection.request("GET", probe.path)
+        response = connection.getresponse()
+        body = response.read(300)
+    except (OSError, http.client.HTTPException) as exc:
+        raise ProbeFailed(f"http GET {probe.path}: {exc.__class__.__name__}: {exc}") from None
+    finally:
+        connection.close()
+    if not 200 <= response.status < 300:
+        raise ProbeFailed(f"http GET {probe.path}: status {response.status} {body.decode(errors='replace').strip()[:160]}")
+
+
+def probe_tcp_banner(probe: TcpBannerProbe, context: ProbeContext) -> None:
+    port = _host_port(probe.port, context)
+    if port is None:
+        raise ProbeFailed(f"tcp-banner probe needs port {probe.port} published")
+    reply = _exchange(port, b"", context.timeout_s)
+    if not reply.startswith(probe.expect.encode()):
+        raise ProbeFailed(f"banner {reply[:40]!r} does not start with {probe.expect!r}")
+
+
+def probe_exec(probe: ExecProbe, context: ProbeContext) -> None:
+    _probe_exec(probe.command, context)
+
+
+def _probe_exec(command: list[str], context: ProbeContext) -> None:
+    code, output = context.engine.exec(context.container_id, command)
+    if code != 0:
+        raise ProbeFailed(f"`{' '.join(command)}` exited {code}: {output.decode(errors='replace').strip()[-160:]}")
+
+
+def _exchange(port: int, payload: bytes, timeout_s: float) -> bytes:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout_s) as sock:
+            if payload:
+                sock.sendall(payload)
+            return sock.recv(256)
+    except OSError as exc:
+        raise ProbeFailed(f"connect 127.0.0.1:{port}: {exc.__class__.__name__}: {exc}") from None
+
+
+PROBES: dict[type, Callable[..., None]] = {
+    PostgresProbe: probe_postgres,
+    RedisProbe: probe_redis,
+    HttpProbe: probe_http,
+    TcpBannerProbe: probe_tcp_banner,
+    ExecProbe: probe_exec,
+}
+
+
+def probe_once(probe: Probe, context: ProbeContext) -> None:
+    PROBES[type(probe)](probe, context)
+
+
+def wait_until_ready(
+    probe: Probe,
+    context: ProbeContext,
+    *,
+    budget_s: float,
+    cancel: threading.Event,
+    on_attempt: Callable[[int, str], None] | None = None,
+) -> float:
+    """Probe now, then with backoff from 50 ms capped at 1 s, until ready, stopped, or out of budget.
+
+    Between failed attempts the container's state is read, so an exited container is reported at
+    once with its exit code instead of after the whole budget. Returns the seconds it took.
+    """
+    from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+    started = time.monotonic()
+    attempts = 0
+
+    def check_alive(retry_state: object) -> None:
+        if cancel.is_set():
+            raise Cancelled()
+        details = context.engine.inspect_container(context.container_id)
+        if details.state in ("exited", "dead") or (details.state == "restarting"):
+            raise ContainerStopped(details.exit_code, f"exited with code {details.exit_code}"
+                                   + (" (OOM killed)" if details.oom_killed else ""))
+
+    def stop_when_cancelled(retry_state: object) -> bool:
+        return cancel.is_set()
+
+    retrying = Retrying(
+        retry=retry_if_exception_type(ProbeFailed),
+        wait=wait_exponential(multiplier=FIRST_WAIT_S, min=FIRST_WAIT_S, max=MAX_WAIT_S),
+        stop=stop_after_delay(budget_s) | stop_when_cancelled,
+        before_sleep=check_alive,
+        sleep=lambda seconds: cancel.wait(seconds),
+    )
+    try:
+        for attempt in retrying:
+            with attempt:
+                attempts += 1
+                try:
+                    probe_once(probe, context)
+                except ProbeFailed as exc:
+                    if on_attempt:
+                        on_attempt(attempts, str(exc))
+                    raise
+    except RetryError as exc:
+        if cancel.is_set():
+            raise Cancelled() from None
+        last = exc.last_attempt.exception()
+        raise ProbeFailed(f"not ready after {time.monotonic() - started:.1f} s: last probe error: {last}") from None
+    return time.monotonic() - started
+
+
+def probe_context_for(service: Service, stack: Stack, engine: Engine, container_id: str,
+                      password: Callable[[str], str], timeout_s: float) -> ProbeContext:
+    return ProbeContext(
+        engine=engine,
+        container_id=container_id,
+        host_ports={p.container: stack.host_port(p) for p in service.ports},
+        password=password,
+        timeout_s=timeout_s,
+    )

@@ -1,0 +1,271 @@
+"""A project: settings + stack + engine, and the library calls behind `up`, `plan` and `down`.
+
+Everything a command does is callable from here without Typer (tests, CI, other tools).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import importlib
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fovea_ctl.errors import LockTimeout, StackInvalid
+from fovea_ctl.model import Priority, Stack, StackError
+from fovea_ctl.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # the modules behind these are imported lazily, for a fast CLI start
+    from fovea_ctl.apply import ApplyResult
+    from fovea_ctl.desired import DesiredUnit
+    from fovea_ctl.engine import Engine
+    from fovea_ctl.images import ImageResolver
+    from fovea_ctl.observe import ObservedState
+    from fovea_ctl.plan import Plan
+    from fovea_ctl.progress import Reporter
+    from fovea_ctl.secrets import SecretStore
+
+
+def load_stack(settings: Settings) -> Stack:
+    """Import `stack/fovea_stack.py` from the project root and build the stack for these settings."""
+    from pydantic import ValidationError
+
+    root = str(settings.root)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    try:
+        module = importlib.import_module("stack.fovea_stack")
+        return module.build_stack(settings)
+    except StackError as exc:
+        raise StackInvalid("invalid stack:\n  " + "\n  ".join(exc.problems)) from None
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"]) or "(model)"
+            if isinstance(error.get("ctx", {}).get("error"), StackError):
+                problems += error["ctx"]["error"].problems
+                continue
+            problems.append(f"{exc.title} field {where}: {error['msg']}")
+        raise StackInvalid("invalid stack:\n  " + "\n  ".join(problems)) from None
+    except ModuleNotFoundError as exc:
+        raise StackInvalid(f"no stack definition found under {settings.root}/stack: {exc}") from None
+
+
+@contextmanager
+def project_lock(settings: Settings, timeout_s: float = 600.0, on_wait: object = None) -> Iterator[None]:
+    """Serialises up/down/restore on one project; other projects are not blocked."""
+    lock_dir = Path(os.environ.get("XDG_RUNTIME_DIR", "/tmp")) / f"fovea-locks-{os.getuid()}"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    handle = (lock_dir / f"{settings.project}.lock").open("w")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if callable(on_wait):
+                on_wait()
+            deadline = time.monotonic() + timeout_s
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise LockTimeout(
+                            f"another fovea command holds project {settings.project!r} for more than {timeout_s:.0f} s"
+                        ) from None
+                    time.sleep(0.2)
+        yield
+    finally:
+        handle.close()
+
+
+@dataclass
+class DownResult:
+    removed_containers: list[str] = field(default_factory=list)
+    removed_volumes: list[str] = field(default_factory=list)
+    kept_volumes: dict[str, str] = field(default_factory=dict)  # name -> why
+    network_removed: bool = False
+
+
+class Project:
+    def __init__(self, settings: Settings | None = None, stack: Stack | None = None) -> None:
+        self.settings = settings or load_settings()
+        self._stack = stack
+
+    @cached_property
+    def stack(self) -> Stack:
+        return self._stack or load_stack(self.settings)
+
+    @cached_property
+    def engine(self) -> Engine:
+        from fovea_ctl.engine import Engine
+
+        return Engine(self.settings.docker_host)
+
+    @cached_property
+    def secrets(self) -> SecretStore:
+        from fovea_ctl.secrets import SecretStore
+
+        return SecretStore(self.settings, self.stack)
+
+    def observe(self) -> ObservedState:
+        from fovea_ctl.observe import observe
+
+        return observe(self.engine, self.settings.project, self.settings.network_name)
+
+    def resolver(self) -> ImageResolver:
+        from fovea_ctl.images import ImageResolver
+
+        return ImageResolver(self.settings, self.engine)
+
+    def desired(self, resolver: ImageResolver) -> dict[str, DesiredUnit]:
+        from fovea_ctl.desired import desired_units
+
+        return desired_units(self.stack, self.settings, resolver.resolve_stack(self.stack), self.secrets)
+
+    def plan(self, targets: list[str] | None = None, remove_orphans: bool = False) -> Plan:
+        from fovea_ctl.plan import make_plan
+
+        if targets:
+            self.stack.with_dependencies(targets)  # unknown names fail before any engine call
+        desired = self.desired(self.resolver())
+        return make_plan(self.stack, self.settings, desired, self.observe(), targets, remove_orphans)
+
+    def needs_base(self, targets: list[str] | None = None) -> bool:
+        """True when a recipe must be built and the base image it starts from is absent."""
+        resolver = self.resolver()
+        for name in self.stack.dependency_order(targets):
+            unit = self.stack.units[name]
+            image = resolver.resolve(unit)
+            if image.recipe is not None and image.missing:
+                from fovea_ctl.images import base_from
+
+                base = base_from(self.settings.root / image.recipe.context / image.recipe.dockerfile)
+                if base and resolver.base_id(base) is None:
+                    return True
+        return False
+
+    def up(
+        self,
+        reporter: Reporter,
+        targets: list[str] | None = None,
+        remove_orphans: bool = False,
+        timeout_s: float | None = None,
+    ) -> tuple[Plan, ApplyResult]:
+        from fovea_ctl.apply import ApplyContext, Executor
+        from fovea_ctl.desired import desired_unit
+        from fovea_ctl.images import ResolvedImage, ensure_base
+        from fovea_ctl.plan import make_plan
+
+        if targets:
+            self.stack.with_dependencies(targets)
+        with project_lock(self.settings, on_wait=lambda: reporter.event(self.settings.project, "waiting",
+                                                                         "another fovea command holds this project")):
+            if self.needs_base(targets):
+                reporter.event(self.settings.base_image, "bootstrapping", "base image absent and no registry: debootstrap")
+                ensure_base(self.settings, self.engine,
+                            on_line=lambda line: reporter.event(self.settings.base_image, "bootstrapping", line[-90:], quiet=True))
+                reporter.event(self.settings.base_image, "built", "")
+            resolver = self.resolver()
+            desired = self.desired(resolver)
+            observed = self.observe()
+            plan = make_plan(self.stack, self.settings, desired, observed, targets, remove_orphans)
+            for warning in plan.warnings:
+                reporter.event("warning", "note", warning)
+            for skipped in self.stack.skipped:
+                reporter.event(skipped.name, "skipped", skipped.unavailable_reason or "")
+
+            def redesire(name: str) -> DesiredUnit:
+                unit = desired[name]
+                fresh = ResolvedImage(unit.image.ref, unit.image.recipe, self.engine.image_id(unit.image.ref))
+                return desired_unit(unit.service, self.stack, self.settings, fresh, self.secrets)
+
+            context = ApplyContext(
+                stack=self.stack, settings=self.settings, engine=self.engine, secrets=self.secrets,
+                resolver=resolver, desired=desired, observed=observed, reporter=reporter, redesire=redesire,
+            )
+            result = Executor(plan, context).run(timeout_s)
+        return plan, result
+
+    def down(self, volumes: bool = False, force: bool = False, timeout_s: int | None = None,
+             reporter: Reporter | None = None) -> DownResult:
+        """Stop in reverse dependency order, remove containers and the network; volumes only on request.
+
+        A critical volume is removed only with --force as well: `down --volumes` must never be the
+        way a user loses their database.
+        """
+        from fovea_ctl.engine import LABEL_PRIORITY, LABEL_VOLUME
+
+        result = DownResult()
+        with project_lock(self.settings):
+            observed = self.observe()
+            self._stop_in_reverse_order(observed, timeout_s, reporter)
+            result.removed_containers = sorted(c.name for c in [*observed.containers.values(), *observed.extra_containers])
+            if observed.network is not None:
+                self.engine.remove_network(observed.network.id)
+                result.network_removed = True
+            if volumes:
+                for name, volume in sorted(observed.volumes.items()):
+                    priority = volume.labels.get(LABEL_PRIORITY, Priority.CRITICAL.value)
+                    if priority == Priority.CRITICAL.value and not force:
+                        result.kept_volumes[name] = (
+                            f"{volume.labels.get(LABEL_VOLUME, name)} is critical; "
+                            "pass --force as well to delete it (back it up first)"
+                        )
+                        continue
+                    self.engine.remove_volume(name)
+                    result.removed_volumes.append(name)
+        return result
+
+    def _stop_in_reverse_order(self, observed: ObservedState, timeout_s: int | None, reporter: Reporter | None) -> None:
+        """Each container stops once everything that depends on it has stopped; the rest in parallel."""
+        containers = {**observed.containers}
+        extras = list(observed.extra_containers)
+        known = self.stack.units if self._stack_loads() else {}
+        stopped = {name: threading.Event() for name in containers}
+        errors: list[BaseException] = []
+
+        def dependents_of(name: str) -> list[str]:
+            return [n for n, u in known.items() if name in u.depends_on and n in containers]
+
+        def stop(name: str) -> None:
+            try:
+                for dependent in dependents_of(name):
+                    stopped[dependent].wait()
+                container = containers[name]
+                grace = timeout_s if timeout_s is not None else (known[name].stop_timeout_s if name in known else 10)
+                if container.running:
+                    self.engine.stop_container(container.id, grace)
+                self.engine.remove_container(container.id)
+                if reporter:
+                    reporter.event(name, "removed", "")
+            except BaseException as exc:  # collected and re-raised by the caller's thread
+                errors.append(exc)
+            finally:
+                stopped[name].set()
+
+        threads = [threading.Thread(target=stop, args=(name,), daemon=True) for name in containers]
+        for extra in extras:
+            self.engine.remove_container(extra.id)
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+
+    def _stack_loads(self) -> bool:
+        """down must work even when the stack file is broken: order then falls back to parallel."""
+        try:
+            self.stack
+        except StackInvalid:
+            return False
+        return True
+

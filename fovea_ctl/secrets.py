@@ -1,0 +1,114 @@
+"""Secrets as files: generated on first use, or supplied by the user, mounted read-only.
+
+Values never go into env, argv, labels or output. The only way to print one is `fovea secrets show`.
+A user supplies a secret as FOVEA_SECRET_<NAME>_FILE=/path (the file is mounted as it is) or
+FOVEA_SECRET_<NAME>=value (written into the secrets directory, 0600).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets as random_source
+import string
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from fovea_ctl.errors import FoveaError, UsageError
+from fovea_ctl.model import Secret, Stack
+from fovea_ctl.settings import Settings
+
+ALPHABET = string.ascii_letters + string.digits
+
+
+@dataclass(frozen=True)
+class SecretInfo:
+    name: str
+    source: str  # generated | file:<path> | env
+    path: Path
+    age_s: float | None  # None: not created yet
+
+
+class SecretStore:
+    def __init__(self, settings: Settings, stack: Stack) -> None:
+        self.settings = settings
+        self.directory = settings.effective_secrets_dir
+        self.declared = {s.name: s for s in stack.secrets}
+
+    def _declared(self, name: str) -> Secret:
+        if name not in self.declared:
+            raise UsageError(f"unknown secret {name!r} (declared: {', '.join(self.declared) or 'none'})")
+        return self.declared[name]
+
+    def _user_file(self, name: str) -> Path | None:
+        value = os.environ.get(f"FOVEA_SECRET_{name.upper()}_FILE")
+        return Path(value).resolve() if value else None
+
+    def path(self, name: str) -> Path:
+        """The file to mount for `name`, created (0600 in a 0700 directory) if needed."""
+        secret = self._declared(name)
+        user_file = self._user_file(name)
+        if user_file is not None:
+            if not user_file.is_file() or user_file.stat().st_size == 0:
+                raise FoveaError(f"secret {name}: FOVEA_SECRET_{name.upper()}_FILE names {user_file}, which is missing or empty")
+            return user_file
+        self._ensure_directory()
+        target = self.directory / name
+        supplied = os.environ.get(f"FOVEA_SECRET_{name.upper()}")
+        if supplied is not None:
+            if not supplied:
+                raise FoveaError(f"secret {name}: FOVEA_SECRET_{name.upper()} is set but empty")
+            if not target.exists() or target.read_text() != supplied:
+                self._write(target, supplied)
+            return target
+        if not target.exists():
+            self._write(target, "".join(random_source.choice(ALPHABET) for _ in range(secret.length)))
+        return target
+
+    def _ensure_directory(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.directory, 0o700)
+
+    @staticmethod
+    def _write(target: Path, value: str) -> None:
+        # Written under a temporary name with 0600 from the start, then renamed: never world-readable,
+        # never half-written.
+        temporary = target.with_name(f".{target.name}.tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(value)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+
+    def value(self, name: str) -> str:
+        return self.path(name).read_text().strip()
+
+    def fingerprint(self, name: str) -> str:
+        """A keyed digest of the value for the config hash: changes with the value, reveals nothing.
+
+        Keyed with a per-project salt kept beside the secrets, so even a weak user-chosen password
+        cannot be brute-forced from the hash that engine labels carry.
+        """
+        salt_path = self.settings.state_dir / "hash-salt"
+        if not salt_path.exists():
+            salt_path.parent.mkdir(parents=True, exist_ok=True)
+            self._write(salt_path, random_source.token_hex(32))
+        key = salt_path.read_bytes()
+        return hmac.new(key, self.path(name).read_bytes(), hashlib.sha256).hexdigest()[:16]
+
+    def list(self) -> list[SecretInfo]:
+        infos: list[SecretInfo] = []
+        for name in self.declared:
+            user_file = self._user_file(name)
+            if user_file is not None:
+                path, source = user_file, f"file:{user_file}"
+            elif os.environ.get(f"FOVEA_SECRET_{name.upper()}") is not None:
+                path, source = self.directory / name, "env"
+            else:
+                path, source = self.directory / name, "generated"
+            age = time.time() - path.stat().st_mtime if path.exists() else None
+            infos.append(SecretInfo(name, source, path, age))
+        return infos
