@@ -5,7 +5,9 @@ worker being killed mid-job (at-least-once)."""
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from redis import Redis
@@ -13,6 +15,8 @@ from rq import Queue
 from rq.job import Job, JobStatus
 
 pytestmark = pytest.mark.engine
+
+BACKEND_DIR = Path(__file__).resolve().parents[2] / "services" / "backend"
 
 TEST_VIDEO = "bus_pan.mp4"
 BOX = {"x", "y", "width", "height"}
@@ -33,6 +37,31 @@ def enqueue(redis_url: str, queue: str, func: str, *args: object) -> Job:
     return Queue(queue, connection=connection).enqueue(f"model_service.tasks.{func}", *args, job_timeout=600)
 
 
+def start_long_job(redis_url: str, video_id: str) -> Job:
+    """A job that is surely running when this returns: tracking every frame takes several seconds on a
+    CPU, and its progress has passed 10 %, so a kill now lands mid-job."""
+    job = enqueue(redis_url, "object-tracking", "track", video_id, TEST_VIDEO,
+                  {"confidence": 0.3, "frames": None, "sample_every": None, "classes": None})
+    deadline = time.monotonic() + 120
+    while (job.get_meta(refresh=True).get("progress") or 0) < 0.1:
+        assert time.monotonic() < deadline, f"job never made progress: {job.get_status()}"
+        time.sleep(0.05)
+    return job
+
+
+@pytest.fixture(scope="module")
+def backend_accepts():
+    """The backend's own result models (fovea_backend.jobs.RESULT_MODELS): what it will persist. Skipped
+    checks, not failed tests, where the backend's dependencies are not installed."""
+    if str(BACKEND_DIR) not in sys.path:
+        sys.path.insert(0, str(BACKEND_DIR))
+    try:
+        from fovea_backend.jobs import RESULT_MODELS
+    except ImportError:
+        return lambda kind, result: None
+    return lambda kind, result: RESULT_MODELS[kind].model_validate(result)
+
+
 def assert_detect_shape(result: dict) -> None:
     assert set(result) == {"model", "width", "height", "fps", "frames"}
     assert isinstance(result["model"], str) and isinstance(result["fps"], float)
@@ -44,18 +73,20 @@ def assert_detect_shape(result: dict) -> None:
             assert all(0.0 <= d["box"][k] <= 1.0 for k in BOX)
 
 
-def test_worker_consumes_a_detection_job_with_the_contract_result_and_progress(worker, redis_url: str) -> None:
+def test_worker_consumes_a_detection_job_with_the_contract_result_and_progress(worker, redis_url: str,
+                                                                              backend_accepts) -> None:
     job = enqueue(redis_url, "object-detection", "detect", "vid-1", TEST_VIDEO,
                   {"confidence": 0.3, "frames": None, "sample_every": 5, "classes": None})
     assert wait_for(job, {JobStatus.FINISHED, JobStatus.FAILED}) == JobStatus.FINISHED, job.exc_info
     result = job.return_value()
     assert_detect_shape(result)
+    backend_accepts("detect", result)
     assert [f["frame"] for f in result["frames"]] == [0, 5, 10, 15, 20, 25]
     assert any(d["label"] == "person" for f in result["frames"] for d in f["detections"])
     assert job.get_meta(refresh=True)["progress"] == 1.0
 
 
-def test_worker_consumes_tracking_summary_and_augmentation_jobs(worker, redis_url: str) -> None:
+def test_worker_consumes_tracking_summary_and_augmentation_jobs(worker, redis_url: str, backend_accepts) -> None:
     tracking = enqueue(redis_url, "object-tracking", "track", "vid-1", TEST_VIDEO,
                        {"confidence": 0.3, "frames": None, "sample_every": 2, "classes": ["person"]})
     summary = enqueue(redis_url, "video-summarization", "summarize", "bus_pan", "", {})
@@ -66,6 +97,7 @@ def test_worker_consumes_tracking_summary_and_augmentation_jobs(worker, redis_ur
         assert wait_for(job, {JobStatus.FINISHED, JobStatus.FAILED}) == JobStatus.FINISHED, job.exc_info
 
     tracks = tracking.return_value()
+    backend_accepts("track", tracks)
     assert set(tracks) == {"model", "width", "height", "fps", "tracks"}
     assert tracks["tracks"]
     for t in tracks["tracks"]:
@@ -73,22 +105,18 @@ def test_worker_consumes_tracking_summary_and_augmentation_jobs(worker, redis_ur
         assert all(set(f) == {"frame", *BOX} for f in t["frames"])
 
     summarized = summary.return_value()
+    backend_accepts("summarize", summarized)
     assert set(summarized) == {"summary", "text", "key_frames", "embedding"}
     assert len(summarized["embedding"]) == 384 and summarized["text"]
 
+    backend_accepts("augment", suggestions.return_value())
     suggested = suggestions.return_value()["suggestions"]
     assert {"category": "entityTypes", "name": "Person"}.items() <= suggested[0].items()
     assert all(set(s) == {"category", "name", "description", "confidence", "reason"} for s in suggested)
 
 
 def test_a_job_whose_worker_is_killed_mid_job_completes_after_the_worker_restarts(worker, redis_url: str) -> None:
-    # Tracking every frame takes several seconds on a CPU: long enough to kill the worker inside it.
-    job = enqueue(redis_url, "object-tracking", "track", "vid-kill", TEST_VIDEO,
-                  {"confidence": 0.3, "frames": None, "sample_every": None, "classes": None})
-    deadline = time.monotonic() + 120
-    while (job.get_meta(refresh=True).get("progress") or 0) < 0.1:
-        assert time.monotonic() < deadline, f"job never made progress: {job.get_status()}"
-        time.sleep(0.05)
+    job = start_long_job(redis_url, "vid-kill")
     worker.kill()
     assert job.get_status(refresh=True) == JobStatus.STARTED  # RQ alone would leave it here (or fail it)
 
@@ -107,12 +135,7 @@ def test_a_dead_workers_job_is_taken_over_by_a_replacement_with_another_name(wor
     """As when `up` replaces a worker container: the new one has another hostname, so it cannot know the
     job by name; the dead worker's heartbeat lapses and maintenance requeues the job (RQ alone would fail
     it, since this job carries no Retry)."""
-    job = enqueue(redis_url, "object-tracking", "track", "vid-replace", TEST_VIDEO,
-                  {"confidence": 0.3, "frames": None, "sample_every": None, "classes": None})
-    deadline = time.monotonic() + 120
-    while (job.get_meta(refresh=True).get("progress") or 0) < 0.1:
-        assert time.monotonic() < deadline, f"job never made progress: {job.get_status()}"
-        time.sleep(0.05)
+    job = start_long_job(redis_url, "vid-replace")
     worker.kill()
     try:
         replacement = replacement_worker()

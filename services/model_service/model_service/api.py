@@ -112,22 +112,25 @@ def health() -> JSONResponse:
     return JSONResponse(body, status_code=200 if loader.ready.is_set() else 503)
 
 
+def _on_video(fn, request: VideoRef, params_class: type[FrameParams]) -> dict:
+    """One video job run synchronously: models ready, path confined, params as the queue job gets them."""
+    models = _ready_registry()
+    return _run(fn, models, _video(request), params_class.model_validate(request.model_dump()))
+
+
 @app.post("/api/detect")
 def api_detect(request: DetectRequest) -> dict:
-    models = _ready_registry()
-    return _run(detect, models, _video(request), FrameParams.model_validate(request.model_dump()))
+    return _on_video(detect, request, FrameParams)
 
 
 @app.post("/api/track")
 def api_track(request: DetectRequest) -> dict:
-    models = _ready_registry()
-    return _run(track, models, _video(request), FrameParams.model_validate(request.model_dump()))
+    return _on_video(track, request, FrameParams)
 
 
 @app.post("/api/summarize")
 def api_summarize(request: SummarizeRequest) -> dict:
-    models = _ready_registry()
-    return _run(summarize, models, _video(request), SummarizeParams.model_validate(request.model_dump()))
+    return _on_video(summarize, request, SummarizeParams)
 
 
 @app.post("/api/augment")
