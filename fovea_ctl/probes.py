@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from fovea_ctl.engine import Engine
+from fovea_ctl.errors import EngineError
 from fovea_ctl.model import ExecProbe, HttpProbe, PostgresProbe, Probe, RedisProbe, Service, Stack, TcpBannerProbe
 
 FIRST_WAIT_S = 0.05
@@ -114,7 +115,10 @@ def probe_exec(probe: ExecProbe, context: ProbeContext) -> None:
 
 
 def _probe_exec(command: list[str], context: ProbeContext) -> None:
-    code, output = context.engine.exec(context.container_id, command)
+    try:
+        code, output = context.engine.exec(context.container_id, command)
+    except EngineError as exc:  # e.g. "container is not running": the state check that follows says why
+        raise ProbeFailed(f"`{' '.join(command)}`: {exc.message}") from None
     if code != 0:
         raise ProbeFailed(f"`{' '.join(command)}` exited {code}: {output.decode(errors='replace').strip()[-160:]}")
 

@@ -6,7 +6,8 @@ Everything a command does is callable from here without Typer (tests, CI, other 
 from __future__ import annotations
 
 import fcntl
-import importlib
+import hashlib
+import importlib.util
 import os
 import sys
 import threading
@@ -37,11 +38,19 @@ def load_stack(settings: Settings) -> Stack:
     """Import `stack/fovea_stack.py` from the project root and build the stack for these settings."""
     from pydantic import ValidationError
 
-    root = str(settings.root)
-    if root not in sys.path:
-        sys.path.insert(0, root)
+    path = settings.root / "stack" / "fovea_stack.py"
+    if not path.is_file():
+        raise StackInvalid(f"no stack definition at {path}", hint="set FOVEA_ROOT to the project's folder")
+    # Loaded by path under a name unique to its root: two roots in one process never share a module.
+    module_name = f"fovea_stack_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
     try:
-        module = importlib.import_module("stack.fovea_stack")
+        module = sys.modules.get(module_name)
+        if module is None:
+            spec = importlib.util.spec_from_file_location(module_name, path)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[module_name] = module
+            spec.loader.exec_module(module)
         return module.build_stack(settings)
     except StackError as exc:
         raise StackInvalid("invalid stack:\n  " + "\n  ".join(exc.problems)) from None
@@ -54,8 +63,9 @@ def load_stack(settings: Settings) -> Stack:
                 continue
             problems.append(f"{exc.title} field {where}: {error['msg']}")
         raise StackInvalid("invalid stack:\n  " + "\n  ".join(problems)) from None
-    except ModuleNotFoundError as exc:
-        raise StackInvalid(f"no stack definition found under {settings.root}/stack: {exc}") from None
+    except (ImportError, SyntaxError) as exc:
+        sys.modules.pop(module_name, None)
+        raise StackInvalid(f"the stack definition {path} does not load: {exc}") from None
 
 
 @contextmanager

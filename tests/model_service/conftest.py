@@ -213,6 +213,10 @@ class WorkerContainer:
             time.sleep(0.3)
         raise RuntimeError(f"worker {self.name} not ready:\n{self.logs()[-3000:]}")
 
+    def check(self) -> subprocess.CompletedProcess[str]:
+        """The exec readiness probe fovea can use for workers."""
+        return docker("exec", self.name, "python3", "-m", "model_service.worker", "--check", check=False)
+
     def logs(self) -> str:
         result = docker("logs", self.name, check=False)
         return result.stdout + result.stderr

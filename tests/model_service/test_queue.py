@@ -86,6 +86,12 @@ def test_worker_consumes_a_detection_job_with_the_contract_result_and_progress(w
     assert job.get_meta(refresh=True)["progress"] == 1.0
 
 
+def test_worker_readiness_check_for_exec_probes(worker) -> None:
+    done = worker.check()
+    assert done.returncode == 0
+    assert done.stdout.startswith("ready: model-"), done.stdout + done.stderr
+
+
 def test_worker_consumes_tracking_summary_and_augmentation_jobs(worker, redis_url: str, backend_accepts) -> None:
     tracking = enqueue(redis_url, "object-tracking", "track", "vid-1", TEST_VIDEO,
                        {"confidence": 0.3, "frames": None, "sample_every": 2, "classes": ["person"]})

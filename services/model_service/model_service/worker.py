@@ -155,7 +155,25 @@ def queue_names() -> list[str]:
     return wanted or list(QUEUES)
 
 
+def check() -> int:
+    """Readiness for an exec probe (`python3 -m model_service.worker --check`): this container's worker is
+    registered in Redis (which happens only after its models loaded) and not marked dead. No torch import."""
+    connection = Redis.from_url(settings().redis_url, socket_timeout=2)
+    key = ModelWorker.redis_worker_namespace_prefix + worker_name()
+    try:
+        alive = bool(connection.exists(key)) and not connection.hexists(key, "death")
+    except Exception as exc:  # noqa: BLE001 - any Redis trouble means: not ready
+        print(f"not ready: redis {settings().redis_url}: {exc}")
+        return 1
+    print(("ready: " if alive else "not ready: no live worker ") + worker_name())
+    return 0 if alive else 1
+
+
 def main() -> None:
+    import sys
+
+    if "--check" in sys.argv[1:]:
+        raise SystemExit(check())
     from model_service.telemetry import setup_logging
 
     setup_logging()

@@ -1,0 +1,3 @@
+from fovea_ctl.cli import main
+
+main()
