@@ -8,6 +8,8 @@ FOVEA_PORT_BASE; names come from FOVEA_PROJECT.
 from __future__ import annotations
 
 from fovea_ctl.model import (
+    Condition,
+    InitJob,
     BackupStrategy,
     BuildRecipe,
     ConfigFile,
@@ -44,6 +46,8 @@ VOLUMES = [
 
 SECRETS = [
     Secret(name="postgres_password", description="password of the fovea database user"),
+    Secret(name="admin_password", description="password of the backend's `admin` user"),
+    Secret(name="session_secret", length=64, description="key of the backend's session tokens"),
 ]
 
 
@@ -86,11 +90,31 @@ prometheus = Service(
 )
 
 
+backend = Service(
+    name="backend",
+    description="the FOVEA API (FastAPI): personas, ontologies, videos, annotations, jobs",
+    image=ImageSpec(recipe=recipe("backend", "services/backend")),
+    env={"BACKEND_DB_HOST": "postgres", "BACKEND_DB_NAME": DATABASE, "BACKEND_DB_USER": DATABASE_USER,
+         "BACKEND_DB_PASSWORD_FILE": "/run/secrets/postgres_password",
+         "BACKEND_ADMIN_PASSWORD_FILE": "/run/secrets/admin_password",
+         "BACKEND_SESSION_SECRET_FILE": "/run/secrets/session_secret",
+         "BACKEND_REDIS_URL": "redis://redis:6379/0", "BACKEND_VIDEO_ROOT": "/data/videos"},
+    ports=[Port(container=3001)],
+    mounts=[Mount(volume="video-data", target="/data/videos")],
+    secrets=["postgres_password", "admin_password", "session_secret"],
+    depends_on={"postgres": Condition.READY, "redis": Condition.READY},
+    init_jobs=[InitJob(name="migrate", command=["python3", "-m", "fovea_backend.migrate"],
+                       inputs=["services/backend/migrations"])],
+    probe=HttpProbe(port=3001, path="/health",
+                    healthcheck=["python3", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:3001/health', timeout=2)"]),
+)
+
+
 def build_stack(settings: Settings) -> Stack:
     return Stack(
         name=settings.project,
         port_base=settings.port_base,
-        services=[postgres, redis, prometheus],
+        services=[postgres, redis, prometheus, backend],
         volumes=VOLUMES,
         secrets=SECRETS,
     )
