@@ -20,6 +20,7 @@ from fovea_ctl.engine import (
     ContainerSpec,
     project_labels,
 )
+from fovea_ctl.errors import StackInvalid
 from fovea_ctl.images import ResolvedImage, context_files, hash_paths
 from fovea_ctl.model import Service, Stack
 from fovea_ctl.secrets import SecretStore
@@ -139,7 +140,20 @@ def desired_unit(
     return DesiredUnit(service=service, image=image, spec=spec, hash_parts=parts)
 
 
+def missing_files(stack: Stack, settings: Settings) -> list[str]:
+    """Mounted config files that do not exist: the engine would refuse the container much later."""
+    return [
+        f"service {unit.name!r}, field configs: {config.source} does not exist under {settings.root}"
+        for unit in stack.units.values()
+        for config in unit.configs
+        if not (settings.root / config.source).exists()
+    ]
+
+
 def desired_units(
     stack: Stack, settings: Settings, images: dict[str, ResolvedImage], secrets: SecretStore
 ) -> dict[str, DesiredUnit]:
+    problems = missing_files(stack, settings)
+    if problems:
+        raise StackInvalid("invalid stack:\n  " + "\n  ".join(problems))
     return {name: desired_unit(unit, stack, settings, images[name], secrets) for name, unit in stack.units.items()}

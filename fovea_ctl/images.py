@@ -173,6 +173,13 @@ def build_image(
     never lands in a layer or in the cache key.
     """
     context = settings.root / recipe.context
+    if recipe.prepare:
+        prepared = subprocess.run(recipe.prepare, cwd=context, capture_output=True, text=True)
+        if prepared.returncode != 0:
+            raise ImageBuildFailed(
+                f"image {ref}: preparing the build context failed (`{' '.join(recipe.prepare)}`, exit "
+                f"{prepared.returncode}):\n  " + "\n  ".join((prepared.stdout + prepared.stderr).strip().splitlines()[-15:])
+            )
     log_dir = settings.state_dir / "builds"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{recipe.name.replace('/', '_')}.log"

@@ -96,6 +96,9 @@ class BuildRecipe(Model):
     dockerfile: str = "Dockerfile"
     args: dict[str, str] = {}
     exclude: list[str] = []  # glob patterns (relative to context) left out of the content hash
+    # A command run in the context before building (e.g. fetch a hash-pinned wheelhouse that the
+    # Dockerfile bind-mounts); what it fetches is pinned by files the hash does cover.
+    prepare: list[str] | None = None
 
 
 class ImageSpec(Model):
