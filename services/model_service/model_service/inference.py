@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from model_service.models import ModelRegistry
-from model_service.video import FrameSelection, VideoInfo, batched, read_frames
+from model_service.video import FrameSelection, VideoInfo, batched, probe, read_frames
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def _video_header(model_name: str, info: VideoInfo) -> dict[str, Any]:
     return {"model": model_name, "width": info.width, "height": info.height, "fps": round(info.fps, 3)}
 
 
-def _model_name(registry: ModelRegistry, weights: str) -> str:
+def _model_name(weights: str) -> str:
     return Path(weights).stem
 
 
@@ -78,12 +78,12 @@ def detect(registry: ModelRegistry, video: Path, params: FrameParams, progress: 
     config = registry.config.detector
     model = registry.detector
     classes = registry.class_ids(model, params.classes)
-    info, frames = read_frames(video, params.selection())
-    result = _video_header(_model_name(registry, config.weights), info)
-    result["frames"] = out = []
-    if classes == []:  # a filter that matches none of the model's classes: nothing can be found
+    if classes == []:  # a filter that matches none of the model's classes: nothing to decode or find
         progress(1.0)
-        return result
+        return {**_video_header(_model_name(config.weights), probe(video)), "frames": []}
+    info, frames = read_frames(video, params.selection())
+    result = _video_header(_model_name(config.weights), info)
+    result["frames"] = out = []
     reporter = _Reporter(progress, params.selection().expected(info))
     for batch in batched(frames, config.batch):
         with registry.detector_lock:
@@ -109,36 +109,39 @@ def track(registry: ModelRegistry, video: Path, params: FrameParams, progress: P
     config = registry.config
     model = registry.tracker
     classes = registry.class_ids(model, params.classes)
-    info, frames = read_frames(video, params.selection())
     weights = config.tracker.weights or config.detector.weights
-    result = _video_header(_model_name(registry, weights), info)
+    if classes == []:
+        progress(end)
+        return {**_video_header(_model_name(weights), probe(video)), "tracks": []}
+    info, frames = read_frames(video, params.selection())
+    result = _video_header(_model_name(weights), info)
     tracks: dict[int, dict[str, Any]] = {}
     labels: dict[int, Counter[str]] = defaultdict(Counter)
     confidences: dict[int, list[float]] = defaultdict(list)
     reporter = _Reporter(progress, params.selection().expected(info), end=end)
-    if classes != []:
-        with registry.tracker_lock:
-            first = True
-            for index, frame in frames:
-                # persist=False on the first frame makes ultralytics build fresh trackers: ids restart per video.
-                # ByteTrack associates low-score boxes too (its second pass): feed it down to 0.1 and drop
-                # tracks that never reach the asked confidence below.
-                prediction = model.track(
-                    frame, persist=not first, tracker=config.tracker.tracker, imgsz=config.detector.imgsz,
-                    conf=min(0.1, params.confidence), classes=classes, device=registry.device, half=registry.half,
-                    verbose=False,
-                )[0]
-                first = False
-                boxes = prediction.boxes
-                if boxes is not None and boxes.id is not None:
-                    for track_id, xyxyn, conf, cls in zip(boxes.id.tolist(), boxes.xyxyn.tolist(),
-                                                          boxes.conf.tolist(), boxes.cls.tolist()):
-                        tid = int(track_id)
-                        entry = tracks.setdefault(tid, {"track_id": tid, "frames": []})
-                        entry["frames"].append({"frame": index, **_box(xyxyn)})
-                        labels[tid][registry.label(model, cls)] += 1
-                        confidences[tid].append(float(conf))
-                reporter.advance(1)
+    # The lock covers the whole video: the tracker's state belongs to one video at a time.
+    with registry.tracker_lock:
+        first = True
+        for index, frame in frames:
+            # persist=False on the first frame makes ultralytics build fresh trackers: ids restart per video.
+            # ByteTrack associates low-score boxes too (its second pass): feed it down to 0.1 and drop
+            # tracks that never reach the asked confidence below.
+            prediction = model.track(
+                frame, persist=not first, tracker=config.tracker.tracker, imgsz=config.detector.imgsz,
+                conf=min(0.1, params.confidence), classes=classes, device=registry.device, half=registry.half,
+                verbose=False,
+            )[0]
+            first = False
+            boxes = prediction.boxes
+            if boxes is not None and boxes.id is not None:
+                for track_id, xyxyn, conf, cls in zip(boxes.id.tolist(), boxes.xyxyn.tolist(),
+                                                      boxes.conf.tolist(), boxes.cls.tolist()):
+                    tid = int(track_id)
+                    entry = tracks.setdefault(tid, {"track_id": tid, "frames": []})
+                    entry["frames"].append({"frame": index, **_box(xyxyn)})
+                    labels[tid][registry.label(model, cls)] += 1
+                    confidences[tid].append(float(conf))
+            reporter.advance(1)
     for tid, entry in tracks.items():
         entry["label"] = labels[tid].most_common(1)[0][0]
         entry["confidence"] = round(sum(confidences[tid]) / len(confidences[tid]), 4)
@@ -159,8 +162,6 @@ def summarize(registry: ModelRegistry, video: Path, params: SummarizeParams,
               progress: Progress = no_progress) -> dict:
     """Sample, detect and track, then a structured summary, a short text and its 384-dim embedding."""
     from model_service.summary import build_summary, llm_text
-
-    from model_service.video import probe
 
     config = registry.config.summarizer
     info = probe(video)
