@@ -42,6 +42,7 @@ VOLUMES = [
     Volume(name="redis-data", priority=Priority.IMPORTANT, backup=BackupStrategy.REDIS_RDB,
            description="job queue state"),
     Volume(name="prometheus-data", priority=Priority.RECREATABLE, description="historical metrics"),
+    Volume(name="grafana-data", priority=Priority.RECREATABLE, description="Grafana's own state (dashboards are provisioned)"),
 ]
 
 SECRETS = [
@@ -80,7 +81,7 @@ prometheus = Service(
     description="Prometheus 2.53: metrics storage, remote-write receiver for the collector",
     image=ImageSpec(recipe=recipe("prometheus"), registry="prom/prometheus:v2.53.3"),
     command=["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus",
-             "--storage.tsdb.retention.time=15d", "--web.listen-address=:9090",
+             "--storage.tsdb.retention.time=15d", "--storage.tsdb.retention.size=2GB", "--web.listen-address=:9090",
              "--web.enable-remote-write-receiver", "--web.enable-lifecycle"],
     ports=[Port(container=9090)],
     mounts=[Mount(volume="prometheus-data", target="/prometheus")],
@@ -88,6 +89,65 @@ prometheus = Service(
     probe=HttpProbe(port=9090, path="/-/ready",
                     healthcheck=["promtool", "check", "ready", "--url=http://127.0.0.1:9090"]),
 )
+
+# Offline: vmagent takes OTLP/HTTP metrics and remote-writes them into Prometheus (no traces, no gRPC).
+# Registry: the official collector-contrib, whose prometheus exporter on 8889 Prometheus scrapes.
+# Both deliver the same names (fovea_api_requests_total, ...); services send to http://otel-collector:4318.
+otel_collector = Service(
+    name="otel-collector",
+    description="OTLP metrics receiver → Prometheus (vmagent offline, collector-contrib from a registry)",
+    image=ImageSpec(recipe=recipe("otel-collector"), registry="otel/opentelemetry-collector-contrib:0.114.0"),
+    ports=[Port(container=4318, name="otlp-http"), Port(container=4317, name="otlp-grpc")],
+    depends_on={"prometheus": Condition.READY},
+    probe=HttpProbe(port=4318, path="/health", budget_s=30),
+)
+
+
+def collector_variant(settings: Settings) -> Service:
+    """Registry mode: collector-contrib reads configs/otel-collector.yaml and answers health on 13133."""
+    if settings.image_source != "registry":
+        return otel_collector
+    return otel_collector.model_copy(update={
+        "ports": [*otel_collector.ports, Port(container=8889, name="prometheus-exporter"),
+                  Port(container=13133, name="health")],
+        "configs": [ConfigFile(source="configs/otel-collector.yaml", target="/etc/otelcol-contrib/config.yaml")],
+        "probe": HttpProbe(port=13133, path="/", budget_s=30),
+    })
+
+
+grafana = Service(
+    name="grafana",
+    description="Grafana 11: provisioned Prometheus datasource and FOVEA dashboards (registry mode only)",
+    image=ImageSpec(registry="grafana/grafana-oss:11.3.0"),
+    env={"GF_AUTH_ANONYMOUS_ENABLED": "true", "GF_AUTH_ANONYMOUS_ORG_ROLE": "Viewer",
+         "GF_PATHS_PROVISIONING": "/etc/grafana/provisioning"},
+    ports=[Port(container=3000)],
+    mounts=[Mount(volume="grafana-data", target="/var/lib/grafana")],
+    configs=[
+        ConfigFile(source="configs/grafana/provisioning/datasources/prometheus.yaml",
+                   target="/etc/grafana/provisioning/datasources/prometheus.yaml"),
+        ConfigFile(source="configs/grafana/provisioning/dashboards/fovea.yaml",
+                   target="/etc/grafana/provisioning/dashboards/fovea.yaml"),
+        ConfigFile(source="configs/grafana/dashboards", target="/var/lib/grafana-dashboards"),
+    ],
+    depends_on={"prometheus": Condition.READY},
+    probe=HttpProbe(port=3000, path="/api/health", budget_s=90),
+)
+
+
+def grafana_variant(settings: Settings) -> Service:
+    if settings.image_source == "registry":
+        return grafana
+    return grafana.model_copy(update={
+        "unavailable_reason": "no Grafana image offline (registry mode only: FOVEA_IMAGE_SOURCE=registry)"})
+
+
+def prometheus_variant(settings: Settings) -> Service:
+    """Offline the collector remote-writes; from a registry Prometheus scrapes the collector's :8889."""
+    if settings.image_source != "registry":
+        return prometheus
+    return prometheus.model_copy(update={"configs": [
+        ConfigFile(source="configs/prometheus-registry.yml", target="/etc/prometheus/prometheus.yml")]})
 
 
 backend = Service(
@@ -98,11 +158,12 @@ backend = Service(
          "BACKEND_DB_PASSWORD_FILE": "/run/secrets/postgres_password",
          "BACKEND_ADMIN_PASSWORD_FILE": "/run/secrets/admin_password",
          "BACKEND_SESSION_SECRET_FILE": "/run/secrets/session_secret",
-         "BACKEND_REDIS_URL": "redis://redis:6379/0", "BACKEND_VIDEO_ROOT": "/data/videos"},
+         "BACKEND_REDIS_URL": "redis://redis:6379/0", "BACKEND_VIDEO_ROOT": "/data/videos",
+         "BACKEND_OTLP_ENDPOINT": "http://otel-collector:4318"},
     ports=[Port(container=3001)],
     mounts=[Mount(volume="video-data", target="/data/videos")],
     secrets=["postgres_password", "admin_password", "session_secret"],
-    depends_on={"postgres": Condition.READY, "redis": Condition.READY},
+    depends_on={"postgres": Condition.READY, "redis": Condition.READY, "otel-collector": Condition.STARTED},
     init_jobs=[InitJob(name="migrate", command=["python3", "-m", "fovea_backend.migrate"],
                        inputs=["services/backend/migrations"])],
     probe=HttpProbe(port=3001, path="/health",
@@ -114,7 +175,7 @@ def build_stack(settings: Settings) -> Stack:
     return Stack(
         name=settings.project,
         port_base=settings.port_base,
-        services=[postgres, redis, prometheus, backend],
+        services=[postgres, redis, prometheus_variant(settings), collector_variant(settings), grafana_variant(settings), backend],
         volumes=VOLUMES,
         secrets=SECRETS,
     )
