@@ -333,6 +333,44 @@ class Engine:
         code = self._call(self.api.exec_inspect, exec_id["Id"]).get("ExitCode")
         return int(code if code is not None else -1), output
 
+    def put_archive(self, container_id: str, path: str, archive: Any) -> None:
+        """Unpack a tar stream (bytes or a file object) at `path` inside the container."""
+        if not self._call(self.api.put_archive, container_id, path, archive):
+            raise EngineError(f"engine refused to unpack an archive at {path}")
+
+    def run_helper(self, name: str, image: str, labels: dict[str, str], *,
+                   volume_mounts: list[tuple[str, str, bool]] | None = None,
+                   bind_mounts: list[tuple[str, str, bool]] | None = None) -> str:
+        """A throwaway container that idles so commands can be exec'd in it: no network, no ports, no
+        log (streams go over exec, never through a log driver), root; removed with `remove_container`."""
+        from docker.types import LogConfig, Mount
+
+        mounts = [Mount(target=t, source=v, type="volume", read_only=ro) for v, t, ro in volume_mounts or []]
+        mounts += [Mount(target=t, source=s, type="bind", read_only=ro) for s, t, ro in bind_mounts or []]
+        host_config = self.api.create_host_config(
+            mounts=mounts, network_mode="none", init=True, log_config=LogConfig(type=LogConfig.types.NONE),
+        )
+        created = self._call(self.api.create_container, image=image, name=name, labels=labels,
+                             entrypoint=["sleep", "infinity"], command=[], user="0",
+                             host_config=host_config, network_disabled=True, detach=True)
+        try:
+            self._call(self.api.start, created["Id"])
+        except BaseException:
+            self._call(self.api.remove_container, created["Id"], force=True)
+            raise
+        return created["Id"]
+
+    def exec_stream(self, container_id: str, command: list[str], *, user: str | None = None,
+                    stdin: Iterator[bytes] | None = None, chunk_size: int = 1 << 20) -> ExecStream:
+        """Run `command`, streaming its stdout (and feeding `stdin`) over the exec connection.
+
+        Exec streams never touch the container's log driver, so gigabytes pass at socket speed.
+        """
+        exec_id = self._call(self.api.exec_create, container_id, command, user=user or "",
+                             stdout=True, stderr=True, stdin=stdin is not None)["Id"]
+        sock = self._call(self.api.exec_start, exec_id, socket=True)
+        return ExecStream(self, exec_id, sock, stdin, chunk_size)
+
     def import_image(self, tar_path: str, repository: str, tag: str, changes: list[str]) -> None:
         self._call(self.api.import_image_from_file, tar_path, repository=repository, tag=tag, changes=changes)
 
@@ -353,6 +391,94 @@ class Engine:
             raise EngineError(f"engine refused {method.__name__}: {exc.explanation or exc}") from exc
         except DockerException as exc:
             raise EngineError(f"engine call {method.__name__} failed: {exc}") from exc
+
+
+class ExecStream:
+    """The stdout of one exec as an iterator of chunks; `exit_code` and `stderr` once it is drained."""
+
+    def __init__(self, engine: Engine, exec_id: str, sock: Any, stdin: Iterator[bytes] | None, chunk_size: int) -> None:
+        import threading
+
+        self.engine = engine
+        self.exec_id = exec_id
+        self.raw = getattr(sock, "_sock", sock)
+        self.chunk_size = chunk_size
+        self.stderr = b""
+        self.exit_code: int | None = None
+        self.writer_error: BaseException | None = None
+        self.writer: threading.Thread | None = None
+        if stdin is not None:
+            self.writer = threading.Thread(target=self._feed, args=(stdin,), daemon=True)
+            self.writer.start()
+
+    def _feed(self, stdin: Iterator[bytes]) -> None:
+        import socket
+
+        try:
+            for chunk in stdin:
+                if chunk:
+                    self.raw.sendall(chunk)
+        except BaseException as exc:  # re-raised in the reading thread
+            self.writer_error = exc
+        finally:
+            try:
+                self.raw.shutdown(socket.SHUT_WR)  # the command sees the end of its input
+            except OSError:
+                pass
+
+    def _read_exactly(self, n: int) -> bytes:
+        view = bytearray(n)
+        got = 0
+        while got < n:
+            read = self.raw.recv_into(memoryview(view)[got:], n - got)
+            if not read:
+                return bytes(view[:got])
+            got += read
+        return bytes(view)
+
+    def __iter__(self) -> Iterator[bytes]:
+        import struct
+
+        stderr = bytearray()
+        try:
+            while True:
+                header = self._read_exactly(8)
+                if len(header) < 8:
+                    break
+                stream_id, length = struct.unpack(">BxxxL", header)
+                remaining = length
+                while remaining:
+                    data = self._read_exactly(min(remaining, self.chunk_size))
+                    if not data:
+                        break
+                    remaining -= len(data)
+                    if stream_id == 2:
+                        stderr += data
+                        del stderr[:-65536]
+                    else:
+                        yield data
+                if remaining:
+                    break
+        finally:
+            self.close()
+            self.stderr = bytes(stderr)
+        if self.writer is not None:
+            self.writer.join()
+        if self.writer_error is not None:
+            raise self.writer_error
+        code = self.engine._call(self.engine.api.exec_inspect, self.exec_id).get("ExitCode")
+        self.exit_code = int(code if code is not None else -1)
+
+    def close(self) -> None:
+        try:
+            self.raw.close()
+        except OSError:
+            pass
+
+    def drain(self) -> tuple[int, bytes]:
+        """Run to the end: (exit code, stdout then stderr), for short commands."""
+        out = b"".join(self)
+        return int(self.exit_code if self.exit_code is not None else -1), out + self.stderr
 
 
 def _frames(response: Any) -> Iterator[tuple[str, bytes]]:

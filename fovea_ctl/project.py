@@ -174,10 +174,14 @@ class Project:
         from fovea_ctl.images import ResolvedImage, ensure_base
         from fovea_ctl.plan import make_plan
 
+        from fovea_ctl.telemetry import trace_up
+
         if targets:
             self.stack.with_dependencies(targets)
-        with project_lock(self.settings, on_wait=lambda: reporter.event(self.settings.project, "waiting",
-                                                                         "another fovea command holds this project")):
+        with trace_up(self.settings, reporter) as trace, project_lock(
+            self.settings, on_wait=lambda: reporter.event(self.settings.project, "waiting",
+                                                          "another fovea command holds this project")):
+            reporter = trace.reporter  # with FOVEA_OTLP_ENDPOINT set, events also become spans
             if self.needs_base(targets):
                 reporter.event(self.settings.base_image, "bootstrapping", "base image absent and no registry: debootstrap")
                 ensure_base(self.settings, self.engine,
@@ -201,8 +205,23 @@ class Project:
                 stack=self.stack, settings=self.settings, engine=self.engine, secrets=self.secrets,
                 resolver=resolver, desired=desired, observed=observed, reporter=reporter, redesire=redesire,
             )
+            trace.images = {op.target for op in plan.operations if op.unit is None and op.kind.value.endswith("image")}
             result = Executor(plan, context).run(timeout_s)
+            trace.ok = result.ok
         return plan, result
+
+    def rerun_job(self, job: str, reporter: Reporter) -> ApplyResult:
+        """Run a one-shot job again now (`fovea migrate`), with its dependencies brought up first."""
+        unit = self.stack.units.get(job)
+        if unit is None or not unit.one_shot:
+            from fovea_ctl.errors import UsageError
+
+            raise UsageError(f"{job!r} is not a job of this stack")
+        existing = self.observe().containers.get(job)
+        if existing is not None:
+            with project_lock(self.settings):
+                self.engine.remove_container(existing.id)
+        return self.up(reporter, [job])[1]
 
     def down(self, volumes: bool = False, force: bool = False, timeout_s: int | None = None,
              reporter: Reporter | None = None) -> DownResult:

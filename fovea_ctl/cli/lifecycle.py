@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from fovea_ctl.apply import ApplyResult
 
 from fovea_ctl.cli.app import app, echo_json, project
 
@@ -31,7 +34,7 @@ def up(
     gpu: Annotated[bool, typer.Option("--gpu", help="Use the GPU variant of services that have one")] = False,
 ) -> None:
     """Build what is missing, create what is absent, start each service the moment its dependencies are ready."""
-    from fovea_ctl.errors import Interrupted, ServiceFailed
+    from fovea_ctl.errors import Interrupted
     from fovea_ctl.progress import make_reporter
 
     target = project(gpu=True if gpu else None)
@@ -42,6 +45,18 @@ def up(
         reporter.close()
     if result.cancelled:
         raise Interrupted("interrupted: ready services stay up; run `fovea up` again to converge")
+    _raise_failures(result)
+    if not json_lines:
+        summary = "nothing changed" if plan_.empty else f"{len(plan_.operations)} operations"
+        slowest = max((r.ready_at_s or 0.0 for r in result.runs.values()), default=0.0)
+        sys.stderr.write(f"fovea: {len(result.runs)} services ready in {result.elapsed_s:.2f} s ({summary})"
+                         f"{'' if plan_.empty else f'; last ready at {slowest:.2f} s'}\n")
+
+
+def _raise_failures(result: ApplyResult) -> None:
+    """A failed run → ServiceFailed naming each unit, the kind of failure and its log tail."""
+    from fovea_ctl.errors import ServiceFailed
+
     if result.failures:
         lines = []
         for failure in result.failures:
@@ -53,11 +68,6 @@ def up(
             + (f"\n  still up: {', '.join(ready)}" if ready else ""),
             hint="fix the cause, then `fovea up` again (ready services are kept)",
         )
-    if not json_lines:
-        summary = "nothing changed" if plan_.empty else f"{len(plan_.operations)} operations"
-        slowest = max((r.ready_at_s or 0.0 for r in result.runs.values()), default=0.0)
-        sys.stderr.write(f"fovea: {len(result.runs)} services ready in {result.elapsed_s:.2f} s ({summary})"
-                         f"{'' if plan_.empty else f'; last ready at {slowest:.2f} s'}\n")
 
 
 @app.command()
@@ -84,3 +94,17 @@ def down(
         sys.stderr.write(f"kept volume {name}: {why}\n")
     if result.network_removed:
         sys.stderr.write(f"removed network {target.settings.network_name}\n")
+
+
+@app.command()
+def migrate() -> None:
+    """Run the backend's migrations now (the init job `up` runs when migrations change)."""
+    from fovea_ctl.progress import make_reporter
+
+    target = project()
+    reporter = make_reporter(False)
+    try:
+        result = target.rerun_job("backend-migrate", reporter)
+    finally:
+        reporter.close()
+    _raise_failures(result)

@@ -1,0 +1,24 @@
+"""`fovea videos add`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fovea_ctl.cli.app import app, echo_json, project
+
+videos_app = typer.Typer(help="Videos in the video-data volume.", no_args_is_help=True)
+app.add_typer(videos_app, name="videos")
+
+
+@videos_app.command("add")
+def add(
+    files: Annotated[list[Path], typer.Argument(help="Video files; a <name>.info.json beside one comes along")],
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite files of the same name")] = False,
+) -> None:
+    """Copy videos into the video-data volume and sync the backend's catalogue."""
+    from fovea_ctl.videos import add_videos
+
+    echo_json(add_videos(project(), files, replace))
