@@ -56,6 +56,12 @@ class DataSafetyRefusal(FoveaError):
     exit_code = 6
 
 
+class BackupDamaged(FoveaError):
+    """A backup failed its checksums or its trial restore: verify and restore refuse it."""
+
+    exit_code = 8
+
+
 class LockTimeout(FoveaError):
     exit_code = 7
 

@@ -101,6 +101,7 @@ class DownResult:
     removed_containers: list[str] = field(default_factory=list)
     removed_volumes: list[str] = field(default_factory=list)
     kept_volumes: dict[str, str] = field(default_factory=dict)  # name -> why
+    covered_volumes: dict[str, str] = field(default_factory=dict)  # critical volume removed -> backup id holding it
     network_removed: bool = False
 
 
@@ -235,6 +236,8 @@ class Project:
         result = DownResult()
         with project_lock(self.settings):
             observed = self.observe()
+            # Read before anything stops: a stopping database writes, which would make every backup stale.
+            covered = self._backed_up_volumes(observed) if volumes and not force else {}
             self._stop_in_reverse_order(observed, timeout_s, reporter)
             result.removed_containers = sorted(c.name for c in [*observed.containers.values(), *observed.extra_containers])
             if observed.network is not None:
@@ -243,15 +246,23 @@ class Project:
             if volumes:
                 for name, volume in sorted(observed.volumes.items()):
                     priority = volume.labels.get(LABEL_PRIORITY, Priority.CRITICAL.value)
-                    if priority == Priority.CRITICAL.value and not force:
+                    if priority == Priority.CRITICAL.value and not force and name not in covered:
                         result.kept_volumes[name] = (
-                            f"{volume.labels.get(LABEL_VOLUME, name)} is critical; "
-                            "pass --force as well to delete it (back it up first)"
+                            f"{volume.labels.get(LABEL_VOLUME, name)} is critical and no verified backup holds its "
+                            "latest writes; run `fovea backup critical --verify` first, or pass --force to lose it"
                         )
                         continue
+                    if name in covered:
+                        result.covered_volumes[name] = covered[name]
                     self.engine.remove_volume(name)
                     result.removed_volumes.append(name)
         return result
+
+    def _backed_up_volumes(self, observed: ObservedState) -> dict[str, str]:
+        """Critical volumes that a verified backup taken after their last write holds (name -> backup id)."""
+        from fovea_ctl.backup import fresh_backups
+
+        return fresh_backups(self, observed) if self._stack_loads() else {}
 
     def _stop_in_reverse_order(self, observed: ObservedState, timeout_s: int | None, reporter: Reporter | None) -> None:
         """Each container stops once everything that depends on it has stopped; the rest in parallel."""

@@ -72,8 +72,8 @@ def _raise_failures(result: ApplyResult) -> None:
 
 @app.command()
 def down(
-    volumes: Annotated[bool, typer.Option("--volumes", "-v", help="Also remove volumes (critical ones need --force)")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Allow removing critical volumes")] = False,
+    volumes: Annotated[bool, typer.Option("--volumes", "-v", help="Also remove volumes (critical ones need a fresh verified backup, or --force)")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Remove critical volumes even without a fresh verified backup")] = False,
     timeout: Annotated[Optional[int], typer.Option("--timeout", help="Seconds to wait for each stop")] = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -89,7 +89,8 @@ def down(
     for name in result.removed_containers:
         sys.stderr.write(f"removed container {name}\n")
     for name in result.removed_volumes:
-        sys.stderr.write(f"removed volume {name}\n")
+        held = result.covered_volumes.get(name)
+        sys.stderr.write(f"removed volume {name}" + (f" (its data is in verified backup {held})" if held else "") + "\n")
     for name, why in result.kept_volumes.items():
         sys.stderr.write(f"kept volume {name}: {why}\n")
     if result.network_removed:

@@ -1,0 +1,152 @@
+"""`fovea backup critical|important|all|list|verify|prune` and `fovea restore`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from fovea_ctl.cli.app import app, echo_json, project
+
+backup_app = typer.Typer(help="Backups by priority class: take, list, verify (trial restore), prune.",
+                         no_args_is_help=True)
+app.add_typer(backup_app, name="backup")
+
+ToOption = Annotated[Optional[Path], typer.Option("--to", help="Backup folder (default: FOVEA_BACKUP_DIR or <root>/backups)")]
+DirOption = Annotated[Optional[Path], typer.Option("--dir", help="Backup folder (default: FOVEA_BACKUP_DIR or <root>/backups)")]
+JsonOption = Annotated[bool, typer.Option("--json", help="A JSON summary on stdout; nothing interactive")]
+
+
+def _take(backup_class: str, to: Path | None, json_out: bool, verify: bool) -> None:
+    from fovea_ctl.backup import BackupClass, backup_root, create_backup, make_progress, verify_backup
+
+    target = project()
+    progress = make_progress(json_out)
+    try:
+        result = create_backup(target, BackupClass(backup_class), backup_root(target, to), progress)
+        if verify:
+            result.verified = verify_backup(target, result.path, progress)
+    finally:
+        progress.close()
+    if json_out:
+        echo_json(result)
+        return
+    copied = result.manifest.copied
+    total = sum(i.size for i in copied)
+    sys.stderr.write(f"fovea: backup {result.manifest.id}: {len(copied)} items, {total / 1e6:.1f} MB at {result.path}"
+                     f"{' (verified)' if result.verified else ''}\n")
+    for item in result.manifest.items:
+        if item.skipped:
+            sys.stderr.write(f"  skipped {item.name}: {item.skipped}\n")
+
+
+@backup_app.command("critical")
+def critical(to: ToOption = None, json_out: JsonOption = False,
+             verify: Annotated[bool, typer.Option("--verify", help="Verify right after (trial restore)")] = False) -> None:
+    """postgres (pg_dump) and video files (tar + zstd)."""
+    _take("critical", to, json_out, verify)
+
+
+@backup_app.command("important")
+def important(to: ToOption = None, json_out: JsonOption = False,
+              verify: Annotated[bool, typer.Option("--verify", help="Verify right after (trial restore)")] = False) -> None:
+    """Critical items, plus redis (RDB), `.env` (redacted) and secrets (age-encrypted, or left out)."""
+    _take("important", to, json_out, verify)
+
+
+@backup_app.command("all")
+def all_(to: ToOption = None, json_out: JsonOption = False,
+         verify: Annotated[bool, typer.Option("--verify", help="Verify right after (trial restore)")] = False) -> None:
+    """Everything important; recreatable volumes are recorded in the manifest, not copied."""
+    _take("all", to, json_out, verify)
+
+
+@backup_app.command("list")
+def list_(directory: DirOption = None, json_out: JsonOption = False) -> None:
+    """This project's complete backups, oldest first (partial ones never show)."""
+    from fovea_ctl.backup import backup_root, list_backups
+
+    target = project()
+    backups = list_backups(backup_root(target, directory), target.settings.project)
+    if json_out:
+        echo_json([{"id": b.id, "path": str(b.path), "class": b.manifest.backup_class.value,
+                    "created_at": b.manifest.created_at.isoformat(), "size": sum(i.size for i in b.manifest.copied),
+                    "verified": b.verified_ok} for b in backups])
+        return
+    for b in backups:
+        size = sum(i.size for i in b.manifest.copied)
+        state = "verified" if b.verified_ok else ("FAILED verify" if b.verified else "not verified")
+        sys.stdout.write(f"{b.id:<34} {b.manifest.backup_class.value:<10} {size / 1e6:10.1f} MB  {state}\n")
+
+
+@backup_app.command("verify")
+def verify(ref: Annotated[str, typer.Argument(help="Backup id or path")], directory: DirOption = None,
+           json_out: JsonOption = False) -> None:
+    """Checksums, then a trial restore of every item (throwaway containers, live data untouched)."""
+    from fovea_ctl.backup import backup_root, make_progress, resolve_backup, verify_backup
+
+    target = project()
+    progress = make_progress(json_out)
+    try:
+        record = verify_backup(target, resolve_backup(backup_root(target, directory), ref), progress)
+    finally:
+        progress.close()
+    if json_out:
+        echo_json(record)
+        return
+    for name, check in record.checks.items():
+        sys.stderr.write(f"  {name}: {check}\n")
+    sys.stderr.write("fovea: backup verified\n")
+
+
+@backup_app.command("prune")
+def prune(keep: Annotated[int, typer.Option("--keep", help="Backups to keep per class")], directory: DirOption = None,
+          json_out: JsonOption = False) -> None:
+    """Remove old backups: the newest N per class stay, and so does the newest verified one."""
+    from fovea_ctl.backup import backup_root, prune_backups
+
+    target = project()
+    removed = prune_backups(backup_root(target, directory), target.settings.project, keep)
+    if json_out:
+        echo_json({"removed": removed})
+        return
+    for backup_id in removed:
+        sys.stderr.write(f"removed {backup_id}\n")
+    if not removed:
+        sys.stderr.write("fovea: nothing to prune\n")
+
+
+@app.command()
+def restore(ref: Annotated[str, typer.Argument(help="Backup id or path")],
+            only: Annotated[Optional[list[str]], typer.Option("--only", help="Restore just this item (repeatable)")] = None,
+            directory: DirOption = None, json_out: JsonOption = False) -> None:
+    """Check every checksum, restore beside the live data, swap on success, restart what was stopped."""
+    from fovea_ctl.backup import backup_root, make_progress, resolve_backup
+    from fovea_ctl.progress import make_reporter
+    from fovea_ctl.restore import restore_backup
+
+    target = project()
+    folder = resolve_backup(backup_root(target, directory), ref)
+    progress = make_progress(json_out)
+    reporter = make_reporter(False) if not json_out else _quiet_reporter()
+    try:
+        result = restore_backup(target, folder, reporter, progress, only or None)
+    finally:
+        progress.close()
+        reporter.close()
+    if json_out:
+        echo_json(result.__dict__)
+        return
+    for name, seconds in result.restored.items():
+        sys.stderr.write(f"  restored {name} in {seconds:.1f} s\n")
+    for name, why in result.skipped.items():
+        sys.stderr.write(f"  skipped {name}: {why}\n")
+    sys.stderr.write(f"fovea: restored from {result.backup_id}; restarted: {', '.join(result.restarted) or 'nothing'}\n")
+
+
+def _quiet_reporter():  # -> Reporter
+    from fovea_ctl.progress import PlainReporter
+
+    return PlainReporter()
