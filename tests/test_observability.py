@@ -1,0 +1,226 @@
+"""Observability: backend metrics reach Prometheus through the collector, every dashboard panel's query
+returns data after traffic, the mode-specific wiring is consistent, and `fovea up` sends its own trace."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+import threading
+import time
+import types
+import urllib.parse
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from fovea_ctl.model import Stack
+from fovea_ctl.project import load_stack
+from fovea_ctl.settings import Settings
+from fovea_ctl.smoke import Http
+from tests.conftest import ROOT, ProjectFactory, RecordingReporter, run_fovea
+
+DASHBOARDS = sorted((ROOT / "configs" / "grafana" / "dashboards").glob("*.json"))
+
+
+def panel_queries() -> list[tuple[str, str, str]]:
+    found = []
+    for path in DASHBOARDS:
+        for panel in json.loads(path.read_text())["panels"]:
+            for target in panel["targets"]:
+                found.append((path.name, panel["title"], target["expr"]))
+    return found
+
+
+# -- wiring (no engine) ----------------------------------------------------------------------------
+def test_offline_stack_skips_grafana_and_points_the_backend_at_vmagent() -> None:
+    stack = load_stack(Settings(root=ROOT, project="wiring", image_source="build"))
+    assert [s.name for s in stack.skipped] == ["grafana"]
+    assert "registry mode only" in (stack.skipped[0].unavailable_reason or "")
+    assert stack.units["backend"].env["BACKEND_OTLP_ENDPOINT"] == "http://otel-collector:4318"
+    collector = stack.units["otel-collector"]
+    assert collector.image.recipe is not None and collector.probe.path == "/health"  # type: ignore[union-attr]
+    assert "vmagent" in (ROOT / collector.image.recipe.context / "Dockerfile").read_text()
+
+
+def test_registry_stack_wires_collector_contrib_grafana_and_the_scrape_job() -> None:
+    stack = load_stack(Settings(root=ROOT, project="wiring", image_source="registry"))
+    assert not stack.skipped and "grafana" in stack.units
+    sources = {s.name: [c.source for c in s.configs] for s in stack.services}
+    assert sources["otel-collector"] == ["configs/otel-collector.yaml"]
+    assert sources["prometheus"] == ["configs/prometheus-registry.yml"]
+    for source in sources["grafana"]:
+        assert (ROOT / source).exists(), source
+    collector = yaml.safe_load((ROOT / "configs" / "otel-collector.yaml").read_text())
+    http = collector["receivers"]["otlp"]["protocols"]["http"]
+    assert http["metrics_url_path"] == "/opentelemetry/v1/metrics"  # same backend setting as offline
+    assert "namespace" not in collector["exporters"]["prometheus"]  # names already start with fovea_
+    pipelines = collector["service"]["pipelines"]
+    assert pipelines["metrics"]["processors"] == ["memory_limiter", "batch"]
+    assert pipelines["traces"]["exporters"] == ["debug"]
+    scrape = yaml.safe_load((ROOT / "configs" / "prometheus-registry.yml").read_text())
+    targets = [t for job in scrape["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]]
+    assert "otel-collector:" + collector["exporters"]["prometheus"]["endpoint"].rsplit(":", 1)[1] in targets
+
+
+def test_dashboards_use_the_provisioned_datasource() -> None:
+    datasource = yaml.safe_load((ROOT / "configs/grafana/provisioning/datasources/prometheus.yaml").read_text())
+    uid = datasource["datasources"][0]["uid"]
+    assert {p.stem for p in DASHBOARDS} == {"stack-overview", "api", "queues", "model-service"}
+    for path in DASHBOARDS:
+        for panel in json.loads(path.read_text())["panels"]:
+            assert panel["datasource"]["uid"] == uid, (path.name, panel["title"])
+
+
+# -- live metrics path ------------------------------------------------------------------------------
+def fake_tasks(fail: bool) -> types.ModuleType:
+    """`model_service.tasks` for a host-side RQ worker: augment succeeds, or crashes."""
+    module = types.ModuleType("model_service.tasks")
+
+    def augment(persona: dict[str, Any], ontology: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        if fail:
+            raise RuntimeError("simulated model crash")
+        return {"suggestions": [{"category": "entityTypes", "name": "Wheelchair", "description": "A mobility aid",
+                                 "confidence": 0.7, "reason": "smoke"}]}
+
+    module.augment = augment  # type: ignore[attr-defined]
+    return module
+
+
+def run_worker(redis_port: int, fail: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    import redis
+    from rq import Queue, SimpleWorker
+
+    package = types.ModuleType("model_service")
+    package.__path__ = []  # type: ignore[attr-defined]
+    tasks = fake_tasks(fail)
+    package.tasks = tasks  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "model_service", package)
+    monkeypatch.setitem(sys.modules, "model_service.tasks", tasks)
+    connection = redis.Redis(host="127.0.0.1", port=redis_port)
+    SimpleWorker([Queue("ontology-augmentation", connection=connection)], connection=connection).work(burst=True)
+
+
+def test_backend_metrics_reach_prometheus_and_every_dashboard_query_returns_data(
+        make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    def stack(settings: Settings) -> Stack:
+        real = load_stack(settings)
+        # no retries: a crashing job is failed at once, so the failure panels get data within the test
+        backend = next(s for s in real.services if s.name == "backend")
+        backend = backend.model_copy(update={"env": {**backend.env, "BACKEND_JOB_RETRY_INTERVALS": "[]"}})
+        return real.model_copy(update={"services": [backend if s.name == "backend" else s for s in real.services]})
+
+    project = make_project(stack)
+    _, result = project.up(RecordingReporter(), ["backend"])
+    assert result.ok, [f.describe() for f in result.failures]
+    s = project.stack
+    api = f"http://127.0.0.1:{s.host_port(s.units['backend'].ports[0])}"
+    prometheus = f"http://127.0.0.1:{s.host_port(s.units['prometheus'].ports[0])}"
+    redis_port = s.host_port(s.units["redis"].ports[0])
+
+    http = Http()
+    assert http.call("POST", f"{api}/api/auth/login", {"username": "admin", "password": "wrong"})[0] == 401
+    assert http.call("POST", f"{api}/api/auth/login",
+                     {"username": "admin", "password": project.secrets.value("admin_password")})[0] == 200
+    status, persona = http.call("POST", f"{api}/api/personas", {"name": "analyst"})
+    assert status == 201, persona
+    for fail in (False, True):
+        status, accepted = http.call("POST", f"{api}/api/ontology/augment", {"personaId": persona["id"]})  # type: ignore[index]
+        assert status == 202, accepted
+        run_worker(redis_port, fail, monkeypatch)
+        job = f"{api}/api/jobs/{accepted['jobId']}"  # type: ignore[index]
+        deadline = time.monotonic() + 15
+        while http.call("GET", job)[1]["status"] not in ("completed", "failed"):  # type: ignore[index]
+            assert time.monotonic() < deadline, "the backend never saw the job finish"
+            time.sleep(0.3)
+
+    queries = panel_queries()
+    assert len(queries) >= 20
+    empty: list[tuple[str, str, str]] = queries
+    deadline = time.monotonic() + 60  # exports every 10 s; rates need two samples
+    while empty and time.monotonic() < deadline:
+        http.call("GET", f"{api}/health")
+        http.call("GET", f"{api}/api/personas")
+        time.sleep(2)
+        empty = [q for q in empty if not query(http, prometheus, q[2])]
+    assert not empty, "panels without data:\n" + "\n".join(f"{d} / {t}: {e}" for d, t, e in empty)
+    requests = query(http, prometheus, 'fovea_api_requests_total{route="/api/auth/login",status="401"}')
+    assert requests and requests[0]["metric"]["service_name"] == "fovea-backend"
+
+
+def query(http: Http, prometheus: str, expr: str) -> list[dict[str, Any]]:
+    status, body = http.call("GET", f"{prometheus}/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
+    assert status == 200, (expr, body)
+    return body["data"]["result"]  # type: ignore[index]
+
+
+# -- the CLI's own trace -----------------------------------------------------------------------------
+class TraceReceiver(ThreadingHTTPServer):
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                raw = self.rfile.read(int(self.headers.get("content-length", 0)))
+                if self.headers.get("content-encoding") == "gzip":
+                    raw = gzip.decompress(raw)
+                if self.path == "/v1/traces":
+                    receiver.bodies.append(raw)
+                self.send_response(200)
+                self.send_header("content-type", "application/x-protobuf")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+@pytest.fixture
+def trace_receiver() -> Iterator[TraceReceiver]:
+    server = TraceReceiver()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+
+
+def spans_received(bodies: list[bytes]) -> list[tuple[str, str | None, int, int]]:
+    """(name, parent name, start, end) of every span received."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    spans = []
+    for body in bodies:
+        request = ExportTraceServiceRequest.FromString(body)
+        for resource in request.resource_spans:
+            for scope in resource.scope_spans:
+                spans += list(scope.spans)
+    by_id = {span.span_id: span.name for span in spans}
+    return [(s.name, by_id.get(s.parent_span_id), s.start_time_unix_nano, s.end_time_unix_nano) for s in spans]
+
+
+def test_up_sends_a_trace_with_a_span_per_service_when_an_endpoint_is_set(
+        make_project: ProjectFactory, trace_receiver: TraceReceiver) -> None:
+    project = make_project()
+    env = {**make_project.env(project), "FOVEA_OTLP_ENDPOINT": f"http://127.0.0.1:{trace_receiver.server_port}"}
+    up = run_fovea(["up", "prometheus", "redis"], env, timeout=120)
+    assert up.returncode == 0, up.stderr
+    spans = spans_received(trace_receiver.bodies)
+    names = {(name, parent) for name, parent, _, _ in spans}
+    assert ("fovea up", None) in names
+    for service in ("prometheus", "redis"):
+        assert (service, "fovea up") in names
+        for phase in ("create", "start", "ready"):
+            assert (phase, service) in names, (phase, service, sorted(names))
+    for name, _, start, end in spans:
+        assert end >= start > 0, name
+    # without the setting, nothing is sent
+    trace_receiver.bodies.clear()
+    quiet = run_fovea(["up", "redis"], {**env, "FOVEA_OTLP_ENDPOINT": ""}, timeout=60)
+    assert quiet.returncode == 0, quiet.stderr
+    assert trace_receiver.bodies == []
