@@ -8,6 +8,8 @@ FOVEA_PORT_BASE; names come from FOVEA_PROJECT.
 from __future__ import annotations
 
 from fovea_ctl.model import (
+    ExecProbe,
+    GpuRequest,
     Condition,
     InitJob,
     BackupStrategy,
@@ -42,6 +44,7 @@ VOLUMES = [
     Volume(name="redis-data", priority=Priority.IMPORTANT, backup=BackupStrategy.REDIS_RDB,
            description="job queue state"),
     Volume(name="prometheus-data", priority=Priority.RECREATABLE, description="historical metrics"),
+    Volume(name="model-cache", priority=Priority.RECREATABLE, description="model weights (seeded from the image)"),
     Volume(name="grafana-data", priority=Priority.RECREATABLE, description="Grafana's own state (dashboards are provisioned)"),
 ]
 
@@ -171,11 +174,62 @@ backend = Service(
 )
 
 
+# -- model-service: one image for the HTTP API and the RQ queue worker; CPU and GPU variants ----------
+
+MODEL_SERVICE_CONTEXT = "services/model_service"
+MODEL_ENV = {"MODEL_REDIS_URL": "redis://redis:6379/0", "MODEL_VIDEO_ROOT": "/data/videos",
+             "MODEL_CACHE_DIR": "/models", "MODEL_CONFIG": "/etc/fovea/models.yaml"}
+MODEL_MOUNTS = [Mount(volume="model-cache", target="/models"),
+                Mount(volume="video-data", target="/data/videos", read_only=True)]
+MODEL_CONFIGS = [ConfigFile(source="configs/models.yaml", target="/etc/fovea/models.yaml")]
+
+
+def model_image(variant: str) -> ImageSpec:
+    # The wheelhouse is fetched by `prepare` from hash-pinned lock files, which the content hash covers;
+    # hashing the 200 MB of wheels themselves on every `up` would only slow the no-op path.
+    return ImageSpec(recipe=BuildRecipe(
+        name="fovea/model-service" + ("-gpu" if variant == "gpu" else ""), context=MODEL_SERVICE_CONTEXT,
+        dockerfile="Dockerfile.gpu" if variant == "gpu" else "Dockerfile",
+        exclude=[".wheelhouse"], prepare=["python3", "fetch_wheels.py"],
+    ))
+
+
+def model_services(variant: str, enabled: bool) -> list[Service]:
+    """The API and its worker for one variant; the other variant's pair is disabled (exclusive roles)."""
+    suffix = "-gpu" if variant == "gpu" else ""
+    common = dict(
+        image=model_image(variant), env={**MODEL_ENV, "MODEL_DEVICE": "cuda" if variant == "gpu" else "cpu"},
+        mounts=MODEL_MOUNTS, configs=MODEL_CONFIGS, variant=variant, enabled=enabled,
+        gpu=GpuRequest() if variant == "gpu" else None,
+    )
+    api = Service(
+        name=f"model-service{suffix}", role="model-service",
+        description=f"AI inference API ({variant}): detection, tracking, summaries, ontology suggestions",
+        ports=[Port(container=8000)],
+        depends_on={"redis": Condition.READY, "otel-collector": Condition.STARTED},
+        probe=HttpProbe(port=8000, path="/health", budget_s=180,
+                        healthcheck=["python3", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/health', timeout=2)"]),
+        **common,  # type: ignore[arg-type]
+    )
+    worker = Service(
+        name=f"model-worker{suffix}", role="model-worker",
+        description=f"RQ worker ({variant}) for the object-detection, object-tracking, video-summarization "
+                    "and ontology-augmentation queues",
+        command=["python3", "-m", "model_service.worker"],
+        depends_on={"redis": Condition.READY},
+        probe=ExecProbe(command=["python3", "-m", "model_service.worker", "--check"], budget_s=180),
+        **common,  # type: ignore[arg-type]
+    )
+    return [api, worker]
+
+
 def build_stack(settings: Settings) -> Stack:
     return Stack(
         name=settings.project,
         port_base=settings.port_base,
-        services=[postgres, redis, prometheus_variant(settings), collector_variant(settings), grafana_variant(settings), backend],
+        services=[postgres, redis, prometheus_variant(settings), collector_variant(settings),
+                  grafana_variant(settings), backend,
+                  *model_services("cpu", enabled=not settings.gpu), *model_services("gpu", enabled=settings.gpu)],
         volumes=VOLUMES,
         secrets=SECRETS,
     )
