@@ -333,6 +333,19 @@ class Engine:
         code = self._call(self.api.exec_inspect, exec_id["Id"]).get("ExitCode")
         return int(code if code is not None else -1), output
 
+    def read_file(self, container_id: str, path: str) -> bytes:
+        """One file's bytes out of a container (the engine hands it over as a tar stream)."""
+        import io
+        import tarfile
+
+        stream, _ = self._call(self.api.get_archive, container_id, path)
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            member = tar.next()
+            extracted = tar.extractfile(member) if member else None
+            if extracted is None:
+                raise EngineError(f"{path} in the container is not a regular file")
+            return extracted.read()
+
     def put_archive(self, container_id: str, path: str, archive: Any) -> None:
         """Unpack a tar stream (bytes or a file object) at `path` inside the container."""
         if not self._call(self.api.put_archive, container_id, path, archive):
@@ -418,6 +431,10 @@ class ExecStream:
             for chunk in stdin:
                 if chunk:
                     self.raw.sendall(chunk)
+        except OSError:
+            # The command stopped reading (tar stops at its end-of-archive marker, before the padding):
+            # its exit code says whether that was success.
+            pass
         except BaseException as exc:  # re-raised in the reading thread
             self.writer_error = exc
         finally:

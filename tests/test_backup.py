@@ -1,0 +1,326 @@
+"""Backups against the real stack: round trip, damaged backups refused, Ctrl-C, consistency, secrets, guarded down.
+
+One project (postgres, redis, backend) serves the module; the destructive round trip runs last and
+leaves the stack restored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import signal
+import subprocess
+import tarfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from fovea_ctl.backup import (
+    MANIFEST,
+    VERIFIED,
+    BackupClass,
+    BackupManifest,
+    ItemRecord,
+    VerifyRecord,
+    _sha256_file,
+    list_backups,
+    prune_backups,
+)
+from fovea_ctl.engine import LABEL_PROJECT
+from fovea_ctl.project import Project
+from tests.conftest import FOVEA, ROOT, ProjectFactory, RecordingReporter, engine_available, run_fovea
+
+VIDEOS = {"street.mp4": 1_500_000, "harbour.mp4": 700_000, "night.webm": 300_000}
+
+
+# -- no engine: layout, listing and retention -----------------------------------------------------
+def _fake_backup(root: Path, backup_id: str, created: datetime, backup_class: str, verified: bool | None) -> None:
+    folder = root / backup_id
+    folder.mkdir(parents=True)
+    manifest = BackupManifest(id=backup_id, project="p", backup_class=BackupClass(backup_class), created_at=created,
+                              stack_hash="x", items=[ItemRecord(name="video-data", kind="volume", strategy="tar")])
+    (folder / MANIFEST).write_text(manifest.model_dump_json())
+    if verified is not None:
+        record = VerifyRecord(ok=verified, verified_at=created, manifest_sha256=_sha256_file(folder / MANIFEST))
+        (folder / VERIFIED).write_text(record.model_dump_json())
+
+
+def test_prune_keeps_the_newest_per_class_and_the_newest_verified_one(tmp_path: Path) -> None:
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
+    _fake_backup(tmp_path, "a-critical", t0, "critical", True)
+    _fake_backup(tmp_path, "b-critical", t0 + timedelta(hours=1), "critical", False)
+    _fake_backup(tmp_path, "c-critical", t0 + timedelta(hours=2), "critical", None)
+    _fake_backup(tmp_path, "d-important", t0 + timedelta(hours=3), "important", None)
+    (tmp_path / ".partial-e-critical-1").mkdir()  # an interrupted backup: never listed
+    assert [b.id for b in list_backups(tmp_path, "p")] == ["a-critical", "b-critical", "c-critical", "d-important"]
+    assert list_backups(tmp_path, "other") == []
+
+    removed = prune_backups(tmp_path, "p", keep=1)
+
+    assert removed == ["b-critical"]  # a-critical is the newest verified critical backup
+    assert [b.id for b in list_backups(tmp_path, "p")] == ["a-critical", "c-critical", "d-important"]
+
+
+# -- the real stack ---------------------------------------------------------------------------------
+class Live:
+    def __init__(self, project: Project, env: dict[str, str], backups: Path) -> None:
+        self.project = project
+        self.env = env
+        self.backups = backups
+        self.url = f"http://127.0.0.1:{project.settings.port_base + 3001}"
+
+    def fovea(self, *args: str, timeout: float = 300, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        return run_fovea(list(args), {**self.env, **extra_env}, timeout=timeout)
+
+    @contextmanager
+    def client(self) -> Iterator[httpx.Client]:
+        with httpx.Client(base_url=self.url, timeout=30) as client:
+            password = self.project.secrets.value("admin_password")
+            response = client.post("/api/auth/login", json={"username": "admin", "password": password})
+            assert response.status_code == 200, response.text
+            yield client
+
+    def export(self) -> list[dict[str, object]]:
+        with self.client() as client:
+            response = client.get("/api/export", params={"format": "jsonl"})
+        assert response.status_code == 200, response.text
+        lines = [json.loads(line) for line in response.text.splitlines()]
+        return [line for line in lines if line.get("type") != "header"]  # the header carries the export time
+
+    def backend(self) -> str:
+        container = self.project.observe().container("backend")
+        assert container is not None and container.running
+        return container.id
+
+    def video_digests(self) -> dict[str, str]:
+        code, out = self.project.engine.exec(self.backend(), ["sh", "-c", "cd /data/videos && find . -maxdepth 1 -type f ! -name '.*' -exec sha256sum {} +"])
+        assert code == 0, out
+        return {name: digest for digest, name in (line.split() for line in out.decode().splitlines())}
+
+    def put_videos(self, files: dict[str, bytes]) -> None:
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            for name, data in files.items():
+                info = tarfile.TarInfo(name)
+                info.size, info.uid, info.gid, info.mode = len(data), 10001, 10001, 0o644
+                tar.addfile(info, io.BytesIO(data))
+        self.project.engine.put_archive(self.backend(), "/data/videos", buffer.getvalue())
+
+    def backup(self, backup_class: str = "critical", *args: str, **extra_env: str) -> dict[str, object]:
+        result = self.fovea("backup", backup_class, "--json", *args, **extra_env)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    def listed(self) -> list[str]:
+        result = self.fovea("backup", "list", "--json")
+        assert result.returncode == 0, result.stderr
+        return [b["id"] for b in json.loads(result.stdout)]
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    if not engine_available():
+        if os.environ.get("CI"):
+            pytest.fail("no Docker engine answers")
+        pytest.skip("no Docker engine on this machine")
+    factory = ProjectFactory(tmp_path_factory.mktemp("backup-projects"))
+    project = factory()
+    backups = tmp_path_factory.mktemp("backups")
+    try:
+        _, result = project.up(RecordingReporter(), ["backend"])
+        assert not result.failures, [f.describe() for f in result.failures]
+        live = Live(project, {**factory.env(project), "FOVEA_BACKUP_DIR": str(backups)}, backups)
+        _seed(live)
+        yield live
+    finally:
+        factory.cleanup()
+
+
+def _seed(live: Live) -> None:
+    files: dict[str, bytes] = {}
+    for name, size in VIDEOS.items():
+        files[name] = os.urandom(size)
+        stem = name.rsplit(".", 1)[0]
+        files[f"{stem}.info.json"] = json.dumps({"duration": 10.0, "fps": 25, "width": 640, "height": 360}).encode()
+    live.put_videos(files)
+    with live.client() as client:
+        assert client.post("/api/videos/sync").status_code == 200
+        video = client.get("/api/videos").json()[0]["id"]
+        for n in range(3):
+            persona = client.post("/api/personas", json={"name": f"Analyst {n}", "role": "analyst",
+                                                         "informationNeed": f"need {n} ✓"}).json()["id"]
+            client.put(f"/api/personas/{persona}/ontology",
+                       json={"eventTypes": [{"id": f"e{n}", "name": "Event", "weight": 0.5}]})
+            response = client.post("/api/annotations", json={
+                "videoId": video, "personaId": persona, "type": "entity", "label": f"bus {n}",
+                "frames": [{"frame": 3 + n, "x": 10.5, "y": 20, "width": 30, "height": 40}]})
+            assert response.status_code in (200, 201), response.text
+
+
+def test_no_secret_value_appears_in_any_artifact_or_the_manifest(live: Live, tmp_path: Path) -> None:
+    import pyrage
+    import zstandard
+
+    identity = pyrage.x25519.Identity.generate()
+    identity_file = tmp_path / "backup.key"
+    identity_file.write_text(str(identity) + "\n")
+    summary = live.backup("important", "--verify", FOVEA_BACKUP_AGE_RECIPIENT=str(identity.to_public()),
+                          FOVEA_BACKUP_AGE_IDENTITY=str(identity_file))
+    folder = Path(str(summary["path"]))
+    manifest = json.loads((folder / MANIFEST).read_text())
+    assert manifest["schema_version"] == 1 and manifest["backup_class"] == "important"
+    assert manifest["postgres_version"].startswith("17") and manifest["engine_version"] and manifest["stack_hash"]
+    items = {i["name"]: i for i in manifest["items"]}
+    assert items["prometheus-data"]["skipped"] and items["redis-data"]["artifact"] == "redis-data.rdb"
+    assert items["secrets"]["artifact"] == "secrets.tar.age"
+    for item in manifest["items"]:
+        if item["artifact"]:
+            assert item["sha256"] == _sha256_file(folder / item["artifact"]) and item["duration_s"] >= 0
+
+    values = [live.project.secrets.value(name).encode() for name in ("postgres_password", "admin_password", "session_secret")]
+    # Every artifact as plain bytes: the dump as SQL, the tar decompressed, the rest as stored.
+    plain = {"manifest.json": (folder / MANIFEST).read_bytes(), "verified.json": (folder / VERIFIED).read_bytes()}
+    for path in folder.iterdir():
+        data = path.read_bytes()
+        if path.name.endswith(".zst"):
+            data = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)).read()
+        plain[path.name] = data
+    code, sql = live.project.engine.exec_stream(  # the dump rendered as SQL by pg_restore
+        live.project.observe().container("postgres").id, ["pg_restore", "-f", "-"],  # type: ignore[union-attr]
+        user="postgres", stdin=iter([plain["postgres-data.pgdump"]])).drain()
+    assert code == 0 and b"CREATE TABLE" in sql
+    plain["postgres-data.sql"] = sql
+    for name, data in plain.items():
+        for value in values:
+            assert value not in data, f"a secret value appears in plain text in {name}"
+    # ...yet the secrets are in the backup, for the holder of the key.
+    decrypted = pyrage.decrypt((folder / "secrets.tar.age").read_bytes(), [identity])
+    with tarfile.open(fileobj=io.BytesIO(decrypted)) as tar:
+        assert tar.extractfile("secrets/admin_password").read().strip() == values[1]  # type: ignore[union-attr]
+    assert summary["verified"]["ok"] and "decrypted ok" in summary["verified"]["checks"]["secrets"]
+
+
+def test_one_flipped_byte_makes_verify_and_restore_refuse_and_live_data_stays(live: Live) -> None:
+    summary = live.backup("critical")
+    folder = Path(str(summary["path"]))
+    export_before, videos_before = live.export(), live.video_digests()
+    backend_before = live.backend()
+    artifact = folder / "video-data.tar.zst"
+    with artifact.open("r+b") as handle:
+        handle.seek(artifact.stat().st_size // 2)
+        byte = handle.read(1)
+        handle.seek(-1, 1)
+        handle.write(bytes([byte[0] ^ 0x01]))
+
+    verify = live.fovea("backup", "verify", folder.name)
+    restore = live.fovea("restore", folder.name)
+
+    assert verify.returncode == 8 and "video-data: sha256" in verify.stderr
+    assert restore.returncode == 8 and "nothing was touched" in restore.stderr
+    assert live.backend() == backend_before  # never stopped
+    assert live.export() == export_before and live.video_digests() == videos_before
+    assert folder.name in live.listed()  # listed, but marked failed
+    assert json.loads((folder / VERIFIED).read_text())["ok"] is False
+
+
+def test_ctrl_c_mid_backup_leaves_nothing_in_list_and_no_helper(live: Live) -> None:
+    code, out = live.project.engine.exec(live.backend(), ["sh", "-c", "head -c 600000000 /dev/urandom > /data/videos/.big"],
+                                         user="0")
+    assert code == 0, out
+    listed_before = live.listed()
+    try:
+        process = subprocess.Popen([*FOVEA, "backup", "critical"], env=live.env, cwd=ROOT,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while not any(live.backups.glob(".partial-*/video-data.tar.zst")):
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.02)
+        time.sleep(0.3)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        live.project.engine.exec(live.backend(), ["rm", "-f", "/data/videos/.big"], user="0")
+
+    assert process.returncode == 130, stderr
+    assert live.listed() == listed_before
+    assert not list(live.backups.glob(".partial-*"))
+    helpers = live.project.engine.api.containers(all=True, filters={"label": f"io.fovea.helper-of={live.project.settings.project}"})
+    assert helpers == []
+
+
+def test_a_backup_taken_while_a_client_writes_restores_to_a_consistent_state(live: Live) -> None:
+    stop = threading.Event()
+    written: list[int] = []
+
+    def writer() -> None:
+        with live.client() as client:
+            n = 0
+            while not stop.is_set():
+                response = client.post("/api/personas", json={"name": f"w{n:05d}", "informationNeed": "write"})
+                assert response.status_code in (200, 201), response.text
+                written.append(n)
+                n += 1
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        while len(written) < 20:
+            time.sleep(0.05)
+        at_start = len(written)
+        summary = live.backup("critical", "--verify")
+        while len(written) < at_start + 40:  # keep writing after the backup too
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+    restored = live.fovea("restore", str(summary["path"]), "--only", "postgres-data")
+    assert restored.returncode == 0, restored.stderr
+    with live.client() as client:
+        names = sorted(p["name"] for p in client.get("/api/personas").json() if p["name"].startswith("w"))
+    # A snapshot: every write up to some point, none after it, no gaps.
+    assert names == [f"w{n:05d}" for n in range(len(names))]
+    assert at_start <= len(names) < len(written)
+
+
+def test_round_trip_backup_destroy_restore_gives_identical_export_and_videos(live: Live) -> None:
+    export_before, videos_before = live.export(), live.video_digests()
+    assert len(videos_before) == 2 * len(VIDEOS)
+
+    # Without a backup that holds the latest writes, `down --volumes` keeps the critical volumes.
+    live.put_videos({"late.mp4": os.urandom(1000)})
+    guarded = live.fovea("down", "--volumes")
+    assert guarded.returncode == 0, guarded.stderr
+    kept = {v.name for v in live.project.engine.list_volumes(live.project.settings.project)}
+    assert {live.project.settings.volume_name("postgres-data"), live.project.settings.volume_name("video-data")} <= kept
+    assert "no verified backup holds its latest writes" in guarded.stderr
+
+    up = live.fovea("up", "backend")
+    assert up.returncode == 0, up.stderr
+    live.project.engine.exec(live.backend(), ["rm", "/data/videos/late.mp4"], user="0")
+    videos_before = live.video_digests()
+    summary = live.backup("critical", "--verify")
+    assert summary["verified"]["ok"]
+
+    # With one, it removes them, naming the backup that holds them.
+    down = live.fovea("down", "--volumes")
+    assert down.returncode == 0, down.stderr
+    assert live.project.engine.list_volumes(live.project.settings.project) == []
+    assert f"verified backup {summary['manifest']['id']}" in down.stderr
+
+    up = live.fovea("up", "backend")
+    assert up.returncode == 0, up.stderr
+    assert live.video_digests() == {}
+    restored = live.fovea("restore", summary["manifest"]["id"])  # type: ignore[index]
+    assert restored.returncode == 0, restored.stderr
+
+    assert live.export() == export_before
+    assert live.video_digests() == videos_before
