@@ -13,6 +13,7 @@ import json
 import random
 import shutil
 import socket
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -21,7 +22,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar
+from pathlib import Path
 
+from fovea_ctl.errors import FoveaError
 from fovea_ctl.model import Stack
 from fovea_ctl.progress import Reporter
 from fovea_ctl.project import Project
@@ -189,17 +192,22 @@ class Smoke:
         model = self.model_service()
         if model is None:
             raise CheckSkipped("no model-service in this stack")
-        video_mount = next((m for m in self.project.stack.units[model].mounts if m.volume == "video-data"), None)
-        if video_mount is None:
-            raise CheckFailed(f"{model} does not mount the video-data volume", [model])
+        # The model-service reads videos read-only; its ffmpeg makes the clip in /tmp, and it reaches the
+        # video-data volume the way a user's file does: `fovea videos add` through the backend.
         script = (self.project.settings.root / TEST_VIDEO_SCRIPT).read_text()
         container = self.project.observe().containers[model]
-        code, output = self.project.engine.exec(container.id, ["sh", "-c", script.replace("/out/", f"{video_mount.target}/smoke-")])
+        code, output = self.project.engine.exec(container.id, ["sh", "-c", script.replace("/out/", "/tmp/smoke-")])
         if code != 0:
             raise CheckFailed(f"making the test video in {model} failed ({code}): {output.decode(errors='replace')[-300:]}", [model])
-        status, body = self.http.call("POST", self.url("backend", 3001, "/api/videos/sync"))
-        if status != 200:
-            raise CheckFailed(f"POST /api/videos/sync answered {status}: {body}", ["backend"])
+        from fovea_ctl.videos import add_videos
+
+        with tempfile.TemporaryDirectory(prefix="fovea-smoke-") as workdir:
+            clip = Path(workdir) / "smoke-bus_pan.mp4"
+            clip.write_bytes(self.project.engine.read_file(container.id, "/tmp/smoke-bus_pan.mp4"))
+            try:
+                add_videos(self.project, [clip], replace=True)
+            except FoveaError as exc:
+                raise CheckFailed(f"fovea videos add of the test video failed: {exc.message}", ["backend"]) from None
         status, videos = self.http.call("GET", self.url("backend", 3001, "/api/videos"))
         video = next((v for v in videos if isinstance(v, dict) and "smoke-bus_pan" in json.dumps(v)), None) \
             if isinstance(videos, list) else None
@@ -218,6 +226,12 @@ class Smoke:
             if state == "completed":
                 if not (job.get("result") or {}):  # type: ignore[union-attr]
                     raise CheckFailed(f"detection job {job_id} completed without a result", ["backend", *workers])
+                status, annotations = self.http.call("GET", self.url("backend", 3001, f"/api/annotations/{video['id']}"))
+                automatic = [a for a in annotations if isinstance(a, dict) and a.get("source") == "automatic"] \
+                    if isinstance(annotations, list) else []
+                if not automatic:
+                    raise CheckFailed(f"no automatic annotations after detection ({status}: {str(annotations)[:200]})",
+                                      ["backend", *workers])
                 return
             if state == "failed":
                 raise CheckFailed(f"detection job {job_id} failed: {job.get('error')}", ["backend", *workers])  # type: ignore[union-attr]
