@@ -174,9 +174,9 @@ class Project:
         from fovea_ctl.desired import desired_unit
         from fovea_ctl.images import ResolvedImage, ensure_base
         from fovea_ctl.plan import make_plan
-
         from fovea_ctl.telemetry import trace_up
 
+        self.gpu_preflight(reporter)
         if targets:
             self.stack.with_dependencies(targets)
         with trace_up(self.settings, reporter) as trace, project_lock(
@@ -210,6 +210,28 @@ class Project:
             result = Executor(plan, context).run(timeout_s)
             trace.ok = result.ok
         return plan, result
+
+    def gpu_preflight(self, reporter: Reporter) -> None:
+        """With the GPU variant asked for, the engine must offer an NVIDIA runtime; else use the CPU one.
+
+        Says plainly why: a GPU request on an engine without the NVIDIA runtime fails at container start
+        with an error that names neither the cause nor the fix.
+        """
+        if not self.settings.gpu or not any(s.gpu for s in self.stack.units.values()):
+            return
+        info = self.engine.info()
+        runtimes = sorted((info.get("Runtimes") or {}).keys())
+        if "nvidia" in runtimes:
+            return
+        gpu_units = sorted(n for n, s in self.stack.units.items() if s.gpu)
+        reporter.event(
+            ", ".join(gpu_units), "fallback",
+            f"GPU variant asked for, but `docker info` lists no NVIDIA runtime (runtimes: {', '.join(runtimes) or 'none'}); "
+            "using the CPU variant. Install nvidia-container-toolkit and restart dockerd to use the GPU.",
+        )
+        self.settings = self.settings.model_copy(update={"gpu": False})
+        self.__dict__.pop("stack", None)
+        self.__dict__.pop("secrets", None)
 
     def rerun_job(self, job: str, reporter: Reporter) -> ApplyResult:
         """Run a one-shot job again now (`fovea migrate`), with its dependencies brought up first."""
