@@ -1,0 +1,116 @@
+"""`fovea backup critical` and `fovea restore` against the host's limit and upstream's documented recipe.
+
+Data: ~1 GB of incompressible video files in video-data and a ~200 MB database (one table). Compared:
+  fovea      backup critical (pg_dump -Fc -Z zstd:1 over exec + tar over exec, zstd -1 on the host)
+  raw        `tar -cf - <volume dir> | zstd -1 -T0` on the host over the same two volume folders
+             (the limit: no container, no consistency for the database)
+  upstream   `docker exec pg_dump | gzip` + `tar czf` of the video folder (the documented recipe)
+and the time of `fovea restore` of the fovea backup. Writes bench/results/backup.json.
+
+Usage: .venv/bin/python bench/backup.py [--video-mb 1024] [--db-mb 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from fovea_ctl.backup import BackupClass, QuietProgress, create_backup, verify_backup  # noqa: E402
+from fovea_ctl.progress import PlainReporter  # noqa: E402
+from fovea_ctl.project import Project  # noqa: E402
+from fovea_ctl.restore import restore_backup  # noqa: E402
+from fovea_ctl.settings import Settings  # noqa: E402
+
+
+def sh(command: str) -> float:
+    started = time.monotonic()
+    subprocess.run(["bash", "-o", "pipefail", "-c", command], check=True)
+    return time.monotonic() - started
+
+
+def size_of(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--video-mb", type=int, default=1024)
+    parser.add_argument("--db-mb", type=int, default=200)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="fovea-bench-backup-"))
+    settings = Settings(root=ROOT, project=f"benchbk{os.getpid()}", port_base=33000, secrets_dir=work / "secrets")
+    os.environ["FOVEA_BACKUP_DIR"] = str(work / "backups")
+    project = Project(settings)
+    results: dict[str, object] = {"host": platform.node(), "cpus": os.cpu_count(), "video_mb": args.video_mb,
+                                  "db_mb_target": args.db_mb}
+    try:
+        _, applied = project.up(PlainReporter(), ["backend"])
+        assert not applied.failures
+        observed = project.observe()
+        backend, postgres = observed.container("backend"), observed.container("postgres")
+        assert backend and postgres
+        files = 8
+        code, out = project.engine.exec(backend.id, ["sh", "-c", (
+            f"for i in $(seq 1 {files}); do head -c {args.video_mb * 1024 * 1024 // files} /dev/urandom "
+            "> /data/videos/clip$i.mp4; done && chown -R 10001 /data/videos")], user="0")
+        assert code == 0, out
+        rows = args.db_mb * 1024 * 1024 // 180
+        code, out = project.engine.exec(postgres.id, ["psql", "-U", "fovea", "-d", "fovea", "-c", (
+            "create table bench_rows as select g as id, md5(g::text) as a, md5((g * 7)::text) as b, "
+            f"repeat(md5((g * 13)::text), 2) as c, now() as at from generate_series(1, {rows}) g")], user="postgres")
+        assert code == 0, out
+        code, out = project.engine.exec(postgres.id, ["psql", "-U", "fovea", "-d", "fovea", "-Atc",
+                                                      "select pg_database_size('fovea')"], user="postgres")
+        results["db_bytes"] = int(out.decode().strip())
+        video_dir = Path(project.engine.api.inspect_volume(settings.volume_name("video-data"))["Mountpoint"])
+        pg_dir = Path(project.engine.api.inspect_volume(settings.volume_name("postgres-data"))["Mountpoint"])
+        results["video_bytes"] = size_of(video_dir)
+        sh("sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true")
+
+        started = time.monotonic()
+        backup = create_backup(project, BackupClass.CRITICAL, work / "backups", QuietProgress())
+        fovea_s = time.monotonic() - started
+        items = {i.name: {"seconds": i.duration_s, "bytes": i.size} for i in backup.manifest.copied}
+        results["fovea_backup"] = {"seconds": round(fovea_s, 2), "bytes": size_of(backup.path), "items": items}
+
+        raw_s = sh(f"tar -cf - -C {video_dir} . | zstd -q -1 -T0 -o {work}/raw-video.tar.zst && "
+                   f"tar -cf - -C {pg_dir} . | zstd -q -1 -T0 -o {work}/raw-pg.tar.zst")
+        results["raw_tar_zstd1"] = {"seconds": round(raw_s, 2),
+                                    "bytes": size_of(work / "raw-video.tar.zst") + size_of(work / "raw-pg.tar.zst")}
+        upstream_s = sh(f"docker exec -u postgres {postgres.id} pg_dump -U fovea fovea | gzip > {work}/up.sql.gz && "
+                        f"tar czf {work}/up-video.tar.gz -C {video_dir} .")
+        results["upstream_pg_dump_gzip_tar_czf"] = {
+            "seconds": round(upstream_s, 2), "bytes": size_of(work / "up.sql.gz") + size_of(work / "up-video.tar.gz")}
+        results["fovea_vs_raw"] = round(raw_s / fovea_s, 2)  # >= 0.8 is the target
+        results["fovea_vs_upstream_speedup"] = round(upstream_s / fovea_s, 2)
+
+        started = time.monotonic()
+        verify_backup(project, backup.path, QuietProgress())
+        results["fovea_verify_seconds"] = round(time.monotonic() - started, 2)
+        started = time.monotonic()
+        restored = restore_backup(project, backup.path, PlainReporter(), QuietProgress())
+        results["fovea_restore"] = {"seconds": round(time.monotonic() - started, 2), "items": restored.restored,
+                                    "restarted": restored.restarted}
+    finally:
+        project.down(volumes=True, force=True, timeout_s=2)
+        shutil.rmtree(work, ignore_errors=True)
+    out_path = ROOT / "bench" / "results" / "backup.json"
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
