@@ -9,7 +9,8 @@ Targets (DESIGN.md): service >= 0.9x raw; pick-up p50 <= 20 ms. The raw side is 
 `YOLO(weights).predict(source=video, stream=True)`, and OpenCV-decoded frames predicted 4 at a time (the
 service's batch); both with torch on all cores (ultralytics alone would use cores - 1), after one warm-up
 predict, on the same video, image size and confidence. The ratio is against the faster raw side. Methods alternate per
-repetition and the best repetition of each counts, so a noisy neighbour hurts all sides alike.
+repetition and the best repetition of each counts (medians are recorded too), so a noisy neighbour on a
+shared host hurts all sides alike.
 Containers come from tests/model_service/conftest.py (one place for engine handling).
 """
 
@@ -154,7 +155,7 @@ def pickup_latency(redis_url: str, count: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=60)
-    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--pickups", type=int, default=40)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "detect.json")
     args = parser.parse_args()
@@ -211,6 +212,7 @@ def main() -> None:
             "video": {"name": BENCH_VIDEO, "frames": args.frames, "width": 1280, "height": 720, "source": "zidane.jpg pan"},
             "settings": {"imgsz": IMGSZ, "confidence": CONFIDENCE, "weights": WEIGHTS, "service_batch": "models.yaml"},
             "fps": {m: round(v, 3) for m, v in best.items()},
+            "fps_median": {m: round(statistics.median(r["fps"] for r in runs[m]), 3) for m in runs},
             "ratio_vs_raw": {"http": round(best["http"] / best["raw"], 3), "queue": round(best["queue"] / best["raw"], 3)},
             "target_ratio": 0.9,
             "pickup_latency_ms": pickup,
