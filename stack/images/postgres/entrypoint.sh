@@ -24,11 +24,11 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     initdb --username="$user" --pwfile=/run/fovea/postgres_password \
         --auth-local=trust --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 >/dev/null
     echo "host all all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
-    # Single-user mode creates the database and the vector extension without starting a server twice.
+    # Single-user mode creates the database without starting a server twice. Extensions are left to the
+    # application's migrations: made here they would get system-range OIDs, which pg_dump skips.
     if [ "$db" != "postgres" ]; then
         echo "CREATE DATABASE \"$db\";" | postgres --single -D "$PGDATA" -j postgres >/dev/null
     fi
-    echo "CREATE EXTENSION IF NOT EXISTS vector;" | postgres --single -D "$PGDATA" -j "$db" >/dev/null
     echo "fovea-postgres: initialised cluster for database $db"
 fi
 rm -f /run/fovea/postgres_password
