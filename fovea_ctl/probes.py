@@ -72,6 +72,27 @@ def probe_postgres(probe: PostgresProbe, context: ProbeContext) -> None:
         raise ProbeFailed(f"postgres: {message}") from None
 
 
+def probe_postgres_accepting(probe: PostgresProbe, context: ProbeContext) -> None:
+    """The server accepts connections: a StartupMessage is answered with an authentication request.
+
+    pg_isready's test, spoken directly: a server still starting or recovering answers an error instead.
+    No password and no libpq, so `status` stays fast; `up` logs in for real (probe_postgres).
+    """
+    port = _host_port(probe.port, context)
+    if port is None:
+        _probe_exec(["pg_isready", "-q", "-U", probe.user, "-d", probe.database], context)
+        return
+    params = b"user\0" + probe.user.encode() + b"\0database\0" + probe.database.encode() + b"\0\0"
+    startup = (8 + len(params)).to_bytes(4, "big") + (196608).to_bytes(4, "big") + params
+    reply = _exchange(port, startup, context.timeout_s)
+    if reply[:1] == b"R":
+        return
+    if reply[:1] == b"E":
+        fields = dict((f[:1], f[1:]) for f in reply[5:].split(b"\0") if f)
+        raise ProbeFailed(f"postgres: {fields.get(b'M', b'error').decode(errors='replace')}")
+    raise ProbeFailed(f"postgres: unexpected reply {reply[:20]!r}" if reply else "postgres: connection closed without a reply")
+
+
 def probe_redis(probe: RedisProbe, context: ProbeContext) -> None:
     port = _host_port(probe.port, context)
     if port is None:
@@ -142,8 +163,13 @@ PROBES: dict[type, Callable[..., None]] = {
 }
 
 
-def probe_once(probe: Probe, context: ProbeContext) -> None:
-    PROBES[type(probe)](probe, context)
+# For `status`: the same readiness, minus what costs a login (libpq's import and SCRAM alone take
+# longer than the rest of the command).
+QUICK_PROBES: dict[type, Callable[..., None]] = {**PROBES, PostgresProbe: probe_postgres_accepting}
+
+
+def probe_once(probe: Probe, context: ProbeContext, quick: bool = False) -> None:
+    (QUICK_PROBES if quick else PROBES)[type(probe)](probe, context)
 
 
 def wait_until_ready(

@@ -75,7 +75,7 @@ def _one(project: Project, name: str, container: ContainerView | None) -> Servic
     context = probe_context_for(unit, stack, project.engine, container.id, password=project.secrets.value,
                                 timeout_s=1.0)
     try:
-        probe_once(unit.probe, context)
+        probe_once(unit.probe, context, quick=True)
         status.ready, status.detail = True, "probe passed"
     except ProbeFailed as exc:
         status.detail = str(exc)

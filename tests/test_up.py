@@ -175,6 +175,9 @@ def test_postgres_password_never_leaks_but_works(make_project: ProjectFactory) -
     code, proc = project.engine.exec(container.id, ["sh", "-c", "cat /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null"])
     assert password.encode() not in proc
     outputs = [up.stdout, up.stderr]
+    status = run_fovea(["status", "--json"], env)
+    postgres_row = next(row for row in json.loads(status.stdout)["services"] if row["name"] == "postgres")
+    assert postgres_row["ready"] and postgres_row["detail"] == "probe passed"  # the quick wire-protocol probe
     for args in (["status", "--json"], ["config"], ["render", "compose"], ["logs"], ["secrets", "list"], ["plan"]):
         result = run_fovea(args, env)
         outputs += [result.stdout, result.stderr]
