@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
-import socket
 import subprocess
 import sys
 import uuid
@@ -16,29 +14,10 @@ import pytest
 from fovea_ctl.model import Stack
 from fovea_ctl.project import Project
 from fovea_ctl.settings import Settings
+from fovea_ctl.smoke import free_port_base
 
 ROOT = Path(__file__).resolve().parent.parent
 FOVEA = [sys.executable, "-m", "fovea_ctl"]
-
-
-def ports_free(ports: list[int]) -> bool:
-    for port in ports:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-    return True
-
-
-def free_port_base(default_ports: list[int]) -> int:
-    """A base at which every port of the stack is free now (tests run stacks side by side)."""
-    top = 65535 - max(default_ports)
-    for _ in range(200):
-        base = random.randrange(20000, top, 7)
-        if ports_free([base + p for p in default_ports]):
-            return base
-    raise RuntimeError("no free port base found")
 
 
 STACK_PORTS = [3000, 3001, 3002, 4317, 4318, 5432, 6379, 8000, 9090]
