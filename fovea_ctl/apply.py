@@ -224,6 +224,11 @@ class Executor:
             if unit.service.one_shot:
                 self._wait_job(run, unit)
                 run.outcome = Outcome.COMPLETED
+            elif not self.plan.for_unit(name) and existing is not None and existing.status_text.endswith("(healthy)"):
+                # Kept and healthy by its own HEALTHCHECK (at most one interval old): a no-op `up` need
+                # not exec into every container again to learn what the engine already knows.
+                run.ready_after_s = 0.0
+                run.outcome = Outcome.READY
             else:
                 self._wait_ready(run, unit)
                 run.outcome = Outcome.READY

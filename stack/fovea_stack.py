@@ -217,7 +217,8 @@ def model_services(variant: str, enabled: bool) -> list[Service]:
                     "and ontology-augmentation queues",
         command=["python3", "-m", "model_service.worker"],
         depends_on={"redis": Condition.READY},
-        probe=ExecProbe(command=["python3", "-m", "model_service.worker", "--check"], budget_s=180),
+        probe=ExecProbe(command=["python3", "-m", "model_service.worker", "--check"], budget_s=180,
+                        healthcheck=["python3", "-m", "model_service.worker", "--check"]),
         **common,  # type: ignore[arg-type]
     )
     return [api, worker]
