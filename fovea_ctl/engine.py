@@ -212,6 +212,14 @@ class Engine:
     def version(self) -> dict[str, Any]:
         return self._call(self.api.version)
 
+    def is_local_socket(self) -> bool:
+        """Whether the engine is reached over a unix socket on this machine, so host paths could be bind-mounted.
+
+        Only a hint: an engine behind a forwarded socket (a socket mounted into a container) sees another
+        filesystem; callers that bind-mount a host path must still check that the container sees it.
+        """
+        return str(getattr(self.api, "base_url", "")) == "http+docker://localhost"
+
     # -- writes (each is one engine call) ----------------------------------------------------------
     def create_network(self, name: str, labels: dict[str, str]) -> str:
         return self._call(self.api.create_network, name, driver="bridge", labels=labels)["Id"]
