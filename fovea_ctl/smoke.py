@@ -32,6 +32,7 @@ from fovea_ctl.settings import Settings
 
 LOG_LINES = 40
 METRIC = "fovea_api_requests_total"
+MODEL_METRIC = "fovea_model_inferences_total"  # recorded by the worker during the detection job
 TEST_VIDEO_SCRIPT = "tests/model_service/make_test_video.sh"  # the model-service tests' clip, made by its ffmpeg
 
 
@@ -239,8 +240,18 @@ class Smoke:
         raise CheckFailed(f"detection job {job_id} not finished in time (last: {str(job)[:200]})", ["backend", "redis", *workers])
 
     def prometheus_metrics(self) -> None:
-        """The backend exports every 10 s; the collector forwards at once: allow a few intervals."""
-        query = urllib.parse.urlencode({"query": f"sum({METRIC})"})
+        self._prometheus_holds(METRIC, ["otel-collector", "prometheus", "backend"])
+
+    def model_metrics(self) -> None:
+        model = self.model_service()
+        if model is None:
+            raise CheckSkipped("no model-service in this stack")
+        workers = [n for n in self.project.stack.units if n.startswith("model-worker")]
+        self._prometheus_holds(MODEL_METRIC, ["otel-collector", "prometheus", *workers])
+
+    def _prometheus_holds(self, metric: str, involved: list[str]) -> None:
+        """Services export every 10 s; the collector forwards at once: allow a few intervals."""
+        query = urllib.parse.urlencode({"query": f"sum({metric})"})
         url = self.url("prometheus", 9090, f"/api/v1/query?{query}")
         end = time.monotonic() + self.left(45)
         last: object = None
@@ -250,8 +261,7 @@ class Smoke:
             if status == 200 and isinstance(last, dict) and last.get("data", {}).get("result"):
                 return
             time.sleep(2.0)
-        raise CheckFailed(f"Prometheus holds no {METRIC} after traffic (last answer: {str(last)[:200]})",
-                          ["otel-collector", "prometheus", "backend"])
+        raise CheckFailed(f"Prometheus holds no {metric} after traffic (last answer: {str(last)[:200]})", involved)
 
     def checks(self) -> list[tuple[str, Callable[[], None]]]:
         return [
@@ -261,6 +271,7 @@ class Smoke:
             ("persona round trip", self.persona_round_trip),
             ("detection job end to end", self.detection_job),
             ("Prometheus holds backend metrics", self.prometheus_metrics),
+            ("Prometheus holds model-service metrics", self.model_metrics),
         ]
 
     def logs_of(self, services: list[str]) -> dict[str, list[str]]:

@@ -178,7 +178,8 @@ backend = Service(
 
 MODEL_SERVICE_CONTEXT = "services/model_service"
 MODEL_ENV = {"MODEL_REDIS_URL": "redis://redis:6379/0", "MODEL_VIDEO_ROOT": "/data/videos",
-             "MODEL_CACHE_DIR": "/models", "MODEL_CONFIG": "/etc/fovea/models.yaml"}
+             "MODEL_CACHE_DIR": "/models", "MODEL_CONFIG": "/etc/fovea/models.yaml",
+             "MODEL_OTLP_ENDPOINT": "http://otel-collector:4318"}
 MODEL_MOUNTS = [Mount(volume="model-cache", target="/models"),
                 Mount(volume="video-data", target="/data/videos", read_only=True)]
 MODEL_CONFIGS = [ConfigFile(source="configs/models.yaml", target="/etc/fovea/models.yaml")]
@@ -216,7 +217,7 @@ def model_services(variant: str, enabled: bool) -> list[Service]:
         description=f"RQ worker ({variant}) for the object-detection, object-tracking, video-summarization "
                     "and ontology-augmentation queues",
         command=["python3", "-m", "model_service.worker"],
-        depends_on={"redis": Condition.READY},
+        depends_on={"redis": Condition.READY, "otel-collector": Condition.STARTED},
         probe=ExecProbe(command=["python3", "-m", "model_service.worker", "--check"], budget_s=180,
                         healthcheck=["python3", "-m", "model_service.worker", "--check"]),
         **common,  # type: ignore[arg-type]

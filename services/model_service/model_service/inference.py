@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from model_service.models import ModelRegistry
+from model_service.telemetry import METRICS
 from model_service.video import FrameSelection, VideoInfo, batched, probe, read_frames
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ def detect(registry: ModelRegistry, video: Path, params: FrameParams, progress: 
     result["frames"] = out = []
     reporter = _Reporter(progress, params.selection().expected(info))
     for batch in batched(frames, config.batch):
-        with registry.detector_lock:
+        with registry.detector_lock, METRICS.inference("detect", str(registry.device), len(batch)):
             predictions = model.predict(
                 [frame for _, frame in batch], imgsz=config.imgsz, conf=params.confidence, classes=classes,
                 device=registry.device, half=registry.half, verbose=False,
@@ -126,11 +127,12 @@ def track(registry: ModelRegistry, video: Path, params: FrameParams, progress: P
             # persist=False on the first frame makes ultralytics build fresh trackers: ids restart per video.
             # ByteTrack associates low-score boxes too (its second pass): feed it down to 0.1 and drop
             # tracks that never reach the asked confidence below.
-            prediction = model.track(
-                frame, persist=not first, tracker=config.tracker.tracker, imgsz=config.detector.imgsz,
-                conf=min(0.1, params.confidence), classes=classes, device=registry.device, half=registry.half,
-                verbose=False,
-            )[0]
+            with METRICS.inference("track", str(registry.device), 1):
+                prediction = model.track(
+                    frame, persist=not first, tracker=config.tracker.tracker, imgsz=config.detector.imgsz,
+                    conf=min(0.1, params.confidence), classes=classes, device=registry.device, half=registry.half,
+                    verbose=False,
+                )[0]
             first = False
             boxes = prediction.boxes
             if boxes is not None and boxes.id is not None:

@@ -176,7 +176,7 @@ def main() -> None:
         raise SystemExit(check())
     from model_service.telemetry import setup_logging
 
-    setup_logging()
+    setup_logging("fovea-model-worker")
     active = settings()
     models = registry()
     models.load()  # before the first dequeue: jobs never pay for loading
