@@ -21,8 +21,10 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     fi
     user="${POSTGRES_USER:-postgres}"
     db="${POSTGRES_DB:-$user}"
+    # syncfs: one filesystem flush instead of an fsync per file; as durable, ~0.2-0.6 s faster on first start.
     initdb --username="$user" --pwfile=/run/fovea/postgres_password \
-        --auth-local=trust --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+        --auth-local=trust --auth-host=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 \
+        --sync-method=syncfs >/dev/null
     echo "host all all all scram-sha-256" >> "$PGDATA/pg_hba.conf"
     # Single-user mode creates the database without starting a server twice. Extensions are left to the
     # application's migrations: made here they would get system-range OIDs, which pg_dump skips.
