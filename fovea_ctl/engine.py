@@ -203,9 +203,6 @@ class Engine:
         except (ImageNotFound, NotFound):
             return None
 
-    def list_images(self, label: str) -> list[dict[str, Any]]:
-        return self._call(self.api.images, filters={"label": label})
-
     def info(self) -> dict[str, Any]:
         return self._call(self.api.info)
 
@@ -289,10 +286,6 @@ class Engine:
 
     def remove_container(self, container_id: str) -> None:
         self._call(self.api.remove_container, container_id, force=True)
-
-    def wait_container(self, container_id: str, timeout_s: float) -> int:
-        result = self._call(self.api.wait, container_id, timeout=timeout_s)
-        return int(result.get("StatusCode", -1))
 
     def logs(
         self,
@@ -521,8 +514,3 @@ def _frames(response: Any) -> Iterator[tuple[str, bytes]]:
         if not data:
             return
         yield ("stderr" if stream_id == 2 else "stdout"), data
-
-
-def is_not_found(exc: BaseException) -> bool:
-    cause = exc.__cause__
-    return getattr(getattr(cause, "response", None), "status_code", None) == 404

@@ -50,12 +50,6 @@ class ServiceFailed(FoveaError):
     exit_code = 5
 
 
-class DataSafetyRefusal(FoveaError):
-    """fovea refused an operation that could lose data the user has not backed up."""
-
-    exit_code = 6
-
-
 class BackupDamaged(FoveaError):
     """A backup failed its checksums or its trial restore: verify and restore refuse it."""
 
