@@ -149,9 +149,8 @@ class Project:
         desired = self.desired(self.resolver())
         return make_plan(self.stack, self.settings, desired, self.observe(), targets, remove_orphans)
 
-    def needs_base(self, targets: list[str] | None = None) -> bool:
+    def needs_base(self, resolver: ImageResolver, targets: list[str] | None = None) -> bool:
         """True when a recipe must be built and the base image it starts from is absent."""
-        resolver = self.resolver()
         for name in self.stack.dependency_order(targets):
             unit = self.stack.units[name]
             image = resolver.resolve(unit)
@@ -183,12 +182,15 @@ class Project:
             self.settings, on_wait=lambda: reporter.event(self.settings.project, "waiting",
                                                           "another fovea command holds this project")):
             reporter = trace.reporter  # with FOVEA_OTLP_ENDPOINT set, events also become spans
-            if self.needs_base(targets):
+            # One resolver for the whole run: resolving hashes every build context, which a no-op up
+            # should pay once. Only a freshly made base (new id, new tags) needs a second one.
+            resolver = self.resolver()
+            if self.needs_base(resolver, targets):
                 reporter.event(self.settings.base_image, "bootstrapping", "base image absent and no registry: debootstrap")
                 ensure_base(self.settings, self.engine,
                             on_line=lambda line: reporter.event(self.settings.base_image, "bootstrapping", line[-90:], quiet=True))
                 reporter.event(self.settings.base_image, "built", "")
-            resolver = self.resolver()
+                resolver = self.resolver()
             desired = self.desired(resolver)
             observed = self.observe()
             plan = make_plan(self.stack, self.settings, desired, observed, targets, remove_orphans)
