@@ -16,7 +16,7 @@ from enum import StrEnum
 from fovea_ctl.desired import DesiredUnit
 from fovea_ctl.engine import Engine
 from fovea_ctl.errors import FoveaError
-from fovea_ctl.images import ImageResolver, build_image, pull_image
+from fovea_ctl.images import build_image, pull_image
 from fovea_ctl.model import Condition, Stack
 from fovea_ctl.observe import ObservedState
 from fovea_ctl.plan import Operation, OpKind, Plan
@@ -80,7 +80,6 @@ class ApplyContext:
     settings: Settings
     engine: Engine
     secrets: SecretStore
-    resolver: ImageResolver
     desired: dict[str, DesiredUnit]
     observed: ObservedState
     reporter: Reporter

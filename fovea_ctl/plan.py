@@ -67,9 +67,6 @@ class Plan:
     def for_unit(self, unit: str) -> list[Operation]:
         return [op for op in self.operations if op.unit == unit and op.kind not in (OpKind.BUILD_IMAGE, OpKind.PULL_IMAGE)]
 
-    def recreated_units(self) -> set[str]:
-        return {op.unit for op in self.operations if op.kind is OpKind.CREATE_CONTAINER and op.unit}
-
 
 PART_CAUSES = {"definition": "definition changed", "image": "image changed"}
 

@@ -206,7 +206,7 @@ class Project:
 
             context = ApplyContext(
                 stack=self.stack, settings=self.settings, engine=self.engine, secrets=self.secrets,
-                resolver=resolver, desired=desired, observed=observed, reporter=reporter, redesire=redesire,
+                desired=desired, observed=observed, reporter=reporter, redesire=redesire,
             )
             trace.images = {op.target for op in plan.operations if op.unit is None and op.kind.value.endswith("image")}
             result = Executor(plan, context).run(timeout_s)
