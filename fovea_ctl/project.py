@@ -144,10 +144,19 @@ class Project:
     def plan(self, targets: list[str] | None = None, remove_orphans: bool = False) -> Plan:
         from fovea_ctl.plan import make_plan
 
-        if targets:
-            self.stack.with_dependencies(targets)  # unknown names fail before any engine call
+        self.check_targets(targets)
         desired = self.desired(self.resolver())
         return make_plan(self.stack, self.settings, desired, self.observe(), targets, remove_orphans)
+
+    def check_targets(self, targets: list[str] | None) -> None:
+        """Unknown service names fail as a usage error, before any engine call."""
+        if not targets:
+            return
+        unknown = [t for t in targets if t not in self.stack.units]
+        if unknown:
+            from fovea_ctl.errors import UsageError
+
+            raise UsageError(f"unknown service {', '.join(unknown)} (known: {', '.join(self.stack.units)})")
 
     def needs_base(self, resolver: ImageResolver, targets: list[str] | None = None) -> bool:
         """True when a recipe must be built and the base image it starts from is absent."""
@@ -176,8 +185,7 @@ class Project:
         from fovea_ctl.telemetry import trace_up
 
         self.gpu_preflight(reporter)
-        if targets:
-            self.stack.with_dependencies(targets)
+        self.check_targets(targets)
         with trace_up(self.settings, reporter) as trace, project_lock(
             self.settings, on_wait=lambda: reporter.event(self.settings.project, "waiting",
                                                           "another fovea command holds this project")):

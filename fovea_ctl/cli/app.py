@@ -17,10 +17,19 @@ app = typer.Typer(
 
 
 def project(**overrides: object):  # -> Project (imported lazily: pydantic models cost start-up time)
+    from pydantic import ValidationError
+
+    from fovea_ctl.errors import UsageError
     from fovea_ctl.project import Project
     from fovea_ctl.settings import load_settings
 
-    return Project(load_settings(**{k: v for k, v in overrides.items() if v is not None}))
+    try:
+        settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = [f"FOVEA_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']} (got {e.get('input')!r})"
+                    for e in exc.errors()]
+        raise UsageError("invalid settings:\n  " + "\n  ".join(problems)) from None
+    return Project(settings)
 
 
 def fail(message: str, code: int) -> NoReturn:

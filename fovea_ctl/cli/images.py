@@ -35,6 +35,7 @@ def build(services: Annotated[Optional[list[str]], typer.Argument()] = None) -> 
     from fovea_ctl.images import build_image, ensure_base, pull_image
 
     p = project()
+    p.check_targets(services)
     names = p.stack.dependency_order(services or None) if services else list(p.stack.units)
     if any(p.resolver().resolve(p.stack.units[n]).recipe for n in names):
         ensure_base(p.settings, p.engine, on_line=lambda line: sys.stderr.write(line + "\n"))
