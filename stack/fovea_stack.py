@@ -7,6 +7,8 @@ FOVEA_PORT_BASE; names come from FOVEA_PROJECT.
 
 from __future__ import annotations
 
+import sys
+
 from fovea_ctl.model import (
     ExecProbe,
     GpuRequest,
@@ -191,7 +193,7 @@ def model_image(variant: str) -> ImageSpec:
     return ImageSpec(recipe=BuildRecipe(
         name="fovea/model-service" + ("-gpu" if variant == "gpu" else ""), context=MODEL_SERVICE_CONTEXT,
         dockerfile="Dockerfile.gpu" if variant == "gpu" else "Dockerfile",
-        exclude=[".wheelhouse"], prepare=["python3", "fetch_wheels.py"],
+        exclude=[".wheelhouse"], prepare=[sys.executable, "fetch_wheels.py"],  # fovea's own Python has pip
     ))
 
 
