@@ -77,6 +77,8 @@ def build_image() -> str:
 @pytest.fixture(scope="session")
 def model_image() -> str:
     if not engine_available():
+        if os.environ.get("CI"):
+            pytest.fail("no Docker engine answers")  # CI starts dockerd: a skip would hide a failure
         pytest.skip("no Docker engine")
     return build_image()
 
@@ -163,6 +165,8 @@ def redis_url(network: str, unique: str) -> Iterator[str]:
     """A real Redis from the stack's image, on the test network as `redis`; yields the host-side URL."""
     tags = docker("images", "fovea/redis", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
     if not tags:
+        if os.environ.get("CI"):
+            pytest.fail("no fovea/redis image: .ci/run should have built it")
         pytest.skip("no fovea/redis image (build the stack's images first)")
     name = f"{unique}-redis"
     docker("run", "-d", "--name", name, "--network", network, "--network-alias", "redis",
