@@ -36,15 +36,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("filterwarnings", "ignore::pydantic.warnings.UnsupportedFieldAttributeWarning")
 
 
-def _newest_tag(repository: str) -> str:
-    tags = subprocess.run(["docker", "images", repository, "--format", "{{.Tag}}"], check=True,
-                          capture_output=True, text=True).stdout.split()
-    if not tags:
-        reason = f"image {repository} is not built; run `fovea up` (or build the stack images) first"
+def _stack_image(service: str) -> str:
+    """The image this checkout's stack runs for `service` (its content-hash tag). Not the repository's
+    newest tag: on a shared engine that may be another branch's build with another contract."""
+    from fovea_ctl.project import Project
+    from fovea_ctl.settings import load_settings
+
+    stack_project = Project(load_settings())
+    image = stack_project.resolver().resolve(stack_project.stack.units[service])
+    if image.missing:
+        reason = f"image {image.ref} is not built; run `fovea images build` (or `fovea up`) first"
         if os.environ.get("CI"):
             pytest.fail(reason)  # .ci/run builds every image: missing here is a failure, not a skip
         pytest.skip(reason)
-    return f"{repository}:{tags[0]}"
+    return image.ref
 
 
 def _docker(*args: str) -> str:
@@ -113,7 +118,7 @@ def running_deps() -> Iterator[BackendDeps]:
     video_root = workdir / "videos"
     video_root.mkdir()
     pg_port, redis_port = free_port(), free_port()
-    pg_image, redis_image = _newest_tag("fovea/postgres"), _newest_tag("fovea/redis")
+    pg_image, redis_image = _stack_image("postgres"), _stack_image("redis")
     started: list[str] = []
     try:
         _docker("network", "create", "--label", "fovea.test=backend", names["net"])

@@ -96,18 +96,29 @@ class WorldOut(WorldIn):
 
 
 # --- videos -------------------------------------------------------------------------------------------
-class VideoOut(ApiModel):
+class VideoRow(ApiModel):
+    """A video as stored (and exported): the file and its facts."""
+
     id: str
     filename: str
     path: str
     size_bytes: int | None
-    duration: float | None
-    fps: float | None
+    duration: float | None = Field(description="seconds")
+    fps_num: int | None = Field(description="frame rate numerator (30000 of 30000/1001)")
+    fps_den: int | None = Field(description="frame rate denominator (1001 of 30000/1001)")
+    fps: float | None = Field(description="fpsNum / fpsDen")
+    frame_count: int | None
     width: int | None
     height: int | None
+    codec: str | None = Field(description="the sidecar's vcodec, else ffprobe's codec_name (h264, vp9, ...)")
     metadata: JsonObject
     created_at: datetime
     updated_at: datetime
+
+
+class VideoOut(VideoRow):
+    annotation_count: int = Field(description="tracks of this video")
+    annotation_revision: int = Field(description="the annotation revision: If-Match of a bulk save, the list's ETag")
 
 
 class SyncOut(ApiModel):
@@ -125,6 +136,7 @@ class Keyframe(ApiModel):
     y: Pixels
     width: Pixels
     height: Pixels
+    outside: bool = Field(False, description="the object left the frame here: hidden from this keyframe to the next")
 
 
 class AnnotationBody(ApiModel):
