@@ -159,6 +159,26 @@ class AnnotationOut(AnnotationIn):
     updated_at: datetime
 
 
+class AnnotationUpsert(AnnotationBody):
+    id: UUID = Field(description="client-made for a new track; a known id replaces that track (of this video only)")
+
+
+class BulkAnnotationsIn(ApiModel):
+    upsert: Annotated[list[AnnotationUpsert], Field(max_length=10_000)] = []
+    delete: Annotated[list[UUID], Field(max_length=10_000, description="unknown ids are ignored (retries are safe)")] = []
+
+
+class BulkAnnotationsOut(ApiModel):
+    revision: int = Field(description="the annotation revision after this save: the next If-Match")
+    annotations: list[AnnotationOut] = Field(description="the upserted tracks as stored, in request order")
+
+
+class RevisionConflictOut(BaseModel):
+    detail: list[JsonObject]
+    message: str
+    revision: int = Field(description="the current annotation revision")
+
+
 # --- jobs ---------------------------------------------------------------------------------------------
 class DetectIn(ApiModel):
     confidence: Annotated[float, Field(ge=0, le=1)] = 0.25
