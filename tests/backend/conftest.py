@@ -227,3 +227,24 @@ def video_a() -> str:
     from fovea_backend.videos import video_id
 
     return video_id("clip-a.mp4")
+
+
+@dataclass
+class IsolatedBackend:
+    root: Path
+    client: httpx.Client
+    settings: Settings
+
+
+@pytest.fixture
+def isolated_backend(backend_deps: BackendDeps, secret_files: dict[str, Path], fresh_database: Callable[[], str],
+                     tmp_path: Path) -> Iterator[IsolatedBackend]:
+    """A logged-in backend on its own database, Redis database (3) and (empty) video directory, so exact
+    assertions on lists and counts hold whatever else the session did. No job-sync thread."""
+    root = tmp_path / "videos"
+    root.mkdir()
+    settings = make_settings(backend_deps, secret_files, fresh_database(), video_root=root,
+                             redis_url=backend_deps.redis_url.rsplit("/", 1)[0] + "/3")
+    migrate.run(settings)
+    with ServedApp(settings, run_job_sync=False) as served, served.client(secret_files["admin_password"].read_text().strip()) as c:
+        yield IsolatedBackend(root, c, settings)

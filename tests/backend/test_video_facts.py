@@ -8,14 +8,13 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from backend_harness import ServedApp, make_settings, write_video
-from fovea_backend import media, migrate, videos
+from backend_harness import write_video
+from fovea_backend import media, videos
 
 
 def make_clip(path: Path, rate: str = "30000/1001", frames: int = 100, size: str = "320x240") -> Path:
@@ -46,14 +45,8 @@ class Calls:
 
 
 @pytest.fixture
-def isolated(backend_deps, secret_files, fresh_database, tmp_path: Path) -> Iterator[tuple[Path, httpx.Client]]:  # type: ignore[no-untyped-def]
-    root = tmp_path / "videos"
-    root.mkdir()
-    settings = make_settings(backend_deps, secret_files, fresh_database(), video_root=root)
-    migrate.run(settings)
-    with ServedApp(settings, run_job_sync=False) as served:
-        with served.client(secret_files["admin_password"].read_text().strip()) as c:
-            yield root, c
+def isolated(isolated_backend) -> tuple[Path, httpx.Client]:  # type: ignore[no-untyped-def]
+    return isolated_backend.root, isolated_backend.client
 
 
 def _video(c: httpx.Client, filename: str) -> dict[str, Any]:
