@@ -144,6 +144,10 @@ def test_augment_result_stays_on_the_job(client: httpx.Client, backend_deps) -> 
     run_worker(backend_deps.redis_url, "augment")
     done = wait_for(client, job_id, "completed")
     assert done["result"]["suggestions"][0]["name"] == "Wheelchair" and done["queue"] == "ontology-augmentation"
+    # The shape services/backend/README.md documents for the ontology editor: kind derived from category.
+    assert done["result"]["suggestions"][0] == {"category": "entityTypes", "kind": "entity", "name": "Wheelchair",
+                                                "description": "A mobility aid", "confidence": 0.7,
+                                                "reason": "relevant to Automated"}
 
 
 def test_job_submission_errors(client: httpx.Client, video_a: str) -> None:

@@ -27,7 +27,7 @@ import psycopg
 import redis
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field
 from rq import Queue, Retry
 from rq.job import Job, JobStatus
 
@@ -123,6 +123,12 @@ class Suggestion(_Strict):
     description: str
     confidence: float = Field(ge=0, le=1)
     reason: str
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def kind(self) -> Literal["entity", "event", "role", "relation"]:
+        """The category without its list suffix, as the ontology editor names the kinds."""
+        return self.category.removesuffix("Types")  # type: ignore[return-value]
 
 
 class AugmentResult(_Strict):
