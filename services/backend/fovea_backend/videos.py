@@ -218,8 +218,8 @@ def thumbnail(root: Path, ident: str, video: Path, duration: float | None) -> Pa
             return None
         try:
             made = media.make_thumbnail(video, target, min(duration * 0.1, 10.0) if duration else 0.0)
-        except PermissionError:
-            continue  # a read-only video volume: try the next directory
+        except OSError:
+            continue  # a read-only (EROFS) or foreign-owned (EACCES) video volume: try the next directory
         for stale in directory.glob(f"{ident}-*"):
             if stale.name not in (target.name, failed.name) and not stale.name.startswith("."):
                 stale.unlink(missing_ok=True)

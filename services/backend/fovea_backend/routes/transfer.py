@@ -269,7 +269,7 @@ TABLES = {"video": "videos", "persona": "personas", "ontology": "ontologies", "w
 
 
 def _conflict(conn: psycopg.Connection, number: int, kind: str, r: Any) -> ImportConflict | None:
-    key: Any = {"ontology": lambda: r.persona_id, "world": lambda: 1}.get(kind, lambda: r.id)()
+    key: Any = r.persona_id if kind == "ontology" else 1 if kind == "world" else r.id
     params: tuple[Any, ...] = (r.video_id, r.video_id, r.id) if kind == "annotation" else (key,)
     row = conn.execute(EXISTING[kind], params).fetchone()  # type: ignore[arg-type]
     return ImportConflict(line=number, kind=kind, id="world" if kind == "world" else str(key), reason=row[0]) if row else None
@@ -359,9 +359,9 @@ def import_jsonl(state: BackendState, body: bytes, dry_run: bool = False) -> Imp
             for number, kind, record in records:
                 if kind == "header":
                     continue
-                conflict = _conflict(conn, number, kind, record) if dry_run else None
                 try:
                     with conn.transaction():  # savepoint: report the failing line, then abort everything
+                        conflict = _conflict(conn, number, kind, record) if dry_run else None
                         write(conn, kind, record)
                 except (psycopg.IntegrityError, psycopg.DataError) as exc:
                     detail = exc.diag.message_detail or exc.diag.message_primary or str(exc)
