@@ -152,6 +152,7 @@ def sync(conn: psycopg.Connection, root: Path, prune: bool) -> dict[str, Any]:
         for row in conn.execute(f"SELECT id, {', '.join(COLUMNS)} FROM videos").fetchall()
     }
     probe_at = COLUMNS.index("probe_key")
+    conn.commit()  # ffprobe may take minutes on a big library: hold no transaction (snapshot, locks) meanwhile
     scanned = scan(root, {vid: (row[probe_at], row[probe_at + 1]) for vid, row in existing.items()})
     if not scanned:
         raise ApiError(
