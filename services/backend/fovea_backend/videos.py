@@ -105,15 +105,16 @@ def facts(filename: str, size: int, key: str, meta: dict[str, Any], probed: dict
     found = probed or {}
     probe_rate = (found["fpsNum"], found["fpsDen"]) if "fpsNum" in found else None
     sidecar_fps = _number(meta.get("fps"), float)
+    sidecar_rate = media.rate_from_float(sidecar_fps) if sidecar_fps is not None else None
     rate = probe_rate
-    if sidecar_fps is not None:
-        rate = media.rate_from_float(sidecar_fps)
-        if probe_rate is not None and abs(probe_rate[0] / probe_rate[1] - sidecar_fps) < 0.01:
-            rate = probe_rate
+    agree = probe_rate is not None and sidecar_rate is not None and abs(
+        probe_rate[0] / probe_rate[1] - sidecar_rate[0] / sidecar_rate[1]) < 0.01
+    if sidecar_rate is not None and not agree:
+        rate = sidecar_rate
     duration = _number(meta.get("duration"), float) or found.get("duration")
     fps = rate[0] / rate[1] if rate else None
     frame_count = found.get("frameCount")
-    if frame_count is None and duration and fps:
+    if frame_count is None and duration and fps and duration * fps < 2**62:
         frame_count = max(1, round(duration * fps))  # no exact count anywhere: the nominal one
     vcodec = meta.get("vcodec")
     codec = vcodec[:100] if isinstance(vcodec, str) and vcodec and vcodec != "none" else found.get("codec")
