@@ -183,8 +183,10 @@ class Executor:
             return
         self.context.reporter.event(unit, "waiting", f"for {dependency} {condition.value}", quiet=True)
         if condition is Condition.STARTED:
+            # `started` is set only once its container really runs: a dependency that failed before
+            # that (create refused, image missing) ends `done` without it and stops this unit.
             while not dep_run.started.wait(0.05):
-                if dep_run.done.is_set() and dep_run.outcome is not Outcome.READY:
+                if dep_run.done.is_set():
                     break
                 if self.context.cancel.is_set():
                     raise Cancelled()
@@ -248,7 +250,6 @@ class Executor:
             self._record(run, "error", f"{exc.__class__.__name__}: {exc}")
         finally:
             run.done.set()
-            run.started.set()
 
     def _operate(self, op: Operation, run: UnitRun, unit: DesiredUnit) -> None:
         engine = self.context.engine

@@ -7,10 +7,12 @@ error that names the service and the field, because the person reading it is edi
 
 from __future__ import annotations
 
+import copy
 import re
+from collections.abc import Mapping
 from enum import StrEnum
 from functools import cached_property
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -40,6 +42,13 @@ class Condition(StrEnum):
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy validated like any new instance (pydantic's own copy skips validation and carries
+        cached properties such as `Stack.units` over from the original)."""
+        values = {name: getattr(self, name) for name in self.model_fields_set}
+        values.update(update or {})
+        return type(self).model_validate(copy.deepcopy(values) if deep else values)
 
 
 class Volume(Model):

@@ -18,6 +18,7 @@ from fovea_ctl.model import (
     ImageSpec,
     Port,
     RedisProbe,
+    Resources,
     Service,
     Stack,
 )
@@ -96,6 +97,25 @@ def test_probe_that_never_passes_and_container_that_exits(make_project: ProjectF
     containers = project.observe().containers
     assert containers["healthy"].running  # ready services stay up
     assert "after-stuck" not in containers or not containers["after-stuck"].running  # never started
+
+
+def test_a_dependency_that_fails_to_create_stops_its_started_dependents(make_project: ProjectFactory) -> None:
+    """`started` means its container runs: one the engine refused to create never counts as started."""
+    def stack(settings: Settings) -> Stack:
+        return Stack(name=settings.project, port_base=settings.port_base, services=[
+            # The engine refuses a memory limit under 6 MB at create time.
+            redis_service("uncreatable", resources=Resources(memory_mb=1)),
+            redis_service("needs-it-started", depends_on={"uncreatable": Condition.STARTED}),
+        ])
+
+    project = make_project(stack)
+    reporter = RecordingReporter()
+    _, result = project.up(reporter)
+    failures = {f.unit: f for f in result.failures}
+    assert failures["uncreatable"].kind == "engine error", failures["uncreatable"].describe()
+    assert failures["needs-it-started"].kind == "dependency failed", failures["needs-it-started"].describe()
+    assert not [e for e in reporter.events if e[1] == "needs-it-started" and e[2] == "starting"]
+    assert not project.observe().containers["needs-it-started"].running  # created, never started
 
 
 FAILING_STACK = '''
