@@ -60,5 +60,11 @@ class LockTimeout(FoveaError):
     exit_code = 7
 
 
+class LockUnsafe(FoveaError):
+    """The lock's place could be someone else's (a symlink, a shared directory): fovea refuses it."""
+
+    exit_code = 7
+
+
 class Interrupted(FoveaError):
     exit_code = 130

@@ -267,3 +267,46 @@ def test_project_lock_serialises_one_project_only(tmp_path: Path) -> None:
         with pytest.raises(LockTimeout):
             with project_lock(first, timeout_s=0.3):
                 pass
+
+
+def test_project_lock_refuses_a_planted_symlink_and_leaves_its_target_untouched(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from fovea_ctl.errors import LockUnsafe
+    from fovea_ctl.project import project_lock
+
+    settings = Settings(root=ROOT, project="lock-planted")
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    lock_dir = tmp_path / f"fovea-locks-{os.getuid()}"
+
+    lock_dir.mkdir(mode=0o700)
+    (lock_dir / "lock-planted.lock").symlink_to(victim)  # where the lock file would be
+    with pytest.raises(LockUnsafe, match="symlink"):
+        with project_lock(settings):
+            pass
+    assert victim.read_text() == "precious\n"
+
+    (lock_dir / "lock-planted.lock").unlink()
+    lock_dir.rmdir()
+    lock_dir.symlink_to(tmp_path)  # where the lock directory would be
+    with pytest.raises(LockUnsafe, match="is a symlink"):
+        with project_lock(settings):
+            pass
+    lock_dir.unlink()
+    lock_dir.mkdir(mode=0o755)
+    lock_dir.chmod(0o755)  # ours, but others may enter (an older fovea made it so): tightened
+    with project_lock(settings):  # a private directory works, and the lock file is not truncated
+        (lock_dir / "lock-planted.lock").write_text("kept")
+    with project_lock(settings):
+        pass
+    assert (lock_dir / "lock-planted.lock").read_text() == "kept"
+    assert lock_dir.stat().st_mode & 0o777 == 0o700
+    assert victim.read_text() == "precious\n"
+    if os.getuid() == 0:  # a directory someone else made in the shared /tmp is never used
+        os.chown(lock_dir, 65534, 65534)
+        with pytest.raises(LockUnsafe, match="owned by uid 65534"):
+            with project_lock(settings):
+                pass
