@@ -139,6 +139,8 @@ class PostgresProbe(ProbeBase):
 class RedisProbe(ProbeBase):
     kind: Literal["redis"] = "redis"
     port: int = 6379
+    # With a password the probe sends AUTH, then PING; NOAUTH or an open server never count as ready.
+    password_secret: str | None = None
 
 
 class HttpProbe(ProbeBase):
