@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -176,38 +177,59 @@ def test_sigint_during_up_then_up_converges(make_project: ProjectFactory) -> Non
     assert run_fovea(["plan"], env).stdout.strip() == "nothing to do"
 
 
-def test_postgres_password_never_leaks_but_works(make_project: ProjectFactory) -> None:
+# Every process's argv, and the environment of each one but a running HEALTHCHECK's redis-cli (which holds
+# REDISCLI_AUTH for its few milliseconds: readable only by root in the container, by design).
+PROCESS_DUMP = ('for p in /proc/[0-9]*; do cat "$p/cmdline"; '
+                'tr "\\0" " " < "$p/cmdline" | grep -q "^redis-cli" || cat "$p/environ"; done 2>/dev/null')
+
+
+def test_secrets_never_leak_but_work(make_project: ProjectFactory) -> None:
     import psycopg
+    import redis
 
     project = make_project()
     env = make_project.env(project)
-    up = run_fovea(["up", "--json", "postgres"], env)
+    up = run_fovea(["up", "--json", "postgres", "redis"], env)
     assert up.returncode == 0, up.stderr
-    password = project.secrets.value("postgres_password")
-    assert len(password) >= 32
-    secret_file = project.secrets.path("postgres_password")
-    assert secret_file.stat().st_mode & 0o777 == 0o600
-    assert secret_file.parent.stat().st_mode & 0o777 == 0o700
+    passwords = {name: project.secrets.value(name) for name in ("postgres_password", "redis_password")}
+    for name, password in passwords.items():
+        assert len(password) >= 32
+        secret_file = project.secrets.path(name)
+        assert secret_file.stat().st_mode & 0o777 == 0o600
+        assert secret_file.parent.stat().st_mode & 0o777 == 0o700
 
-    container = project.observe().containers["postgres"]
-    inspect = json.dumps(project.engine.inspect_raw(container.id))
-    assert password not in inspect
-    code, proc = project.engine.exec(container.id, ["sh", "-c", "cat /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null"])
-    assert password.encode() not in proc
+    for service in ("postgres", "redis"):
+        container = project.observe().containers[service]
+        inspect = json.dumps(project.engine.inspect_raw(container.id))
+        _, proc = project.engine.exec(container.id, ["sh", "-c", PROCESS_DUMP])
+        for password in passwords.values():
+            assert password not in inspect, service
+            assert password.encode() not in proc, service
     outputs = [up.stdout, up.stderr]
     status = run_fovea(["status", "--json"], env)
-    postgres_row = next(row for row in json.loads(status.stdout)["services"] if row["name"] == "postgres")
-    assert postgres_row["ready"] and postgres_row["detail"] == "probe passed"  # the quick wire-protocol probe
+    rows = {row["name"]: row for row in json.loads(status.stdout)["services"]}
+    for service in ("postgres", "redis"):  # the quick wire-protocol probes (redis: AUTH, then PING)
+        assert rows[service]["ready"] and rows[service]["detail"] == "probe passed", rows[service]
     for args in (["status", "--json"], ["config"], ["render", "compose"], ["logs"], ["secrets", "list"], ["plan"]):
         result = run_fovea(args, env)
         outputs += [result.stdout, result.stderr]
-    assert all(password not in text for text in outputs)
+    assert all(password not in text for text in outputs for password in passwords.values())
     # docker compose sees a fovea project by its labels
     listed = subprocess.run([compose_binary(), "-p", project.settings.project, "ps", "--format", "json"],
                             capture_output=True, text=True, cwd="/")
     assert '"Service":"postgres"' in listed.stdout.replace(" ", ""), listed.stdout + listed.stderr
     # ... and the one explicit way shows it
-    assert run_fovea(["secrets", "show", "postgres_password"], env).stdout.strip() == password
+    assert run_fovea(["secrets", "show", "postgres_password"], env).stdout.strip() == passwords["postgres_password"]
+
+    # Redis refuses whoever does not know the password: an unauthenticated PING from the host, a wrong one.
+    redis_port = project.stack.host_port(project.stack.units["redis"].ports[0])
+    with socket.create_connection(("127.0.0.1", redis_port), timeout=5) as sock:
+        sock.sendall(b"PING\r\n")
+        assert sock.recv(100).startswith(b"-NOAUTH"), "redis answered an unauthenticated PING"
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(host="127.0.0.1", port=redis_port, password="wrong", socket_timeout=5).ping()
+    assert redis.Redis(host="127.0.0.1", port=redis_port, password=passwords["redis_password"], socket_timeout=5).ping()
+    password = passwords["postgres_password"]
 
     port = project.stack.host_port(project.stack.units["postgres"].ports[0])
     with psycopg.connect(host="127.0.0.1", port=port, user="fovea", dbname="fovea", password=password) as conn:
@@ -215,6 +237,30 @@ def test_postgres_password_never_leaks_but_works(make_project: ProjectFactory) -
         assert conn.execute("SELECT name FROM pg_available_extensions WHERE name = 'vector'").fetchone() == ("vector",)
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(host="127.0.0.1", port=port, user="fovea", dbname="fovea", password="wrong").close()
+
+
+def test_redis_probe_counts_neither_noauth_nor_an_open_server_as_ready(make_project: ProjectFactory) -> None:
+    """NOAUTH proves a live Redis but one whose clients are refused; a password the server does not ask
+    for means it is open. Neither is ready; with the password, AUTH + PING is."""
+    from fovea_ctl.model import Secret
+
+    def stack(settings: Settings) -> Stack:
+        locked = {"env": {"REDIS_PASSWORD_FILE": "/run/secrets/pw"}, "secrets": ["pw"]}
+        return Stack(name=settings.project, port_base=settings.port_base, secrets=[Secret(name="pw")], services=[
+            Service(name="locked-no-password-given", image=REDIS, ports=[Port(container=6379)],
+                    probe=RedisProbe(budget_s=2), **locked),  # type: ignore[arg-type]
+            redis_service("open-but-password-given", ports=[Port(container=6379, host=6380)], secrets=["pw"],
+                          probe=RedisProbe(password_secret="pw", budget_s=2)),
+            Service(name="locked-and-given", image=REDIS, ports=[Port(container=6379, host=6381)],
+                    probe=RedisProbe(password_secret="pw", budget_s=30), **locked),  # type: ignore[arg-type]
+        ])
+
+    project = make_project(stack)
+    _, result = project.up(RecordingReporter())
+    failures = {f.unit: f.detail for f in result.failures}
+    assert set(failures) == {"locked-no-password-given", "open-but-password-given"}, failures
+    assert "NOAUTH" in failures["locked-no-password-given"]
+    assert "AUTH answered" in failures["open-but-password-given"] and "without any password configured" in failures["open-but-password-given"]
 
 
 def test_down_keeps_critical_volumes_and_data_survives(make_project: ProjectFactory) -> None:
