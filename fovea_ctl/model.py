@@ -212,6 +212,9 @@ class Service(Model):
     enabled: bool = True
     # Why a service cannot run in this configuration (e.g. no offline image): skipped, never "failed".
     unavailable_reason: str | None = None
+    # What a person opens (frontend, backend API, Grafana, Prometheus): still published with
+    # FOVEA_PUBLISH=user-facing, when every other port stays inside the project network.
+    user_facing: bool = False
     one_shot: bool = False  # a job: "ready" means exited 0
     job_of: str | None = None  # set on the units derived from a service's init_jobs
     # Repository files or folders whose content is part of the config hash without being mounted
@@ -243,6 +246,9 @@ class StackError(ValueError):
 class Stack(Model):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     port_base: Annotated[int, Field(ge=0, le=65535)] = 0
+    # "all": every port on 127.0.0.1 (probes connect to it); "user-facing": only user-facing services',
+    # the rest are probed through `docker exec`.
+    publish: Literal["all", "user-facing"] = "all"
     services: list[Service]
     volumes: list[Volume] = []
     secrets: list[Secret] = []
@@ -280,6 +286,10 @@ class Stack(Model):
 
     def host_port(self, port: Port) -> int:
         return self.port_base + port.default_host
+
+    def published_ports(self, service: Service) -> list[Port]:
+        """The ports of `service` published on 127.0.0.1 under this stack's publish setting."""
+        return service.ports if self.publish == "all" or service.user_facing else []
 
     def dependency_order(self, names: list[str] | None = None) -> list[str]:
         """Units in an order where each comes after its dependencies (limited to `names` and their deps)."""
@@ -390,7 +400,7 @@ def validate_stack(stack: Stack) -> list[str]:
 
     seen_ports: dict[int, str] = {}
     for service in enabled.values():
-        for port in service.ports:
+        for port in stack.published_ports(service):
             host = stack.port_base + port.default_host
             if host > 65535:
                 problems.append(f"service {service.name!r}, field ports: host port {host} is above 65535 (lower the port base)")

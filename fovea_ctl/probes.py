@@ -143,10 +143,16 @@ def _exchange_lines(port: int, payload: bytes, lines: int, timeout_s: float) -> 
     return complete[:lines]
 
 
+# GET over bash's /dev/tcp, exit 0 on a 2xx status: every fovea-built image is Debian (bash is essential
+# there), while python3 or curl are not in all of them.
+HTTP_GET_2XX = ["bash", "-c", r'exec 3<>"/dev/tcp/127.0.0.1/$0" && printf "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" "$1" >&3 '
+                r'&& read -r _ code _ <&3 && [[ $code == 2?? ]]']
+
+
 def probe_http(probe: HttpProbe, context: ProbeContext) -> None:
     port = _host_port(probe.port, context)
     if port is None:
-        _probe_exec(["python3", "-c", f"import urllib.request;urllib.request.urlopen('http://127.0.0.1:{probe.port}{probe.path}',timeout=2)"], context)
+        _probe_exec(HTTP_GET_2XX + [str(probe.port), probe.path], context)
         return
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=context.timeout_s)
     try:
@@ -270,7 +276,7 @@ def probe_context_for(service: Service, stack: Stack, engine: Engine, container_
     return ProbeContext(
         engine=engine,
         container_id=container_id,
-        host_ports={p.container: stack.host_port(p) for p in service.ports},
+        host_ports={p.container: stack.host_port(p) for p in stack.published_ports(service)},
         password=password,
         timeout_s=timeout_s,
     )

@@ -96,6 +96,7 @@ prometheus = Service(
              "--storage.tsdb.retention.time=15d", "--storage.tsdb.retention.size=2GB", "--web.listen-address=:9090",
              "--web.enable-remote-write-receiver", "--web.enable-lifecycle"],
     ports=[Port(container=9090)],
+    user_facing=True,
     mounts=[Mount(volume="prometheus-data", target="/prometheus")],
     configs=[ConfigFile(source="configs/prometheus.yml", target="/etc/prometheus/prometheus.yml")],
     probe=HttpProbe(port=9090, path="/-/ready",
@@ -134,6 +135,7 @@ grafana = Service(
     env={"GF_AUTH_ANONYMOUS_ENABLED": "true", "GF_AUTH_ANONYMOUS_ORG_ROLE": "Viewer",
          "GF_PATHS_PROVISIONING": "/etc/grafana/provisioning"},
     ports=[Port(container=3000)],
+    user_facing=True,
     mounts=[Mount(volume="grafana-data", target="/var/lib/grafana")],
     configs=[
         ConfigFile(source="configs/grafana/provisioning/datasources/prometheus.yaml",
@@ -174,6 +176,7 @@ backend = Service(
          "BACKEND_VIDEO_ROOT": "/data/videos",
          "BACKEND_OTLP_ENDPOINT": "http://otel-collector:4318"},
     ports=[Port(container=3001)],
+    user_facing=True,
     mounts=[Mount(volume="video-data", target="/data/videos")],
     secrets=["postgres_password", "admin_password", "session_secret", REDIS_PASSWORD_SECRET],
     depends_on={"postgres": Condition.READY, "redis": Condition.READY, "otel-collector": Condition.STARTED},
@@ -240,6 +243,7 @@ def build_stack(settings: Settings) -> Stack:
     return Stack(
         name=settings.project,
         port_base=settings.port_base,
+        publish=settings.publish,
         services=[postgres, redis, prometheus_variant(settings), collector_variant(settings),
                   grafana_variant(settings), backend,
                   *model_services("cpu", enabled=not settings.gpu), *model_services("gpu", enabled=settings.gpu)],

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from fovea_ctl.model import (
     BuildRecipe,
@@ -261,6 +262,31 @@ def test_redis_probe_counts_neither_noauth_nor_an_open_server_as_ready(make_proj
     assert set(failures) == {"locked-no-password-given", "open-but-password-given"}, failures
     assert "NOAUTH" in failures["locked-no-password-given"]
     assert "AUTH answered" in failures["open-but-password-given"] and "without any password configured" in failures["open-but-password-given"]
+
+
+def test_publish_user_facing_leaves_internal_ports_unpublished_and_probes_by_exec(
+        make_project: ProjectFactory) -> None:
+    """FOVEA_PUBLISH=user-facing: postgres, redis and the collector publish nothing; they are still
+    proven ready (through `docker exec`), and only the backend and Prometheus listen on 127.0.0.1."""
+    project = make_project(publish="user-facing")
+    env = {**make_project.env(project), "FOVEA_PUBLISH": "user-facing"}
+    up = run_fovea(["up", "backend"], env, timeout=600)
+    assert up.returncode == 0, up.stderr
+    containers = project.observe().containers
+    for internal in ("postgres", "redis", "otel-collector"):
+        assert containers[internal].ports == {}, (internal, containers[internal].ports)
+        port = project.settings.port_base + project.stack.units[internal].ports[0].container
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    assert containers["backend"].ports == {3001: project.settings.port_base + 3001}
+    assert containers["prometheus"].ports == {9090: project.settings.port_base + 9090}
+    status = json.loads(run_fovea(["status", "--json"], env).stdout)
+    rows = {row["name"]: row for row in status["services"] if row["state"] not in ("absent", "unavailable")}
+    assert all(row["ready"] for row in rows.values()), [(n, r["detail"]) for n, r in rows.items()]
+    assert run_fovea(["plan", "backend"], env).stdout.strip() == "nothing to do"
+    rendered = run_fovea(["render", "compose"], env).stdout
+    compose = yaml.safe_load(rendered)
+    assert "ports" not in compose["services"]["postgres"] and compose["services"]["backend"]["ports"]
 
 
 def test_down_keeps_critical_volumes_and_data_survives(make_project: ProjectFactory) -> None:
