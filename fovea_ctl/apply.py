@@ -159,7 +159,7 @@ class Executor:
             if op.kind is OpKind.BUILD_IMAGE:
                 recipe = next(d.image.recipe for d in self.context.desired.values() if d.image.ref == op.target)
                 assert recipe is not None
-                build_image(self.context.settings, recipe, op.target,
+                build_image(self.context.settings, recipe, op.target, cancel=self.context.cancel,
                             on_line=lambda line: reporter.event(op.target, "building", line[-90:], quiet=True))
             else:
                 pull_image(self.context.engine, op.target)
@@ -307,7 +307,8 @@ class Executor:
         logs = self.context.engine.log_tail(run.container_id, LOG_TAIL_LINES) if tail and run.container_id else []
         failure = Failure(run.name, kind, detail, logs)
         with self.lock:
-            self.failures.append(failure)
+            if not any(f.unit == run.name for f in self.failures):  # the run's timeout already named it
+                self.failures.append(failure)
         run.outcome = Outcome.FAILED
         self.context.reporter.event(run.name, "failed", f"{kind}: {detail}")
 

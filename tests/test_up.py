@@ -141,6 +141,36 @@ def test_cli_exit_code_5_names_the_service_and_its_logs(make_project: ProjectFac
     assert "Ready to accept connections" in result.stderr  # its log tail
 
 
+SLOW_BUILD_STACK = '''
+from fovea_ctl.model import BuildRecipe, ImageSpec, Service, Stack
+def build_stack(settings):
+    image = ImageSpec(recipe=BuildRecipe(name="fovea/test-slow-build", context="images/slow"))
+    return Stack(name=settings.project, port_base=settings.port_base, services=[
+        Service(name="slow", image=image, command=["true"]),
+    ])
+'''
+
+
+def test_timeout_bounds_an_image_build_and_kills_it(make_project: ProjectFactory, tmp_path: Path) -> None:
+    import uuid
+
+    root = write_stack_root(tmp_path, SLOW_BUILD_STACK)
+    marker = f"fovea-slow-build-{uuid.uuid4().hex[:8]}"  # also makes the build unique: no cache can answer it
+    (root / "images" / "slow").mkdir(parents=True)
+    (root / "images" / "slow" / "Dockerfile").write_text(f"FROM debian:trixie-slim\nRUN sleep 600 # {marker}\n")
+    project = make_project(root=root)
+    started = time.monotonic()
+    result = run_fovea(["up", "--timeout", "5"], make_project.env(project), timeout=180)
+    assert result.returncode == 5, result.stderr
+    assert "run timed out after 5 s" in result.stderr
+    assert time.monotonic() - started < 120  # not the 600 s the build would take
+    # the build client is gone, and so is the build's `sleep` (BuildKit cancels the solve)
+    deadline = time.monotonic() + 60
+    while marker in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout:
+        assert time.monotonic() < deadline, "the build still runs after the timeout"
+        time.sleep(1)
+
+
 def test_invalid_stack_exit_code_2(make_project: ProjectFactory, tmp_path: Path) -> None:
     source = FAILING_STACK.replace('command=["redis-server"],', 'command=["redis-server"], depends_on={"ghost": "started"},')
     project = make_project(root=write_stack_root(tmp_path, source))
