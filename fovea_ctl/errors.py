@@ -24,6 +24,10 @@ class UsageError(FoveaError):
     exit_code = 2
 
 
+class PortTaken(UsageError):
+    """A host port the stack publishes is held by a process outside this project."""
+
+
 class StackInvalid(FoveaError):
     """The stack definition (or settings) cannot be turned into a valid desired state."""
 

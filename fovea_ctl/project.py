@@ -218,7 +218,7 @@ class Project:
         remove_orphans: bool = False,
         timeout_s: float | None = None,
     ) -> tuple[Plan, ApplyResult]:
-        from fovea_ctl.apply import ApplyContext, Executor
+        from fovea_ctl.apply import ApplyContext, Executor, ensure_host_ports_free
         from fovea_ctl.desired import desired_unit
         from fovea_ctl.images import ResolvedImage, ensure_base
         from fovea_ctl.plan import make_plan
@@ -242,6 +242,7 @@ class Project:
             desired = self.desired(resolver)
             observed = self.observe()
             plan = make_plan(self.stack, self.settings, desired, observed, targets, remove_orphans)
+            ensure_host_ports_free(plan, desired, observed)
             for warning in plan.warnings:
                 reporter.event("warning", "note", warning)
             for skipped in self.stack.skipped:

@@ -188,26 +188,6 @@ def test_engine_unreachable_is_one_line_and_exit_3(make_project: ProjectFactory)
     assert "Traceback" not in result.stderr
 
 
-def test_sigint_during_up_then_up_converges(make_project: ProjectFactory) -> None:
-    project = make_project()
-    env = make_project.env(project)
-    process = subprocess.Popen([*FOVEA, "up", "--json"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    for line in process.stdout:  # interrupt once containers are being started
-        if json.loads(line)["state"] == "starting":
-            break
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr
-    engine = project.engine
-    # nothing unlabelled was left behind: every container named after the project carries its labels
-    for raw in engine.api.containers(all=True, filters={"name": project.settings.project}):
-        assert raw["Labels"].get("io.fovea.project") == project.settings.project
-    assert run_fovea(["up"], env).returncode == 0
-    assert run_fovea(["plan"], env).stdout.strip() == "nothing to do"
-
-
 # Every process's argv, and the environment of each one but a running HEALTHCHECK's redis-cli (which holds
 # REDISCLI_AUTH for its few milliseconds: readable only by root in the container, by design).
 PROCESS_DUMP = ('for p in /proc/[0-9]*; do cat "$p/cmdline"; '
