@@ -32,9 +32,9 @@ from pathlib import Path
 
 import httpx
 from redis import Redis
-from rq.serializers import JSONSerializer
 from rq import Queue
 from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("ms_engine", ROOT / "tests" / "model_service" / "conftest.py")
