@@ -1,8 +1,8 @@
 """Fault tests for `fovea up`: the engine dies mid-run, a host port is taken, SIGTERM arrives.
 
 Each is bounded (subprocess timeouts) and cleans up after itself. The engine-death test never touches the
-shared engine: it starts a private dockerd of its own (own socket, data root, exec root, containerd,
-no iptables, an address pool no other network here uses), loads the one image it needs, and kills that.
+shared engine: it starts a private dockerd of its own (own socket, data root, exec root, containerd and
+network namespace, no iptables), loads the one image it needs, and kills that.
 """
 
 from __future__ import annotations
@@ -132,9 +132,15 @@ def test_a_signal_during_up_exits_130_then_up_converges(make_project: ProjectFac
 
 @dataclass
 class PrivateEngine:
-    """A dockerd of this test's own; start() after stop() reuses its data (its containers, images)."""
+    """A dockerd of this test's own; start() after stop() reuses its data (its containers, images).
+
+    It runs in a network namespace of its own (`netns`): a dockerd restarted after a crash deletes and
+    recreates `docker0`, and on the host that is the shared engine's default bridge. Its socket is a
+    file, so fovea on the host reaches it all the same.
+    """
 
     directory: Path
+    netns: str
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -142,10 +148,9 @@ class PrivateEngine:
         return f"unix://{self.directory}/docker.sock"
 
     def start(self) -> None:
-        command = ["dockerd", "--host", self.host, "--data-root", str(self.directory / "data"),
+        command = ["nsenter", f"--net=/run/netns/{self.netns}", "dockerd", "--host", self.host, "--data-root", str(self.directory / "data"),
                    "--exec-root", str(self.directory / "exec"), "--pidfile", str(self.directory / "docker.pid"),
-                   "--bridge", "none", "--iptables=false", "--ip-masq=false", "--cgroup-parent", "fovea-fault",
-                   "--default-address-pool", "base=10.213.0.0/16,size=24"]
+                   "--iptables=false", "--ip-masq=false", "--ip-forward=false", "--cgroup-parent", "fovea-fault"]
         log = (self.directory / "dockerd.log").open("ab")
         self.process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
         deadline = time.monotonic() + 60
@@ -204,18 +209,25 @@ def _containerd_pid(directory: Path) -> int | None:
 
 @pytest.fixture
 def private_engine(engine_ready: None) -> Iterator[PrivateEngine]:
-    if shutil.which("dockerd") is None or os.getuid() != 0:
+    if shutil.which("dockerd") is None or shutil.which("nsenter") is None or os.getuid() != 0:
         if os.environ.get("CI"):
-            pytest.fail("the engine-death test needs dockerd and root (CI has both)")
+            pytest.fail("the engine-death test needs dockerd, nsenter and root (CI has them)")
         pytest.skip("needs dockerd and root for a private engine")
     directory = Path(tempfile.mkdtemp(prefix="fovea-fault-", dir="/tmp"))
-    engine = PrivateEngine(directory)
-    engine.start()
+    netns = directory.name  # fovea-fault-XXXXXXXX
+    subprocess.run(["ip", "netns", "add", netns], check=True)
+    subprocess.run(["ip", "netns", "exec", netns, "ip", "link", "set", "lo", "up"], check=True)
+    engine = PrivateEngine(directory, netns)
+    host_bridge_before = _link_exists("docker0")
     try:
+        engine.start()
         yield engine
     finally:
         if engine.process is None or engine.process.poll() is not None:
-            engine.start()  # restart a killed daemon so its containers are removed properly
+            try:
+                engine.start()  # restart a killed daemon so its containers are removed properly
+            except RuntimeError as exc:
+                print(f"private dockerd did not restart for cleanup: {exc}")
         ids = engine.docker("ps", "-aq", check=False).stdout.decode().split()
         if ids:
             engine.docker("rm", "-f", "-v", *ids, check=False)
@@ -232,8 +244,14 @@ def private_engine(engine_ready: None) -> Iterator[PrivateEngine]:
             mount_point = line.split()[1]
             if mount_point.startswith(str(directory)):
                 subprocess.run(["umount", "-l", mount_point], capture_output=True)
-        if not os.environ.get("FOVEA_KEEP_FAULT_DIR"):
-            shutil.rmtree(directory, ignore_errors=True)
+        subprocess.run(["ip", "netns", "del", netns], capture_output=True)
+        shutil.rmtree(directory, ignore_errors=True)
+    # The shared engine's default bridge is untouched.
+    assert _link_exists("docker0") == host_bridge_before, "the private dockerd changed the host's docker0"
+
+
+def _link_exists(name: str) -> bool:
+    return subprocess.run(["ip", "link", "show", name], capture_output=True).returncode == 0
 
 
 def test_engine_stopped_in_the_middle_of_up_is_exit_3_and_the_next_up_converges(
