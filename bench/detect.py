@@ -34,6 +34,7 @@ import httpx
 from redis import Redis
 from rq import Queue
 from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("ms_engine", ROOT / "tests" / "model_service" / "conftest.py")
@@ -123,7 +124,7 @@ def wait(job: Job, poll: float = 0.005, budget: float = 900) -> None:
 
 
 def queue_run(redis_url: str) -> dict:
-    queue = Queue("object-detection", connection=Redis.from_url(redis_url))
+    queue = Queue("object-detection", connection=Redis.from_url(redis_url), serializer=JSONSerializer)
     started = time.perf_counter()
     job = queue.enqueue("model_service.tasks.detect", "bench", BENCH_VIDEO,
                         {"confidence": CONFIDENCE, "frames": None, "sample_every": None, "classes": None},
@@ -138,7 +139,7 @@ def queue_run(redis_url: str) -> dict:
 def pickup_latency(redis_url: str, count: int) -> dict:
     """Enqueue -> started_at, one job at a time (so no job waits behind another). Both timestamps come
     from the same kernel clock (containers share it): RQ's enqueued_at (here) and started_at (worker)."""
-    queue = Queue("object-detection", connection=Redis.from_url(redis_url))
+    queue = Queue("object-detection", connection=Redis.from_url(redis_url), serializer=JSONSerializer)
     samples = []
     for _ in range(count):
         job = queue.enqueue("model_service.tasks.detect", "bench", BENCH_VIDEO,

@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from fovea_ctl.desired import DesiredUnit
 from fovea_ctl.engine import Engine
-from fovea_ctl.errors import FoveaError
+from fovea_ctl.errors import EngineUnreachable, FoveaError, PortTaken
 from fovea_ctl.images import build_image, pull_image
 from fovea_ctl.model import Condition, Stack
 from fovea_ctl.observe import ObservedState
@@ -64,10 +64,11 @@ class ApplyResult:
     failures: list[Failure]
     elapsed_s: float
     cancelled: bool = False
+    engine_lost: EngineUnreachable | None = None  # the engine stopped answering mid-run
 
     @property
     def ok(self) -> bool:
-        return not self.failures and not self.cancelled
+        return not self.failures and not self.cancelled and self.engine_lost is None
 
 
 class DependencyFailed(Exception):
@@ -97,6 +98,7 @@ class Executor:
         self.image_errors: dict[int, str] = {}
         self.lock = threading.Lock()
         self.began = time.monotonic()
+        self.engine_lost: EngineUnreachable | None = None
 
     # -- entry point ---------------------------------------------------------------------------
     def run(self, timeout_s: float | None = None) -> ApplyResult:
@@ -132,7 +134,7 @@ class Executor:
             for thread in threads:
                 thread.join(30)
             return ApplyResult(self.runs, self.failures, time.monotonic() - self.began, cancelled=True)
-        return ApplyResult(self.runs, self.failures, time.monotonic() - self.began, cancelled=False)
+        return ApplyResult(self.runs, self.failures, time.monotonic() - self.began, engine_lost=self.engine_lost)
 
     # -- pieces --------------------------------------------------------------------------------
     def _infrastructure(self, op: Operation) -> None:
@@ -159,7 +161,7 @@ class Executor:
             if op.kind is OpKind.BUILD_IMAGE:
                 recipe = next(d.image.recipe for d in self.context.desired.values() if d.image.ref == op.target)
                 assert recipe is not None
-                build_image(self.context.settings, recipe, op.target,
+                build_image(self.context.settings, recipe, op.target, cancel=self.context.cancel,
                             on_line=lambda line: reporter.event(op.target, "building", line[-90:], quiet=True))
             else:
                 pull_image(self.context.engine, op.target)
@@ -183,8 +185,10 @@ class Executor:
             return
         self.context.reporter.event(unit, "waiting", f"for {dependency} {condition.value}", quiet=True)
         if condition is Condition.STARTED:
+            # `started` is set only once its container really runs: a dependency that failed before
+            # that (create refused, image missing) ends `done` without it and stops this unit.
             while not dep_run.started.wait(0.05):
-                if dep_run.done.is_set() and dep_run.outcome is not Outcome.READY:
+                if dep_run.done.is_set():
                     break
                 if self.context.cancel.is_set():
                     raise Cancelled()
@@ -242,13 +246,16 @@ class Executor:
             self._record(run, "exited", str(exc))
         except ProbeFailed as exc:
             self._record(run, "not ready", str(exc))
+        except EngineUnreachable as exc:  # nothing else can go on: stop every unit now
+            self.engine_lost = exc
+            self.context.cancel.set()
+            self._record(run, "engine error", exc.message, tail=False)
         except FoveaError as exc:
             self._record(run, "engine error", exc.message)
         except Exception as exc:  # a unit thread must always settle its outcome, or dependents hang
             self._record(run, "error", f"{exc.__class__.__name__}: {exc}")
         finally:
             run.done.set()
-            run.started.set()
 
     def _operate(self, op: Operation, run: UnitRun, unit: DesiredUnit) -> None:
         engine = self.context.engine
@@ -306,7 +313,8 @@ class Executor:
         logs = self.context.engine.log_tail(run.container_id, LOG_TAIL_LINES) if tail and run.container_id else []
         failure = Failure(run.name, kind, detail, logs)
         with self.lock:
-            self.failures.append(failure)
+            if not any(f.unit == run.name for f in self.failures):  # the run's timeout already named it
+                self.failures.append(failure)
         run.outcome = Outcome.FAILED
         self.context.reporter.event(run.name, "failed", f"{kind}: {detail}")
 
@@ -316,3 +324,31 @@ class Executor:
                 with self.lock:
                     logs = self.context.engine.log_tail(run.container_id, LOG_TAIL_LINES) if run.container_id else []
                     self.failures.append(Failure(run.name, kind, detail, logs))
+
+
+def ensure_host_ports_free(plan: Plan, desired: dict[str, DesiredUnit], observed: ObservedState) -> None:
+    """Before any engine write: every host port a unit of this run will publish is free, unless a running
+    container of this project holds it (a recreate frees it first). A port another process listens on
+    would fail the start after the network, volumes and containers were made."""
+    import errno
+    import socket
+
+    held = {port for container in observed.containers.values() if container.running for port in container.ports.values()}
+    taken: list[str] = []
+    for name in plan.units:
+        if not any(op.kind in (OpKind.CREATE_CONTAINER, OpKind.START_CONTAINER) for op in plan.for_unit(name)):
+            continue
+        for host_port in desired[name].spec.port_bindings.values():
+            if host_port in held:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not "taken"
+                try:
+                    probe.bind(("127.0.0.1", host_port))
+                except OSError as exc:
+                    if exc.errno != errno.EADDRINUSE:
+                        raise
+                    taken.append(f"service {name}: host port 127.0.0.1:{host_port}")
+    if taken:
+        raise PortTaken(f"{'; '.join(taken)} already taken by another process; nothing was changed "
+                        "(stop that process, or move every port with FOVEA_PORT_BASE)")

@@ -64,7 +64,7 @@ def definition_of(service: Service, stack: Stack) -> dict[str, object]:
         "entrypoint": service.entrypoint,
         "user": service.user,
         "env": service.env,
-        "ports": {p.container: stack.host_port(p) for p in service.ports},
+        "ports": {p.container: stack.host_port(p) for p in stack.published_ports(service)},
         "mounts": [m.model_dump() for m in service.mounts],
         "configs": [c.model_dump() for c in service.configs],
         "secrets": service.secrets,
@@ -125,7 +125,7 @@ def desired_unit(
         entrypoint=service.entrypoint,
         user=service.user,
         env=dict(service.env),
-        port_bindings={p.container: stack.host_port(p) for p in service.ports},
+        port_bindings={p.container: stack.host_port(p) for p in stack.published_ports(service)},
         volume_mounts=[(settings.volume_name(m.volume), m.target, m.read_only) for m in service.mounts],
         bind_mounts=[
             *[(str(settings.root / c.source), c.target, True) for c in service.configs],

@@ -148,6 +148,7 @@ class Engine:
         import docker
         from docker.errors import DockerException
 
+        self.address = base_url or "the default socket"
         try:
             if base_url:
                 self.api: docker.APIClient = docker.APIClient(base_url=base_url, timeout=timeout_s)
@@ -400,7 +401,12 @@ class Engine:
         try:
             return method(*args, **kwargs)
         except RequestsConnectionError as exc:
-            raise EngineUnreachable(f"Docker engine connection lost: {exc}") from None
+            import re
+
+            reason = re.search(r"\[Errno \d+\] ([^'\")]+)", str(exc))
+            raise EngineUnreachable(
+                f"Docker engine at {self.address} stopped answering "
+                f"({reason.group(1).strip() if reason else exc.__class__.__name__})") from None
         except APIError as exc:
             raise EngineError(f"engine refused {method.__name__}: {exc.explanation or exc}") from exc
         except DockerException as exc:

@@ -24,6 +24,10 @@ class UsageError(FoveaError):
     exit_code = 2
 
 
+class PortTaken(UsageError):
+    """A host port the stack publishes is held by a process outside this project."""
+
+
 class StackInvalid(FoveaError):
     """The stack definition (or settings) cannot be turned into a valid desired state."""
 
@@ -57,6 +61,12 @@ class BackupDamaged(FoveaError):
 
 
 class LockTimeout(FoveaError):
+    exit_code = 7
+
+
+class LockUnsafe(FoveaError):
+    """The lock's place could be someone else's (a symlink, a shared directory): fovea refuses it."""
+
     exit_code = 7
 
 

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -165,8 +166,10 @@ def build_image(
     recipe: BuildRecipe,
     ref: str,
     on_line: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
 ) -> None:
-    """One BuildKit build through the docker CLI, logged to .fovea/<project>/builds/<name>.log.
+    """One BuildKit build through the docker CLI, logged to .fovea/<project>/builds/<name>.log; killed
+    as soon as `cancel` is set.
 
     The CLI, not the engine API: the API's builder here is the legacy one, which lacks RUN --mount
     (wheelhouses) and build secrets (the CA bundle). The CA bundle travels as a build secret, so it
@@ -207,8 +210,15 @@ def build_image(
         env["DOCKER_HOST"] = settings.docker_host
     tail: list[str] = []
     with log_path.open("w") as log:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+        # Its own process group: a cancel (the run's --timeout, Ctrl-C, SIGTERM) kills the client and
+        # whatever it started; BuildKit then cancels the solve its session belonged to.
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
+                                   start_new_session=True)
         assert process.stdout is not None
+        stop_watching = threading.Event()
+        if cancel is not None:
+            threading.Thread(target=_kill_when_cancelled, args=(process, cancel, stop_watching),
+                             daemon=True, name=f"build-cancel-{recipe.name}").start()
         try:
             for line in process.stdout:
                 log.write(line)
@@ -217,14 +227,36 @@ def build_image(
                     on_line(line.rstrip())
             code = process.wait()
         except BaseException:
-            process.terminate()
-            process.wait()
+            _kill_group(process)
             raise
+        finally:
+            stop_watching.set()
+    if cancel is not None and cancel.is_set():
+        raise ImageBuildFailed(f"image {ref}: build stopped (the run was cancelled or timed out)",
+                               hint=f"log so far: {log_path}")
     if code != 0:
         raise ImageBuildFailed(
             f"image {ref} failed to build (exit {code}); last lines:\n  " + "\n  ".join(tail[-20:]),
             hint=f"full log: {log_path}",
         )
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    import signal
+
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
+def _kill_when_cancelled(process: subprocess.Popen[str], cancel: threading.Event, done: threading.Event) -> None:
+    while not done.is_set():
+        if cancel.wait(0.2):
+            if process.poll() is None:
+                _kill_group(process)
+            return
 
 
 def pull_image(engine: Engine, ref: str) -> None:

@@ -7,10 +7,12 @@ error that names the service and the field, because the person reading it is edi
 
 from __future__ import annotations
 
+import copy
 import re
+from collections.abc import Mapping
 from enum import StrEnum
 from functools import cached_property
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -40,6 +42,13 @@ class Condition(StrEnum):
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy validated like any new instance (pydantic's own copy skips validation and carries
+        cached properties such as `Stack.units` over from the original)."""
+        values = {name: getattr(self, name) for name in self.model_fields_set}
+        values.update(update or {})
+        return type(self).model_validate(copy.deepcopy(values) if deep else values)
 
 
 class Volume(Model):
@@ -130,6 +139,8 @@ class PostgresProbe(ProbeBase):
 class RedisProbe(ProbeBase):
     kind: Literal["redis"] = "redis"
     port: int = 6379
+    # With a password the probe sends AUTH, then PING; NOAUTH or an open server never count as ready.
+    password_secret: str | None = None
 
 
 class HttpProbe(ProbeBase):
@@ -201,6 +212,9 @@ class Service(Model):
     enabled: bool = True
     # Why a service cannot run in this configuration (e.g. no offline image): skipped, never "failed".
     unavailable_reason: str | None = None
+    # What a person opens (frontend, backend API, Grafana, Prometheus): still published with
+    # FOVEA_PUBLISH=user-facing, when every other port stays inside the project network.
+    user_facing: bool = False
     one_shot: bool = False  # a job: "ready" means exited 0
     job_of: str | None = None  # set on the units derived from a service's init_jobs
     # Repository files or folders whose content is part of the config hash without being mounted
@@ -232,6 +246,9 @@ class StackError(ValueError):
 class Stack(Model):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     port_base: Annotated[int, Field(ge=0, le=65535)] = 0
+    # "all": every port on 127.0.0.1 (probes connect to it); "user-facing": only user-facing services',
+    # the rest are probed through `docker exec`.
+    publish: Literal["all", "user-facing"] = "all"
     services: list[Service]
     volumes: list[Volume] = []
     secrets: list[Secret] = []
@@ -269,6 +286,10 @@ class Stack(Model):
 
     def host_port(self, port: Port) -> int:
         return self.port_base + port.default_host
+
+    def published_ports(self, service: Service) -> list[Port]:
+        """The ports of `service` published on 127.0.0.1 under this stack's publish setting."""
+        return service.ports if self.publish == "all" or service.user_facing else []
 
     def dependency_order(self, names: list[str] | None = None) -> list[str]:
         """Units in an order where each comes after its dependencies (limited to `names` and their deps)."""
@@ -379,7 +400,7 @@ def validate_stack(stack: Stack) -> list[str]:
 
     seen_ports: dict[int, str] = {}
     for service in enabled.values():
-        for port in service.ports:
+        for port in stack.published_ports(service):
             host = stack.port_base + port.default_host
             if host > 65535:
                 problems.append(f"service {service.name!r}, field ports: host port {host} is above 65535 (lower the port base)")

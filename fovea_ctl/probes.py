@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from fovea_ctl.engine import Engine
 from fovea_ctl.errors import EngineError
 from fovea_ctl.model import ExecProbe, HttpProbe, PostgresProbe, Probe, RedisProbe, Service, Stack, TcpBannerProbe
+from fovea_ctl.redis_cli import redis_ping_check
 
 FIRST_WAIT_S = 0.05
 MAX_WAIT_S = 1.0
@@ -94,20 +95,64 @@ def probe_postgres_accepting(probe: PostgresProbe, context: ProbeContext) -> Non
 
 
 def probe_redis(probe: RedisProbe, context: ProbeContext) -> None:
+    """PING (after AUTH when the stack gives Redis a password); only +PONG is ready.
+
+    NOAUTH is not: a Redis that wants a password the probe does not send refuses every client too. With a
+    password, AUTH must answer +OK: an error there (wrong password, or "no password is set", i.e. an
+    open server) means the clients fail, or the server is not the locked one the stack asks for.
+    """
     port = _host_port(probe.port, context)
     if port is None:
-        _probe_exec(["redis-cli", "ping"], context)
+        _probe_exec(redis_ping_check(probe.password_secret), context)
         return
-    reply = _exchange(port, b"PING\r\n", context.timeout_s)
-    # NOAUTH still proves a live Redis that is answering commands.
-    if not (reply.startswith(b"+PONG") or reply.startswith(b"-NOAUTH")):
-        raise ProbeFailed(f"redis: unexpected reply {reply[:40]!r}" if reply else "redis: connection closed without a reply")
+    if probe.password_secret:
+        payload = _resp("AUTH", context.password(probe.password_secret)) + _resp("PING")
+        expected = [b"+OK", b"+PONG"]
+    else:
+        payload, expected = _resp("PING"), [b"+PONG"]
+    replies = _exchange_lines(port, payload, len(expected), context.timeout_s)
+    for reply, wanted in zip(replies, expected):
+        if reply != wanted:
+            step = "AUTH" if wanted == b"+OK" else "PING"
+            raise ProbeFailed(f"redis: {step} answered {reply[:80].decode(errors='replace')!r}")
+    if len(replies) < len(expected):
+        raise ProbeFailed("redis: connection closed without a reply")
+
+
+def _resp(*parts: str) -> bytes:
+    """A command in RESP array form: any byte of a password is sent as it is, never parsed as syntax."""
+    encoded = [part.encode() for part in parts]
+    return f"*{len(encoded)}\r\n".encode() + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in encoded)
+
+
+def _exchange_lines(port: int, payload: bytes, lines: int, timeout_s: float) -> list[bytes]:
+    """Send, then read until `lines` reply lines arrived (or the server closed): pipelined replies may
+    come in separate packets."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout_s) as sock:
+            sock.sendall(payload)
+            data = b""
+            while data.count(b"\r\n") < lines:
+                chunk = sock.recv(256)
+                if not chunk:
+                    break
+                data += chunk
+    except OSError as exc:
+        raise ProbeFailed(f"connect 127.0.0.1:{port}: {exc.__class__.__name__}: {exc}") from None
+    complete = data.split(b"\r\n")[:data.count(b"\r\n")]
+    return complete[:lines]
+
+
+# GET over bash's /dev/tcp, exit 0 on a 2xx status: every fovea-built image is Debian (bash is essential
+# there), while python3 or curl are not in all of them.
+HTTP_GET_2XX = ["bash", "-c", r'exec 3<>"/dev/tcp/127.0.0.1/$0" && printf "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" "$1" >&3 '
+                r'&& read -r _ code _ <&3 && [[ $code == 2?? ]]']
 
 
 def probe_http(probe: HttpProbe, context: ProbeContext) -> None:
     port = _host_port(probe.port, context)
     if port is None:
-        _probe_exec(["python3", "-c", f"import urllib.request;urllib.request.urlopen('http://127.0.0.1:{probe.port}{probe.path}',timeout=2)"], context)
+        _probe_exec(HTTP_GET_2XX + [str(probe.port), probe.path], context)
         return
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=context.timeout_s)
     try:
@@ -231,7 +276,7 @@ def probe_context_for(service: Service, stack: Stack, engine: Engine, container_
     return ProbeContext(
         engine=engine,
         container_id=container_id,
-        host_ports={p.container: stack.host_port(p) for p in service.ports},
+        host_ports={p.container: stack.host_port(p) for p in stack.published_ports(service)},
         password=password,
         timeout_s=timeout_s,
     )

@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fovea_ctl.errors import LockTimeout, StackInvalid
+from fovea_ctl.errors import LockTimeout, LockUnsafe, StackInvalid
 from fovea_ctl.model import Priority, Stack, StackError
 from fovea_ctl.settings import Settings, load_settings
 
@@ -68,22 +68,62 @@ def load_stack(settings: Settings) -> Stack:
         raise StackInvalid(f"the stack definition {path} does not load: {exc}") from None
 
 
+def private_lock_dir() -> Path:
+    """This user's lock directory, created 0700. It is used only if it is a real directory (no symlink)
+    owned by this user; one of ours left 0755 by an older fovea is tightened (nobody else could write
+    into it), anything else is refused, so no other user can plant a file or a link in it."""
+    import stat
+
+    lock_dir = Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp") / f"fovea-locks-{os.getuid()}"
+    try:
+        os.mkdir(lock_dir, 0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(lock_dir)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        kind = "a symlink" if stat.S_ISLNK(info.st_mode) else ("a directory" if stat.S_ISDIR(info.st_mode) else "a file")
+        raise LockUnsafe(
+            f"lock directory {lock_dir} is {kind} owned by uid {info.st_uid}, not a directory of uid {os.getuid()}: "
+            "refusing to lock there", hint="remove it (or set XDG_RUNTIME_DIR to a private directory), then retry")
+    if info.st_mode & 0o077:
+        fd = os.open(lock_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            os.fchmod(fd, 0o700)
+        finally:
+            os.close(fd)
+    return lock_dir
+
+
+def open_lock_file(path: Path) -> int:
+    """Open (creating 0600) without following a symlink and without truncating whatever is there."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise LockUnsafe(f"cannot open lock file {path}: {exc.strerror}"
+                         + (" (it is a symlink; refusing to follow it)" if os.path.islink(path) else "")) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise LockUnsafe(f"lock file {path} is not a regular file: refusing to lock there")
+    return fd
+
+
 @contextmanager
 def project_lock(settings: Settings, timeout_s: float = 600.0, on_wait: object = None) -> Iterator[None]:
-    """Serialises up/down/restore on one project; other projects are not blocked."""
-    lock_dir = Path(os.environ.get("XDG_RUNTIME_DIR", "/tmp")) / f"fovea-locks-{os.getuid()}"
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    handle = (lock_dir / f"{settings.project}.lock").open("w")
+    """Serialises up/down/backup/restore on one project (per user, across checkouts); other projects
+    are not blocked."""
+    fd = open_lock_file(private_lock_dir() / f"{settings.project}.lock")
     try:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             if callable(on_wait):
                 on_wait()
             deadline = time.monotonic() + timeout_s
             while True:
                 try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
                     if time.monotonic() > deadline:
@@ -93,7 +133,7 @@ def project_lock(settings: Settings, timeout_s: float = 600.0, on_wait: object =
                     time.sleep(0.2)
         yield
     finally:
-        handle.close()
+        os.close(fd)
 
 
 @dataclass
@@ -178,7 +218,7 @@ class Project:
         remove_orphans: bool = False,
         timeout_s: float | None = None,
     ) -> tuple[Plan, ApplyResult]:
-        from fovea_ctl.apply import ApplyContext, Executor
+        from fovea_ctl.apply import ApplyContext, Executor, ensure_host_ports_free
         from fovea_ctl.desired import desired_unit
         from fovea_ctl.images import ResolvedImage, ensure_base
         from fovea_ctl.plan import make_plan
@@ -202,6 +242,7 @@ class Project:
             desired = self.desired(resolver)
             observed = self.observe()
             plan = make_plan(self.stack, self.settings, desired, observed, targets, remove_orphans)
+            ensure_host_ports_free(plan, desired, observed)
             for warning in plan.warnings:
                 reporter.event("warning", "note", warning)
             for skipped in self.stack.skipped:

@@ -45,8 +45,8 @@ def render_compose(
             entry["user"] = unit.user
         if unit.env:
             entry["environment"] = dict(unit.env)
-        if unit.ports:
-            entry["ports"] = [f"127.0.0.1:{stack.host_port(p)}:{p.container}" for p in unit.ports]
+        if stack.published_ports(unit):
+            entry["ports"] = [f"127.0.0.1:{stack.host_port(p)}:{p.container}" for p in stack.published_ports(unit)]
         volumes = [
             {"type": "volume", "source": m.volume, "target": m.target, "read_only": m.read_only} for m in unit.mounts
         ] + [

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     root: Path = Field(default_factory=find_root)
     project: str = Field(default="fovea", pattern=r"^[a-z0-9][a-z0-9_-]*$")
     port_base: int = Field(default=0, ge=0, le=60000)
+    # all: every service's ports on 127.0.0.1; user-facing: only frontend, backend, Grafana, Prometheus
+    publish: Literal["all", "user-facing"] = "all"
     image_source: Literal["build", "registry"] = "build"
     docker_host: str | None = None
     secrets_dir: Path | None = None

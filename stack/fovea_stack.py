@@ -29,6 +29,7 @@ from fovea_ctl.model import (
     Stack,
     Volume,
 )
+from fovea_ctl.redis_cli import REDIS_PASSWORD_SECRET, redis_ping_check
 from fovea_ctl.settings import Settings
 
 DATABASE = "fovea"
@@ -54,7 +55,9 @@ SECRETS = [
     Secret(name="postgres_password", description="password of the fovea database user"),
     Secret(name="admin_password", description="password of the backend's `admin` user"),
     Secret(name="session_secret", length=64, description="key of the backend's session tokens"),
+    Secret(name=REDIS_PASSWORD_SECRET, description="password of Redis: the backend, the workers and fovea AUTH with it"),
 ]
+REDIS_PASSWORD_FILE = f"/run/secrets/{REDIS_PASSWORD_SECRET}"
 
 
 postgres = Service(
@@ -72,14 +75,18 @@ postgres = Service(
 
 redis = Service(
     name="redis",
-    description="Redis 8 with AOF: the job queues",
+    description="Redis 8 with AOF: the job queues; password required, protected mode on",
     image=ImageSpec(recipe=recipe("redis"), registry="redis:8"),
-    command=["redis-server", "--bind", "0.0.0.0", "--protected-mode", "no", "--dir", "/data",
+    # requirepass comes from the secret file via a config the entrypoint writes, never from argv.
+    command=["redis-server", "--bind", "0.0.0.0", "--protected-mode", "yes", "--dir", "/data",
              "--appendonly", "yes", "--appendfsync", "everysec"],
+    env={"REDIS_PASSWORD_FILE": REDIS_PASSWORD_FILE},
     ports=[Port(container=6379)],
     mounts=[Mount(volume="redis-data", target="/data")],
-    probe=RedisProbe(healthcheck=["redis-cli", "ping"]),
+    secrets=[REDIS_PASSWORD_SECRET],
+    probe=RedisProbe(password_secret=REDIS_PASSWORD_SECRET, healthcheck=redis_ping_check(REDIS_PASSWORD_SECRET)),
 )
+
 
 prometheus = Service(
     name="prometheus",
@@ -89,6 +96,7 @@ prometheus = Service(
              "--storage.tsdb.retention.time=15d", "--storage.tsdb.retention.size=2GB", "--web.listen-address=:9090",
              "--web.enable-remote-write-receiver", "--web.enable-lifecycle"],
     ports=[Port(container=9090)],
+    user_facing=True,
     mounts=[Mount(volume="prometheus-data", target="/prometheus")],
     configs=[ConfigFile(source="configs/prometheus.yml", target="/etc/prometheus/prometheus.yml")],
     probe=HttpProbe(port=9090, path="/-/ready",
@@ -127,6 +135,7 @@ grafana = Service(
     env={"GF_AUTH_ANONYMOUS_ENABLED": "true", "GF_AUTH_ANONYMOUS_ORG_ROLE": "Viewer",
          "GF_PATHS_PROVISIONING": "/etc/grafana/provisioning"},
     ports=[Port(container=3000)],
+    user_facing=True,
     mounts=[Mount(volume="grafana-data", target="/var/lib/grafana")],
     configs=[
         ConfigFile(source="configs/grafana/provisioning/datasources/prometheus.yaml",
@@ -163,11 +172,13 @@ backend = Service(
          "BACKEND_DB_PASSWORD_FILE": "/run/secrets/postgres_password",
          "BACKEND_ADMIN_PASSWORD_FILE": "/run/secrets/admin_password",
          "BACKEND_SESSION_SECRET_FILE": "/run/secrets/session_secret",
-         "BACKEND_REDIS_URL": "redis://redis:6379/0", "BACKEND_VIDEO_ROOT": "/data/videos",
+         "BACKEND_REDIS_URL": "redis://redis:6379/0", "BACKEND_REDIS_PASSWORD_FILE": REDIS_PASSWORD_FILE,
+         "BACKEND_VIDEO_ROOT": "/data/videos",
          "BACKEND_OTLP_ENDPOINT": "http://otel-collector:4318"},
     ports=[Port(container=3001)],
+    user_facing=True,
     mounts=[Mount(volume="video-data", target="/data/videos")],
-    secrets=["postgres_password", "admin_password", "session_secret"],
+    secrets=["postgres_password", "admin_password", "session_secret", REDIS_PASSWORD_SECRET],
     depends_on={"postgres": Condition.READY, "redis": Condition.READY, "otel-collector": Condition.STARTED},
     init_jobs=[InitJob(name="migrate", command=["python3", "-m", "fovea_backend.migrate"],
                        inputs=["services/backend/migrations"])],
@@ -179,7 +190,8 @@ backend = Service(
 # -- model-service: one image for the HTTP API and the RQ queue worker; CPU and GPU variants ----------
 
 MODEL_SERVICE_CONTEXT = "services/model_service"
-MODEL_ENV = {"MODEL_REDIS_URL": "redis://redis:6379/0", "MODEL_VIDEO_ROOT": "/data/videos",
+MODEL_ENV = {"MODEL_REDIS_URL": "redis://redis:6379/0", "MODEL_REDIS_PASSWORD_FILE": REDIS_PASSWORD_FILE,
+             "MODEL_VIDEO_ROOT": "/data/videos",
              "MODEL_CACHE_DIR": "/models", "MODEL_CONFIG": "/etc/fovea/models.yaml",
              "MODEL_OTLP_ENDPOINT": "http://otel-collector:4318"}
 MODEL_MOUNTS = [Mount(volume="model-cache", target="/models"),
@@ -202,7 +214,7 @@ def model_services(variant: str, enabled: bool) -> list[Service]:
     suffix = "-gpu" if variant == "gpu" else ""
     common = dict(
         image=model_image(variant), env={**MODEL_ENV, "MODEL_DEVICE": "cuda" if variant == "gpu" else "cpu"},
-        mounts=MODEL_MOUNTS, configs=MODEL_CONFIGS, variant=variant, enabled=enabled,
+        mounts=MODEL_MOUNTS, configs=MODEL_CONFIGS, secrets=[REDIS_PASSWORD_SECRET], variant=variant, enabled=enabled,
         gpu=GpuRequest() if variant == "gpu" else None,
     )
     api = Service(
@@ -231,6 +243,7 @@ def build_stack(settings: Settings) -> Stack:
     return Stack(
         name=settings.project,
         port_base=settings.port_base,
+        publish=settings.publish,
         services=[postgres, redis, prometheus_variant(settings), collector_variant(settings),
                   grafana_variant(settings), backend,
                   *model_services("cpu", enabled=not settings.gpu), *model_services("gpu", enabled=settings.gpu)],

@@ -126,3 +126,14 @@ def test_the_fovea_stack_loads() -> None:
     assert {"postgres", "redis", "prometheus"} <= set(stack.units)
     assert stack.host_port(stack.units["postgres"].ports[0]) == 6432
     assert all(v.priority for v in stack.volumes)
+
+
+def test_stack_copies_are_revalidated_and_recompute_their_units() -> None:
+    stack = Stack(name="t", services=[svc("a"), svc("b", depends_on={"a": Condition.STARTED})])
+    assert list(stack.units) == ["a", "b"]  # computed and cached on the original
+    fewer = stack.model_copy(update={"services": [svc("a")]})
+    assert list(fewer.units) == ["a"]  # not the original's cached units
+    with pytest.raises(ValidationError, match="unknown service 'ghost'"):
+        stack.model_copy(update={"services": [svc("a", depends_on={"ghost": Condition.STARTED})]})
+    with pytest.raises(ValidationError, match="secrets are mounted as files"):
+        svc("a").model_copy(update={"env": {"DB_PASSWORD": "x"}})

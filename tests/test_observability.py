@@ -91,9 +91,10 @@ def fake_tasks(fail: bool) -> types.ModuleType:
     return module
 
 
-def run_worker(redis_port: int, fail: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+def run_worker(redis_port: int, password: str, fail: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     import redis
     from rq import Queue, SimpleWorker
+    from rq.serializers import JSONSerializer
 
     package = types.ModuleType("model_service")
     package.__path__ = []  # type: ignore[attr-defined]
@@ -101,8 +102,9 @@ def run_worker(redis_port: int, fail: bool, monkeypatch: pytest.MonkeyPatch) -> 
     package.tasks = tasks  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "model_service", package)
     monkeypatch.setitem(sys.modules, "model_service.tasks", tasks)
-    connection = redis.Redis(host="127.0.0.1", port=redis_port)
-    SimpleWorker([Queue("ontology-augmentation", connection=connection)], connection=connection).work(burst=True)
+    connection = redis.Redis(host="127.0.0.1", port=redis_port, password=password)
+    SimpleWorker([Queue("ontology-augmentation", connection=connection, serializer=JSONSerializer)],
+                 connection=connection, serializer=JSONSerializer).work(burst=True)
 
 
 def test_backend_metrics_reach_prometheus_and_every_dashboard_query_returns_data(
@@ -131,7 +133,7 @@ def test_backend_metrics_reach_prometheus_and_every_dashboard_query_returns_data
     for fail in (False, True):
         status, accepted = http.call("POST", f"{api}/api/ontology/augment", {"personaId": persona["id"]})  # type: ignore[index]
         assert status == 202, accepted
-        run_worker(redis_port, fail, monkeypatch)
+        run_worker(redis_port, project.secrets.value("redis_password"), fail, monkeypatch)
         job = f"{api}/api/jobs/{accepted['jobId']}"  # type: ignore[index]
         deadline = time.monotonic() + 15
         while http.call("GET", job)[1]["status"] not in ("completed", "failed"):  # type: ignore[index]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from fovea_ctl.model import (
     BuildRecipe,
@@ -18,6 +20,7 @@ from fovea_ctl.model import (
     ImageSpec,
     Port,
     RedisProbe,
+    Resources,
     Service,
     Stack,
 )
@@ -98,6 +101,25 @@ def test_probe_that_never_passes_and_container_that_exits(make_project: ProjectF
     assert "after-stuck" not in containers or not containers["after-stuck"].running  # never started
 
 
+def test_a_dependency_that_fails_to_create_stops_its_started_dependents(make_project: ProjectFactory) -> None:
+    """`started` means its container runs: one the engine refused to create never counts as started."""
+    def stack(settings: Settings) -> Stack:
+        return Stack(name=settings.project, port_base=settings.port_base, services=[
+            # The engine refuses a memory limit under 6 MB at create time.
+            redis_service("uncreatable", resources=Resources(memory_mb=1)),
+            redis_service("needs-it-started", depends_on={"uncreatable": Condition.STARTED}),
+        ])
+
+    project = make_project(stack)
+    reporter = RecordingReporter()
+    _, result = project.up(reporter)
+    failures = {f.unit: f for f in result.failures}
+    assert failures["uncreatable"].kind == "engine error", failures["uncreatable"].describe()
+    assert failures["needs-it-started"].kind == "dependency failed", failures["needs-it-started"].describe()
+    assert not [e for e in reporter.events if e[1] == "needs-it-started" and e[2] == "starting"]
+    assert not project.observe().containers["needs-it-started"].running  # created, never started
+
+
 FAILING_STACK = '''
 from fovea_ctl.model import BuildRecipe, ImageSpec, ExecProbe, Service, Stack
 def build_stack(settings):
@@ -119,6 +141,36 @@ def test_cli_exit_code_5_names_the_service_and_its_logs(make_project: ProjectFac
     assert "Ready to accept connections" in result.stderr  # its log tail
 
 
+SLOW_BUILD_STACK = '''
+from fovea_ctl.model import BuildRecipe, ImageSpec, Service, Stack
+def build_stack(settings):
+    image = ImageSpec(recipe=BuildRecipe(name="fovea/test-slow-build", context="images/slow"))
+    return Stack(name=settings.project, port_base=settings.port_base, services=[
+        Service(name="slow", image=image, command=["true"]),
+    ])
+'''
+
+
+def test_timeout_bounds_an_image_build_and_kills_it(make_project: ProjectFactory, tmp_path: Path) -> None:
+    import uuid
+
+    root = write_stack_root(tmp_path, SLOW_BUILD_STACK)
+    marker = f"fovea-slow-build-{uuid.uuid4().hex[:8]}"  # also makes the build unique: no cache can answer it
+    (root / "images" / "slow").mkdir(parents=True)
+    (root / "images" / "slow" / "Dockerfile").write_text(f"FROM debian:trixie-slim\nRUN sleep 600 # {marker}\n")
+    project = make_project(root=root)
+    started = time.monotonic()
+    result = run_fovea(["up", "--timeout", "5"], make_project.env(project), timeout=180)
+    assert result.returncode == 5, result.stderr
+    assert "run timed out after 5 s" in result.stderr
+    assert time.monotonic() - started < 120  # not the 600 s the build would take
+    # the build client is gone, and so is the build's `sleep` (BuildKit cancels the solve)
+    deadline = time.monotonic() + 60
+    while marker in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout:
+        assert time.monotonic() < deadline, "the build still runs after the timeout"
+        time.sleep(1)
+
+
 def test_invalid_stack_exit_code_2(make_project: ProjectFactory, tmp_path: Path) -> None:
     source = FAILING_STACK.replace('command=["redis-server"],', 'command=["redis-server"], depends_on={"ghost": "started"},')
     project = make_project(root=write_stack_root(tmp_path, source))
@@ -136,58 +188,59 @@ def test_engine_unreachable_is_one_line_and_exit_3(make_project: ProjectFactory)
     assert "Traceback" not in result.stderr
 
 
-def test_sigint_during_up_then_up_converges(make_project: ProjectFactory) -> None:
-    project = make_project()
-    env = make_project.env(project)
-    process = subprocess.Popen([*FOVEA, "up", "--json"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    for line in process.stdout:  # interrupt once containers are being started
-        if json.loads(line)["state"] == "starting":
-            break
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr
-    engine = project.engine
-    # nothing unlabelled was left behind: every container named after the project carries its labels
-    for raw in engine.api.containers(all=True, filters={"name": project.settings.project}):
-        assert raw["Labels"].get("io.fovea.project") == project.settings.project
-    assert run_fovea(["up"], env).returncode == 0
-    assert run_fovea(["plan"], env).stdout.strip() == "nothing to do"
+# Every process's argv, and the environment of each one but a running HEALTHCHECK's redis-cli (which holds
+# REDISCLI_AUTH for its few milliseconds: readable only by root in the container, by design).
+PROCESS_DUMP = ('for p in /proc/[0-9]*; do cat "$p/cmdline"; '
+                'tr "\\0" " " < "$p/cmdline" | grep -q "^redis-cli" || cat "$p/environ"; done 2>/dev/null')
 
 
-def test_postgres_password_never_leaks_but_works(make_project: ProjectFactory) -> None:
+def test_secrets_never_leak_but_work(make_project: ProjectFactory) -> None:
     import psycopg
+    import redis
 
     project = make_project()
     env = make_project.env(project)
-    up = run_fovea(["up", "--json", "postgres"], env)
+    up = run_fovea(["up", "--json", "postgres", "redis"], env)
     assert up.returncode == 0, up.stderr
-    password = project.secrets.value("postgres_password")
-    assert len(password) >= 32
-    secret_file = project.secrets.path("postgres_password")
-    assert secret_file.stat().st_mode & 0o777 == 0o600
-    assert secret_file.parent.stat().st_mode & 0o777 == 0o700
+    passwords = {name: project.secrets.value(name) for name in ("postgres_password", "redis_password")}
+    for name, password in passwords.items():
+        assert len(password) >= 32
+        secret_file = project.secrets.path(name)
+        assert secret_file.stat().st_mode & 0o777 == 0o600
+        assert secret_file.parent.stat().st_mode & 0o777 == 0o700
 
-    container = project.observe().containers["postgres"]
-    inspect = json.dumps(project.engine.inspect_raw(container.id))
-    assert password not in inspect
-    code, proc = project.engine.exec(container.id, ["sh", "-c", "cat /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null"])
-    assert password.encode() not in proc
+    for service in ("postgres", "redis"):
+        container = project.observe().containers[service]
+        inspect = json.dumps(project.engine.inspect_raw(container.id))
+        _, proc = project.engine.exec(container.id, ["sh", "-c", PROCESS_DUMP])
+        for password in passwords.values():
+            assert password not in inspect, service
+            assert password.encode() not in proc, service
     outputs = [up.stdout, up.stderr]
     status = run_fovea(["status", "--json"], env)
-    postgres_row = next(row for row in json.loads(status.stdout)["services"] if row["name"] == "postgres")
-    assert postgres_row["ready"] and postgres_row["detail"] == "probe passed"  # the quick wire-protocol probe
+    rows = {row["name"]: row for row in json.loads(status.stdout)["services"]}
+    for service in ("postgres", "redis"):  # the quick wire-protocol probes (redis: AUTH, then PING)
+        assert rows[service]["ready"] and rows[service]["detail"] == "probe passed", rows[service]
     for args in (["status", "--json"], ["config"], ["render", "compose"], ["logs"], ["secrets", "list"], ["plan"]):
         result = run_fovea(args, env)
         outputs += [result.stdout, result.stderr]
-    assert all(password not in text for text in outputs)
+    assert all(password not in text for text in outputs for password in passwords.values())
     # docker compose sees a fovea project by its labels
     listed = subprocess.run([compose_binary(), "-p", project.settings.project, "ps", "--format", "json"],
                             capture_output=True, text=True, cwd="/")
     assert '"Service":"postgres"' in listed.stdout.replace(" ", ""), listed.stdout + listed.stderr
     # ... and the one explicit way shows it
-    assert run_fovea(["secrets", "show", "postgres_password"], env).stdout.strip() == password
+    assert run_fovea(["secrets", "show", "postgres_password"], env).stdout.strip() == passwords["postgres_password"]
+
+    # Redis refuses whoever does not know the password: an unauthenticated PING from the host, a wrong one.
+    redis_port = project.stack.host_port(project.stack.units["redis"].ports[0])
+    with socket.create_connection(("127.0.0.1", redis_port), timeout=5) as sock:
+        sock.sendall(b"PING\r\n")
+        assert sock.recv(100).startswith(b"-NOAUTH"), "redis answered an unauthenticated PING"
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(host="127.0.0.1", port=redis_port, password="wrong", socket_timeout=5).ping()
+    assert redis.Redis(host="127.0.0.1", port=redis_port, password=passwords["redis_password"], socket_timeout=5).ping()
+    password = passwords["postgres_password"]
 
     port = project.stack.host_port(project.stack.units["postgres"].ports[0])
     with psycopg.connect(host="127.0.0.1", port=port, user="fovea", dbname="fovea", password=password) as conn:
@@ -195,6 +248,55 @@ def test_postgres_password_never_leaks_but_works(make_project: ProjectFactory) -
         assert conn.execute("SELECT name FROM pg_available_extensions WHERE name = 'vector'").fetchone() == ("vector",)
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(host="127.0.0.1", port=port, user="fovea", dbname="fovea", password="wrong").close()
+
+
+def test_redis_probe_counts_neither_noauth_nor_an_open_server_as_ready(make_project: ProjectFactory) -> None:
+    """NOAUTH proves a live Redis but one whose clients are refused; a password the server does not ask
+    for means it is open. Neither is ready; with the password, AUTH + PING is."""
+    from fovea_ctl.model import Secret
+
+    def stack(settings: Settings) -> Stack:
+        locked = {"env": {"REDIS_PASSWORD_FILE": "/run/secrets/pw"}, "secrets": ["pw"]}
+        return Stack(name=settings.project, port_base=settings.port_base, secrets=[Secret(name="pw")], services=[
+            Service(name="locked-no-password-given", image=REDIS, ports=[Port(container=6379)],
+                    probe=RedisProbe(budget_s=2), **locked),  # type: ignore[arg-type]
+            redis_service("open-but-password-given", ports=[Port(container=6379, host=6380)], secrets=["pw"],
+                          probe=RedisProbe(password_secret="pw", budget_s=2)),
+            Service(name="locked-and-given", image=REDIS, ports=[Port(container=6379, host=6381)],
+                    probe=RedisProbe(password_secret="pw", budget_s=30), **locked),  # type: ignore[arg-type]
+        ])
+
+    project = make_project(stack)
+    _, result = project.up(RecordingReporter())
+    failures = {f.unit: f.detail for f in result.failures}
+    assert set(failures) == {"locked-no-password-given", "open-but-password-given"}, failures
+    assert "NOAUTH" in failures["locked-no-password-given"]
+    assert "AUTH answered" in failures["open-but-password-given"] and "without any password configured" in failures["open-but-password-given"]
+
+
+def test_publish_user_facing_leaves_internal_ports_unpublished_and_probes_by_exec(
+        make_project: ProjectFactory) -> None:
+    """FOVEA_PUBLISH=user-facing: postgres, redis and the collector publish nothing; they are still
+    proven ready (through `docker exec`), and only the backend and Prometheus listen on 127.0.0.1."""
+    project = make_project(publish="user-facing")
+    env = {**make_project.env(project), "FOVEA_PUBLISH": "user-facing"}
+    up = run_fovea(["up", "backend"], env, timeout=600)
+    assert up.returncode == 0, up.stderr
+    containers = project.observe().containers
+    for internal in ("postgres", "redis", "otel-collector"):
+        assert containers[internal].ports == {}, (internal, containers[internal].ports)
+        port = project.settings.port_base + project.stack.units[internal].ports[0].container
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    assert containers["backend"].ports == {3001: project.settings.port_base + 3001}
+    assert containers["prometheus"].ports == {9090: project.settings.port_base + 9090}
+    status = json.loads(run_fovea(["status", "--json"], env).stdout)
+    rows = {row["name"]: row for row in status["services"] if row["state"] not in ("absent", "unavailable")}
+    assert all(row["ready"] for row in rows.values()), [(n, r["detail"]) for n, r in rows.items()]
+    assert run_fovea(["plan", "backend"], env).stdout.strip() == "nothing to do"
+    rendered = run_fovea(["render", "compose"], env).stdout
+    compose = yaml.safe_load(rendered)
+    assert "ports" not in compose["services"]["postgres"] and compose["services"]["backend"]["ports"]
 
 
 def test_down_keeps_critical_volumes_and_data_survives(make_project: ProjectFactory) -> None:
@@ -246,4 +348,47 @@ def test_project_lock_serialises_one_project_only(tmp_path: Path) -> None:
             pass  # another project is not blocked
         with pytest.raises(LockTimeout):
             with project_lock(first, timeout_s=0.3):
+                pass
+
+
+def test_project_lock_refuses_a_planted_symlink_and_leaves_its_target_untouched(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from fovea_ctl.errors import LockUnsafe
+    from fovea_ctl.project import project_lock
+
+    settings = Settings(root=ROOT, project="lock-planted")
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    lock_dir = tmp_path / f"fovea-locks-{os.getuid()}"
+
+    lock_dir.mkdir(mode=0o700)
+    (lock_dir / "lock-planted.lock").symlink_to(victim)  # where the lock file would be
+    with pytest.raises(LockUnsafe, match="symlink"):
+        with project_lock(settings):
+            pass
+    assert victim.read_text() == "precious\n"
+
+    (lock_dir / "lock-planted.lock").unlink()
+    lock_dir.rmdir()
+    lock_dir.symlink_to(tmp_path)  # where the lock directory would be
+    with pytest.raises(LockUnsafe, match="is a symlink"):
+        with project_lock(settings):
+            pass
+    lock_dir.unlink()
+    lock_dir.mkdir(mode=0o755)
+    lock_dir.chmod(0o755)  # ours, but others may enter (an older fovea made it so): tightened
+    with project_lock(settings):  # a private directory works, and the lock file is not truncated
+        (lock_dir / "lock-planted.lock").write_text("kept")
+    with project_lock(settings):
+        pass
+    assert (lock_dir / "lock-planted.lock").read_text() == "kept"
+    assert lock_dir.stat().st_mode & 0o777 == 0o700
+    assert victim.read_text() == "precious\n"
+    if os.getuid() == 0:  # a directory someone else made in the shared /tmp is never used
+        os.chown(lock_dir, 65534, 65534)
+        with pytest.raises(LockUnsafe, match="owned by uid 65534"):
+            with project_lock(settings):
                 pass

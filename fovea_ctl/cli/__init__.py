@@ -30,13 +30,33 @@ def main() -> None:
         sys.exit(130)
     except SystemExit:
         raise
-    except Exception as exc:  # click's own usage errors arrive here in standalone_mode=False
-        import click
+    except Exception as exc:  # the installed click's usage errors arrive here in standalone_mode=False
+        handled = _usage_exit_code(exc)
+        if handled is None:
+            raise
+        sys.exit(handled)
 
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(2)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.stderr.write("fovea: aborted\n")
-            sys.exit(130)
-        raise
+
+def _usage_exit_code(exc: Exception) -> int | None:
+    """One line and exit 2 for a usage error of the click that the installed typer runs on.
+
+    typer >= 0.29 vendors click as `typer._click`, whose exceptions are not `click.exceptions`: the
+    classes are taken from typer's own `BadParameter`, so either layout matches.
+    """
+    import typer
+
+    click_exceptions = sys.modules[typer.BadParameter.__module__]
+    if isinstance(exc, click_exceptions.UsageError):
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            exc.show()  # plain `fovea`: the help is the answer
+            return 2
+        command = exc.ctx.command_path if exc.ctx is not None else "fovea"
+        sys.stderr.write(f"fovea: {exc.format_message()} (see `{command} --help`)\n")
+        return 2
+    if isinstance(exc, click_exceptions.ClickException):
+        sys.stderr.write(f"fovea: {exc.format_message()}\n")
+        return exc.exit_code
+    if isinstance(exc, typer.Abort):
+        sys.stderr.write("fovea: aborted\n")
+        return 130
+    return None

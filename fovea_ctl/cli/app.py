@@ -16,6 +16,22 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from fovea_ctl import __version__
+
+        sys.stdout.write(f"fovea {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _global_options(
+    version: bool = typer.Option(False, "--version", help="Print fovea's version and exit",
+                                 callback=_print_version, is_eager=True),
+) -> None:
+    """Build, start, watch, back up and tear down the FOVEA stack."""
+
+
 def project(**overrides: object):  # -> Project (imported lazily: pydantic models cost start-up time)
     from pydantic import ValidationError
 

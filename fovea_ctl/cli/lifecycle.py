@@ -34,7 +34,7 @@ def up(
     gpu: Annotated[bool, typer.Option("--gpu", help="Use the GPU variant of services that have one")] = False,
 ) -> None:
     """Build what is missing, create what is absent, start each service the moment its dependencies are ready."""
-    from fovea_ctl.errors import Interrupted
+    from fovea_ctl.errors import EngineUnreachable, Interrupted
     from fovea_ctl.progress import make_reporter
 
     target = project(gpu=True if gpu else None)
@@ -45,6 +45,9 @@ def up(
         reporter.close()
     if result.cancelled:
         raise Interrupted("interrupted: ready services stay up; run `fovea up` again to converge")
+    if result.engine_lost is not None:  # one line: the units' failures all say the same
+        raise EngineUnreachable(f"{result.engine_lost.message} during `up`; start it, then run `fovea up` "
+                                "again (it converges)")
     _raise_failures(result)
     if not json_lines:
         summary = "nothing changed" if plan_.empty else f"{len(plan_.operations)} operations"

@@ -37,7 +37,8 @@ def free_port() -> int:
 def make_settings(deps: Any, secret_files: dict[str, Path], db_name: str | None = None, **extra: object) -> Settings:
     values: dict[str, object] = dict(
         db_host=deps.pg_host, db_port=deps.pg_port, db_name=db_name or deps.pg_db, db_user=deps.pg_user,
-        db_password_file=deps.pg_password_file, redis_url=deps.redis_url,
+        db_password_file=deps.pg_password_file, redis_url=deps.redis_url_without_password,
+        redis_password_file=deps.redis_password_file,
         admin_password_file=secret_files["admin_password"], session_secret_file=secret_files["session_secret"],
         video_root=deps.video_root, pool_max_size=8, job_sync_interval_s=0.1, job_retry_intervals=(0,),
     )

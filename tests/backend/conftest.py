@@ -67,14 +67,20 @@ class BackendDeps:
     pg_user: str
     pg_db: str
     pg_password_file: Path
-    redis_url: str
+    redis_url: str  # carries the password: for the tests' own clients
     video_root: Path
+    # The backend itself gets the password the way the stack gives it: BACKEND_REDIS_PASSWORD_FILE.
+    redis_password_file: Path | None = None
     # Where a backend *container* finds the same services (engine test): a docker network and aliases.
     network: str | None = None
     pg_container_host: str = "postgres"
     redis_container_host: str = "redis"
     _redis_container: str = ""
     _cleanup: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def redis_url_without_password(self) -> str:
+        return "redis://" + self.redis_url.split("@", 1)[-1].removeprefix("redis://")
 
     def stop_redis(self) -> None:
         _docker("stop", "-t", "2", self._redis_container)
@@ -115,6 +121,9 @@ def running_deps() -> Iterator[BackendDeps]:
     password_file = secrets_dir / "postgres_password"
     password_file.write_text(secrets.token_urlsafe(24))
     password_file.chmod(0o600)
+    redis_password_file = secrets_dir / "redis_password"
+    redis_password_file.write_text(secrets.token_urlsafe(24))
+    redis_password_file.chmod(0o600)
     video_root = workdir / "videos"
     video_root.mkdir()
     pg_port, redis_port = free_port(), free_port()
@@ -130,15 +139,18 @@ def running_deps() -> Iterator[BackendDeps]:
                 pg_image)
         started.append(names["pg"])
         _docker("run", "-d", "--name", names["redis"], "--label", "fovea.test=backend", "--network", names["net"],
-                "--network-alias", "redis", "-p", f"127.0.0.1:{redis_port}:6379", redis_image)
+                "--network-alias", "redis", "-p", f"127.0.0.1:{redis_port}:6379",
+                "-e", "REDIS_PASSWORD_FILE=/run/secrets/redis_password",
+                "-v", f"{redis_password_file}:/run/secrets/redis_password:ro", redis_image)
         started.append(names["redis"])
         password = password_file.read_text()
         _wait(lambda: psycopg.connect(host="127.0.0.1", port=pg_port, user="fovea", dbname="fovea",
                                       password=password, connect_timeout=2).close(), "postgres")
-        redis_url = f"redis://127.0.0.1:{redis_port}/0"
+        redis_url = f"redis://:{redis_password_file.read_text()}@127.0.0.1:{redis_port}/0"
         _wait(lambda: redis.Redis.from_url(redis_url, socket_timeout=1).ping(), "redis")
         yield BackendDeps(pg_host="127.0.0.1", pg_port=pg_port, pg_user="fovea", pg_db="fovea",
                           pg_password_file=password_file, redis_url=redis_url, video_root=video_root,
+                          redis_password_file=redis_password_file,
                           network=names["net"], _redis_container=names["redis"])
     finally:
         for name in started:

@@ -31,7 +31,10 @@ def test_every_route_except_health_and_login_needs_a_session(served: ServedApp, 
     assert checked >= 25
 
 
-def test_login_sets_a_secure_by_default_session_cookie(served: ServedApp, admin_password: str) -> None:
+def test_login_cookie_is_httponly_samesite_and_secure_only_when_configured(served: ServedApp, migrated,
+                                                                           admin_password: str) -> None:  # type: ignore[no-untyped-def]
+    """The stack serves plain HTTP on 127.0.0.1, so Secure is off by default (a browser would drop the
+    cookie); BACKEND_COOKIE_SECURE=true, for a deployment behind TLS, turns it on."""
     with served.client() as c:
         response = c.post("/api/auth/login", json={"username": "admin", "password": admin_password})
         assert response.status_code == 200
@@ -43,6 +46,11 @@ def test_login_sets_a_secure_by_default_session_cookie(served: ServedApp, admin_
         assert c.post("/api/auth/logout").status_code == 204
         c.cookies.clear()
         assert c.get("/api/auth/me").status_code == 401
+    with ServedApp(migrated.model_copy(update={"cookie_secure": True})) as behind_tls, behind_tls.client() as c:
+        response = c.post("/api/auth/login", json={"username": "admin", "password": admin_password})
+        assert response.status_code == 200
+        attributes = [part.strip() for part in response.headers["set-cookie"].lower().split(";")]
+        assert "secure" in attributes and "httponly" in attributes
 
 
 def test_logout_invalidates_the_session_server_side(served: ServedApp, admin_password: str) -> None:

@@ -35,7 +35,8 @@ def test_container_migrates_then_serves_health_as_non_root(image: str, backend_d
     assert backend_deps.network, "the engine test needs the dependencies on a docker network"
     db = fresh_database()
     env = ["-e", f"BACKEND_DB_HOST={backend_deps.pg_container_host}", "-e", f"BACKEND_DB_NAME={db}",
-           "-e", f"BACKEND_REDIS_URL=redis://{backend_deps.redis_container_host}:6379/2"]
+           "-e", f"BACKEND_REDIS_URL=redis://{backend_deps.redis_container_host}:6379/2",
+           "-e", "BACKEND_REDIS_PASSWORD_FILE=/run/secrets/redis_password"]
     write_video(videos := tmp_path / "videos", "engine.mp4", 5000,
                 {"width": 320, "height": 240, "fps": 25, "duration": 1})
     make_clip(videos / "ntsc.mp4", frames=30)  # a real clip: the image's own ffprobe/ffmpeg read it
@@ -44,7 +45,8 @@ def test_container_migrates_then_serves_health_as_non_root(image: str, backend_d
     videos.chmod(0o755)
     mounts = ["-v", f"{videos}:/data/videos:ro", "-v", f"{backend_deps.pg_password_file}:/run/secrets/postgres_password:ro",
               "-v", f"{secret_files['admin_password']}:/run/secrets/admin_password:ro",
-              "-v", f"{secret_files['session_secret']}:/run/secrets/session_secret:ro"]
+              "-v", f"{secret_files['session_secret']}:/run/secrets/session_secret:ro",
+              "-v", f"{backend_deps.redis_password_file}:/run/secrets/redis_password:ro"]
     name = f"fovea-test-backend-{uuid.uuid4().hex[:8]}"
     # The init job, twice: the second run must be a successful no-op.
     for expected in ("applied 0001_initial", "nothing to do"):

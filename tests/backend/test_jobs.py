@@ -17,6 +17,7 @@ from fovea_backend import jobs as jobs_module
 from fovea_backend.seed import AUTOMATED_PERSONA_ID
 from rq import Queue, SimpleWorker
 from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +32,13 @@ def fake_workers(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def run_worker(redis_url: str, kind: str) -> None:
     connection = redis.Redis.from_url(redis_url)
-    SimpleWorker([Queue(jobs_module.QUEUES[kind], connection=connection)], connection=connection).work(burst=True)
+    # The model-service worker's serializer: JSON, never pickle.
+    SimpleWorker([Queue(jobs_module.QUEUES[kind], connection=connection, serializer=JSONSerializer)],
+                 connection=connection, serializer=JSONSerializer).work(burst=True)
+
+
+def fetch(redis_url: str, job_id: str) -> Job:
+    return Job.fetch(job_id, connection=redis.Redis.from_url(redis_url), serializer=JSONSerializer)
 
 
 def wait_for(client: httpx.Client, job_id: str, status: str, timeout: float = 10.0) -> dict[str, Any]:
@@ -57,7 +64,7 @@ def test_detect_enqueue_run_status_and_idempotent_persistence(client: httpx.Clie
     queued = client.get(f"/api/jobs/{job_id}").json()
     assert (queued["status"], queued["queue"], queued["kind"]) == ("queued", "object-detection", "detect")
     assert queued["params"] == {"confidence": 0.4, "frames": None, "sample_every": 5, "classes": None}
-    rq_job = Job.fetch(job_id, connection=redis.Redis.from_url(backend_deps.redis_url))
+    rq_job = fetch(backend_deps.redis_url, job_id)
     assert rq_job.func_name == "model_service.tasks.detect" and rq_job.retries_left == 1
     assert set(rq_job.kwargs) == {"video_id", "video_path", "params"} and rq_job.kwargs["video_path"] == "clip-a.mp4"
 
@@ -91,7 +98,7 @@ def test_detect_enqueue_run_status_and_idempotent_persistence(client: httpx.Clie
 
 def test_progress_and_running_state_are_mirrored(client: httpx.Client, backend_deps, video_a: str) -> None:  # type: ignore[no-untyped-def]
     job_id = client.post(f"/api/videos/{video_a}/track").json()["jobId"]
-    rq_job = Job.fetch(job_id, connection=redis.Redis.from_url(backend_deps.redis_url))
+    rq_job = fetch(backend_deps.redis_url, job_id)
     rq_job.meta["progress"] = 0.4
     rq_job.save_meta()
     rq_job.set_status(JobStatus.STARTED)
@@ -186,9 +193,47 @@ def test_result_breaking_the_contract_fails_the_job_instead_of_the_loop(client: 
 def test_job_missing_from_redis_is_failed_only_after_a_grace_period(client: httpx.Client, served: ServedApp,
                                                                     backend_deps, video_a: str) -> None:  # type: ignore[no-untyped-def]
     job_id = client.post(f"/api/videos/{video_a}/detect").json()["jobId"]
-    Job.fetch(job_id, connection=redis.Redis.from_url(backend_deps.redis_url)).delete()
+    fetch(backend_deps.redis_url, job_id).delete()
     assert client.get(f"/api/jobs/{job_id}").json()["status"] == "queued"  # could still be in flight
     with served.state.pool.connection() as conn:
         conn.execute("UPDATE jobs SET created_at = now() - interval '1 hour' WHERE id = %s", (job_id,))
     lost = client.get(f"/api/jobs/{job_id}").json()
     assert lost["status"] == "failed" and "disappeared from Redis" in lost["error"]
+
+
+class PlantedPickle:
+    """Unpickling this creates `marker`: proof that whoever read the job ran code planted in Redis."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (open, (self.marker, "w"))
+
+
+def test_a_pickle_planted_in_a_job_is_never_executed(client: httpx.Client, backend_deps, video_a: str,
+                                                     tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Anyone who can write to Redis could plant a pickle; the backend and the worker only read JSON."""
+    import pickle
+    from base64 import b64encode
+
+    connection = redis.Redis.from_url(backend_deps.redis_url)
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps(PlantedPickle(str(marker)))
+    for step in ("worker", "backend"):
+        job_id = client.post(f"/api/videos/{video_a}/detect").json()["jobId"]
+        key = f"rq:job:{job_id}"
+        assert pickle.loads(payload) and marker.exists()  # the payload is live: reading it with pickle runs it
+        marker.unlink()
+        connection.hset(key, "data", payload)
+        if step == "worker":  # the worker dequeues it: the job fails, nothing runs
+            # (a planted `meta` too is tested against the real model worker: tests/model_service/test_queue.py)
+            run_worker(backend_deps.redis_url, "detect")
+            assert fetch(backend_deps.redis_url, job_id).get_status() == JobStatus.FAILED
+        else:  # "finished" with a pickled meta and result: the backend's sync fails the job cleanly
+            connection.hset(key, mapping={"status": "finished", "meta": payload, "result": payload})
+            connection.xadd(f"rq:results:{job_id}", {"type": 1, "worker_name": "", "return_value": b64encode(payload)})
+            failed = wait_for(client, job_id, "failed")
+            assert "is not JSON" in failed["error"]
+        assert not marker.exists(), f"the {step} unpickled a planted payload"
+        connection.delete(key, f"rq:results:{job_id}")

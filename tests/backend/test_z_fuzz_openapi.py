@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import schemathesis
 from backend_harness import ServedApp, make_settings, write_video
@@ -75,6 +76,9 @@ def test_no_generated_request_causes_a_server_error(fuzz_app: tuple[ServedApp, s
             except Unsatisfiable:
                 pass  # nothing to make invalid (an operation without parameters or body)
     assert operations >= 25
-    # Still logged in at the end, and the fuzz reached handlers (not just 401s/422s).
-    assert statuses[200] > 50 and statuses[500] == len(failures), statuses
     assert not failures, "\n".join(sorted(set(failures))[:20])
+    # The fuzz reached the handlers, not only validation: many 2xx answers, and 4xx for the invalid inputs.
+    assert statuses[200] > 50 and statuses[400] > 50, statuses
+    # ... and its session survived every generated request (else the 2xx above were all before it died).
+    me = httpx.get(f"{served.url}/api/auth/me", cookies={"fovea_session": token}, timeout=30)
+    assert me.status_code == 200 and me.json()["username"] == "admin", me.text

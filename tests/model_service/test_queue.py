@@ -13,6 +13,7 @@ import pytest
 from redis import Redis
 from rq import Queue
 from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
 
 pytestmark = pytest.mark.engine
 
@@ -34,7 +35,9 @@ def wait_for(job: Job, statuses: set[str], budget: float = 120) -> str:
 
 def enqueue(redis_url: str, queue: str, func: str, *args: object) -> Job:
     connection = Redis.from_url(redis_url)
-    return Queue(queue, connection=connection).enqueue(f"model_service.tasks.{func}", *args, job_timeout=600)
+    # JSON, as the backend enqueues: the worker reads nothing else.
+    return Queue(queue, connection=connection, serializer=JSONSerializer).enqueue(
+        f"model_service.tasks.{func}", *args, job_timeout=600)
 
 
 def start_long_job(redis_url: str, video_id: str) -> Job:
@@ -119,6 +122,38 @@ def test_worker_consumes_tracking_summary_and_augmentation_jobs(worker, redis_ur
     suggested = suggestions.return_value()["suggestions"]
     assert {"category": "entityTypes", "name": "Person"}.items() <= suggested[0].items()
     assert all(set(s) == {"category", "name", "description", "confidence", "reason"} for s in suggested)
+
+
+class PlantedPickle:
+    """Unpickling this creates /tmp/fovea-planted in the worker: proof it ran code planted in Redis."""
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (open, ("/tmp/fovea-planted", "w"))
+
+
+def test_a_pickle_planted_in_a_job_is_never_run_and_the_worker_survives(worker, redis_url: str) -> None:
+    """Whoever can write to Redis plants a job whose data and meta are pickles that would run code in
+    the worker: it is failed unread, and the worker goes on working (also after a restart)."""
+    import pickle
+
+    connection = Redis.from_url(redis_url)
+    queue = Queue("ontology-augmentation", connection=connection, serializer=JSONSerializer)
+    planted = queue.create_job("model_service.tasks.augment", args=({}, {}, {}))
+    planted.save()
+    payload = pickle.dumps(PlantedPickle())
+    connection.hset(planted.key, mapping={"data": payload, "meta": payload})
+    connection.rpush(queue.key, planted.id)  # straight onto the queue, as an intruder would
+    assert wait_for(planted, {JobStatus.FINISHED, JobStatus.FAILED}) == JobStatus.FAILED
+    assert "DeserializationError" in (planted.latest_result().exc_string or "")
+    worker.kill()
+    worker.start()  # a job it failed must not make its next start crash either
+    worker.wait_ready()
+    assert worker.check().returncode == 0
+    after = enqueue(redis_url, "ontology-augmentation", "augment", {"name": "Traffic analyst"},
+                    {"entityTypes": [], "eventTypes": [], "roleTypes": [], "relationTypes": []}, {})
+    assert wait_for(after, {JobStatus.FINISHED, JobStatus.FAILED}) == JobStatus.FINISHED, after.exc_info
+    planted_file = subprocess.run(["docker", "exec", worker.name, "test", "-e", "/tmp/fovea-planted"])
+    assert planted_file.returncode == 1, "the worker unpickled a planted payload"
 
 
 def test_a_job_whose_worker_is_killed_mid_job_completes_after_the_worker_restarts(worker, redis_url: str) -> None:

@@ -38,7 +38,8 @@ def _open_state(settings: Settings) -> BackendState:
             if seed(conn, settings.admin_password):
                 log.info("seeded the admin user and the Automated persona")
         # Short timeouts: /health must answer "redis is down" quickly, not hang a probe.
-        client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=1, health_check_interval=15)
+        client = redis.Redis.from_url(settings.redis_url, password=settings.redis_password, socket_timeout=2,
+                                      socket_connect_timeout=1, health_check_interval=15)
         telemetry = Telemetry(settings.otlp_endpoint)
         job_sync = JobSync(pool, client, telemetry, settings.job_sync_interval_s)
         return BackendState(settings=settings, pool=pool, redis=client, telemetry=telemetry, job_sync=job_sync,
@@ -53,7 +54,7 @@ def create_app(settings: Settings, run_job_sync: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Secrets are read here, at startup, so a missing file fails the start, not the first request.
-        _ = settings.session_secret
+        _ = settings.session_secret, settings.redis_password
         state = await run_in_threadpool(_open_state, settings)
         app.state.backend = state
         if run_job_sync:

@@ -30,6 +30,7 @@ from psycopg_pool import ConnectionPool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field
 from rq import Queue, Retry
 from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
 
 from fovea_backend import media
 from fovea_backend.settings import Settings
@@ -172,7 +173,7 @@ def enqueue(
         )
     intervals = list(settings.job_retry_intervals)
     try:
-        Queue(queue_name, connection=rq_redis).enqueue(
+        Queue(queue_name, connection=rq_redis, serializer=JSONSerializer).enqueue(
             TASKS[kind],
             args=(),
             kwargs=task_kwargs,
@@ -313,7 +314,7 @@ class JobSync:
                 "SELECT id FROM jobs WHERE status IN ('queued', 'running') ORDER BY created_at LIMIT 500").fetchall()]
         if not ids:
             return 0
-        rq_jobs = Job.fetch_many([str(i) for i in ids], connection=self.redis)
+        rq_jobs = Job.fetch_many([str(i) for i in ids], connection=self.redis, serializer=JSONSerializer)
         for job_id, rq_job in zip(ids, rq_jobs, strict=True):
             self._sync(job_id, rq_job)
         return len(ids)
@@ -321,7 +322,7 @@ class JobSync:
     def sync_one(self, job_id: UUID) -> None:
         """Refresh one job now (GET /api/jobs/{id} calls this, so polling clients see fresh state)."""
         try:
-            rq_job = Job.fetch_many([str(job_id)], connection=self.redis)[0]
+            rq_job = Job.fetch_many([str(job_id)], connection=self.redis, serializer=JSONSerializer)[0]
         except redis.RedisError:
             return
         self._sync(job_id, rq_job)
@@ -363,7 +364,11 @@ class JobSync:
                 conn.execute("UPDATE jobs SET status = 'queued', updated_at = now() WHERE id = %s", (job_id,))
 
     def _complete(self, conn: psycopg.Connection, job: dict[str, Any], rq_job: Job) -> None:
-        raw = rq_job.return_value(refresh=True)
+        try:
+            raw = rq_job.return_value(refresh=True)
+        except ValueError:  # JSONDecodeError, UnicodeDecodeError: not JSON (e.g. a planted pickle); never unpickled
+            self._finish(conn, job, "failed", error="the worker's result in Redis is not JSON; it was not read")
+            return
         try:
             result = RESULT_MODELS[job["kind"]].model_validate(raw)
         except ValidationError as exc:

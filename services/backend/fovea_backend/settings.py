@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SECRET_NAMES = ("DB_PASSWORD", "ADMIN_PASSWORD", "SESSION_SECRET")
+SECRET_NAMES = ("DB_PASSWORD", "ADMIN_PASSWORD", "SESSION_SECRET", "REDIS_PASSWORD")
 
 
 class ConfigError(RuntimeError):
@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     db_user: str = "fovea"
     db_password_file: Path = Path("/run/secrets/postgres_password")
     redis_url: str = "redis://redis:6379/0"
+    # The stack's Redis requires a password (its redis_password secret); None: a Redis without one.
+    redis_password_file: Path | None = None
     admin_password_file: Path = Path("/run/secrets/admin_password")
     session_secret_file: Path = Path("/run/secrets/session_secret")
     video_root: Path = Path("/data/videos")
@@ -53,6 +55,12 @@ class Settings(BaseSettings):
     @cached_property
     def session_secret(self) -> bytes:
         return read_secret(self.session_secret_file, "BACKEND_SESSION_SECRET_FILE").encode()
+
+    @cached_property
+    def redis_password(self) -> str | None:
+        if self.redis_password_file is None:
+            return None
+        return read_secret(self.redis_password_file, "BACKEND_REDIS_PASSWORD_FILE")
 
     def db_kwargs(self) -> dict[str, object]:
         """psycopg connect kwargs; the password travels as a kwarg so it never appears in a conninfo string."""

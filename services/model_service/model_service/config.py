@@ -25,6 +25,8 @@ class Settings:
     defaults_dir: Path
     config_path: Path
     redis_url: str
+    # The stack's Redis requires a password (its redis_password secret), read from this file; None: none.
+    redis_password_file: Path | None
     device: Literal["auto", "cpu", "cuda"]
     otlp_endpoint: str | None
     host: str
@@ -42,6 +44,7 @@ class Settings:
             defaults_dir=Path(os.environ.get("MODEL_DEFAULTS_DIR", "/opt/models")),
             config_path=Path(os.environ.get("MODEL_CONFIG", "/etc/fovea/models.yaml")),
             redis_url=os.environ.get("MODEL_REDIS_URL", "redis://redis:6379/0"),
+            redis_password_file=Path(p) if (p := os.environ.get("MODEL_REDIS_PASSWORD_FILE")) else None,
             device=device,  # type: ignore[arg-type]
             otlp_endpoint=os.environ.get("MODEL_OTLP_ENDPOINT") or None,
             host=os.environ.get("MODEL_HOST", "0.0.0.0"),
@@ -96,6 +99,15 @@ class ModelsConfig(BaseModel):
             return cls()
         data = yaml.safe_load(path.read_text()) or {}
         return cls.model_validate(data)
+
+
+def redis_connection(**options: object):  # -> redis.Redis (imported here: the API never needs it)
+    """The queue's Redis, authenticated with the password file when one is configured."""
+    from redis import Redis
+
+    active = settings()
+    password = active.redis_password_file.read_text().strip() if active.redis_password_file else None
+    return Redis.from_url(active.redis_url, password=password, **options)
 
 
 @lru_cache(maxsize=1)

@@ -22,19 +22,20 @@ So, minimal additions here:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
 import threading
 
-from redis import Redis
 from rq import Queue, SimpleWorker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, StartedJobRegistry
+from rq.serializers import JSONSerializer
 from rq.utils import as_text, current_timestamp, parse_composite_key
 
-from model_service.config import QUEUES, settings
+from model_service.config import QUEUES, redis_connection, settings
 from model_service.models import registry
 
 log = logging.getLogger("model_service.worker")
@@ -44,6 +45,22 @@ JOB_HEARTBEAT_TTL = 20
 MAINTENANCE_S = 15
 WORKER_TTL = 30  # idle BLPOP waits worker_ttl - 15 s, so maintenance also runs at least that often
 MAX_ABANDONED = 3
+
+
+class JobSerializer(JSONSerializer):
+    """RQ's JSON serializer (never pickle: a job planted in Redis is data to reject, not code to run), whose
+    dumps also copes with the raw bytes RQ keeps (under meta["unserialized"]) of a job whose meta was not
+    JSON, so such a job can still be saved as failed instead of crashing the worker on every start."""
+
+    @staticmethod
+    def dumps(*args, **kwargs):  # type: ignore[no-untyped-def]
+        return json.dumps(*args, default=_unreadable, **kwargs).encode("utf-8")
+
+
+def _unreadable(value: object) -> str:
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes that are not JSON, not read>"
+    raise TypeError(f"Object of type {value.__class__.__name__} is not JSON serializable")
 
 
 class ModelWorker(SimpleWorker):
@@ -158,9 +175,9 @@ def queue_names() -> list[str]:
 def check() -> int:
     """Readiness for an exec probe (`python3 -m model_service.worker --check`): this container's worker is
     registered in Redis (which happens only after its models loaded) and not marked dead. No torch import."""
-    connection = Redis.from_url(settings().redis_url, socket_timeout=2)
     key = ModelWorker.redis_worker_namespace_prefix + worker_name()
     try:
+        connection = redis_connection(socket_timeout=2)
         alive = bool(connection.exists(key)) and not connection.hexists(key, "death")
     except Exception as exc:  # noqa: BLE001 - any Redis trouble means: not ready
         print(f"not ready: redis {settings().redis_url}: {exc}")
@@ -177,13 +194,13 @@ def main() -> None:
     from model_service.telemetry import setup_logging
 
     setup_logging("fovea-model-worker")
-    active = settings()
     models = registry()
     models.load()  # before the first dequeue: jobs never pay for loading
-    connection = Redis.from_url(active.redis_url)
+    connection = redis_connection()
     worker = ModelWorker(
-        [Queue(name, connection=connection) for name in queue_names()],
+        [Queue(name, connection=connection, serializer=JobSerializer) for name in queue_names()],
         connection=connection,
+        serializer=JobSerializer,
         name=worker_name(),
         worker_ttl=WORKER_TTL,
         maintenance_interval=MAINTENANCE_S,
