@@ -1,15 +1,14 @@
 """`fovea swarm deploy | status | down` on a real single-node Swarm that this module creates and leaves.
 
-The Docker engine is shared with other work: the module refuses to run (fails, never skips under CI) when
-the engine is already in Swarm mode, since leaving a Swarm it did not create would destroy someone's
-services. It only ever touches objects labelled with its own stack name, and always leaves the Swarm again
-(and removes `docker_gwbridge` only when the Swarm it made created it).
+The engine is shared: `tests/swarm_harness.py` refuses (the test fails, never skips) when the engine is
+already in Swarm mode, touches only objects labelled with fovea's Swarm stack labels, and always leaves the
+Swarm again. Deployed: the backend slice (postgres, redis, prometheus, collector, migrate, backend) and the
+model worker with 2 replicas, on ports >= 26000.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,63 +18,30 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fovea_ctl.model import Condition, Stack
-from fovea_ctl.project import Project, load_stack
-from fovea_ctl.settings import Settings
+from fovea_ctl.model import Condition
+from fovea_ctl.project import Project
 from fovea_ctl.smoke import TEST_VIDEO_SCRIPT, free_port_base
 from fovea_ctl.swarm import SwarmDeployer, swarm_down, swarm_status
-from fovea_ctl.swarm.engine import LABEL_SWARM_STACK, SwarmEngine
+from fovea_ctl.swarm.engine import SwarmEngine
 from fovea_ctl.videos import add_videos, backend_session
 from tests.conftest import STACK_PORTS, ProjectFactory, RecordingReporter, run_fovea
-
-DOCKER = "/usr/bin/docker"  # Debian's client, the engine's own version
-SLICE = ("postgres", "redis", "prometheus", "otel-collector", "backend", "model-worker")
-NODE_LABEL = "io.fovea.data=true"  # the stack pins postgres to the node holding its data
-
-
-def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([DOCKER, *args], capture_output=True, text=True, timeout=120, check=check)
+from tests.swarm_harness import SwarmRefused, backend_slice
+from tests.swarm_harness import single_node_swarm as single_node_swarm_of_this_test
 
 
 @pytest.fixture(scope="module")
 def single_node_swarm(engine_ready: None) -> Iterator[None]:
-    state = docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
-    if state != "inactive":
-        pytest.fail(f"the engine is already in Swarm mode ({state}); this test makes and leaves its own Swarm and "
-                    "will not leave one it did not create. If a crashed run of this test left it, run "
-                    "`docker swarm leave --force` once nothing else uses the Swarm.")
-    had_gwbridge = docker("network", "inspect", "docker_gwbridge", check=False).returncode == 0
-    docker("swarm", "init", "--advertise-addr", "127.0.0.1")
     try:
-        node = docker("info", "--format", "{{.Swarm.NodeID}}").stdout.strip()
-        docker("node", "update", "--label-add", NODE_LABEL, node)
-        yield
-    finally:
-        # Anything a failed test left: only objects carrying a fovea test stack label.
-        for kind in ("service", "secret", "config"):
-            listed = docker(kind, "ls", "-q", "--filter", f"label={LABEL_SWARM_STACK}", check=False).stdout.split()
-            if listed:
-                docker(kind, "rm", *listed, check=False)
-        docker("swarm", "leave", "--force", check=False)
-        if not had_gwbridge:
-            for _ in range(30):
-                if docker("network", "rm", "docker_gwbridge", check=False).returncode == 0:
-                    break
-                time.sleep(1)
-        assert docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() == "inactive"
-
-
-def backend_slice(settings: Settings) -> Stack:
-    """postgres, redis, prometheus, the collector, backend (+ its migrate job) and the model worker, 2 replicas."""
-    full = load_stack(settings)
-    return Stack(name=full.name, port_base=full.port_base, volumes=full.volumes, secrets=full.secrets,
-                 services=[s for s in full.services if s.name in SLICE], replicas={"model-worker": 2})
+        with single_node_swarm_of_this_test():
+            yield
+    except SwarmRefused as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")
 def deployed(single_node_swarm: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Project, RecordingReporter]]:
     factory = ProjectFactory(tmp_path_factory.mktemp("swarm"))
-    project = factory(backend_slice, project=f"swarm-{uuid.uuid4().hex[:8]}",
+    project = factory(lambda settings: backend_slice(settings, worker_replicas=2), project=f"swarm-{uuid.uuid4().hex[:8]}",
                       port_base=free_port_base(STACK_PORTS, low=26000))
     reporter = RecordingReporter()
     try:
@@ -187,11 +153,14 @@ def test_a_changed_secret_rolls_only_the_services_that_use_it(deployed: tuple[Pr
     assert result.ok, result.failures
     after = {s.unit: s.version for s in swarm.services(name)}
     changed = sorted(u for u in after if after[u] != before[u])
-    assert changed == ["backend"]
+    users = sorted(n for n, u in project.stack.units.items() if "admin_password" in u.secrets)
+    assert changed == users == ["backend", "backend-migrate"]  # the migration job mounts the backend's secrets
     secrets_now = {s.name for s in swarm.secrets(name)}
     assert len(secrets_now) == len(old_secrets) and secrets_now != old_secrets  # the old one is pruned
-    with closing(backend_session(project)) as client:  # the backend reads the new password from its new secret
-        assert client.get("/api/videos").status_code == 200
+    # The new task reads the new value (the admin user's stored password is the application's business).
+    assert project.engine.read_file(task_container(project, "backend"), "/run/secrets/admin_password") == path.read_bytes()
+    port = project.stack.host_port(project.stack.units["backend"].ports[0])
+    assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=30).status_code == 200
 
 
 def test_cli_status_and_plan(deployed: tuple[Project, RecordingReporter]) -> None:

@@ -1,4 +1,4 @@
-"""`fovea render compose | k8s | k8s-secrets`."""
+"""`fovea render compose | swarm | k8s | k8s-secrets`."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import typer
 
 from fovea_ctl.cli.app import app, fail, project
 
-TARGETS = ("compose", "k8s", "k8s-secrets")
+TARGETS = ("compose", "swarm", "k8s", "k8s-secrets")
 
 
 @app.command()
 def render(
-    target: Annotated[str, typer.Argument(help="What to render: compose, k8s, k8s-secrets")] = "compose",
+    target: Annotated[str, typer.Argument(help="What to render: compose, swarm (a v3 file for docker stack deploy), k8s, k8s-secrets")] = "compose",
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to this file (k8s: this folder)")] = None,
     health_interval: Annotated[float, typer.Option("--health-interval", help="Healthcheck interval (s)")] = 5.0,
     project_name: Annotated[Optional[str], typer.Option("--project-name", help="Compose project name")] = None,
@@ -45,7 +45,12 @@ def render(
         return
     from fovea_ctl.render import compose_yaml, render_compose
 
-    text = compose_yaml(render_compose(p.stack, p.settings, images, p.secrets, health_interval, project_name))
+    if target == "swarm":
+        from fovea_ctl.swarm.stackfile import render_swarm_stack
+
+        text = compose_yaml(render_swarm_stack(p.stack, p.settings, images, p.secrets))
+    else:
+        text = compose_yaml(render_compose(p.stack, p.settings, images, p.secrets, health_interval, project_name))
     if output:
         output.write_text(text)
         sys.stderr.write(f"wrote {output}\n")

@@ -33,6 +33,8 @@ from fovea_ctl.secrets import SecretStore
 from fovea_ctl.settings import Settings
 from fovea_ctl.swarm.engine import LABEL_SWARM_STACK, STACK_NAMESPACE
 
+SWARM_HEALTH_TIMEOUT_S = 30
+SWARM_HEALTH_RETRIES = 5
 SECRET_MODE = 0o400
 CONFIG_MODE = 0o444
 
@@ -82,7 +84,7 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_.-]+", "-", text).strip("-")[:40]
 
 
-def _config_objects(service: Service, settings: Settings) -> list[SwarmObject]:
+def config_objects(service: Service, settings: Settings) -> list[SwarmObject]:
     """One config per file; a folder becomes one config per file in it (Swarm configs are files)."""
     objects: list[SwarmObject] = []
     for config in service.configs:
@@ -122,7 +124,7 @@ def desired_services(stack: Stack, settings: Settings, images: dict[str, Resolve
             host_ports={p.container: stack.host_port(p) for p in unit.ports},
             secrets=[SwarmObject("secret", f"{settings.project}-{s}-{secrets.fingerprint(s)[:12]}", secrets.path(s), s)
                      for s in unit.secrets],
-            configs=_config_objects(unit, settings),
+            configs=config_objects(unit, settings),
         )
     return desired
 
@@ -165,10 +167,12 @@ def service_spec(desired: DesiredSwarmService, stack: Stack, settings: Settings,
     ]
     healthcheck = None
     if unit.probe is not None and unit.probe.healthcheck:
-        # Swarm replaces a task whose container turns unhealthy (plain Docker only reports it): failures
-        # within the probe's startup budget must not count, or a worker still loading its models is killed.
-        healthcheck = Healthcheck(test=["CMD", *unit.probe.healthcheck], interval=int(HEALTH_INTERVAL_S * 1e9),
-                                  timeout=int(3e9), retries=3, start_period=int(unit.probe.budget_s * 1e9))
+        # Swarm replaces a task whose container turns unhealthy (plain Docker only reports it), so the check
+        # must be forgiving: failures within the probe's startup budget do not count (a worker still loading
+        # its models), and a check slowed by a busy host (a Python import under load) is not a dead service.
+        healthcheck = Healthcheck(test=["CMD", *unit.probe.healthcheck], interval=int(HEALTH_INTERVAL_S * 2e9),
+                                  timeout=int(SWARM_HEALTH_TIMEOUT_S * 1e9), retries=SWARM_HEALTH_RETRIES,
+                                  start_period=int(unit.probe.budget_s * 1e9))
     container = ContainerSpec(
         image=desired.image.ref, command=unit.entrypoint, args=unit.command, user=unit.user,
         env=[f"{k}={v}" for k, v in unit.env.items()], labels=container_labels, mounts=mounts,
