@@ -347,6 +347,7 @@ class Stack(Model):
                 raise StackError([f"unknown service {name!r} (known: {', '.join(self.units)})"])
             result.add(name)
             pending.extend(self.units[name].depends_on)
+            pending.extend(n for n, u in self.units.items() if u.replica_of == name)  # a scaled service's replicas
         return result
 
     def dependents(self, name: str) -> set[str]:

@@ -155,3 +155,8 @@ def test_the_fovea_stack_scales_workers_and_refuses_the_database() -> None:
     with pytest.raises(StackInvalid, match="postgres cannot scale: it writes the postgres-data volume"):
         scaled_stack(stack, "postgres=2")
     assert isinstance(StackError(["x"]), ValueError)
+
+
+def test_naming_a_scaled_service_targets_all_its_replicas() -> None:
+    stack = scaled_stack(queue_stack(), "worker=3")
+    assert stack.dependency_order(["worker"]) == ["queue", "worker", "worker-2", "worker-3"]
