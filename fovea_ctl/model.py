@@ -484,7 +484,7 @@ def _replica_problems(stack: Stack, by_name: dict[str, Service]) -> list[str]:
             problems.append(f"{where}: {count} is above its max_replicas {service.scale.max_replicas}")
         elif count > 1 and service.ports:
             problems.append(f"{where}: {name} publishes host port {stack.host_port(service.ports[0])}, which "
-                            f"{count} instances on one engine cannot share (scale it on Swarm or Kubernetes)")
+                            f"{count} instances on one node cannot share (Kubernetes replicas have no host port)")
         elif count > 1 and any(replica_unit_name(service, n) in by_name for n in range(2, count + 1)):
             problems.append(f"{where}: a replica's name {name}-N is already a service of the stack")
     return problems

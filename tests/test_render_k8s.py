@@ -28,8 +28,9 @@ KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
 VALIDATE = str(Path(sys.executable).parent / "kubernetes-validate")
 
 
-def stack_and_settings(tmp_path: Path, gpu: bool = False) -> tuple[Stack, Settings]:
-    settings = Settings(root=ROOT, project="k8s-test", secrets_dir=tmp_path / "secrets", gpu=gpu)
+def stack_and_settings(tmp_path: Path, gpu: bool = False, registry: bool = False) -> tuple[Stack, Settings]:
+    settings = Settings(root=ROOT, project="k8s-test", secrets_dir=tmp_path / "secrets", gpu=gpu,
+                        image_source="registry" if registry else "build")
     return load_stack(settings), settings
 
 
@@ -39,8 +40,8 @@ def fake_images(stack: Stack) -> dict[str, ResolvedImage]:
                                 u.image.recipe, None) for name, u in stack.units.items()}
 
 
-def rendered(tmp_path: Path, gpu: bool = False) -> tuple[Path, dict[str, list[dict]], Stack, Settings]:
-    stack, settings = stack_and_settings(tmp_path, gpu)
+def rendered(tmp_path: Path, gpu: bool = False, registry: bool = False) -> tuple[Path, dict[str, list[dict]], Stack, Settings]:
+    stack, settings = stack_and_settings(tmp_path, gpu, registry)
     out = tmp_path / ("k8s-gpu" if gpu else "k8s")
     render_k8s(stack, settings, fake_images(stack)).write(out)
     documents = {p.name: [d for d in yaml.safe_load_all(p.read_text()) if d] for p in sorted(out.glob("*.yaml"))}
@@ -60,9 +61,11 @@ def validate(files: list[Path], version: str) -> subprocess.CompletedProcess[str
                           timeout=300)
 
 
-@pytest.mark.parametrize("gpu", [False, True], ids=["cpu", "gpu"])
-def test_manifests_pass_strict_schema_validation_for_two_kubernetes_versions(tmp_path: Path, gpu: bool) -> None:
-    out, documents, _, _ = rendered(tmp_path, gpu)
+@pytest.mark.parametrize(("gpu", "registry"), [(False, False), (True, False), (False, True)],
+                         ids=["offline-cpu", "offline-gpu", "registry-with-grafana"])
+def test_manifests_pass_strict_schema_validation_for_two_kubernetes_versions(
+        tmp_path: Path, gpu: bool, registry: bool) -> None:
+    out, documents, _, _ = rendered(tmp_path, gpu, registry)
     resources = [p for p in sorted(out.glob("*.yaml")) if p.name != "kustomization.yaml"]
     assert len(resources) >= 8
     for version in KUBERNETES_VERSIONS:

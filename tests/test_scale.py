@@ -83,7 +83,7 @@ def test_scale_beyond_the_maximum_and_unknown_services_are_refused() -> None:
 
 
 def test_a_published_port_cannot_be_shared_by_local_replicas() -> None:
-    assert "api publishes host port 8000, which 2 instances on one engine cannot share" in refusal("api=2")
+    assert "api publishes host port 8000, which 2 instances on one node cannot share" in refusal("api=2")
 
 
 def test_a_scale_policy_on_a_service_that_writes_state_is_an_invalid_stack() -> None:

@@ -55,9 +55,8 @@ def deploy(
         raise ServiceFailed("swarm services failed to become ready:\n  " + "\n  ".join(result.failures),
                             hint="fix the cause, then `fovea swarm deploy` again (ready services are kept)")
     if not json_lines:
-        summary = "nothing changed" if result.plan.empty else result.plan.text().count("\n") + 1
-        sys.stderr.write(f"fovea: {len(result.outcomes)} swarm services ready in {result.elapsed_s:.2f} s "
-                         f"({summary if isinstance(summary, str) else f'{summary} operations'})\n")
+        summary = "nothing changed" if result.plan.empty else f"{len(result.plan.text().splitlines())} operations"
+        sys.stderr.write(f"fovea: {len(result.outcomes)} swarm services ready in {result.elapsed_s:.2f} s ({summary})\n")
 
 
 @swarm_app.command("status")
