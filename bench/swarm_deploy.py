@@ -117,8 +117,10 @@ def run_stack(project: Project, timeout_s: float) -> dict[str, object]:
         yaml.safe_dump(document, handle, sort_keys=False)
     name = project.settings.project
     started = time.perf_counter()
-    subprocess.run([DOCKER, "stack", "deploy", "--resolve-image", "never", "-c", handle.name, name],
-                   check=True, capture_output=True, text=True, timeout=120)
+    deployed = subprocess.run([DOCKER, "stack", "deploy", "--resolve-image", "never", "-c", handle.name, name],
+                              capture_output=True, text=True, timeout=120)
+    if deployed.returncode != 0:
+        raise RuntimeError(f"docker stack deploy failed: {deployed.stdout}{deployed.stderr}")
     healthy = False
     while time.perf_counter() - started < timeout_s:
         if stack_ready(project):

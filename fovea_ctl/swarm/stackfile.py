@@ -46,8 +46,9 @@ def render_swarm_stack(stack: Stack, settings: Settings, images: dict[str, Resol
             entry["healthcheck"] = {**entry["healthcheck"], "timeout": f"{SWARM_HEALTH_TIMEOUT_S}s",
                                     "retries": SWARM_HEALTH_RETRIES, "start_period": f"{unit.probe.budget_s:g}s"}
         for obj in config_objects(unit, settings):
-            configs[obj.name] = {"file": str(obj.source)}
-            entry.setdefault("configs", []).append({"source": obj.name, "target": obj.target, "mode": 0o444})
+            key = obj.name.removeprefix(f"{settings.project}-")  # stack deploy prefixes the stack's name itself
+            configs[key] = {"file": str(obj.source)}
+            entry.setdefault("configs", []).append({"source": key, "target": obj.target, "mode": 0o444})
         deploy = dict(entry.pop("deploy", {}))
         deploy.update({
             "endpoint_mode": "dnsrr",
