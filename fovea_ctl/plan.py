@@ -131,7 +131,7 @@ def make_plan(
         elif container.state in ("exited", "created", "dead"):
             actions[name] = ("start", f"container {container.state}")
 
-    surplus = _surplus_replicas(stack, observed)
+    surplus = [c for c in _surplus_replicas(stack, observed) if c.labels[LABEL_REPLICA_OF] in units]
     if not actions and not surplus and not (remove_orphans and _orphans(stack, observed)):
         return Plan(settings.project, units, [], warnings=_orphan_warnings(stack, observed, remove_orphans))
 

@@ -160,3 +160,11 @@ def test_the_fovea_stack_scales_workers_and_refuses_the_database() -> None:
 def test_naming_a_scaled_service_targets_all_its_replicas() -> None:
     stack = scaled_stack(queue_stack(), "worker=3")
     assert stack.dependency_order(["worker"]) == ["queue", "worker", "worker-2", "worker-3"]
+
+
+def test_a_targeted_plan_leaves_other_services_replicas_alone(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    three = scaled_stack(queue_stack(), "worker=3")
+    one = queue_stack()
+    at_three = converged(desired(three, settings), settings)
+    assert make_plan(one, settings, desired(one, settings), at_three, targets=["queue"]).text() == "nothing to do"
