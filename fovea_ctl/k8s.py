@@ -258,7 +258,8 @@ class Renderer:
         steps = []
         for mount in writable:
             source, target = shlex.quote(mount.target), shlex.quote(f"{VOLUME_INIT_ROOT}/{mount.volume}")
-            steps.append(f'if [ -d {source} ] && [ -z "$(ls -A {target})" ]; then cp -a {source}/. {target}/; '
+            # "empty" as a fresh ext4 volume is: nothing but lost+found
+            steps.append(f'if [ -d {source} ] && [ -z "$(ls -A {target} | grep -vx lost+found)" ]; then cp -a {source}/. {target}/; '
                          f"chown --reference={source} {target}; chmod --reference={source} {target}; fi")
         return Container(
             name="volume-init", image=self.image(service.name), imagePullPolicy="IfNotPresent",

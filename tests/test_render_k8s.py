@@ -191,3 +191,27 @@ def test_the_cli_loads_no_kubernetes_models_until_render_k8s_runs() -> None:
     code = "import sys, fovea_ctl.cli, fovea_ctl.status; print(any(m.startswith('lightkube') for m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_volume_init_gives_a_fresh_volume_the_images_content_and_owner(make_project, tmp_path: Path) -> None:
+    """The initContainer's own command, run by Docker in the service's real image against a fresh, empty,
+    root-owned volume (what a new PVC is): afterwards the volume has the owner of the image's path."""
+    import uuid
+
+    project = make_project()
+    image = project.resolver().resolve(project.stack.units["redis"])
+    assert not image.missing, "the redis image is built by .ci/setup"
+    _, documents, _, _ = rendered(tmp_path)
+    init = workload(documents, "redis")["spec"]["template"]["spec"]["initContainers"][0]
+    assert init["name"] == "volume-init" and init["securityContext"] == {"runAsUser": 0}
+    volume = f"{project.settings.project}_k8s-init-{uuid.uuid4().hex[:6]}"
+    mount = init["volumeMounts"][0]["mountPath"]
+    run = ["/usr/bin/docker", "run", "--rm", "--user", "0", "-v", f"{volume}:{mount}", "--entrypoint", "sh", image.ref]
+    try:
+        done = subprocess.run([*run, "-c", init["command"][2]], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        owners = subprocess.run([*run, "-c", f"stat -c %u:%g /data {mount}"], capture_output=True, text=True, timeout=120)
+        image_owner, volume_owner = owners.stdout.split()
+        assert volume_owner == image_owner != "0:0"
+    finally:
+        subprocess.run(["/usr/bin/docker", "volume", "rm", "-f", volume], capture_output=True, timeout=60)
