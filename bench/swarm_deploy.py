@@ -100,10 +100,17 @@ def stack_ready(project: Project) -> bool:
     return True
 
 
-def failed_tasks(project: Project) -> int:
-    listing = docker("stack", "ps", project.settings.project, "--format", "{{.CurrentState}} {{.Error}}",
+def failed_tasks(project: Project) -> dict[str, int]:
+    """Tasks that failed on the way, per service (a migration run before its database was up, ...)."""
+    listing = docker("stack", "ps", project.settings.project, "--format", "{{.Name}}|{{.CurrentState}}|{{.Error}}",
                      check=False).stdout.splitlines()
-    return sum(1 for line in listing if line.startswith(("Failed", "Rejected")) or "non-zero exit" in line)
+    counts: dict[str, int] = {}
+    for line in listing:
+        name, state, error = (line.split("|") + ["", ""])[:3]
+        if state.startswith(("Failed", "Rejected")) or "non-zero exit" in error:
+            service = name.split(".")[0].removeprefix(f"{project.settings.project}_")
+            counts[service] = counts.get(service, 0) + 1
+    return counts
 
 
 def run_stack(project: Project, timeout_s: float) -> dict[str, object]:
