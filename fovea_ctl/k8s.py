@@ -315,8 +315,6 @@ class Renderer:
 
     # -- objects -----------------------------------------------------------------------------------
     def render(self) -> Manifests:
-        from lightkube.models.core_v1 import PersistentVolumeClaim as ClaimTemplate
-        from lightkube.models.meta_v1 import ObjectMeta
         from lightkube.resources.core_v1 import Namespace, PersistentVolumeClaim
 
         self.manifests.add("namespace.yaml", Namespace(metadata=self.metadata(self.namespace)))
@@ -333,7 +331,7 @@ class Renderer:
             stateful = writes_state(service, self.stack)
             if service.ports or stateful:  # a StatefulSet needs a Service to govern it, even a headless one
                 self.manifests.add(file, self.service_object(service))
-            self.manifests.add(file, self.workload(service, ClaimTemplate, ObjectMeta))
+            self.manifests.add(file, self.workload(service))
         return self.manifests
 
     def service_object(self, service: Service) -> Any:
@@ -346,15 +344,16 @@ class Renderer:
                            clusterIP=None if ports else "None")
         return K8sService(metadata=self.metadata(service.name, service.name), spec=spec)
 
-    def workload(self, service: Service, claim_template: Any, object_meta: Any) -> Any:
+    def workload(self, service: Service) -> Any:
         from lightkube.models.apps_v1 import DeploymentSpec, DeploymentStrategy, StatefulSetSpec
-        from lightkube.models.meta_v1 import LabelSelector
+        from lightkube.models.core_v1 import PersistentVolumeClaim as ClaimTemplate
+        from lightkube.models.meta_v1 import LabelSelector, ObjectMeta
         from lightkube.resources.apps_v1 import Deployment, StatefulSet
 
         selector = LabelSelector(matchLabels=self.labels(service.name))
         metadata = self.metadata(service.name, service.name)
         if writes_state(service, self.stack):
-            templates = [claim_template(metadata=object_meta(name=m.volume, labels=self.volume_labels(m.volume)),
+            templates = [ClaimTemplate(metadata=ObjectMeta(name=m.volume, labels=self.volume_labels(m.volume)),
                                         spec=self.claim(m.volume, shared=False))
                          for m in service.mounts if self.own_claim(service, m.volume)]
             return StatefulSet(metadata=metadata, spec=StatefulSetSpec(

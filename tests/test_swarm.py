@@ -8,6 +8,7 @@ model worker with 2 replicas, on ports >= 26000.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 import uuid
@@ -158,7 +159,8 @@ def test_a_changed_secret_rolls_only_the_services_that_use_it(deployed: tuple[Pr
     secrets_now = {s.name for s in swarm.secrets(name)}
     assert len(secrets_now) == len(old_secrets) and secrets_now != old_secrets  # the old one is pruned
     # The new task reads the new value (the admin user's stored password is the application's business).
-    assert project.engine.read_file(task_container(project, "backend"), "/run/secrets/admin_password") == path.read_bytes()
+    code, digest = project.engine.exec(task_container(project, "backend"), ["sha256sum", "/run/secrets/admin_password"])
+    assert code == 0 and digest.split()[0].decode() == hashlib.sha256(path.read_bytes()).hexdigest()
     port = project.stack.host_port(project.stack.units["backend"].ports[0])
     assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=30).status_code == 200
 
