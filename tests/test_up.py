@@ -178,7 +178,8 @@ def test_postgres_password_never_leaks_but_works(make_project: ProjectFactory) -
     status = run_fovea(["status", "--json"], env)
     postgres_row = next(row for row in json.loads(status.stdout)["services"] if row["name"] == "postgres")
     assert postgres_row["ready"] and postgres_row["detail"] == "probe passed"  # the quick wire-protocol probe
-    for args in (["status", "--json"], ["config"], ["render", "compose"], ["logs"], ["secrets", "list"], ["plan"]):
+    for args in (["status", "--json"], ["config"], ["render", "compose"], ["render", "swarm"], ["render", "k8s"],
+                 ["render", "k8s-secrets"], ["logs"], ["secrets", "list"], ["plan"]):
         result = run_fovea(args, env)
         outputs += [result.stdout, result.stderr]
     assert all(password not in text for text in outputs)
