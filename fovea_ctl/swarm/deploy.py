@@ -20,7 +20,15 @@ from fovea_ctl.plan import change_cause
 from fovea_ctl.probes import ContainerStopped, ProbeFailed, ProbeContext, wait_until_ready
 from fovea_ctl.progress import Reporter
 from fovea_ctl.swarm.engine import SwarmEngine, SwarmObjectView, SwarmServiceView, TaskView
-from fovea_ctl.swarm.spec import DesiredSwarmService, SwarmObject, desired_services, network_name, service_spec, stack_labels
+from fovea_ctl.swarm.spec import (
+    JOB_ATTEMPTS,
+    DesiredSwarmService,
+    SwarmObject,
+    desired_services,
+    network_name,
+    service_spec,
+    stack_labels,
+)
 
 if TYPE_CHECKING:
     from fovea_ctl.project import Project
@@ -28,6 +36,7 @@ if TYPE_CHECKING:
 TASK_START_BUDGET_S = 180.0  # scheduling + container start; the probe's own budget follows
 FAILED_TASKS_BEFORE_GIVING_UP = 3
 POLL_S = 0.2
+TERMINAL_TASK_STATES = ("complete", "failed", "rejected", "shutdown", "orphaned", "remove")
 
 
 @dataclass
@@ -109,7 +118,8 @@ def observe_swarm(swarm: SwarmEngine, project: str) -> SwarmObserved:
                          configs={c.name: c for c in swarm.configs(project)}, network=networks[0] if networks else None)
 
 
-def make_swarm_plan(project: Project, desired: dict[str, DesiredSwarmService], observed: SwarmObserved) -> SwarmPlan:
+def make_swarm_plan(project: Project, desired: dict[str, DesiredSwarmService], observed: SwarmObserved,
+                    swarm: SwarmEngine | None = None) -> SwarmPlan:
     actions: dict[str, SwarmAction] = {}
     for name, unit in desired.items():
         current = observed.services.get(name)
@@ -117,6 +127,8 @@ def make_swarm_plan(project: Project, desired: dict[str, DesiredSwarmService], o
             actions[name] = SwarmAction(name, "create", "no service")
         elif current.config_hash != unit.config_hash:
             actions[name] = SwarmAction(name, "update", change_cause(unit, current))  # type: ignore[arg-type]
+        elif unit.one_shot and swarm is not None and _job_gave_up(swarm, current):
+            actions[name] = SwarmAction(name, "update", "job failed last time")
         else:
             actions[name] = SwarmAction(name, "keep", "")
     wanted = {o.name: o for unit in desired.values() for o in [*unit.secrets, *unit.configs]}
@@ -130,6 +142,13 @@ def make_swarm_plan(project: Project, desired: dict[str, DesiredSwarmService], o
         orphans=[s for unit, s in observed.services.items() if unit not in desired],
         create_network=observed.network is None,
     )
+
+
+def _job_gave_up(swarm: SwarmEngine, service: SwarmServiceView) -> bool:
+    """A job of the current spec that never completed and has nothing left running: run it again."""
+    tasks = [t for t in swarm.tasks(service.id) if t.config_hash == service.config_hash]
+    settled = all(t.state in TERMINAL_TASK_STATES for t in tasks)
+    return settled and any(t.state in ("failed", "rejected") for t in tasks) and not any(t.state == "complete" for t in tasks)
 
 
 class SwarmDeployer:
@@ -181,7 +200,7 @@ class SwarmDeployer:
     def plan(self) -> tuple[SwarmPlan, dict[str, DesiredSwarmService], SwarmObserved]:
         desired = self.desired()
         observed = observe_swarm(self.swarm, self.settings.project)
-        return make_swarm_plan(self.project, desired, observed), desired, observed
+        return make_swarm_plan(self.project, desired, observed, self.swarm), desired, observed
 
     # -- rollout -------------------------------------------------------------------------------------
     def deploy(self, prune: bool = True) -> SwarmDeployResult:
@@ -262,6 +281,8 @@ class SwarmDeployer:
                 if current is None:
                     self.swarm.create_service(spec)
                 else:
+                    if desired.one_shot:  # an update reruns a job only when its task template changes
+                        spec["task_template"]["ForceUpdate"] = current.force_update + 1
                     self.swarm.update_service(current, spec)
             outcome.exists = True
             outcome.created.set()
@@ -295,7 +316,8 @@ class SwarmDeployer:
             failed = [t for t in tasks if t.state in ("failed", "rejected")]
             if desired.one_shot and any(t.state == "complete" for t in tasks):
                 return
-            if failed and (desired.one_shot or len(failed) >= FAILED_TASKS_BEFORE_GIVING_UP or failed[0].state == "rejected"):
+            attempts = JOB_ATTEMPTS if desired.one_shot else FAILED_TASKS_BEFORE_GIVING_UP
+            if failed and (len(failed) >= attempts or failed[0].state == "rejected"):
                 raise FoveaError(self._task_failure(failed[-1]))
             running = [t for t in tasks if t.state == "running" and t.desired_state == "running" and t.container_id]
             if not desired.one_shot and len(running) >= desired.replicas:

@@ -29,6 +29,7 @@ class SwarmServiceView:
     replicas: int | None  # None: a job
     ports: dict[int, int]  # target -> published (host mode)
     image: str
+    force_update: int  # TaskTemplate.ForceUpdate: raising it reruns a job with an unchanged spec
     labels: dict[str, str] = field(repr=False)
 
 
@@ -64,7 +65,7 @@ def _service_view(raw: dict[str, Any]) -> SwarmServiceView:
         hash_parts=json.loads(labels.get(LABEL_HASH_PARTS, "{}")),
         replicas=(mode.get("Replicated") or {}).get("Replicas") if "Replicated" in mode else None,
         ports=ports, image=((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image", ""),
-        labels=labels,
+        force_update=int((spec.get("TaskTemplate") or {}).get("ForceUpdate") or 0), labels=labels,
     )
 
 

@@ -33,6 +33,7 @@ from fovea_ctl.secrets import SecretStore
 from fovea_ctl.settings import Settings
 from fovea_ctl.swarm.engine import LABEL_SWARM_STACK, STACK_NAMESPACE
 
+JOB_ATTEMPTS = 3
 SWARM_HEALTH_TIMEOUT_S = 30
 SWARM_HEALTH_RETRIES = 5
 SECRET_MODE = 0o400
@@ -190,7 +191,10 @@ def service_spec(desired: DesiredSwarmService, stack: Stack, settings: Settings,
     )
     task = TaskTemplate(
         container, resources=resources,
-        restart_policy=RestartPolicy(condition="none" if unit.one_shot else "any", delay=int(1e9)),
+        # A job is retried a little: Swarm task starts can fail for the engine's own reasons (measured here:
+        # "unable to remount dir as readonly ... secrets: device or resource busy", exit 128).
+        restart_policy=(RestartPolicy(condition="on-failure", delay=int(1e9), max_attempts=JOB_ATTEMPTS - 1)
+                        if unit.one_shot else RestartPolicy(condition="any", delay=int(1e9))),
         placement=Placement(constraints=placement_constraints(unit) or None),
         networks=[NetworkAttachmentConfig(target=network_id, aliases=[unit.name])],
     )
