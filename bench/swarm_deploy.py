@@ -57,10 +57,13 @@ def make_project(kind: str, secrets_root: Path) -> Project:
 
 
 def remove_volumes(project: Project) -> None:
+    """Its volumes by label (fovea's) and by name (stack deploy's carry only the rendered labels)."""
+    names = {project.settings.volume_name(v.name) for v in project.stack.volumes}
     for _ in range(100):
         try:
-            for volume in project.engine.list_volumes(project.settings.project):
-                project.engine.remove_volume(volume.name)
+            present = {v["Name"] for v in project.engine.api.volumes().get("Volumes") or []}
+            for name in sorted(names & present | {v.name for v in project.engine.list_volumes(project.settings.project)}):
+                project.engine.remove_volume(name)
             return
         except Exception:  # a task container still holds one: Swarm reaps them in its own time
             time.sleep(0.3)
