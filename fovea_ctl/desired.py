@@ -15,6 +15,7 @@ from fovea_ctl.engine import (
     COMPOSE_SERVICE,
     LABEL_CONFIG_HASH,
     LABEL_HASH_PARTS,
+    LABEL_REPLICA_OF,
     LABEL_ROLE,
     LABEL_SERVICE,
     ContainerSpec,
@@ -115,6 +116,10 @@ def desired_unit(
         "com.docker.compose.oneoff": "False",
         "com.docker.compose.container-number": "1",
     }
+    if service.replica_of:
+        labels[LABEL_REPLICA_OF] = service.replica_of
+        labels[COMPOSE_SERVICE] = service.replica_of
+        labels["com.docker.compose.container-number"] = service.name.rpartition("-")[2]
     spec = ContainerSpec(
         name=settings.container_name(service.name),
         image=image.ref,

@@ -26,6 +26,7 @@ LABEL_HASH_PARTS = "io.fovea.hash-parts"
 LABEL_VERSION = "io.fovea.version"
 LABEL_VOLUME = "io.fovea.volume"
 LABEL_PRIORITY = "io.fovea.priority"
+LABEL_REPLICA_OF = "io.fovea.replica-of"  # on the extra instances of a scaled service
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
 

@@ -176,6 +176,28 @@ class GpuRequest(Model):
     capabilities: list[str] = ["gpu"]
 
 
+class ScalePolicy(Model):
+    """A stateless service may run as several replicas: `up --scale`, Swarm and K8s replicas.
+
+    Only a service that keeps no state of its own can scale: jobs from a queue, requests behind a
+    balancer. A service without a policy runs as exactly one instance, and asking for more is refused
+    with its `single_instance_reason`.
+    """
+
+    max_replicas: Annotated[int, Field(ge=1, le=256)]
+    replicas: Annotated[int, Field(ge=1)] = 1  # what Swarm and K8s run when nothing else is asked
+
+
+class Placement(Model):
+    """Node labels a service must run on (the node holding its data, a node with a GPU).
+
+    Rendered as Swarm placement constraints (`node.labels.K == V`) and Kubernetes node selectors;
+    a single local engine ignores it.
+    """
+
+    node_labels: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")], str] = {}
+
+
 class InitJob(Model):
     """A one-shot container run to completion before its service starts (migrations).
 
@@ -222,6 +244,10 @@ class Service(Model):
     hash_inputs: list[str] = []
     budget_s: Annotated[float, Field(gt=0)] = 300.0  # a one-shot job's time budget
     stop_timeout_s: int = 10
+    scale: ScalePolicy | None = None  # None: one instance only (see single_instance_reason)
+    single_instance_reason: str = ""  # why it cannot scale, said when someone asks it to
+    placement: Placement | None = None
+    replica_of: str | None = None  # set on the units `up --scale` adds (model-worker-2 of model-worker)
 
     @field_validator("env")
     @classmethod
@@ -230,6 +256,17 @@ class Service(Model):
             if re.search(r"(PASSWORD|SECRET|TOKEN)$", key):
                 raise ValueError(f"env {key}: secrets are mounted as files; name a *_FILE variable instead")
         return env
+
+    def why_single_instance(self, stack: Stack) -> str:
+        """The reason a service cannot run more than once, for the refusal message."""
+        if self.single_instance_reason:
+            return self.single_instance_reason
+        priorities = {v.name: v.priority for v in stack.volumes}
+        written = [m.volume for m in self.mounts
+                   if not m.read_only and priorities.get(m.volume, Priority.CRITICAL) is not Priority.RECREATABLE]
+        if written:
+            return f"it writes the {written[0]} volume, which two instances would corrupt"
+        return "the stack gives it no scale policy (set Service.scale once it keeps no state of its own)"
 
     def port_for(self, container_port: int) -> Port | None:
         return next((p for p in self.ports if p.container == container_port), None)
@@ -252,6 +289,8 @@ class Stack(Model):
     services: list[Service]
     volumes: list[Volume] = []
     secrets: list[Secret] = []
+    # Instances per service on this engine (`fovea up --scale model-worker=3`); absent means one.
+    replicas: dict[str, Annotated[int, Field(ge=1)]] = {}
 
     model_config = ConfigDict(extra="forbid", frozen=True, ignored_types=(cached_property,))
 
@@ -261,6 +300,11 @@ class Stack(Model):
         if problems:
             raise StackError(problems)
         return self
+
+    def with_replicas(self, replicas: dict[str, int]) -> Stack:
+        """The same stack with these instance counts (validated: raises StackError naming the refusal)."""
+        fields = {name: getattr(self, name) for name in type(self).model_fields}
+        return Stack(**{**fields, "replicas": {**self.replicas, **replicas}})
 
     # -- derived views -------------------------------------------------------------------------
     @cached_property
@@ -275,6 +319,9 @@ class Stack(Model):
                 units[job_unit.name] = job_unit
             job_deps = {job_unit_name(service, j): Condition.COMPLETED for j in service.init_jobs}
             units[service.name] = service.model_copy(update={"depends_on": {**service.depends_on, **job_deps}})
+            for number in range(2, self.replicas.get(service.name, 1) + 1):
+                replica = replica_unit_name(service, number)
+                units[replica] = units[service.name].model_copy(update={"name": replica, "replica_of": service.name})
         return units
 
     @property
@@ -321,6 +368,7 @@ class Stack(Model):
                 raise StackError([f"unknown service {name!r} (known: {', '.join(self.units)})"])
             result.add(name)
             pending.extend(self.units[name].depends_on)
+            pending.extend(n for n, u in self.units.items() if u.replica_of == name)  # a scaled service's replicas
         return result
 
     def dependents(self, name: str) -> set[str]:
@@ -338,6 +386,11 @@ class Stack(Model):
 
 def job_unit_name(service: Service, job: InitJob) -> str:
     return f"{service.name}-{job.name}"
+
+
+def replica_unit_name(service: Service, number: int) -> str:
+    """Replica 1 keeps the service's own name, so scaling 1 → N never recreates the first instance."""
+    return service.name if number == 1 else f"{service.name}-{number}"
 
 
 def job_unit_for(service: Service, job: InitJob) -> Service:
@@ -411,6 +464,20 @@ def validate_stack(stack: Stack) -> list[str]:
             else:
                 seen_ports[host] = service.name
 
+    for service in stack.services:
+        if service.scale is None:
+            continue
+        where = f"service {service.name!r}, field scale"
+        if service.scale.replicas > service.scale.max_replicas:
+            problems.append(f"{where}: replicas {service.scale.replicas} is above max_replicas {service.scale.max_replicas}")
+        for mount in service.mounts:
+            volume = next((v for v in stack.volumes if v.name == mount.volume), None)
+            if volume is not None and not mount.read_only and volume.priority is not Priority.RECREATABLE:
+                problems.append(f"{where}: it writes the {volume.priority.value} volume {volume.name!r}; "
+                                "a service that keeps state cannot scale (mount it read-only or drop the policy)")
+
+    problems += _replica_problems(stack, by_name)
+
     roles: dict[str, list[str]] = {}
     for service in enabled.values():
         if service.role:
@@ -421,6 +488,26 @@ def validate_stack(stack: Stack) -> list[str]:
                 f"service {names[1]!r}, field enabled: variants of role {role!r} are exclusive, "
                 f"but {', '.join(repr(n) for n in names)} are all enabled"
             )
+    return problems
+
+
+def _replica_problems(stack: Stack, by_name: dict[str, Service]) -> list[str]:
+    """A scale request names a service that can scale, within its maximum, without a host port to share."""
+    problems: list[str] = []
+    for name, count in stack.replicas.items():
+        service = by_name.get(name)
+        where = f"service {name!r}, field replicas"
+        if service is None:
+            problems.append(f"{where}: unknown service (known: {', '.join(by_name)})")
+        elif count > 1 and service.scale is None:
+            problems.append(f"{where}: {name} cannot scale: {service.why_single_instance(stack)}")
+        elif service.scale is not None and count > service.scale.max_replicas:
+            problems.append(f"{where}: {count} is above its max_replicas {service.scale.max_replicas}")
+        elif count > 1 and service.ports:
+            problems.append(f"{where}: {name} publishes host port {stack.host_port(service.ports[0])}, which "
+                            f"{count} instances on one node cannot share (Kubernetes replicas have no host port)")
+        elif count > 1 and any(replica_unit_name(service, n) in by_name for n in range(2, count + 1)):
+            problems.append(f"{where}: a replica's name {name}-N is already a service of the stack")
     return problems
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from fovea_ctl.desired import DesiredUnit
-from fovea_ctl.engine import ContainerView
+from fovea_ctl.engine import LABEL_REPLICA_OF, ContainerView
 from fovea_ctl.model import Condition, Stack
 from fovea_ctl.observe import ObservedState
 from fovea_ctl.settings import Settings
@@ -131,7 +131,8 @@ def make_plan(
         elif container.state in ("exited", "created", "dead"):
             actions[name] = ("start", f"container {container.state}")
 
-    if not actions and not (remove_orphans and _orphans(stack, observed)):
+    surplus = [c for c in _surplus_replicas(stack, observed) if c.labels[LABEL_REPLICA_OF] in units]
+    if not actions and not surplus and not (remove_orphans and _orphans(stack, observed)):
         return Plan(settings.project, units, [], warnings=_orphan_warnings(stack, observed, remove_orphans))
 
     image_ops: dict[str, Operation] = {}
@@ -171,15 +172,25 @@ def make_plan(
         create = add(OpKind.CREATE_CONTAINER, name, cause, unit=name, after=after)
         add(OpKind.START_CONTAINER, name, "new container", unit=name, after=[create.id], needs=needs)
 
+    for extra in surplus:
+        count = stack.replicas.get(extra.labels[LABEL_REPLICA_OF], 1)
+        add(OpKind.REMOVE_CONTAINER, extra.name, f"scaled down to {count}", unit=None, container_id=extra.id)
     if remove_orphans:
         for orphan in _orphans(stack, observed):
             add(OpKind.REMOVE_CONTAINER, orphan.name, "orphan", unit=None, container_id=orphan.id)
     return Plan(settings.project, units, ops, warnings=_orphan_warnings(stack, observed, remove_orphans))
 
 
+def _surplus_replicas(stack: Stack, observed: ObservedState) -> list[ContainerView]:
+    """Extra instances of a service that is still in the stack, beyond the count asked for now."""
+    return [c for c in observed.containers.values()
+            if c.service not in stack.units and c.labels.get(LABEL_REPLICA_OF) in stack.units]
+
+
 def _orphans(stack: Stack, observed: ObservedState) -> list[ContainerView]:
     known = stack.units
-    return [c for c in observed.containers.values() if c.service not in known] + observed.extra_containers
+    surplus = {c.id for c in _surplus_replicas(stack, observed)}
+    return [c for c in observed.containers.values() if c.service not in known and c.id not in surplus] + observed.extra_containers
 
 
 def _orphan_warnings(stack: Stack, observed: ObservedState, remove_orphans: bool) -> list[str]:

@@ -152,7 +152,12 @@ class Project:
 
     @cached_property
     def stack(self) -> Stack:
-        return self._stack or load_stack(self.settings)
+        stack = self._stack or load_stack(self.settings)
+        if self.settings.scale:
+            from fovea_ctl.scale import scaled_stack
+
+            return scaled_stack(stack, self.settings.scale)
+        return stack
 
     @cached_property
     def engine(self) -> Engine:

@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     debian_mirror: str = "http://deb.debian.org/debian"
     otlp_endpoint: str | None = None
     probe_timeout_s: float = 2.0
+    scale: str = ""  # instances of scalable services on this engine: "model-worker=3,frontend=2"
 
     @field_validator("root")
     @classmethod

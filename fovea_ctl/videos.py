@@ -49,14 +49,18 @@ def backend_session(project: Project) -> Any:
     return client
 
 
-def add_videos(project: Project, paths: list[Path], replace: bool = False) -> dict[str, Any]:
+def add_videos(project: Project, paths: list[Path], replace: bool = False,
+               backend_container: str | None = None) -> dict[str, Any]:
+    """`backend_container`: the container to copy through when it is not the local one (a Swarm task)."""
     files = files_to_copy(paths)
-    backend = project.observe().containers.get("backend")
-    if backend is None or not backend.running:
-        raise FoveaError("the backend is not running", hint="run `fovea up backend` first")
+    if backend_container is None:
+        backend = project.observe().containers.get("backend")
+        if backend is None or not backend.running:
+            raise FoveaError("the backend is not running", hint="run `fovea up backend` first")
+        backend_container = backend.id
     engine = project.engine
     check = ["sh", "-c", f'for f; do [ -e "{VIDEO_DIR}/$f" ] && echo "$f"; done; true', "sh", *[f.name for f in files]]
-    _, existing_raw = engine.exec(backend.id, check)
+    _, existing_raw = engine.exec(backend_container, check)
     existing = existing_raw.decode().split()
     if existing and not replace:
         raise UsageError(f"already in the video directory: {', '.join(existing)} (pass --replace to overwrite)")
@@ -70,7 +74,7 @@ def add_videos(project: Project, paths: list[Path], replace: bool = False) -> di
                 with path.open("rb") as handle:
                     tar.addfile(info, handle)
         archive.seek(0)
-        engine.put_archive(backend.id, VIDEO_DIR, archive)
+        engine.put_archive(backend_container, VIDEO_DIR, archive)
     client = backend_session(project)
     try:
         response = client.post("/api/videos/sync")

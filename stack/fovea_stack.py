@@ -19,11 +19,13 @@ from fovea_ctl.model import (
     ConfigFile,
     ImageSpec,
     Mount,
+    Placement,
     Port,
     PostgresProbe,
     Priority,
     HttpProbe,
     RedisProbe,
+    ScalePolicy,
     Secret,
     Service,
     Stack,
@@ -33,6 +35,10 @@ from fovea_ctl.redis_cli import REDIS_PASSWORD_SECRET, redis_ping_check
 from fovea_ctl.settings import Settings
 
 DATABASE = "fovea"
+# Node labels for multi-node engines (Swarm, Kubernetes): the node that holds the database's volume,
+# and GPU nodes as NVIDIA's GPU feature discovery labels them. A single local engine ignores them.
+DATA_NODE = Placement(node_labels={"io.fovea.data": "true"})
+GPU_NODE = Placement(node_labels={"nvidia.com/gpu.present": "true"})
 DATABASE_USER = "fovea"
 
 
@@ -71,6 +77,7 @@ postgres = Service(
     secrets=["postgres_password"],
     probe=PostgresProbe(user=DATABASE_USER, database=DATABASE, password_secret="postgres_password",
                         healthcheck=["pg_isready", "-q", "-h", "127.0.0.1", "-U", DATABASE_USER]),
+    placement=DATA_NODE,
 )
 
 redis = Service(
@@ -215,7 +222,7 @@ def model_services(variant: str, enabled: bool) -> list[Service]:
     common = dict(
         image=model_image(variant), env={**MODEL_ENV, "MODEL_DEVICE": "cuda" if variant == "gpu" else "cpu"},
         mounts=MODEL_MOUNTS, configs=MODEL_CONFIGS, secrets=[REDIS_PASSWORD_SECRET], variant=variant, enabled=enabled,
-        gpu=GpuRequest() if variant == "gpu" else None,
+        gpu=GpuRequest() if variant == "gpu" else None, placement=GPU_NODE if variant == "gpu" else None,
     )
     api = Service(
         name=f"model-service{suffix}", role="model-service",
@@ -231,6 +238,8 @@ def model_services(variant: str, enabled: bool) -> list[Service]:
         description=f"RQ worker ({variant}) for the object-detection, object-tracking, video-summarization "
                     "and ontology-augmentation queues",
         command=["python3", "-m", "model_service.worker"],
+        # Stateless: each worker takes jobs from the queue (at-least-once: a dead worker's job is requeued).
+        scale=ScalePolicy(max_replicas=16),
         depends_on={"redis": Condition.READY, "otel-collector": Condition.STARTED},
         probe=ExecProbe(command=["python3", "-m", "model_service.worker", "--check"], budget_s=180,
                         healthcheck=["python3", "-m", "model_service.worker", "--check"]),

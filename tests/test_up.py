@@ -221,7 +221,8 @@ def test_secrets_never_leak_but_work(make_project: ProjectFactory) -> None:
     rows = {row["name"]: row for row in json.loads(status.stdout)["services"]}
     for service in ("postgres", "redis"):  # the quick wire-protocol probes (redis: AUTH, then PING)
         assert rows[service]["ready"] and rows[service]["detail"] == "probe passed", rows[service]
-    for args in (["status", "--json"], ["config"], ["render", "compose"], ["logs"], ["secrets", "list"], ["plan"]):
+    for args in (["status", "--json"], ["config"], ["render", "compose"], ["render", "swarm"], ["render", "k8s"],
+                 ["render", "k8s-secrets"], ["logs"], ["secrets", "list"], ["plan"]):
         result = run_fovea(args, env)
         outputs += [result.stdout, result.stderr]
     assert all(password not in text for text in outputs for password in passwords.values())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 
-from fovea_ctl.cli import config, images, lifecycle, logs, render, models, secrets, smoke, status, videos  # noqa: F401  (registers)
+from fovea_ctl.cli import config, images, lifecycle, logs, render, models, secrets, smoke, status, swarm, videos  # noqa: F401  (registers)
 from fovea_ctl.cli import backup  # noqa: F401  (registers `backup` and `restore`)
 from fovea_ctl.cli.app import app
 from fovea_ctl.errors import FoveaError

@@ -32,12 +32,13 @@ def up(
     timeout: Annotated[Optional[float], typer.Option("--timeout", help="Bound the whole run (seconds)")] = None,
     remove_orphans: Annotated[bool, typer.Option("--remove-orphans")] = False,
     gpu: Annotated[bool, typer.Option("--gpu", help="Use the GPU variant of services that have one")] = False,
+    scale: Annotated[Optional[list[str]], typer.Option("--scale", help="SERVICE=N instances of a scalable service (repeatable)")] = None,
 ) -> None:
     """Build what is missing, create what is absent, start each service the moment its dependencies are ready."""
     from fovea_ctl.errors import EngineUnreachable, Interrupted
     from fovea_ctl.progress import make_reporter
 
-    target = project(gpu=True if gpu else None)
+    target = project(gpu=True if gpu else None, scale=",".join(scale) if scale else None)
     reporter = make_reporter(json_lines)
     try:
         plan_, result = target.up(reporter, services or None, remove_orphans, timeout)

@@ -1,4 +1,4 @@
-"""`fovea render compose`."""
+"""`fovea render compose | swarm | k8s | k8s-secrets`."""
 
 from __future__ import annotations
 
@@ -10,22 +10,47 @@ import typer
 
 from fovea_ctl.cli.app import app, fail, project
 
+TARGETS = ("compose", "swarm", "k8s", "k8s-secrets")
+
 
 @app.command()
 def render(
-    target: Annotated[str, typer.Argument(help="What to render: compose")] = "compose",
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to this file")] = None,
+    target: Annotated[str, typer.Argument(help="What to render: compose, swarm (a v3 file for docker stack deploy), k8s, k8s-secrets")] = "compose",
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to this file (k8s: this folder)")] = None,
     health_interval: Annotated[float, typer.Option("--health-interval", help="Healthcheck interval (s)")] = 5.0,
     project_name: Annotated[Optional[str], typer.Option("--project-name", help="Compose project name")] = None,
+    image_registry: Annotated[Optional[str], typer.Option("--image-registry", help="k8s: prefix for fovea-built images (REGISTRY/fovea/x:tag)")] = None,
+    gpu: Annotated[bool, typer.Option("--gpu", help="Render the GPU variant of services that have one")] = False,
 ) -> None:
-    """Print an equivalent Compose file (same images, ports, volumes, secrets as files, healthchecks)."""
-    if target != "compose":
-        fail(f"cannot render {target!r}: only 'compose' is supported", 2)
+    """Print an equivalent Compose file, or write Kubernetes manifests (secrets by name only)."""
+    if target not in TARGETS:
+        fail(f"cannot render {target!r}: choose one of {', '.join(TARGETS)}", 2)
+    p = project(gpu=True if gpu else None)
+    if target == "k8s-secrets":
+        from fovea_ctl.k8s import secret_commands
+
+        sys.stdout.write(secret_commands(p.stack, p.settings, p.secrets.path))
+        return
+    images = p.resolver().resolve_stack(p.stack)
+    if target == "k8s":
+        from fovea_ctl.k8s import render_k8s
+
+        manifests = render_k8s(p.stack, p.settings, images, image_registry)
+        if output is None:
+            sys.stdout.write("\n---\n".join(text for name, text in manifests.texts().items() if name != "kustomization.yaml"))
+            return
+        for path in manifests.write(output):
+            sys.stderr.write(f"wrote {path}\n")
+        sys.stderr.write(f"then: `fovea render k8s-secrets | sh` and `kubectl apply -k {output}`\n")
+        return
     from fovea_ctl.render import compose_yaml, render_compose
 
-    p = project()
-    images = p.resolver().resolve_stack(p.stack)
-    text = compose_yaml(render_compose(p.stack, p.settings, images, p.secrets, health_interval, project_name))
+    if target == "swarm":
+        from fovea_ctl.swarm.stackfile import render_swarm_stack
+
+        text = compose_yaml(render_swarm_stack(p.stack, p.settings, images, p.secrets))
+    else:
+        text = compose_yaml(render_compose(p.stack, p.settings, images, p.secrets, health_interval, project_name))
     if output:
         output.write_text(text)
         sys.stderr.write(f"wrote {output}\n")
