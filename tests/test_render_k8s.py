@@ -150,7 +150,9 @@ def test_secrets_are_referenced_by_name_and_no_value_is_written(tmp_path: Path) 
     assert not objects(documents, "Secret")
     backend = workload(documents, "backend")["spec"]["template"]["spec"]
     projected = next(v for v in backend["volumes"] if v["name"] == "secrets")["projected"]["sources"]
-    assert [s["secret"]["name"] for s in projected] == ["postgres-password", "admin-password", "session-secret"]
+    expected = [name.replace("_", "-") for name in stack.units["backend"].secrets]  # from the stack, not a list here
+    assert [s["secret"]["name"] for s in projected] == expected
+    assert "redis-password" in expected
     assert f"--from-file=postgres_password={store.path('postgres_password')}" in commands
 
 
