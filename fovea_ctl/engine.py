@@ -9,18 +9,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from fovea_ctl import __version__
 from fovea_ctl.errors import EngineError, EngineUnreachable
+from fovea_ctl.wire import LABEL_PROJECT, LABEL_ROLE, LABEL_SERVICE, parse_engine_time
 
 if TYPE_CHECKING:
     import docker
 
-LABEL_PROJECT = "io.fovea.project"
-LABEL_SERVICE = "io.fovea.service"
-LABEL_ROLE = "io.fovea.role"
 LABEL_CONFIG_HASH = "io.fovea.config-hash"
 LABEL_HASH_PARTS = "io.fovea.hash-parts"
 LABEL_VERSION = "io.fovea.version"
@@ -110,13 +108,8 @@ class ContainerSpec:
 
 
 def _parse_time(value: str | None) -> datetime | None:
-    if not value or value.startswith("0001-"):
-        return None
-    # The engine gives nanoseconds; Python parses microseconds.
-    head, _, tail = value.partition(".")
-    frac = "".join(ch for ch in tail if ch.isdigit())[:6]
-    zone = "+00:00" if value.endswith("Z") else ""
-    return datetime.fromisoformat(f"{head}.{frac or '0'}{zone}")
+    seconds = parse_engine_time(value)
+    return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc)
 
 
 def _container_from_listing(raw: dict[str, Any]) -> ContainerView:

@@ -112,7 +112,15 @@ class Project:
 
     @cached_property
     def stack(self) -> Stack:
-        return self._stack or load_stack(self.settings)
+        if self._stack is not None:
+            return self._stack
+        from fovea_ctl.lean import settings_fingerprint
+        from fovea_ctl.status import remember_roster
+
+        fingerprint = settings_fingerprint(str(self.settings.root))  # before loading: see remember_roster
+        stack = load_stack(self.settings)
+        remember_roster(self.settings, stack, fingerprint)  # so `status` needs no stack import next time
+        return stack
 
     @cached_property
     def engine(self) -> Engine:

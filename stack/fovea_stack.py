@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 
 from fovea_ctl.model import (
-    ExecProbe,
     GpuRequest,
     Condition,
     InitJob,
@@ -24,6 +23,7 @@ from fovea_ctl.model import (
     Priority,
     HttpProbe,
     RedisProbe,
+    RqWorkerProbe,
     Secret,
     Service,
     Stack,
@@ -220,8 +220,10 @@ def model_services(variant: str, enabled: bool) -> list[Service]:
                     "and ontology-augmentation queues",
         command=["python3", "-m", "model_service.worker"],
         depends_on={"redis": Condition.READY, "otel-collector": Condition.STARTED},
-        probe=ExecProbe(command=["python3", "-m", "model_service.worker", "--check"], budget_s=180,
-                        healthcheck=["python3", "-m", "model_service.worker", "--check"]),
+        # Ready once registered in Redis (RQ's worker key, named model-<hostname>): read from the host,
+        # no `docker exec` of a Python process; `docker ps` health still runs the in-container check.
+        probe=RqWorkerProbe(redis="redis", worker="model-{hostname}", budget_s=180,
+                            healthcheck=["python3", "-m", "model_service.worker", "--check"]),
         **common,  # type: ignore[arg-type]
     )
     return [api, worker]
