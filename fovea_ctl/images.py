@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -86,7 +88,56 @@ def hash_paths(root: Path, paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def recipe_content_hash(settings: Settings, recipe: BuildRecipe, base_id: str) -> str:
+class ContentHashMemo:
+    """Build-context hashes remembered by each file's (name, size, mtime_ns, ctime_ns, inode, mode), in
+    `<root>/.fovea/content-hashes.json`: a converged `up` stats the context instead of reading it.
+
+    Exact: any file whose size, times, inode or mode changed, and any file added or removed, makes
+    the whole context hash again (ctime cannot be set back by `touch`, so a same-size edit with a
+    restored mtime still counts).
+    """
+
+    _lock = threading.Lock()
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._entries: dict[str, dict[str, object]] | None = None
+
+    def _load(self) -> dict[str, dict[str, object]]:
+        if self._entries is None:
+            try:
+                self._entries = json.loads(self.path.read_text())
+            except (OSError, ValueError):
+                self._entries = {}
+        return self._entries
+
+    def hash(self, root: Path, paths: list[Path]) -> str:
+        signature = []
+        for path in paths:
+            stat = path.stat()
+            signature.append([str(path.relative_to(root)), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns,
+                              stat.st_ino, stat.st_mode])
+        key = f"{root}:" + hashlib.sha256("\0".join(str(entry[0]) for entry in signature).encode()).hexdigest()[:16]
+        with self._lock:
+            known = self._load().get(key)
+        if known is not None and known.get("files") == signature:
+            return str(known["hash"])
+        digest = hash_paths(root, paths)
+        with self._lock:
+            entries = self._load()
+            entries[key] = {"files": signature, "hash": digest}
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}")
+                temporary.write_text(json.dumps(entries))
+                os.replace(temporary, self.path)
+            except OSError:
+                pass  # only the next run is slower
+        return digest
+
+
+def recipe_content_hash(settings: Settings, recipe: BuildRecipe, base_id: str,
+                        memo: ContentHashMemo | None = None) -> str:
     context = settings.root / recipe.context
     if not context.is_dir():
         raise ImageBuildFailed(f"image {recipe.name}: build context {context} does not exist")
@@ -95,7 +146,7 @@ def recipe_content_hash(settings: Settings, recipe: BuildRecipe, base_id: str) -
     if dockerfile not in files:
         files.append(dockerfile)
     digest = hashlib.sha256()
-    digest.update(hash_paths(context, files).encode())
+    digest.update((memo.hash(context, files) if memo else hash_paths(context, files)).encode())
     digest.update(repr(sorted(recipe.args.items())).encode())
     digest.update(base_id.encode())
     return digest.hexdigest()
@@ -116,6 +167,7 @@ class ImageResolver:
         self.engine = engine
         self._base_ids: dict[str, str | None] = {}
         self._by_recipe: dict[str, ResolvedImage] = {}
+        self.memo = ContentHashMemo(settings.root / ".fovea" / "content-hashes.json")
 
     def base_id(self, base: str) -> str | None:
         if base not in self._base_ids:
@@ -135,17 +187,30 @@ class ImageResolver:
         key = recipe.model_dump_json()
         if key in self._by_recipe:
             return self._by_recipe[key]
-        base = base_from(self.settings.root / recipe.context / recipe.dockerfile) or self.settings.base_image
+        base = self._base_of(recipe)
         base_id = self.base_id(base)
         # Without the base its id is unknown; the tag says so, and the plan builds the base first.
-        content = recipe_content_hash(self.settings, recipe, base_id or f"missing:{base}")
+        content = recipe_content_hash(self.settings, recipe, base_id or f"missing:{base}", self.memo)
         ref = f"{recipe.name}:{content[:12]}"
         resolved = ResolvedImage(ref, recipe, self.engine.image_id(ref) if base_id else None)
         self._by_recipe[key] = resolved
         return resolved
 
     def resolve_stack(self, stack: Stack) -> dict[str, ResolvedImage]:
+        """Every unit's image; distinct images are resolved in parallel (each is a hash and an inspect)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        first_of_each: dict[str, Service] = {}
+        for unit in stack.units.values():
+            first_of_each.setdefault(unit.image.model_dump_json(), unit)
+        for base in {self._base_of(u.image.recipe) for u in first_of_each.values() if u.image.recipe}:
+            self.base_id(base)  # once, before the threads that all need it
+        with ThreadPoolExecutor(max_workers=max(1, len(first_of_each))) as pool:
+            list(pool.map(self.resolve, first_of_each.values()))
         return {name: self.resolve(unit) for name, unit in stack.units.items()}
+
+    def _base_of(self, recipe: BuildRecipe) -> str:
+        return base_from(self.settings.root / recipe.context / recipe.dockerfile) or self.settings.base_image
 
 
 def buildkit_client(settings: Settings) -> str:

@@ -168,6 +168,7 @@ class Project:
 
     def needs_base(self, resolver: ImageResolver, targets: list[str] | None = None) -> bool:
         """True when a recipe must be built and the base image it starts from is absent."""
+        resolver.resolve_stack(self.stack)  # all at once, in parallel; the loop below reads the cache
         for name in self.stack.dependency_order(targets):
             unit = self.stack.units[name]
             image = resolver.resolve(unit)

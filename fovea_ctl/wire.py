@@ -28,6 +28,10 @@ class ProbeFailed(Exception):
     """The service answered wrongly or not at all: not ready yet (or never, once the budget is spent)."""
 
 
+class EngineNotFound(EngineError):
+    """The engine answered 404: no such container, image, volume or network."""
+
+
 class UnsupportedEngineAddress(Exception):
     """An engine address this module does not speak (ssh://, TLS): the docker SDK's path handles it."""
 
@@ -83,6 +87,11 @@ def _request_bytes(method: str, path: str, host: str, body: bytes | None) -> byt
 
 # -- the engine -------------------------------------------------------------------------------------------
 
+def label_filter(label: str) -> str:
+    """The engine's `filters` query parameter for one label, percent-encoded (urllib costs an import)."""
+    return "".join(c if c.isalnum() or c in "-_.~" else f"%{ord(c):02X}" for c in json.dumps({"label": [label]}))
+
+
 class DockerSocket:
     """The engine API over one short connection per call, like the docker SDK's base URL rules:
     the given address (FOVEA_DOCKER_HOST), else DOCKER_HOST, else the default unix socket."""
@@ -129,15 +138,15 @@ class DockerSocket:
                 message = json.loads(content).get("message", "")
             except ValueError:
                 message = content[:200].decode(errors="replace")
-            raise EngineError(f"engine refused {method} {path.split('?')[0]}: {message}")
+            error = EngineNotFound if status == 404 else EngineError
+            raise error(f"engine refused {method} {path.split('?')[0]}: {message}")
         return content
 
     def get_json(self, path: str) -> object:
         return json.loads(self.call("GET", path))
 
     def list_containers(self, label: str) -> list[dict]:
-        filters = "".join(c if c.isalnum() or c in "-_.~" else f"%{ord(c):02X}" for c in json.dumps({"label": [label]}))
-        return self.get_json(f"/containers/json?all=1&filters={filters}")  # type: ignore[return-value]
+        return self.get_json(f"/containers/json?all=1&filters={label_filter(label)}")  # type: ignore[return-value]
 
     def inspect_container(self, container_id: str) -> dict:
         return self.get_json(f"/containers/{container_id}/json")  # type: ignore[return-value]
