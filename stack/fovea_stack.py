@@ -23,7 +23,6 @@ from fovea_ctl.model import (
     Priority,
     HttpProbe,
     RedisProbe,
-    RqWorkerProbe,
     Secret,
     Service,
     Stack,
@@ -176,7 +175,7 @@ backend = Service(
 )
 
 
-# -- model-service: one image for the HTTP API and the RQ queue worker; CPU and GPU variants ----------
+# -- model-service: the HTTP API and the RQ queue worker in one process; CPU and GPU variants ----------
 
 MODEL_SERVICE_CONTEXT = "services/model_service"
 MODEL_ENV = {"MODEL_REDIS_URL": "redis://redis:6379/0", "MODEL_VIDEO_ROOT": "/data/videos",
@@ -198,35 +197,28 @@ def model_image(variant: str) -> ImageSpec:
 
 
 def model_services(variant: str, enabled: bool) -> list[Service]:
-    """The API and its worker for one variant; the other variant's pair is disabled (exclusive roles)."""
+    """One variant's model-service (the other variant's is disabled: exclusive roles). It is the HTTP API
+    and the RQ worker of every queue in one process (MODEL_WORKER=1), so the models load once.
+
+    Two healths: fovea's probe is the API's (GET /health: models loaded); the container's HEALTHCHECK,
+    the health `fovea status` and `docker ps` show, is the worker's (GET /health/queues: registered in
+    Redis and consuming the object-detection, object-tracking, video-summarization and
+    ontology-augmentation queues).
+    """
     suffix = "-gpu" if variant == "gpu" else ""
-    common = dict(
-        image=model_image(variant), env={**MODEL_ENV, "MODEL_DEVICE": "cuda" if variant == "gpu" else "cpu"},
+    return [Service(
+        name=f"model-service{suffix}", role="model-service",
+        description=f"AI inference API and queue worker ({variant}): detection, tracking, summaries, "
+                    "ontology suggestions",
+        image=model_image(variant),
+        env={**MODEL_ENV, "MODEL_DEVICE": "cuda" if variant == "gpu" else "cpu", "MODEL_WORKER": "1"},
         mounts=MODEL_MOUNTS, configs=MODEL_CONFIGS, variant=variant, enabled=enabled,
         gpu=GpuRequest() if variant == "gpu" else None,
-    )
-    api = Service(
-        name=f"model-service{suffix}", role="model-service",
-        description=f"AI inference API ({variant}): detection, tracking, summaries, ontology suggestions",
         ports=[Port(container=8000)],
         depends_on={"redis": Condition.READY, "otel-collector": Condition.STARTED},
-        probe=HttpProbe(port=8000, path="/health", budget_s=180,
-                        healthcheck=["python3", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/health', timeout=2)"]),
-        **common,  # type: ignore[arg-type]
-    )
-    worker = Service(
-        name=f"model-worker{suffix}", role="model-worker",
-        description=f"RQ worker ({variant}) for the object-detection, object-tracking, video-summarization "
-                    "and ontology-augmentation queues",
-        command=["python3", "-m", "model_service.worker"],
-        depends_on={"redis": Condition.READY, "otel-collector": Condition.STARTED},
-        # Ready once registered in Redis (RQ's worker key, named model-<hostname>): read from the host,
-        # no `docker exec` of a Python process; `docker ps` health still runs the in-container check.
-        probe=RqWorkerProbe(redis="redis", worker="model-{hostname}", budget_s=180,
-                            healthcheck=["python3", "-m", "model_service.worker", "--check"]),
-        **common,  # type: ignore[arg-type]
-    )
-    return [api, worker]
+        probe=HttpProbe(port=8000, path="/health", budget_s=180, healthcheck=[
+            "python3", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/health/queues', timeout=2)"]),
+    )]
 
 
 def build_stack(settings: Settings) -> Stack:
