@@ -24,7 +24,6 @@ from fovea_ctl.probes import Cancelled, ContainerStopped, ProbeFailed, probe_con
 from fovea_ctl.progress import Reporter
 from fovea_ctl.secrets import SecretStore
 from fovea_ctl.settings import Settings
-from fovea_ctl.wire import redis_password_file
 
 LOG_TAIL_LINES = 20
 
@@ -278,7 +277,7 @@ class Executor:
         context = probe_context_for(
             unit.service, self.context.stack, self.context.engine, run.container_id,
             password=self.context.secrets.value, timeout_s=self.context.settings.probe_timeout_s,
-            redis_password_file=redis_password_file(str(self.context.settings.effective_secrets_dir)),
+            secrets_dir=str(self.context.settings.effective_secrets_dir),
         )
         self.context.reporter.event(run.name, "probing", "", quiet=True)
         wait_until_ready(

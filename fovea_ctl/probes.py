@@ -40,7 +40,7 @@ class ProbeContext:
     container_id: str
     spec: dict  # the probe on the wire, host ports resolved (fovea_ctl.wire.probe_spec)
     password: Callable[[str], str]  # secret name -> value, read only when a probe needs it
-    redis_password_file: str | None = None  # Redis AUTH, when that secret exists
+    secrets_dir: str | None = None  # where a probe's secret (Redis' password) is read, when it exists
     timeout_s: float = 2.0
 
 
@@ -70,8 +70,7 @@ def probe_once(probe: Probe, context: ProbeContext, quick: bool = False) -> None
     if isinstance(probe, PostgresProbe) and not quick and context.spec["kind"] == "postgres":
         probe_postgres_login(probe, context)
         return
-    run_probe(context.spec, context.container_id, context.engine.exec, context.redis_password_file,
-              context.timeout_s)
+    run_probe(context.spec, context.container_id, context.engine.exec, context.secrets_dir, context.timeout_s)
 
 
 def wait_until_ready(
@@ -130,8 +129,8 @@ def wait_until_ready(
 
 def probe_context_for(service: Service, stack: Stack, engine: Engine, container_id: str,
                       password: Callable[[str], str], timeout_s: float,
-                      redis_password_file: str | None = None) -> ProbeContext:
+                      secrets_dir: str | None = None) -> ProbeContext:
     spec = probe_spec(service, stack)
     assert spec is not None, f"{service.name} has no probe"
     return ProbeContext(engine=engine, container_id=container_id, spec=spec, password=password,
-                        redis_password_file=redis_password_file, timeout_s=timeout_s)
+                        secrets_dir=secrets_dir, timeout_s=timeout_s)

@@ -80,7 +80,7 @@ def roster_of(stack: Stack, settings: Settings) -> dict:
     return {
         "project": settings.project,
         "docker_host": settings.docker_host,
-        "redis_password_file": wire.redis_password_file(str(settings.effective_secrets_dir)),
+        "secrets_dir": str(settings.effective_secrets_dir),
         "units": [{"name": name, "one_shot": unit.one_shot, "probe": wire.probe_spec(unit, stack)}
                   for name, unit in stack.units.items()],
         "skipped": [{"name": s.name, "reason": s.unavailable_reason or ""} for s in stack.skipped],
@@ -167,8 +167,7 @@ def _one(unit: dict | None, name: str, container: dict | None, engine: object, r
 
     def attempt() -> None:
         try:
-            wire.run_probe(probe, container["Id"], engine.exec, roster.get("redis_password_file"),  # type: ignore[arg-type,attr-defined]
-                           QUICK_TIMEOUT_S)
+            wire.run_probe(probe, container["Id"], engine.exec, roster["secrets_dir"], QUICK_TIMEOUT_S)  # type: ignore[arg-type,attr-defined]
             outcome.append(None)
         except wire.ProbeFailed as exc:
             outcome.append(str(exc))

@@ -222,23 +222,31 @@ def _resp(*words: str) -> bytes:
 
 
 def _redis(port: int, password: str | None, commands: list[tuple[str, ...]], timeout_s: float) -> list[bytes]:
-    """The replies to `commands` (each a one-line reply), after AUTH when a password is given."""
+    """The replies to `commands` (each a one-line reply), after AUTH when a password is given.
+
+    AUTH must answer +OK: an error there (a wrong password, or "no password is set": an open server)
+    means the stack's clients fail too, or the server is not the locked one the stack asks for.
+    """
     if password is not None:
         commands = [("AUTH", password), *commands]
     raw = _exchange(port, b"".join(_resp(*c) for c in commands), timeout_s, replies=len(commands))
     replies = raw.split(b"\r\n")[:len(commands)]
     if len(replies) < len(commands) or not all(replies):
         raise ProbeFailed(f"redis: unexpected reply {raw[:40]!r}" if raw else "redis: connection closed without a reply")
-    return replies[1:] if password is not None else replies
+    if password is not None:
+        if replies[0] != b"+OK":
+            raise ProbeFailed(f"redis: AUTH answered {replies[0][:80].decode(errors='replace')!r}")
+        return replies[1:]
+    return replies
 
 
 def redis_ping(port: int, password: str | None, timeout_s: float) -> None:
-    """PONG. Without a password, NOAUTH still proves a live Redis answering commands; with one, NOAUTH
-    means the password was not accepted (yet): not ready."""
+    """PONG. NOAUTH is not ready: a Redis that wants a password the probe does not have refuses every
+    client too (not authenticated yet)."""
     reply = _redis(port, password, [("PING",)], timeout_s)[0]
-    if reply.startswith(b"+PONG") or (password is None and reply.startswith(b"-NOAUTH")):
+    if reply.startswith(b"+PONG"):
         return
-    raise ProbeFailed(f"redis: unexpected reply {reply[:60]!r}")
+    raise ProbeFailed(f"redis: PING answered {reply[:80].decode(errors='replace')!r}")
 
 
 def rq_worker_registered(port: int, password: str | None, worker: str, timeout_s: float) -> None:
@@ -291,20 +299,20 @@ def parse_engine_time(value: str | None) -> float | None:
 # -- probe specs: a stack's probe as a plain dict, resolved to host ports -------------------------------
 # `status` keeps these in its memo (fovea_ctl.status), so it probes without importing the stack's types.
 
-REDIS_PASSWORD_SECRET = "redis_password"
+REDIS_PASSWORD_SECRET = "redis_password"  # the stack's Redis password, when it has one
 
 
-def redis_password_file(secrets_dir: str) -> str:
-    """Where the Redis password lives on the host, as SecretStore.path would find it (not created here)."""
-    return os.environ.get(f"FOVEA_SECRET_{REDIS_PASSWORD_SECRET.upper()}_FILE") or os.path.join(secrets_dir, REDIS_PASSWORD_SECRET)
+def secret_file(secrets_dir: str, name: str) -> str:
+    """Where secret `name` lives on the host, as SecretStore.path finds it (nothing is created here)."""
+    return os.environ.get(f"FOVEA_SECRET_{name.upper()}_FILE") or os.path.join(secrets_dir, name)
 
 
-def _read_password(path: str | None) -> str | None:
-    """The Redis password when its secret exists; None (no AUTH) while Redis has none."""
-    if not path:
+def _redis_password(spec: dict, secrets_dir: str | None) -> str | None:
+    """The password to AUTH with: the probe's secret if that secret exists; None (no AUTH) while there is none."""
+    if not secrets_dir or not spec.get("password_secret"):
         return None
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(secret_file(secrets_dir, spec["password_secret"]), encoding="utf-8") as handle:
             return handle.read().strip() or None
     except FileNotFoundError:
         return None
@@ -324,7 +332,10 @@ def probe_spec(service: object, stack: object) -> dict | None:
             return {"kind": "exec", "command": ["pg_isready", "-q", "-U", probe.user, "-d", probe.database]}
         return {"kind": "postgres", "port": port, "user": probe.user, "database": probe.database}
     if kind == "redis":
-        return {"kind": "exec", "command": ["redis-cli", "ping"]} if port is None else {"kind": "redis", "port": port}
+        if port is None:
+            return {"kind": "exec", "command": ["redis-cli", "ping"]}
+        return {"kind": "redis", "port": port,
+                "password_secret": getattr(probe, "password_secret", None) or REDIS_PASSWORD_SECRET}
     if kind == "http":
         if port is None:
             fetch = f"import urllib.request;urllib.request.urlopen('http://127.0.0.1:{probe.port}{probe.path}',timeout=2)"
@@ -338,26 +349,28 @@ def probe_spec(service: object, stack: object) -> dict | None:
         return {"kind": "exec", "command": list(probe.command)}
     if kind == "rq-worker":
         redis = stack.units[probe.redis]  # type: ignore[attr-defined]
+        redis_probe = getattr(redis, "probe", None)
         return {"kind": "rq-worker", "port": stack.host_port(redis.port_for(probe.redis_port)),  # type: ignore[attr-defined]
-                "worker": probe.worker}
+                "worker": probe.worker,
+                "password_secret": getattr(redis_probe, "password_secret", None) or REDIS_PASSWORD_SECRET}
     raise ValueError(f"unknown probe kind {kind!r}")
 
 
-def run_probe(spec: dict, container_id: str, exec_in: object, redis_password_path: str | None,
-              timeout_s: float) -> None:
-    """One attempt of `spec` against the container; ProbeFailed says why it is not ready."""
+def run_probe(spec: dict, container_id: str, exec_in: object, secrets_dir: str | None, timeout_s: float) -> None:
+    """One attempt of `spec` against the container; ProbeFailed says why it is not ready. Secrets (Redis'
+    password) are read from `secrets_dir` when a probe needs one."""
     kind = spec["kind"]
     if kind == "postgres":
         postgres_accepting(spec["port"], spec["user"], spec["database"], timeout_s)
     elif kind == "redis":
-        redis_ping(spec["port"], _read_password(redis_password_path), timeout_s)
+        redis_ping(spec["port"], _redis_password(spec, secrets_dir), timeout_s)
     elif kind == "http":
         http_get(spec["port"], spec["path"], timeout_s)
     elif kind == "tcp-banner":
         tcp_banner(spec["port"], spec["expect"], timeout_s)
     elif kind == "rq-worker":
         worker = spec["worker"].replace("{hostname}", container_id[:12])
-        rq_worker_registered(spec["port"], _read_password(redis_password_path), worker, timeout_s)
+        rq_worker_registered(spec["port"], _redis_password(spec, secrets_dir), worker, timeout_s)
     elif kind == "exec":
         command = spec["command"]
         try:

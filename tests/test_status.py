@@ -77,20 +77,19 @@ def test_status_probes_live_without_heavy_imports_and_authenticates_to_redis(mak
         assert {k: v for k, v in row.items() if k != "uptime_s"} == \
                {k: v for k, v in library[name].items() if k != "uptime_s"}
 
-    # The secret holds the wrong password: Redis answers NOAUTH after AUTH fails, and that is not ready.
+    # The secret holds the wrong password: AUTH is refused, and that is not ready, for Redis or its worker.
     wrong = tmp_path / "wrong-password"
     wrong.write_text("not-the-password\n")
     result = run_fovea(["status", "--json"], {**env, "FOVEA_SECRET_REDIS_PASSWORD_FILE": str(wrong)})
     assert result.returncode == 1
     listed = rows(result.stdout)
-    assert not listed["redis"]["ready"] and "NOAUTH" in listed["redis"]["detail"]
-    assert not listed["worker"]["ready"] and "NOAUTH" in listed["worker"]["detail"]
+    assert not listed["redis"]["ready"] and "AUTH answered" in listed["redis"]["detail"]
+    assert not listed["worker"]["ready"] and "AUTH answered" in listed["worker"]["detail"]
 
-    # No secret at all: a live Redis asking for a password is still a running Redis, but the worker's
-    # registration cannot be read without it, so the worker does not count as ready.
+    # No secret at all: Redis answers NOAUTH, which is "not authenticated yet", never ready.
     result = run_fovea(["status", "--json"], {**env, "FOVEA_SECRET_REDIS_PASSWORD_FILE": str(tmp_path / "absent")})
     listed = rows(result.stdout)
-    assert listed["redis"]["ready"]
+    assert not listed["redis"]["ready"] and "NOAUTH" in listed["redis"]["detail"]
     assert not listed["worker"]["ready"] and "not authenticated" in listed["worker"]["detail"]
     assert result.returncode == 1
 
