@@ -245,9 +245,8 @@ def build_image(
                 f"image {ref}: preparing the build context failed (`{' '.join(recipe.prepare)}`, exit "
                 f"{prepared.returncode}):\n  " + "\n  ".join((prepared.stdout + prepared.stderr).strip().splitlines()[-15:])
             )
-    log_dir = settings.state_dir / "builds"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"{recipe.name.replace('/', '_')}.log"
+    log_path = build_log_path(settings, recipe)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     command = [
         buildkit_client(settings),
         "build",
@@ -290,6 +289,101 @@ def build_image(
             f"image {ref} failed to build (exit {code}); last lines:\n  " + "\n  ".join(tail[-20:]),
             hint=f"full log: {log_path}",
         )
+
+
+class BuildBoard:
+    """One live display for images built at once: a line per image with its step and elapsed time.
+
+    On a terminal the lines are redrawn in place twice a second; elsewhere (CI logs) a line is written
+    whenever an image starts a new step, finishes or fails, so the log stays readable and short.
+    """
+
+    def __init__(self, refs: list[str], stream: object, live: bool) -> None:
+        self.refs = refs
+        self.stream = stream
+        self.live = live
+        self.width = max(len(ref) for ref in refs)
+        self.began = {ref: time.monotonic() for ref in refs}
+        self.state = {ref: "waiting" for ref in refs}
+        self.took: dict[str, float] = {}
+        self.lock = threading.Lock()
+        self.drawn = False
+
+    def line(self, ref: str) -> str:
+        elapsed = self.took.get(ref, time.monotonic() - self.began[ref])
+        return f"{ref:<{self.width}}  {elapsed:6.1f} s  {self.state[ref]}"
+
+    def update(self, ref: str, state: str, done: bool = False) -> None:
+        with self.lock:
+            if done:
+                self.took[ref] = time.monotonic() - self.began[ref]
+            changed = self.state[ref] != state
+            self.state[ref] = state
+            if not self.live and changed:
+                self.stream.write(self.line(ref) + "\n")  # type: ignore[attr-defined]
+                self.stream.flush()  # type: ignore[attr-defined]
+
+    def step(self, ref: str, build_line: str) -> None:
+        """BuildKit's plain progress names each step `#N [k/n] INSTRUCTION ...`: keep the latest."""
+        _, bracket, rest = build_line.partition("[")
+        position, closing, instruction = rest.partition("]")
+        if bracket and closing and "/" in position and position.replace("/", "").strip().isdigit():
+            self.update(ref, f"step {position.strip()} {instruction.strip()[:80]}")
+
+    def redraw(self) -> None:
+        with self.lock:
+            if self.drawn:
+                self.stream.write(f"\x1b[{len(self.refs)}F")  # type: ignore[attr-defined]
+            columns = shutil.get_terminal_size().columns - 1  # a wrapped line would break the redraw
+            self.stream.write("".join(f"\x1b[2K{self.line(ref)[:columns]}\n" for ref in self.refs))  # type: ignore[attr-defined]
+            self.stream.flush()  # type: ignore[attr-defined]
+            self.drawn = True
+
+
+def build_missing(settings: Settings, engine: Engine, images: list[ResolvedImage], stream: object = None) -> None:
+    """Build (or pull) each of `images` at once, in parallel: none of them depends on another (each starts
+    from the base image or a registry). One display for all; every failure is reported with its log."""
+    import sys
+
+    out = stream or sys.stderr
+    if not images:
+        return
+    board = BuildBoard([image.ref for image in images], out, live=bool(getattr(out, "isatty", lambda: False)()))
+    failures: dict[str, str] = {}
+
+    def one(image: ResolvedImage) -> None:
+        try:
+            if image.recipe is not None:
+                board.update(image.ref, "building")
+                build_image(settings, image.recipe, image.ref, on_line=lambda line: board.step(image.ref, line))
+            else:
+                board.update(image.ref, "pulling")
+                pull_image(engine, image.ref)
+            board.update(image.ref, "built", done=True)
+        except FoveaError as exc:
+            failures[image.ref] = str(exc)
+            log = f"; log: {build_log_path(settings, image.recipe)}" if image.recipe else ""
+            board.update(image.ref, f"FAILED{log}", done=True)
+        except BaseException as exc:  # noqa: BLE001 - reported with the others, in the caller's thread
+            failures[image.ref] = f"{exc.__class__.__name__}: {exc}"
+            board.update(image.ref, "FAILED", done=True)
+
+    threads = [threading.Thread(target=one, args=(image,), daemon=True) for image in images]
+    for thread in threads:
+        thread.start()
+    while alive := [thread for thread in threads if thread.is_alive()]:
+        if board.live:
+            board.redraw()
+        alive[0].join(0.5)
+    if board.live:
+        board.redraw()
+    if failures:
+        raise ImageBuildFailed(f"{len(failures)} of {len(images)} images failed:\n  "
+                               + "\n  ".join(message.replace("\n", "\n  ") for message in failures.values()))
+
+
+def build_log_path(settings: Settings, recipe: BuildRecipe) -> Path:
+    return settings.state_dir / "builds" / f"{recipe.name.replace('/', '_')}.log"
 
 
 def pull_image(engine: Engine, ref: str) -> None:
