@@ -140,8 +140,8 @@ def test_a_job_whose_worker_is_killed_mid_job_completes_after_the_worker_restart
     assert job.get_status(refresh=True) == JobStatus.STARTED  # RQ alone would leave it here (or fail it)
 
     worker.start()
-    worker.wait_ready()
-    assert wait_for(job, {JobStatus.FINISHED, JobStatus.FAILED}) == JobStatus.FINISHED, job.exc_info
+    worker.wait_ready(budget=300)  # the restart loads the models again: minutes on a shared, loaded host
+    assert wait_for(job, {JobStatus.FINISHED, JobStatus.FAILED}, budget=600) == JobStatus.FINISHED, job.exc_info
     result = job.return_value()
     assert max(len(t["frames"]) for t in result["tracks"]) >= 25
     meta = job.get_meta(refresh=True)
