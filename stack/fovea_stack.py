@@ -200,10 +200,10 @@ def model_services(variant: str, enabled: bool) -> list[Service]:
     """One variant's model-service (the other variant's is disabled: exclusive roles). It is the HTTP API
     and the RQ worker of every queue in one process (MODEL_WORKER=1), so the models load once.
 
-    Two healths: fovea's probe is the API's (GET /health: models loaded); the container's HEALTHCHECK,
-    the health `fovea status` and `docker ps` show, is the worker's (GET /health/queues: registered in
-    Redis and consuming the object-detection, object-tracking, video-summarization and
-    ontology-augmentation queues).
+    Two healths: fovea's probe (`up`'s gate and `status`'s live "ready") is GET /health/queues: the API
+    answers and its worker is registered in Redis, consuming the object-detection, object-tracking,
+    video-summarization and ontology-augmentation queues; the container's HEALTHCHECK (the health column
+    of `fovea status` and `docker ps`) is GET /health: the API is up with its models loaded.
     """
     suffix = "-gpu" if variant == "gpu" else ""
     return [Service(
@@ -216,8 +216,8 @@ def model_services(variant: str, enabled: bool) -> list[Service]:
         gpu=GpuRequest() if variant == "gpu" else None,
         ports=[Port(container=8000)],
         depends_on={"redis": Condition.READY, "otel-collector": Condition.STARTED},
-        probe=HttpProbe(port=8000, path="/health", budget_s=180, healthcheck=[
-            "python3", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/health/queues', timeout=2)"]),
+        probe=HttpProbe(port=8000, path="/health/queues", budget_s=180, healthcheck=[
+            "python3", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/health', timeout=2)"]),
     )]
 
 
