@@ -284,6 +284,7 @@ class Executor:
         context = probe_context_for(
             unit.service, self.context.stack, self.context.engine, run.container_id,
             password=self.context.secrets.value, timeout_s=self.context.settings.probe_timeout_s,
+            secrets_dir=str(self.context.settings.effective_secrets_dir),
         )
         self.context.reporter.event(run.name, "probing", "", quiet=True)
         wait_until_ready(

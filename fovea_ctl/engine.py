@@ -7,20 +7,29 @@ It speaks the engine API through the docker SDK's low-level client and returns s
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from fovea_ctl import __version__
 from fovea_ctl.errors import EngineError, EngineUnreachable
+from fovea_ctl.wire import (
+    LABEL_PROJECT,
+    LABEL_ROLE,
+    LABEL_SERVICE,
+    DockerSocket,
+    EngineNotFound,
+    UnsupportedEngineAddress,
+    label_filter,
+    parse_engine_time,
+)
 
 if TYPE_CHECKING:
     import docker
 
-LABEL_PROJECT = "io.fovea.project"
-LABEL_SERVICE = "io.fovea.service"
-LABEL_ROLE = "io.fovea.role"
 LABEL_CONFIG_HASH = "io.fovea.config-hash"
 LABEL_HASH_PARTS = "io.fovea.hash-parts"
 LABEL_VERSION = "io.fovea.version"
@@ -111,13 +120,8 @@ class ContainerSpec:
 
 
 def _parse_time(value: str | None) -> datetime | None:
-    if not value or value.startswith("0001-"):
-        return None
-    # The engine gives nanoseconds; Python parses microseconds.
-    head, _, tail = value.partition(".")
-    frac = "".join(ch for ch in tail if ch.isdigit())[:6]
-    zone = "+00:00" if value.endswith("Z") else ""
-    return datetime.fromisoformat(f"{head}.{frac or '0'}{zone}")
+    seconds = parse_engine_time(value)
+    return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc)
 
 
 def _container_from_listing(raw: dict[str, Any]) -> ContainerView:
@@ -146,41 +150,67 @@ class Engine:
     """A connection to one Docker engine."""
 
     def __init__(self, base_url: str | None = None, timeout_s: int = 120) -> None:
+        self.base_url = base_url
+        self.timeout_s = timeout_s
+        # Reads (listings, inspects, ping) go over the socket directly: a converged `up` or `plan`
+        # then never imports the docker SDK and requests. Writes, streams and exec use the SDK.
+        try:
+            self.wire: DockerSocket | None = DockerSocket(base_url, timeout_s)
+        except UnsupportedEngineAddress:
+            self.wire = None
+        if self.wire is not None:
+            self.wire.call("GET", "/_ping")
+        else:
+            self.api  # noqa: B018 - connects (and pings) now, so an unreachable engine fails here
+
+    @cached_property
+    def api(self) -> docker.APIClient:
         import docker
         from docker.errors import DockerException
 
         self.address = base_url or "the default socket"
         try:
-            if base_url:
-                self.api: docker.APIClient = docker.APIClient(base_url=base_url, timeout=timeout_s)
+            if self.base_url:
+                api = docker.APIClient(base_url=self.base_url, timeout=self.timeout_s)
             else:
-                self.api = docker.APIClient(timeout=timeout_s, **docker.utils.kwargs_from_env())
-            self.api.ping()
+                api = docker.APIClient(timeout=self.timeout_s, **docker.utils.kwargs_from_env())
+            api.ping()
         except (DockerException, OSError) as exc:
-            where = base_url or "the default socket (DOCKER_HOST or /var/run/docker.sock)"
+            where = self.base_url or "the default socket (DOCKER_HOST or /var/run/docker.sock)"
             raise EngineUnreachable(
                 f"Docker engine unreachable at {where}: {exc.__class__.__name__}",
                 hint="start dockerd (or set FOVEA_DOCKER_HOST), then retry",
             ) from None
+        return api
+
+    def _read(self, path: str, method: Any, *args: Any, **kwargs: Any) -> Any:
+        """GET `path` over the socket, or the same read through the SDK where wire cannot reach the engine."""
+        if self.wire is not None:
+            return self.wire.get_json(path)
+        return self._call(getattr(self.api, method), *args, **kwargs)
 
     # -- listings -----------------------------------------------------------------------------
     def list_containers(self, project: str) -> list[ContainerView]:
-        raw = self._call(self.api.containers, all=True, filters={"label": f"{LABEL_PROJECT}={project}"})
+        label = f"{LABEL_PROJECT}={project}"
+        raw = self._read(f"/containers/json?all=1&filters={label_filter(label)}", "containers", all=True,
+                         filters={"label": label})
         return [_container_from_listing(c) for c in raw]
 
     def list_volumes(self, project: str) -> list[VolumeView]:
-        raw = self._call(self.api.volumes, filters={"label": f"{LABEL_PROJECT}={project}"})
+        label = f"{LABEL_PROJECT}={project}"
+        raw = self._read(f"/volumes?filters={label_filter(label)}", "volumes", filters={"label": label})
         return [
             VolumeView(v["Name"], v.get("Labels") or {}, v.get("CreatedAt", ""), v.get("Mountpoint", ""))
             for v in raw.get("Volumes") or []
         ]
 
     def list_networks(self, project: str) -> list[NetworkView]:
-        raw = self._call(self.api.networks, filters={"label": f"{LABEL_PROJECT}={project}"})
+        label = f"{LABEL_PROJECT}={project}"
+        raw = self._read(f"/networks?filters={label_filter(label)}", "networks", filters={"label": label})
         return [NetworkView(n["Id"], n["Name"], n.get("Labels") or {}) for n in raw]
 
     def inspect_container(self, container_id: str) -> ContainerDetails:
-        raw = self._call(self.api.inspect_container, container_id)
+        raw = self.inspect_raw(container_id)
         state = raw.get("State") or {}
         health = (state.get("Health") or {}).get("Status")
         return ContainerDetails(
@@ -195,9 +225,14 @@ class Engine:
         )
 
     def inspect_raw(self, container_id: str) -> dict[str, Any]:
-        return self._call(self.api.inspect_container, container_id)
+        return self._read(f"/containers/{container_id}/json", "inspect_container", container_id)
 
     def image_id(self, ref: str) -> str | None:
+        if self.wire is not None:
+            try:
+                return self.wire.get_json(f"/images/{ref}/json")["Id"]  # type: ignore[index]
+            except EngineNotFound:
+                return None
         from docker.errors import ImageNotFound, NotFound
 
         try:
@@ -206,10 +241,10 @@ class Engine:
             return None
 
     def info(self) -> dict[str, Any]:
-        return self._call(self.api.info)
+        return self._read("/info", "info")
 
     def version(self) -> dict[str, Any]:
-        return self._call(self.api.version)
+        return self._read("/version", "version")
 
     def is_local_socket(self) -> bool:
         """Whether the engine is reached over a unix socket on this machine, so host paths could be bind-mounted.
@@ -217,6 +252,8 @@ class Engine:
         Only a hint: an engine behind a forwarded socket (a socket mounted into a container) sees another
         filesystem; callers that bind-mount a host path must still check that the container sees it.
         """
+        if self.wire is not None:
+            return self.wire.family == socket.AF_UNIX
         return str(getattr(self.api, "base_url", "")) == "http+docker://localhost"
 
     # -- writes (each is one engine call) ----------------------------------------------------------

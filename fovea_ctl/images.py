@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -87,7 +88,56 @@ def hash_paths(root: Path, paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def recipe_content_hash(settings: Settings, recipe: BuildRecipe, base_id: str) -> str:
+class ContentHashMemo:
+    """Build-context hashes remembered by each file's (name, size, mtime_ns, ctime_ns, inode, mode), in
+    `<root>/.fovea/content-hashes.json`: a converged `up` stats the context instead of reading it.
+
+    Exact: any file whose size, times, inode or mode changed, and any file added or removed, makes
+    the whole context hash again (ctime cannot be set back by `touch`, so a same-size edit with a
+    restored mtime still counts).
+    """
+
+    _lock = threading.Lock()
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._entries: dict[str, dict[str, object]] | None = None
+
+    def _load(self) -> dict[str, dict[str, object]]:
+        if self._entries is None:
+            try:
+                self._entries = json.loads(self.path.read_text())
+            except (OSError, ValueError):
+                self._entries = {}
+        return self._entries
+
+    def hash(self, root: Path, paths: list[Path]) -> str:
+        signature = []
+        for path in paths:
+            stat = path.stat()
+            signature.append([str(path.relative_to(root)), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns,
+                              stat.st_ino, stat.st_mode])
+        key = f"{root}:" + hashlib.sha256("\0".join(str(entry[0]) for entry in signature).encode()).hexdigest()[:16]
+        with self._lock:
+            known = self._load().get(key)
+        if known is not None and known.get("files") == signature:
+            return str(known["hash"])
+        digest = hash_paths(root, paths)
+        with self._lock:
+            entries = self._load()
+            entries[key] = {"files": signature, "hash": digest}
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}")
+                temporary.write_text(json.dumps(entries))
+                os.replace(temporary, self.path)
+            except OSError:
+                pass  # only the next run is slower
+        return digest
+
+
+def recipe_content_hash(settings: Settings, recipe: BuildRecipe, base_id: str,
+                        memo: ContentHashMemo | None = None) -> str:
     context = settings.root / recipe.context
     if not context.is_dir():
         raise ImageBuildFailed(f"image {recipe.name}: build context {context} does not exist")
@@ -96,7 +146,7 @@ def recipe_content_hash(settings: Settings, recipe: BuildRecipe, base_id: str) -
     if dockerfile not in files:
         files.append(dockerfile)
     digest = hashlib.sha256()
-    digest.update(hash_paths(context, files).encode())
+    digest.update((memo.hash(context, files) if memo else hash_paths(context, files)).encode())
     digest.update(repr(sorted(recipe.args.items())).encode())
     digest.update(base_id.encode())
     return digest.hexdigest()
@@ -117,6 +167,7 @@ class ImageResolver:
         self.engine = engine
         self._base_ids: dict[str, str | None] = {}
         self._by_recipe: dict[str, ResolvedImage] = {}
+        self.memo = ContentHashMemo(settings.root / ".fovea" / "content-hashes.json")
 
     def base_id(self, base: str) -> str | None:
         if base not in self._base_ids:
@@ -136,17 +187,30 @@ class ImageResolver:
         key = recipe.model_dump_json()
         if key in self._by_recipe:
             return self._by_recipe[key]
-        base = base_from(self.settings.root / recipe.context / recipe.dockerfile) or self.settings.base_image
+        base = self._base_of(recipe)
         base_id = self.base_id(base)
         # Without the base its id is unknown; the tag says so, and the plan builds the base first.
-        content = recipe_content_hash(self.settings, recipe, base_id or f"missing:{base}")
+        content = recipe_content_hash(self.settings, recipe, base_id or f"missing:{base}", self.memo)
         ref = f"{recipe.name}:{content[:12]}"
         resolved = ResolvedImage(ref, recipe, self.engine.image_id(ref) if base_id else None)
         self._by_recipe[key] = resolved
         return resolved
 
     def resolve_stack(self, stack: Stack) -> dict[str, ResolvedImage]:
+        """Every unit's image; distinct images are resolved in parallel (each is a hash and an inspect)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        first_of_each: dict[str, Service] = {}
+        for unit in stack.units.values():
+            first_of_each.setdefault(unit.image.model_dump_json(), unit)
+        for base in {self._base_of(u.image.recipe) for u in first_of_each.values() if u.image.recipe}:
+            self.base_id(base)  # once, before the threads that all need it
+        with ThreadPoolExecutor(max_workers=max(1, len(first_of_each))) as pool:
+            list(pool.map(self.resolve, first_of_each.values()))
         return {name: self.resolve(unit) for name, unit in stack.units.items()}
+
+    def _base_of(self, recipe: BuildRecipe) -> str:
+        return base_from(self.settings.root / recipe.context / recipe.dockerfile) or self.settings.base_image
 
 
 def buildkit_client(settings: Settings) -> str:
@@ -183,9 +247,8 @@ def build_image(
                 f"image {ref}: preparing the build context failed (`{' '.join(recipe.prepare)}`, exit "
                 f"{prepared.returncode}):\n  " + "\n  ".join((prepared.stdout + prepared.stderr).strip().splitlines()[-15:])
             )
-    log_dir = settings.state_dir / "builds"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"{recipe.name.replace('/', '_')}.log"
+    log_path = build_log_path(settings, recipe)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     command = [
         buildkit_client(settings),
         "build",
@@ -257,6 +320,101 @@ def _kill_when_cancelled(process: subprocess.Popen[str], cancel: threading.Event
             if process.poll() is None:
                 _kill_group(process)
             return
+
+
+class BuildBoard:
+    """One live display for images built at once: a line per image with its step and elapsed time.
+
+    On a terminal the lines are redrawn in place twice a second; elsewhere (CI logs) a line is written
+    whenever an image starts a new step, finishes or fails, so the log stays readable and short.
+    """
+
+    def __init__(self, refs: list[str], stream: object, live: bool) -> None:
+        self.refs = refs
+        self.stream = stream
+        self.live = live
+        self.width = max(len(ref) for ref in refs)
+        self.began = {ref: time.monotonic() for ref in refs}
+        self.state = {ref: "waiting" for ref in refs}
+        self.took: dict[str, float] = {}
+        self.lock = threading.Lock()
+        self.drawn = False
+
+    def line(self, ref: str) -> str:
+        elapsed = self.took.get(ref, time.monotonic() - self.began[ref])
+        return f"{ref:<{self.width}}  {elapsed:6.1f} s  {self.state[ref]}"
+
+    def update(self, ref: str, state: str, done: bool = False) -> None:
+        with self.lock:
+            if done:
+                self.took[ref] = time.monotonic() - self.began[ref]
+            changed = self.state[ref] != state
+            self.state[ref] = state
+            if not self.live and changed:
+                self.stream.write(self.line(ref) + "\n")  # type: ignore[attr-defined]
+                self.stream.flush()  # type: ignore[attr-defined]
+
+    def step(self, ref: str, build_line: str) -> None:
+        """BuildKit's plain progress names each step `#N [k/n] INSTRUCTION ...`: keep the latest."""
+        _, bracket, rest = build_line.partition("[")
+        position, closing, instruction = rest.partition("]")
+        if bracket and closing and "/" in position and position.replace("/", "").strip().isdigit():
+            self.update(ref, f"step {position.strip()} {instruction.strip()[:80]}")
+
+    def redraw(self) -> None:
+        with self.lock:
+            if self.drawn:
+                self.stream.write(f"\x1b[{len(self.refs)}F")  # type: ignore[attr-defined]
+            columns = shutil.get_terminal_size().columns - 1  # a wrapped line would break the redraw
+            self.stream.write("".join(f"\x1b[2K{self.line(ref)[:columns]}\n" for ref in self.refs))  # type: ignore[attr-defined]
+            self.stream.flush()  # type: ignore[attr-defined]
+            self.drawn = True
+
+
+def build_missing(settings: Settings, engine: Engine, images: list[ResolvedImage], stream: object = None) -> None:
+    """Build (or pull) each of `images` at once, in parallel: none of them depends on another (each starts
+    from the base image or a registry). One display for all; every failure is reported with its log."""
+    import sys
+
+    out = stream or sys.stderr
+    if not images:
+        return
+    board = BuildBoard([image.ref for image in images], out, live=bool(getattr(out, "isatty", lambda: False)()))
+    failures: dict[str, str] = {}
+
+    def one(image: ResolvedImage) -> None:
+        try:
+            if image.recipe is not None:
+                board.update(image.ref, "building")
+                build_image(settings, image.recipe, image.ref, on_line=lambda line: board.step(image.ref, line))
+            else:
+                board.update(image.ref, "pulling")
+                pull_image(engine, image.ref)
+            board.update(image.ref, "built", done=True)
+        except FoveaError as exc:
+            failures[image.ref] = str(exc)
+            log = f"; log: {build_log_path(settings, image.recipe)}" if image.recipe else ""
+            board.update(image.ref, f"FAILED{log}", done=True)
+        except BaseException as exc:  # noqa: BLE001 - reported with the others, in the caller's thread
+            failures[image.ref] = f"{exc.__class__.__name__}: {exc}"
+            board.update(image.ref, "FAILED", done=True)
+
+    threads = [threading.Thread(target=one, args=(image,), daemon=True) for image in images]
+    for thread in threads:
+        thread.start()
+    while alive := [thread for thread in threads if thread.is_alive()]:
+        if board.live:
+            board.redraw()
+        alive[0].join(0.5)
+    if board.live:
+        board.redraw()
+    if failures:
+        raise ImageBuildFailed(f"{len(failures)} of {len(images)} images failed:\n  "
+                               + "\n  ".join(message.replace("\n", "\n  ") for message in failures.values()))
+
+
+def build_log_path(settings: Settings, recipe: BuildRecipe) -> Path:
+    return settings.state_dir / "builds" / f"{recipe.name.replace('/', '_')}.log"
 
 
 def pull_image(engine: Engine, ref: str) -> None:

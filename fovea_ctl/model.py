@@ -160,8 +160,20 @@ class ExecProbe(ProbeBase):
     command: list[str]
 
 
+class RqWorkerProbe(ProbeBase):
+    """An RQ worker is ready once it is registered in Redis (and not marked dead): read from the host
+    over the Redis service's published port, instead of a `docker exec` of a Python process."""
+
+    kind: Literal["rq-worker"] = "rq-worker"
+    redis: str = "redis"  # the service whose Redis the worker registers in
+    redis_port: int = 6379  # that service's container port
+    # The worker's RQ name; {hostname} is the container's hostname (Docker's default: the short id).
+    worker: str = "model-{hostname}"
+
+
 Probe = Annotated[
-    PostgresProbe | RedisProbe | HttpProbe | TcpBannerProbe | ExecProbe, Field(discriminator="kind")
+    PostgresProbe | RedisProbe | HttpProbe | TcpBannerProbe | ExecProbe | RqWorkerProbe,
+    Field(discriminator="kind"),
 ]
 
 
@@ -443,6 +455,11 @@ def validate_stack(stack: Stack) -> list[str]:
         for secret in service.secrets:
             if secret not in secret_names:
                 problems.append(f"{where}, field secrets: unknown secret {secret!r}")
+        if isinstance(service.probe, RqWorkerProbe):
+            redis_service = by_name.get(service.probe.redis)
+            if redis_service is None or redis_service.port_for(service.probe.redis_port) is None:
+                problems.append(f"{where}, field probe: rq-worker probe needs service {service.probe.redis!r} "
+                                f"publishing port {service.probe.redis_port}")
         if service.probe is not None and getattr(service.probe, "password_secret", None):
             if service.probe.password_secret not in service.secrets:  # type: ignore[union-attr]
                 problems.append(f"{where}, field probe: password_secret {service.probe.password_secret!r} is not mounted")  # type: ignore[union-attr]

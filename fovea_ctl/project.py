@@ -152,11 +152,20 @@ class Project:
 
     @cached_property
     def stack(self) -> Stack:
+        from_file = self._stack is None
+        if from_file:
+            from fovea_ctl.lean import settings_fingerprint
+
+            fingerprint = settings_fingerprint(str(self.settings.root))  # before loading: see remember_roster
         stack = self._stack or load_stack(self.settings)
         if self.settings.scale:
             from fovea_ctl.scale import scaled_stack
 
-            return scaled_stack(stack, self.settings.scale)
+            stack = scaled_stack(stack, self.settings.scale)
+        if from_file:
+            from fovea_ctl.status import remember_roster
+
+            remember_roster(self.settings, stack, fingerprint)  # so `status` needs no stack import next time
         return stack
 
     @cached_property
@@ -205,6 +214,7 @@ class Project:
 
     def needs_base(self, resolver: ImageResolver, targets: list[str] | None = None) -> bool:
         """True when a recipe must be built and the base image it starts from is absent."""
+        resolver.resolve_stack(self.stack)  # all at once, in parallel; the loop below reads the cache
         for name in self.stack.dependency_order(targets):
             unit = self.stack.units[name]
             image = resolver.resolve(unit)

@@ -9,17 +9,12 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from fovea_ctl import lean
+
 
 def find_root() -> Path:
     """The repository that holds `stack/`: FOVEA_ROOT, else the nearest ancestor of the cwd, else ours."""
-    explicit = os.environ.get("FOVEA_ROOT")
-    if explicit:
-        return Path(explicit).resolve()
-    here = Path.cwd().resolve()
-    for candidate in (here, *here.parents):
-        if (candidate / "stack" / "fovea_stack.py").is_file():
-            return candidate
-    return Path(__file__).resolve().parent.parent
+    return Path(lean.find_root())
 
 
 # The CA bundles a host commonly trusts, in the order pip/requests/curl would look them up.

@@ -246,8 +246,7 @@ class Smoke:
         model = self.model_service()
         if model is None:
             raise CheckSkipped("no model-service in this stack")
-        workers = [n for n in self.project.stack.units if n.startswith("model-worker")]
-        self._prometheus_holds(MODEL_METRIC, ["otel-collector", "prometheus", *workers])
+        self._prometheus_holds(MODEL_METRIC, ["otel-collector", "prometheus", model])
 
     def _prometheus_holds(self, metric: str, involved: list[str]) -> None:
         """Services export every 10 s; the collector forwards at once: allow a few intervals."""

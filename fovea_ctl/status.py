@@ -1,94 +1,316 @@
 """`fovea status`: one engine listing, then every probe once, in parallel, with a short timeout.
 
+Standard library only, so the command answers in about the time of an interpreter start:
+- the *roster* (which units the stack has, their probes on the wire, what is skipped and why) is
+  remembered in the state directory whenever a command loads the stack, keyed by the exact
+  fingerprint of every input of the settings and the stack (fovea_ctl.lean); `status` uses it only
+  when that fingerprint still matches, else it loads the stack (and remembers it again);
+- readiness itself is never remembered: every call lists the containers, inspects them and probes
+  every running service now (fovea_ctl.wire).
+
 The JSON form is a versioned schema (`StatusReport`, schema_version 1) with a `ready` boolean per
 service, so scripts can gate on it.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+import json
+import os
+import sys
+import threading
+import time
+from fovea_ctl import wire
+from fovea_ctl.errors import FoveaError
 
-from pydantic import BaseModel
-
-from fovea_ctl.engine import ContainerView
-from fovea_ctl.project import Project
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: this module runs on every status
+if TYPE_CHECKING:
+    from fovea_ctl.model import Stack
+    from fovea_ctl.project import Project
+    from fovea_ctl.settings import Settings
 
 SCHEMA_VERSION = 1
+QUICK_TIMEOUT_S = 1.0
+ROSTER_FILE = "status-roster.json"
+COLUMNS = ("service", "state", "ready", "health", "uptime", "restarts", "ports", "image", "detail")
 
 
-class ServiceStatus(BaseModel):
-    name: str
-    role: str  # service | job
-    state: str  # running | exited | created | restarting | absent | unavailable
-    ready: bool
-    detail: str = ""
-    health: str | None = None
-    uptime_s: float | None = None
-    restarts: int = 0
-    exit_code: int | None = None
-    ports: dict[str, int] = {}  # "5432/tcp" -> host port on 127.0.0.1
-    image: str = ""
+class ServiceStatus:
+    """One row; its JSON keys (and their order) are schema version 1."""
+
+    FIELDS = ("name", "role", "state", "ready", "detail", "health", "uptime_s", "restarts", "exit_code",
+              "ports", "image")
+
+    def __init__(self, name: str, role: str, state: str, ready: bool, detail: str = "",
+                 health: str | None = None, uptime_s: float | None = None, restarts: int = 0,
+                 exit_code: int | None = None, ports: dict[str, int] | None = None, image: str = "") -> None:
+        self.name = name
+        self.role = role  # service | job
+        self.state = state  # running | exited | created | restarting | absent | unavailable
+        self.ready = ready
+        self.detail = detail
+        self.health = health
+        self.uptime_s = uptime_s
+        self.restarts = restarts
+        self.exit_code = exit_code
+        self.ports = ports or {}  # "5432/tcp" -> host port on 127.0.0.1
+        self.image = image
+
+    def as_json(self) -> dict[str, object]:
+        return {field: getattr(self, field) for field in self.FIELDS}
 
 
-class StatusReport(BaseModel):
-    schema_version: int = SCHEMA_VERSION
-    project: str
-    services: list[ServiceStatus]
+class StatusReport:
+    def __init__(self, project: str, services: list[ServiceStatus]) -> None:
+        self.schema_version = SCHEMA_VERSION
+        self.project = project
+        self.services = services
 
     @property
     def all_ready(self) -> bool:
         return all(s.ready for s in self.services if s.state != "unavailable")
 
+    def to_json(self) -> str:
+        return json.dumps({"schema_version": self.schema_version, "project": self.project,
+                           "services": [s.as_json() for s in self.services]}, indent=2, ensure_ascii=False)
 
-def _one(project: Project, name: str, container: ContainerView | None) -> ServiceStatus:
-    from fovea_ctl.probes import ProbeFailed, probe_context_for, probe_once
 
-    stack = project.stack
-    unit = stack.units.get(name)
+# -- the roster: what the stack says, as plain data ---------------------------------------------------------
+
+def roster_of(stack: Stack, settings: Settings) -> dict:
+    return {
+        "project": settings.project,
+        "docker_host": settings.docker_host,
+        "secrets_dir": str(settings.effective_secrets_dir),
+        "units": [{"name": name, "one_shot": unit.one_shot, "probe": wire.probe_spec(unit, stack)}
+                  for name, unit in stack.units.items()],
+        "skipped": [{"name": s.name, "reason": s.unavailable_reason or ""} for s in stack.skipped],
+    }
+
+
+def roster_path(root: str, project: str) -> str:
+    return os.path.join(root, ".fovea", project, ROSTER_FILE)
+
+
+def remember_roster(settings: Settings, stack: Stack, fingerprint: str) -> None:
+    """Keep the roster for `status`, when these settings are exactly what the environment gives (a
+    command run with --gpu or a test's own settings describe another project than `status` would see).
+
+    `fingerprint` was taken before the stack loaded: an input that changed meanwhile misses the memo.
+    """
+    from fovea_ctl.settings import load_settings
+
+    try:
+        if load_settings().model_dump() != settings.model_dump():
+            return
+        path = roster_path(str(settings.root), settings.project)
+        document = json.dumps({"fingerprint": fingerprint, **roster_of(stack, settings)}, indent=1)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                if handle.read() == document:
+                    return
+        except OSError:
+            pass
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        temporary = f"{path}.{os.getpid()}.tmp"
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(document)
+        os.replace(temporary, path)
+    except Exception:  # noqa: BLE001 - a memo that cannot be written only makes the next status slower
+        pass
+
+
+def remembered_roster() -> dict | None:
+    """The roster for the environment's project, if one was remembered under the current fingerprint."""
+    from fovea_ctl.lean import find_root, project_name_guess, settings_fingerprint
+
+    root = find_root()
+    try:
+        with open(roster_path(root, project_name_guess(root)), encoding="utf-8") as handle:
+            roster = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return roster if roster.get("fingerprint") == settings_fingerprint(root) else None
+
+
+# -- collecting ---------------------------------------------------------------------------------------------
+
+class SdkEngine:
+    """The same three calls through the docker SDK, for engine addresses wire does not speak (ssh, TLS)."""
+
+    def __init__(self, engine: object) -> None:
+        self.engine = engine
+
+    def list_containers(self, label: str) -> list[dict]:
+        return self.engine._call(self.engine.api.containers, all=True, filters={"label": label})  # type: ignore[attr-defined]
+
+    def inspect_container(self, container_id: str) -> dict:
+        return self.engine.inspect_raw(container_id)  # type: ignore[attr-defined]
+
+    def exec(self, container_id: str, command: list[str]) -> tuple[int, bytes]:
+        return self.engine.exec(container_id, command)  # type: ignore[attr-defined]
+
+
+def _uptime_of(state: dict) -> float | None:
+    started = wire.parse_engine_time(state.get("StartedAt"))
+    if state.get("Status") != "running" or started is None:
+        return None
+    return time.time() - started
+
+
+def _one(unit: dict | None, name: str, container: dict | None, engine: object, roster: dict) -> ServiceStatus:
     if container is None:
-        return ServiceStatus(name=name, role="job" if unit and unit.one_shot else "service", state="absent",
+        return ServiceStatus(name=name, role="job" if unit and unit["one_shot"] else "service", state="absent",
                              ready=False, detail="no container")
-    details = project.engine.inspect_container(container.id)
-    uptime = None
-    if details.state == "running" and details.started_at:
-        uptime = (datetime.now(timezone.utc) - details.started_at).total_seconds()
+    labels = container.get("Labels") or {}
+    probe = unit["probe"] if unit and not unit["one_shot"] else None
+    outcome: list[str | None] = []
+
+    def attempt() -> None:
+        try:
+            wire.run_probe(probe, container["Id"], engine.exec, roster["secrets_dir"], QUICK_TIMEOUT_S)  # type: ignore[arg-type,attr-defined]
+            outcome.append(None)
+        except wire.ProbeFailed as exc:
+            outcome.append(str(exc))
+
+    prober = None
+    if probe is not None and container.get("State") == "running":
+        prober = threading.Thread(target=attempt, daemon=True)
+        prober.start()  # while the inspect below is on its way
+    raw = engine.inspect_container(container["Id"])  # type: ignore[attr-defined]
+    state = raw.get("State") or {}
+    current = state.get("Status", "")
+    exit_code = int(state.get("ExitCode") or 0)
+    ports = {int(p["PrivatePort"]): int(p["PublicPort"]) for p in container.get("Ports") or [] if p.get("PublicPort")}
     status = ServiceStatus(
-        name=name, role=container.role, state=details.state, ready=False, health=details.health,
-        uptime_s=uptime, restarts=details.restart_count,
-        exit_code=details.exit_code if details.state in ("exited", "dead") else None,
-        ports={f"{c}/tcp": h for c, h in sorted(container.ports.items())}, image=container.image,
+        name=name, role=labels.get(wire.LABEL_ROLE, "service"), state=current, ready=False,
+        health=(state.get("Health") or {}).get("Status"), uptime_s=_uptime_of(state),
+        restarts=int(raw.get("RestartCount") or 0), exit_code=exit_code if current in ("exited", "dead") else None,
+        ports={f"{c}/tcp": h for c, h in sorted(ports.items())}, image=container.get("Image", ""),
     )
+    if prober is not None:
+        prober.join()
     if unit is None:
         status.detail = "orphan: not in the stack"
-        return status
-    if unit.one_shot:
-        status.ready = details.state == "exited" and details.exit_code == 0
-        status.detail = "completed" if status.ready else f"job {details.state}"
-        return status
-    if details.state != "running":
-        status.detail = f"{details.state} (exit {details.exit_code})"
-        return status
-    if unit.probe is None:
+    elif unit["one_shot"]:
+        status.ready = current == "exited" and exit_code == 0
+        status.detail = "completed" if status.ready else f"job {current}"
+    elif current != "running":
+        status.detail = f"{current} (exit {exit_code})"
+    elif probe is None:
         status.ready, status.detail = True, "running (no probe)"
-        return status
-    context = probe_context_for(unit, stack, project.engine, container.id, password=project.secrets.value,
-                                timeout_s=1.0)
-    try:
-        probe_once(unit.probe, context, quick=True)
-        status.ready, status.detail = True, "probe passed"
-    except ProbeFailed as exc:
-        status.detail = str(exc)
+    else:
+        if prober is None:  # listed as not running a moment before the inspect saw it running
+            attempt()
+        if outcome[0] is None:
+            status.ready, status.detail = True, "probe passed"
+        else:
+            status.detail = outcome[0]
     return status
 
 
+def collect(roster: dict, engine: object) -> StatusReport:
+    """Every unit of the roster (and any orphan container of the project), probed now, in parallel."""
+    listed = engine.list_containers(f"{wire.LABEL_PROJECT}={roster['project']}")  # type: ignore[attr-defined]
+    containers: dict[str, dict] = {}
+    for container in listed:
+        containers.setdefault((container.get("Labels") or {}).get(wire.LABEL_SERVICE, ""), container)
+    units = {u["name"]: u for u in roster["units"]}
+    names = list(units) + [n for n in containers if n not in units]
+    rows: dict[str, ServiceStatus] = {}
+    errors: list[BaseException] = []
+
+    def fill(name: str) -> None:
+        try:
+            rows[name] = _one(units.get(name), name, containers.get(name), engine, roster)
+        except BaseException as exc:  # re-raised below, in the caller's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=fill, args=(name,), daemon=True) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    services = [rows[name] for name in names]
+    services += [ServiceStatus(name=s["name"], role="service", state="unavailable", ready=False, detail=s["reason"])
+                 for s in roster["skipped"]]
+    return StatusReport(project=roster["project"], services=services)
+
+
+def engine_for(address: str | None, project: Project | None = None) -> object:
+    try:
+        return wire.DockerSocket(address)
+    except wire.UnsupportedEngineAddress:
+        if project is None:
+            raise
+        return SdkEngine(project.engine)
+
+
 def collect_status(project: Project) -> StatusReport:
-    observed = project.observe()
-    stack = project.stack
-    names = list(stack.units) + [c for c in observed.containers if c not in stack.units]
-    with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
-        services = list(pool.map(lambda n: _one(project, n, observed.containers.get(n)), names))
-    for skipped in stack.skipped:
-        services.append(ServiceStatus(name=skipped.name, role="service", state="unavailable", ready=False,
-                                      detail=skipped.unavailable_reason or ""))
-    return StatusReport(project=project.settings.project, services=services)
+    return collect(roster_of(project.stack, project.settings), engine_for(project.settings.docker_host, project))
+
+
+# -- rendering ----------------------------------------------------------------------------------------------
+
+def _uptime(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def render_table(report: StatusReport, colour: bool) -> str:
+    """One line per service, columns aligned; ready in colour on a terminal (and never with NO_COLOR)."""
+    styles = {"yes": "32", "no": "31", "n/a": "2"}
+    rows = []
+    for s in report.services:
+        ready = "yes" if s.ready else ("n/a" if s.state == "unavailable" else "no")
+        ports = " ".join(f"127.0.0.1:{h}->{c}" for c, h in s.ports.items())
+        rows.append([s.name, s.state, ready, s.health or "", _uptime(s.uptime_s), str(s.restarts), ports, s.image,
+                     s.detail if not s.ready else ""])
+    widths = [max(len(row[i]) for row in [list(COLUMNS), *rows]) for i in range(len(COLUMNS))]
+
+    def line(cells: list[str], style_of: object) -> str:
+        padded = []
+        for i, cell in enumerate(cells):
+            text = cell.ljust(widths[i]) if i < len(cells) - 1 else cell
+            style = style_of(i, cell)  # type: ignore[operator]
+            padded.append(f"\x1b[{style}m{cell}\x1b[0m{text[len(cell):]}" if colour and style else text)
+        return "  ".join(padded).rstrip()
+
+    out = [line(list(COLUMNS), lambda i, cell: "1")]
+    out += [line(row, lambda i, cell: styles.get(cell) if i == 2 else None) for row in rows]
+    return "\n".join(out) + "\n"
+
+
+def write_report(report: StatusReport, as_json: bool) -> int:
+    if as_json:
+        sys.stdout.write(report.to_json() + "\n")
+    else:
+        colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        sys.stdout.write(render_table(report, colour))
+    sys.stdout.flush()
+    return 0 if report.all_ready else 1
+
+
+def fast_main(args: list[str]) -> int | None:
+    """`fovea status [--json]` without typer or the stack: an exit code, or None when this path cannot
+    answer exactly (other options, --help, no roster for the current inputs, an engine address only
+    the docker SDK speaks) and the full CLI must."""
+    if any(arg != "--json" for arg in args):
+        return None
+    roster = remembered_roster()
+    if roster is None:
+        return None
+    try:
+        engine = engine_for(roster["docker_host"])
+        report = collect(roster, engine)
+    except wire.UnsupportedEngineAddress:
+        return None
+    except FoveaError as exc:
+        sys.stderr.write(f"fovea: {exc}\n")
+        return exc.exit_code
+    return write_report(report, "--json" in args)

@@ -194,7 +194,7 @@ backend = Service(
 )
 
 
-# -- model-service: one image for the HTTP API and the RQ queue worker; CPU and GPU variants ----------
+# -- model-service: the HTTP API and the RQ queue worker in one process; CPU and GPU variants ----------
 
 MODEL_SERVICE_CONTEXT = "services/model_service"
 MODEL_ENV = {"MODEL_REDIS_URL": "redis://redis:6379/0", "MODEL_REDIS_PASSWORD_FILE": REDIS_PASSWORD_FILE,
@@ -216,36 +216,54 @@ def model_image(variant: str) -> ImageSpec:
     ))
 
 
-def model_services(variant: str, enabled: bool) -> list[Service]:
-    """The API and its worker for one variant; the other variant's pair is disabled (exclusive roles)."""
+def model_services(variant: str, enabled: bool, dedicated_workers: bool = False) -> list[Service]:
+    """One variant's model-service (the other variant's is disabled: exclusive roles). It is the HTTP API
+    and the RQ worker of every queue in one process (MODEL_WORKER=1), so the models load once.
+
+    Two healths: fovea's probe (`up`'s gate and `status`'s live "ready") is GET /health/queues: the API
+    answers and its worker is registered in Redis, consuming the object-detection, object-tracking,
+    video-summarization and ontology-augmentation queues; the container's HEALTHCHECK (the health column
+    of `fovea status` and `docker ps`) is GET /health: the API is up with its models loaded.
+    """
     suffix = "-gpu" if variant == "gpu" else ""
     common = dict(
         image=model_image(variant), env={**MODEL_ENV, "MODEL_DEVICE": "cuda" if variant == "gpu" else "cpu"},
-        mounts=MODEL_MOUNTS, configs=MODEL_CONFIGS, secrets=[REDIS_PASSWORD_SECRET], variant=variant, enabled=enabled,
+        mounts=MODEL_MOUNTS, configs=MODEL_CONFIGS, secrets=[REDIS_PASSWORD_SECRET], variant=variant,
         gpu=GpuRequest() if variant == "gpu" else None, placement=GPU_NODE if variant == "gpu" else None,
     )
     api = Service(
         name=f"model-service{suffix}", role="model-service",
-        description=f"AI inference API ({variant}): detection, tracking, summaries, ontology suggestions",
+        description=f"AI inference API and queue worker ({variant}): detection, tracking, summaries, "
+                    "ontology suggestions",
         ports=[Port(container=8000)],
         depends_on={"redis": Condition.READY, "otel-collector": Condition.STARTED},
-        probe=HttpProbe(port=8000, path="/health", budget_s=180,
-                        healthcheck=["python3", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/health', timeout=2)"]),
-        **common,  # type: ignore[arg-type]
+        probe=HttpProbe(port=8000, path="/health/queues", budget_s=180, healthcheck=[
+            "python3", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/health', timeout=2)"]),
+        enabled=enabled,
+        **{**common, "env": {**common["env"], "MODEL_WORKER": "1"}},  # type: ignore[arg-type]
     )
+    # Dedicated workers, only when asked for (`--scale model-worker=N`, FOVEA_SCALE): more consumers of the
+    # same queues beside the API's own worker, each loading its models once.
     worker = Service(
         name=f"model-worker{suffix}", role="model-worker",
-        description=f"RQ worker ({variant}) for the object-detection, object-tracking, video-summarization "
-                    "and ontology-augmentation queues",
+        description=f"extra RQ worker ({variant}) for the object-detection, object-tracking, "
+                    "video-summarization and ontology-augmentation queues",
         command=["python3", "-m", "model_service.worker"],
         # Stateless: each worker takes jobs from the queue (at-least-once: a dead worker's job is requeued).
         scale=ScalePolicy(max_replicas=16),
         depends_on={"redis": Condition.READY, "otel-collector": Condition.STARTED},
         probe=ExecProbe(command=["python3", "-m", "model_service.worker", "--check"], budget_s=180,
                         healthcheck=["python3", "-m", "model_service.worker", "--check"]),
+        enabled=enabled and dedicated_workers,
         **common,  # type: ignore[arg-type]
     )
     return [api, worker]
+
+
+def workers_requested(settings: Settings) -> bool:
+    from fovea_ctl.scale import parse_scale
+
+    return any(name.startswith("model-worker") for name in parse_scale(settings.scale))
 
 
 def build_stack(settings: Settings) -> Stack:
@@ -255,7 +273,8 @@ def build_stack(settings: Settings) -> Stack:
         publish=settings.publish,
         services=[postgres, redis, prometheus_variant(settings), collector_variant(settings),
                   grafana_variant(settings), backend,
-                  *model_services("cpu", enabled=not settings.gpu), *model_services("gpu", enabled=settings.gpu)],
+                  *model_services("cpu", enabled=not settings.gpu, dedicated_workers=workers_requested(settings)),
+                  *model_services("gpu", enabled=settings.gpu, dedicated_workers=workers_requested(settings))],
         volumes=VOLUMES,
         secrets=SECRETS,
     )

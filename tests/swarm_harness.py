@@ -68,7 +68,8 @@ def single_node_swarm() -> Iterator[None]:
 
 def backend_slice(settings: Settings, worker_replicas: int = 0) -> Stack:
     """postgres, redis, prometheus, the collector, backend (+ its migrate job), optionally N model workers."""
-    full = load_stack(settings)
+    # Dedicated workers exist in the stack only when asked for (the model-service holds the default one).
+    full = load_stack(settings.model_copy(update={"scale": "model-worker=1"}) if worker_replicas else settings)
     names = {*BACKEND_SLICE, *(["model-worker"] if worker_replicas else [])}
     return Stack(name=full.name, port_base=full.port_base, volumes=full.volumes, secrets=full.secrets,
                  services=[s for s in full.services if s.name in names],

@@ -1,5 +1,6 @@
 """A detection job through the whole stack — backend → Redis queue → model worker → backend — with the
-worker killed mid-job: the job still completes after the worker restarts, and no annotation is doubled."""
+worker killed mid-job: the job still completes after the worker restarts, and no annotation is doubled.
+The worker lives in the model-service process (one copy of the models), so the kill takes the API down too."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from tests.conftest import ProjectFactory, RecordingReporter
 
 def test_detection_job_survives_a_killed_worker(make_project: ProjectFactory, tmp_path: Path) -> None:
     project = make_project()
-    _, result = project.up(RecordingReporter(), ["backend", "model-service", "model-worker"])
+    _, result = project.up(RecordingReporter(), ["backend", "model-service"])
     assert result.ok, [f.describe() for f in result.failures]
     engine = project.engine
     containers = project.observe().containers
@@ -37,7 +38,7 @@ def test_detection_job_survives_a_killed_worker(make_project: ProjectFactory, tm
         assert accepted.status_code == 202, accepted.text
         job_id = accepted.json()["jobId"]
 
-        worker = containers["model-worker"].id
+        worker = containers["model-service"].id
         deadline = time.monotonic() + 120
         while client.get(f"/api/jobs/{job_id}").json()["status"] != "running":
             assert time.monotonic() < deadline, "the worker never picked the job up"

@@ -147,7 +147,8 @@ def test_the_fovea_stack_scales_workers_and_refuses_the_database() -> None:
     from fovea_ctl.project import load_stack
     from fovea_ctl.settings import Settings
 
-    stack = load_stack(Settings(project="scale-test"))
+    assert "model-worker" not in load_stack(Settings(project="scale-test")).units  # the API's worker is the default
+    stack = load_stack(Settings(project="scale-test", scale="model-worker=1"))
     assert stack.units["model-worker"].scale is not None
     assert stack.units["postgres"].scale is None and stack.units["redis"].scale is None
     assert stack.units["backend"].scale is None

@@ -1,14 +1,15 @@
-"""`fovea` command line: thin commands over the library (one module per command group)."""
+"""`fovea` command line: thin commands over the library (one module per command group).
+
+`fovea status [--json]` is answered before typer is imported (fovea_ctl.status.fast_main): typer, click,
+rich and pydantic cost several times what the command itself does. Anything that path cannot answer
+exactly (other options, --help, a stack it has not seen) falls through to the typer app below, the one
+parser of every verb.
+"""
 
 from __future__ import annotations
 
 import signal
 import sys
-
-from fovea_ctl.cli import config, images, lifecycle, logs, render, models, secrets, smoke, status, swarm, videos  # noqa: F401  (registers)
-from fovea_ctl.cli import backup  # noqa: F401  (registers `backup` and `restore`)
-from fovea_ctl.cli.app import app
-from fovea_ctl.errors import FoveaError
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -18,6 +19,25 @@ def _terminate(signum: int, frame: object) -> None:
 
 def main() -> None:
     signal.signal(signal.SIGTERM, _terminate)
+    if sys.argv[1:2] == ["status"]:
+        from fovea_ctl.status import fast_main
+
+        try:
+            code = fast_main(sys.argv[2:])
+        except KeyboardInterrupt:
+            sys.stderr.write("fovea: interrupted\n")
+            sys.exit(130)
+        if code is not None:
+            sys.exit(code)
+    _typer_main()
+
+
+def _typer_main() -> None:
+    from fovea_ctl.cli import config, images, lifecycle, logs, render, models, secrets, smoke, status, swarm, videos  # noqa: F401  (registers)
+    from fovea_ctl.cli import backup  # noqa: F401  (registers `backup` and `restore`)
+    from fovea_ctl.cli.app import app
+    from fovea_ctl.errors import FoveaError
+
     try:
         code = app(standalone_mode=False)
         if isinstance(code, int) and code:

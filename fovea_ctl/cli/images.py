@@ -31,8 +31,8 @@ def bootstrap(force: Annotated[bool, typer.Option("--force", help="Recreate even
 
 @images_app.command("build")
 def build(services: Annotated[Optional[list[str]], typer.Argument()] = None) -> None:
-    """Build every missing image of the stack (or of the named services); existing tags are kept."""
-    from fovea_ctl.images import build_image, ensure_base, pull_image
+    """Build every missing image of the stack (or of the named services) in parallel; existing tags are kept."""
+    from fovea_ctl.images import build_missing, ensure_base
 
     p = project()
     p.check_targets(services)
@@ -40,22 +40,14 @@ def build(services: Annotated[Optional[list[str]], typer.Argument()] = None) -> 
     if any(p.resolver().resolve(p.stack.units[n]).recipe for n in names):
         ensure_base(p.settings, p.engine, on_line=lambda line: sys.stderr.write(line + "\n"))
     resolver = p.resolver()
-    done: set[str] = set()
-    for name in names:
-        image = resolver.resolve(p.stack.units[name])
-        if image.ref in done:
-            continue
-        done.add(image.ref)
-        if not image.missing:
-            sys.stderr.write(f"{image.ref:<40} present\n")
-            continue
-        started = time.monotonic()
-        if image.recipe:
-            sys.stderr.write(f"{image.ref:<40} building (log: .fovea/{p.settings.project}/builds/)\n")
-            build_image(p.settings, image.recipe, image.ref)
-        else:
-            pull_image(p.engine, image.ref)
-        sys.stderr.write(f"{image.ref:<40} built in {time.monotonic() - started:.1f} s\n")
+    images = {image.ref: image for image in (resolver.resolve(p.stack.units[n]) for n in names)}
+    for ref in [ref for ref, image in images.items() if not image.missing]:
+        sys.stderr.write(f"{ref:<40} present\n")
+    started = time.monotonic()
+    missing = [image for image in images.values() if image.missing]
+    build_missing(p.settings, p.engine, missing)
+    if missing:
+        sys.stderr.write(f"fovea: {len(missing)} images built in {time.monotonic() - started:.1f} s\n")
 
 
 @images_app.command("list")

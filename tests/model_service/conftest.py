@@ -194,7 +194,8 @@ READY_LINE = "ready: worker "  # model_service.worker logs it once models are lo
 
 @dataclass
 class WorkerContainer:
-    """The queue worker container; kill() and start() let a test interrupt it mid-job."""
+    """The queue worker's container (API and worker in one process); kill() and start() let a test
+    interrupt it mid-job."""
 
     name: str
     runs_seen: int = 0
@@ -225,11 +226,15 @@ class WorkerContainer:
         result = docker("logs", self.name, check=False)
         return result.stdout + result.stderr
 
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{published_port(self.name, 8000)}{path}"
+
 
 def start_worker(image: str, name: str, network: str, video_root: Path) -> WorkerContainer:
-    docker("run", "-d", "--name", name, "--network", network, *service_env(),
-           "-v", f"{video_root}:/data/videos:ro", "-v", f"{MODELS_YAML}:/etc/fovea/models.yaml:ro",
-           image, "python3", "-m", "model_service.worker")
+    """The stack's model-service: the API process with MODEL_WORKER=1, consuming the queues itself."""
+    docker("run", "-d", "--name", name, "--network", network, *service_env(), "-e", "MODEL_WORKER=1",
+           "-p", "127.0.0.1::8000",
+           "-v", f"{video_root}:/data/videos:ro", "-v", f"{MODELS_YAML}:/etc/fovea/models.yaml:ro", image)
     return WorkerContainer(name)
 
 

@@ -95,6 +95,19 @@ def test_worker_readiness_check_for_exec_probes(worker) -> None:
     assert done.stdout.startswith("ready: model-"), done.stdout + done.stderr
 
 
+def test_api_and_worker_share_one_process_and_report_two_healths(worker) -> None:
+    """The stack's model-service: HTTP API up (/health) and consuming queues (/health/queues) are answered
+    separately, by one process that loaded each model once."""
+    import httpx
+
+    api = httpx.get(worker.url("/health"), timeout=30)
+    assert api.status_code == 200 and api.json()["status"] == "ok", api.text
+    queues = httpx.get(worker.url("/health/queues"), timeout=30)
+    assert queues.status_code == 200 and queues.json()["detail"].startswith("worker model-"), queues.text
+    logs = worker.logs()  # every run of the container so far: each loaded the detector once, not twice
+    assert logs.count("loaded detector on") == logs.count("ready: worker ") >= 1, logs[-3000:]
+
+
 def test_worker_consumes_tracking_summary_and_augmentation_jobs(worker, redis_url: str, backend_accepts) -> None:
     tracking = enqueue(redis_url, "object-tracking", "track", "vid-1", TEST_VIDEO,
                        {"confidence": 0.3, "frames": None, "sample_every": 2, "classes": ["person"]})
@@ -162,8 +175,8 @@ def test_a_job_whose_worker_is_killed_mid_job_completes_after_the_worker_restart
     assert job.get_status(refresh=True) == JobStatus.STARTED  # RQ alone would leave it here (or fail it)
 
     worker.start()
-    worker.wait_ready()
-    assert wait_for(job, {JobStatus.FINISHED, JobStatus.FAILED}) == JobStatus.FINISHED, job.exc_info
+    worker.wait_ready(budget=300)  # the restart loads the models again: minutes on a shared, loaded host
+    assert wait_for(job, {JobStatus.FINISHED, JobStatus.FAILED}, budget=600) == JobStatus.FINISHED, job.exc_info
     result = job.return_value()
     assert max(len(t["frames"]) for t in result["tracks"]) >= 25
     meta = job.get_meta(refresh=True)

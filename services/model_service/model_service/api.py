@@ -3,12 +3,19 @@
 Models load in a background thread at start, so /health answers at once: 503 {"status": "loading"} until
 every model is in memory, then 200 {"status": "ok", ...}. Handlers are plain `def`: FastAPI runs them in
 its thread pool, and the registry's per-model locks serialise use of each model.
+
+With MODEL_WORKER=1 (the stack's model-service) this process also consumes the job queues: the RQ
+worker runs in the main thread (RQ's job timeouts are SIGALRM, main thread only) and HTTP in another,
+both on the one copy of the models, so torch and the weights are loaded once, not once per process.
+Two healths: GET /health says the API is up (models loaded); GET /health/queues says this process's
+worker is registered in Redis and consuming.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -56,7 +63,7 @@ class _Loader:
     def start(self, models: ModelRegistry) -> None:
         def run() -> None:
             try:
-                models.load()
+                models.ensure_loaded()
                 self.ready.set()
             except Exception as exc:  # noqa: BLE001 - reported through /health, the probe's view
                 log.exception("model loading failed")
@@ -112,6 +119,16 @@ def health() -> JSONResponse:
     return JSONResponse(body, status_code=200 if loader.ready.is_set() else 503)
 
 
+@app.get("/health/queues")
+def health_queues() -> JSONResponse:
+    """Whether this process consumes the job queues: its RQ worker is registered in Redis, not dead."""
+    from model_service import worker
+
+    consuming, detail = worker.consuming()
+    return JSONResponse({"status": "ok" if consuming else "not consuming", "detail": detail},
+                        status_code=200 if consuming else 503)
+
+
 def _on_video(fn, request: VideoRef, params_class: type[FrameParams]) -> dict:
     """One video job run synchronously: models ready, path confined, params as the queue job gets them."""
     models = _ready_registry()
@@ -139,14 +156,37 @@ def api_augment(request: AugmentRequest) -> dict:
     return _run(augment, models, request.persona, request.ontology, request.params)
 
 
+CONSUME_QUEUES_ENV = "MODEL_WORKER"  # "1": this process also runs the queue worker (see the docstring)
+
+
 def main() -> None:
+    import os
+
     import uvicorn
 
     from model_service.telemetry import setup_logging
 
     setup_logging()
     active = settings()
-    uvicorn.run(app, host=active.host, port=active.port, log_level="info", access_log=False)
+    server = uvicorn.Server(uvicorn.Config(app, host=active.host, port=active.port, log_level="info",
+                                           access_log=False))
+    if os.environ.get(CONSUME_QUEUES_ENV) != "1":
+        server.run()
+        return
+    http = threading.Thread(target=server.run, name="http", daemon=True)  # uvicorn skips signals off-main
+    http.start()
+    from model_service import worker
+
+    failures = 0
+    while True:
+        try:
+            worker.main()  # returns on SIGTERM/SIGINT (RQ's warm shutdown); the HTTP thread ends with the process
+            return
+        except Exception:  # noqa: BLE001 - Redis away, models that cannot load: /health/queues says so meanwhile
+            failures += 1
+            delay = min(30, 2 ** failures)
+            log.exception("the queue worker stopped; the API keeps serving; worker retry in %d s", delay)
+            time.sleep(delay)
 
 
 if __name__ == "__main__":

@@ -86,6 +86,8 @@ class ModelRegistry:
         self.embedder_lock = threading.Lock()
         self.load_seconds: dict[str, float] = {}
         self.error: str | None = None
+        self._load_once = threading.Lock()
+        self._all_loaded = False
 
     def weights_path(self, relative: str) -> Path:
         for base in (self.settings.cache_dir, self.settings.defaults_dir):
@@ -113,6 +115,14 @@ class ModelRegistry:
             self.tracker = self._timed("tracker", lambda: self._yolo(weights))
         if "embedder" in which:
             self.embedder = self._timed("embedder", self._sentence_model)
+
+    def ensure_loaded(self) -> None:
+        """Load every model once per process: the API's loader thread and the queue worker living in the
+        same process share the one copy (whichever asks first loads; the other waits for it)."""
+        with self._load_once:
+            if not self._all_loaded:
+                self.load()
+                self._all_loaded = True
 
     def loaded(self) -> list[str]:
         return [name for name in ("detector", "tracker", "embedder") if getattr(self, name) is not None]

@@ -28,8 +28,7 @@ def _progress(value: float) -> None:
 
 def _models() -> ModelRegistry:
     models = registry()
-    if not models.loaded():  # the worker preloads; this covers jobs run in-process elsewhere (tests, rq CLI)
-        models.load()
+    models.ensure_loaded()  # the worker preloads; this covers jobs run in-process elsewhere (tests, rq CLI)
     return models
 
 

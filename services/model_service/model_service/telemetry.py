@@ -90,7 +90,15 @@ def _gpu_memory(options: Any) -> Iterator[Any]:
 METRICS = Metrics()
 
 
+_set_up = False
+
+
 def setup_logging(service_name: str = "fovea-model-service") -> None:
+    """Once per process (the API and the queue worker may share one): a second exporter would count twice."""
+    global _set_up
+    if _set_up:
+        return
+    _set_up = True
     logging.basicConfig(level=os.environ.get("MODEL_LOG_LEVEL", "INFO").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     endpoint = os.environ.get("MODEL_OTLP_ENDPOINT")

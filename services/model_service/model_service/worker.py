@@ -1,4 +1,5 @@
-"""The queue worker: `python3 -m model_service.worker` (same image as the API, command override).
+"""The queue worker. In the stack it runs inside the API's process (`MODEL_WORKER=1`, see api.main), so
+the models are loaded once and shared; `python3 -m model_service.worker` still runs it alone.
 
 Why not RQ's default worker: it forks a work horse per job, and a fork either reloads the models or
 inherits torch's OpenMP pool in a state it cannot use. SimpleWorker runs jobs in this process, where the
@@ -172,13 +173,18 @@ def queue_names() -> list[str]:
     return wanted or list(QUEUES)
 
 
+def _registered(connection: Redis, key: str) -> bool:
+    return bool(connection.exists(key)) and not connection.hexists(key, "death")
+
+
 def check() -> int:
-    """Readiness for an exec probe (`python3 -m model_service.worker --check`): this container's worker is
-    registered in Redis (which happens only after its models loaded) and not marked dead. No torch import."""
+    """Readiness for an exec probe (`python3 -m model_service.worker --check`, also the model-service
+    HEALTHCHECK): this container's worker is registered in Redis (which happens only after its models
+    loaded) and not marked dead. No torch import."""
     key = ModelWorker.redis_worker_namespace_prefix + worker_name()
     try:
         connection = redis_connection(socket_timeout=2)
-        alive = bool(connection.exists(key)) and not connection.hexists(key, "death")
+        alive = _registered(connection, key)
     except Exception as exc:  # noqa: BLE001 - any Redis trouble means: not ready
         print(f"not ready: redis {settings().redis_url}: {exc}")
         return 1
@@ -186,7 +192,24 @@ def check() -> int:
     return 0 if alive else 1
 
 
+_running: ModelWorker | None = None  # this process's worker, once it consumes (for the API's /health/queues)
+
+
+def consuming() -> tuple[bool, str]:
+    """Whether this process's worker is registered in Redis and not marked dead (the API in-process view)."""
+    worker = _running
+    if worker is None:
+        return False, "no worker running in this process (yet)"
+    try:
+        alive = _registered(worker.connection, worker.key)
+    except Exception as exc:  # noqa: BLE001 - any Redis trouble means: not consuming
+        return False, f"redis: {exc}"
+    return alive, f"worker {worker.name} on {', '.join(q.name for q in worker.queues)}" if alive else \
+        f"worker {worker.name} is not registered in Redis"
+
+
 def main() -> None:
+    global _running
     import sys
 
     if "--check" in sys.argv[1:]:
@@ -195,7 +218,7 @@ def main() -> None:
 
     setup_logging("fovea-model-worker")
     models = registry()
-    models.load()  # before the first dequeue: jobs never pay for loading
+    models.ensure_loaded()  # before the first dequeue: jobs never pay for loading (shared with the API's)
     connection = redis_connection()
     worker = ModelWorker(
         [Queue(name, connection=connection, serializer=JobSerializer) for name in queue_names()],
@@ -210,6 +233,7 @@ def main() -> None:
         log.info("recovered job %s", job_id)
     log.info("ready: worker %s on %s, models %s on %s", worker.name, ", ".join(queue_names()), models.loaded(),
              models.device)
+    _running = worker
     # with_scheduler: the backend enqueues with Retry(interval=...), and interval retries are scheduled
     # jobs that only RQ's scheduler (a small forked process, no models) moves back onto the queues.
     worker.work(logging_level=os.environ.get("MODEL_LOG_LEVEL", "INFO").upper(), with_scheduler=True)
