@@ -151,6 +151,7 @@ class Engine:
 
     def __init__(self, base_url: str | None = None, timeout_s: int = 120) -> None:
         self.base_url = base_url
+        self.address = base_url or "the default socket"
         self.timeout_s = timeout_s
         # Reads (listings, inspects, ping) go over the socket directly: a converged `up` or `plan`
         # then never imports the docker SDK and requests. Writes, streams and exec use the SDK.
@@ -168,7 +169,6 @@ class Engine:
         import docker
         from docker.errors import DockerException
 
-        self.address = base_url or "the default socket"
         try:
             if self.base_url:
                 api = docker.APIClient(base_url=self.base_url, timeout=self.timeout_s)

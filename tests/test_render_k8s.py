@@ -30,7 +30,8 @@ VALIDATE = str(Path(sys.executable).parent / "kubernetes-validate")
 
 def stack_and_settings(tmp_path: Path, gpu: bool = False, registry: bool = False) -> tuple[Stack, Settings]:
     settings = Settings(root=ROOT, project="k8s-test", secrets_dir=tmp_path / "secrets", gpu=gpu,
-                        image_source="registry" if registry else "build")
+                        image_source="registry" if registry else "build",
+                        scale="model-worker=1")  # the dedicated worker Deployment (the one that scales out)
     return load_stack(settings), settings
 
 

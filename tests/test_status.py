@@ -26,7 +26,8 @@ def build_stack(settings):
     backend = ImageSpec(recipe=BuildRecipe(name="fovea/backend", context="@REPO@/services/backend"))
     return Stack(name=settings.project, port_base=settings.port_base, secrets=[Secret(name="redis_password")], services=[
         Service(name="redis", image=redis, user="0", secrets=["redis_password"], ports=[Port(container=6379)],
-                command=["sh", "-c", 'exec redis-server --bind 0.0.0.0 --requirepass "$(cat /run/secrets/redis_password)"'],
+                env={{"REDIS_PASSWORD_FILE": "/run/secrets/redis_password"}},  # the image's entrypoint: requirepass from the file
+                command=["redis-server", "--bind", "0.0.0.0"],
                 probe=RedisProbe(budget_s=30)),
         Service(name="worker", image=backend, user="0", secrets=["redis_password"], depends_on={{"redis": "ready"}},
                 entrypoint=["python3", "-c", WORKER], probe=RqWorkerProbe(redis="redis", budget_s=90)),
