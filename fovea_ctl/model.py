@@ -208,6 +208,8 @@ class Service(Model):
     hash_inputs: list[str] = []
     budget_s: Annotated[float, Field(gt=0)] = 300.0  # a one-shot job's time budget
     stop_timeout_s: int = 10
+    # What a person opens in a browser: label -> path on the service's first published port.
+    links: dict[str, str] = {}
 
     @field_validator("env")
     @classmethod
@@ -269,6 +271,14 @@ class Stack(Model):
 
     def host_port(self, port: Port) -> int:
         return self.port_base + port.default_host
+
+    def links(self, names: list[str] | None = None) -> dict[str, str]:
+        """Browser URLs of the units in `names` (all when None): "app" -> "http://127.0.0.1:3000/"."""
+        return {
+            label: f"http://127.0.0.1:{self.host_port(unit.ports[0])}{path}"
+            for unit in self.units.values() if unit.ports and (names is None or unit.name in names)
+            for label, path in unit.links.items()
+        }
 
     def dependency_order(self, names: list[str] | None = None) -> list[str]:
         """Units in an order where each comes after its dependencies (limited to `names` and their deps)."""

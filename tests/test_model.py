@@ -126,3 +126,15 @@ def test_the_fovea_stack_loads() -> None:
     assert {"postgres", "redis", "prometheus"} <= set(stack.units)
     assert stack.host_port(stack.units["postgres"].ports[0]) == 6432
     assert all(v.priority for v in stack.volumes)
+
+
+def test_the_frontend_is_on_3000_and_grafana_moves_to_3002_in_registry_mode() -> None:
+    from fovea_ctl.project import load_stack
+    from fovea_ctl.settings import Settings
+
+    offline = load_stack(Settings(project="x", port_base=1000))
+    assert offline.links() == {"app": "http://127.0.0.1:4000/"}
+    assert offline.links(["backend"]) == {}
+    assert offline.units["frontend"].depends_on == {"backend": Condition.READY}
+    registry = load_stack(Settings(project="x", port_base=1000, image_source="registry"))  # validates: no clash
+    assert registry.host_port(registry.units["grafana"].ports[0]) == 3002 + 1000
