@@ -15,8 +15,10 @@ export function Controls({ ws }: { ws: Workspace }) {
   function submitGoto(e: FormEvent) {
     e.preventDefault();
     const n = Number(goto);
-    if (Number.isFinite(n)) p.seek(n);
+    if (goto.trim() !== "" && Number.isFinite(n)) p.seek(n);
     setGoto("");
+    // Back to the shortcuts: arrow keys step frames again, not the caret.
+    (document.activeElement as HTMLElement | null)?.blur();
   }
 
   function keyframeJump(direction: 1 | -1) {
