@@ -4,7 +4,7 @@
  * style write, so neither the rows nor the list re-render per frame: 1,000 tracks stay cheap.
  */
 import { memo, useEffect, useLayoutEffect, useRef, useState, type MouseEvent } from "react";
-import { keyframeIndexAtOrBefore, outsideSpans } from "../editor/keyframes";
+import { holdsAfterLastKeyframe, keyframeIndexAtOrBefore, outsideSpans } from "../editor/keyframes";
 import type { Track } from "../editor/types";
 import { trackColor, typeName, type TypeIndex } from "./types";
 import { useDocVersion, useUi, type Workspace } from "./workspace";
@@ -126,8 +126,12 @@ const TrackRow = memo(function TrackRow({ ws, track, top, types, selected, hidde
         title={`keyframe ${fr[i].frame}${fr[i].outside ? " (outside)" : ""}`} />,
     );
   }
+  const lastKey = fr[fr.length - 1];
   const spanStart = Math.max(fr[0].frame, start);
-  const spanEnd = Math.min(end, fr[fr.length - 1].outside ? fr[fr.length - 1].frame : end);
+  const spanEnd = Math.min(end, lastKey.frame);
+  // After the last keyframe a person's track is held (fainter) until it is marked outside.
+  const heldStart = Math.max(lastKey.frame, start);
+  const held = holdsAfterLastKeyframe(track) && !lastKey.outside && end > heldStart;
   const outside = outsideSpans(fr).map(([a, b]) => [Math.max(a, start), Math.min(b ?? end, end)] as const).filter(([a, b]) => b > a);
   const typeOptions = [...types.values()];
   const select = () => ws.ui.set({ selected: track.id });
@@ -171,6 +175,7 @@ const TrackRow = memo(function TrackRow({ ws, track, top, types, selected, hidde
         {spanEnd > spanStart && (
           <span className={`span${hidden ? " span-hidden" : ""}`} style={{ left: (spanStart - start) * ppf, width: (spanEnd - spanStart) * ppf, background: color }} />
         )}
+        {held && <span className="span span-held" style={{ left: (heldStart - start) * ppf, width: (end - heldStart) * ppf, background: color }} />}
         {outside.map(([a, b]) => <span key={a} className="outside" style={{ left: (a - start) * ppf, width: (b - a) * ppf }} />)}
         {marks}
       </div>

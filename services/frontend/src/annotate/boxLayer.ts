@@ -104,6 +104,9 @@ export class BoxLayer {
       this.set(d, rect, "fill", selected ? color : "transparent");
       this.set(d, rect, "fill-opacity", selected ? "0.15" : "0");
       this.set(d, rect, "stroke-width", selected ? "3" : "2");
+      // Past the last keyframe the box is only held there for continuing: shown fainter.
+      this.set(d, rect, "stroke-opacity", box.held ? "0.5" : "1");
+      this.set(d, rect, "data-held", box.held ? "true" : "false");
       this.set(d, rect, "stroke-dasharray", candidate ? "8 5" : "none");
       const label = labels || selected
         ? `${track.label}${candidate && track.confidence != null ? ` ${Math.round(track.confidence * 100)}%` : ""}`

@@ -17,11 +17,21 @@ describe("interpolation", () => {
   });
 
   test("linear between keyframes in every coordinate", () => {
-    expect(boxAt(track, 25)).toEqual({ x: 15, y: 7.5, width: 25, height: 20, keyframe: false, outside: false });
+    expect(boxAt(track, 25)).toEqual({ x: 15, y: 7.5, width: 25, height: 20, keyframe: false, outside: false, held: false });
   });
 
   test("held after the last keyframe until marked outside", () => {
-    expect(boxAt(track, 500)).toMatchObject({ x: 30, keyframe: false, outside: false });
+    expect(boxAt(track, 500)).toMatchObject({ x: 30, keyframe: false, outside: false, held: true });
+    expect(boxAt(track, 40)).toMatchObject({ held: false });
+  });
+
+  test("people's tracks are held, the detector's candidates and per-frame detections are not", () => {
+    const manual = { ...track, source: "manual" as const, type: "person" };
+    expect(visibleBoxAt(manual, 41)).toMatchObject({ held: true });
+    expect(visibleBoxAt({ ...manual, source: "automatic" }, 41)).toBeNull();
+    expect(visibleBoxAt({ ...manual, source: "automatic" }, 25)).toMatchObject({ x: 15 });
+    expect(visibleBoxAt({ ...manual, source: "ai-assisted", type: "detection" }, 41)).toBeNull();
+    expect(visibleBoxAt({ ...manual, source: "ai-assisted", type: "detection" }, 40)).toMatchObject({ keyframe: true });
   });
 
   test("binary search finds the keyframe at or before a frame", () => {

@@ -28,6 +28,8 @@ export interface ResolvedBox extends Box {
   keyframe: boolean;
   /** The box is hidden here: the object is outside the frame (the box is the last known one). */
   outside: boolean;
+  /** After the track's last keyframe: the last box, held so it can be continued (not part of the export). */
+  held: boolean;
 }
 
 function lerp(a: number, b: number, t: number): number {
@@ -47,7 +49,8 @@ export function boxAt(track: Pick<Track, "frames">, frame: number): ResolvedBox 
   const isKey = a.frame === frame;
   const next = frames[i + 1];
   if (a.outside || isKey || next === undefined) {
-    return { x: a.x, y: a.y, width: a.width, height: a.height, keyframe: isKey, outside: !!a.outside };
+    const held = next === undefined && !isKey && !a.outside;
+    return { x: a.x, y: a.y, width: a.width, height: a.height, keyframe: isKey, outside: !!a.outside, held };
   }
   const t = (frame - a.frame) / (next.frame - a.frame);
   return {
@@ -57,13 +60,25 @@ export function boxAt(track: Pick<Track, "frames">, frame: number): ResolvedBox 
     height: lerp(a.height, next.height, t),
     keyframe: false,
     outside: false,
+    held: false,
   };
 }
 
-/** The box is drawn at this frame (it exists and is not outside). */
-export function visibleBoxAt(track: Pick<Track, "frames">, frame: number): ResolvedBox | null {
+/**
+ * Whether a track's last box is shown after its last keyframe. People's tracks: yes (as in CVAT, so a box
+ * drawn at frame 10 can be moved at frame 40). The detector's candidates and per-frame detections
+ * (type "detection", one box for one frame): no — holding them would stack stale boxes on later frames.
+ */
+export function holdsAfterLastKeyframe(track: Partial<Pick<Track, "source" | "type">>): boolean {
+  return track.source !== "automatic" && track.type !== "detection";
+}
+
+/** The box is drawn at this frame: it exists, is not outside, and is not a held box of a track that does not hold. */
+export function visibleBoxAt(track: Pick<Track, "frames"> & Partial<Pick<Track, "source" | "type">>, frame: number): ResolvedBox | null {
   const box = boxAt(track, frame);
-  return box && !box.outside ? box : null;
+  if (!box || box.outside) return null;
+  if (box.held && !holdsAfterLastKeyframe(track)) return null;
+  return box;
 }
 
 /** Keyframes with `kf` put in at its frame (replacing one there), still sorted. */
