@@ -105,7 +105,8 @@ def wait_saved(page: Page) -> None:
 def open_workspace(page: Page, video: dict[str, Any]) -> None:
     page.goto(f"/videos/{video['id']}")
     page.wait_for_selector("[data-testid=overlay]", timeout=SLOW)
-    page.wait_for_function("document.querySelector('[data-testid=video]').readyState >= 2", timeout=SLOW)
+    # Selectors, not wait_for_function: the app's CSP (script-src 'self') forbids the eval it needs.
+    page.wait_for_selector("[data-testid=video][data-ready=true]", timeout=SLOW)
 
 
 def test_login_form_and_the_video_list_with_the_clips_real_frame_rate(page: Page, full_stack: FrontendStack,
@@ -215,7 +216,7 @@ def test_detection_candidate_accepted_and_found_in_the_export(full_app: BrowserS
     page.get_by_test_id("detect-every").fill("10")
     page.get_by_test_id("detect-run").click()
     page.wait_for_selector("[data-testid=job-progress][data-status=completed]", timeout=600_000)
-    page.wait_for_function("Number(document.querySelector('[data-testid=candidate-count]').dataset.count) > 0", timeout=SLOW)
+    page.wait_for_selector("[data-testid=candidate-count]:not([data-count='0'])", timeout=SLOW)
     go_to_frame(page, 10)
     candidates = page.locator("[data-testid=box][data-candidate=true]")
     assert candidates.count() > 0, "no dashed candidate boxes on a detected frame"

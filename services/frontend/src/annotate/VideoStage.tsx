@@ -35,10 +35,15 @@ export function VideoStage({ ws, types, onCreate }: { ws: Workspace; types: Type
         setRect(fitRect(ws.size, { width: el.clientWidth, height: el.clientHeight }));
       }
     };
+    // data-ready: the current frame's picture is decoded (readyState >= 2), for tests and benchmarks.
+    const onData = () => v.setAttribute("data-ready", "true");
     v.addEventListener("loadedmetadata", onMeta);
+    v.addEventListener("loadeddata", onData);
     if (v.readyState >= 1) onMeta();
+    if (v.readyState >= 2) onData();
     return () => {
       v.removeEventListener("loadedmetadata", onMeta);
+      v.removeEventListener("loadeddata", onData);
       ws.player.dispose();
     };
   }, [ws]);
