@@ -28,7 +28,8 @@ export function TransferPage() {
     try { setDone((await transfer.importLines(file.text)).imported); setPreview(null); } catch (e) { setError(e instanceof ApiError ? e : errorText(e)); } finally { setBusy(false); }
   }
 
-  const blocked = !!preview && (preview.errors.length > 0 || preview.conflicts.length > 0);
+  // Conflicts are rows the import replaces (it may be meant: restoring an export); errors refuse the whole file.
+  const blocked = !!preview && preview.errors.length > 0;
   return (
     <section>
       <h2>Export</h2>
@@ -50,12 +51,14 @@ export function TransferPage() {
             <h3>{file?.name} would add</h3>
             <ul className="plain-list">{Object.entries(preview.wouldImport).map(([k, n]) => <li key={k}>{n} × {k}</li>)}</ul>
             {preview.conflicts.length > 0 && (
-              <><h3>Conflicts</h3><ul className="plain-list error-text">{preview.conflicts.map((c, i) => <li key={i}>line {c.line}: {c.kind} {c.id}: {c.reason}</li>)}</ul></>
+              <><h3>Would replace ({preview.conflicts.length})</h3><ul className="plain-list" data-testid="import-conflicts">{preview.conflicts.map((c, i) => <li key={i}>line {c.line}: {c.kind} {c.id}: {c.reason}</li>)}</ul></>
             )}
             {preview.errors.length > 0 && (
               <><h3>Errors</h3><ul className="plain-list error-text" data-testid="import-errors">{preview.errors.map((e, i) => <li key={i}>line {e.line}, field {e.field}: {e.message}</li>)}</ul></>
             )}
-            <button className="primary" onClick={confirmImport} disabled={blocked || busy} data-testid="import-confirm">Import</button>
+            <button className="primary" onClick={confirmImport} disabled={blocked || busy} data-testid="import-confirm">
+              {blocked ? "Fix the errors to import" : preview.conflicts.length ? `Import, replacing ${preview.conflicts.length}` : "Import"}
+            </button>
           </div>
         )}
         {error && (
