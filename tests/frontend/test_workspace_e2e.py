@@ -5,11 +5,17 @@ reload, a delete that stays deleted, detection with an accepted candidate, the e
 Coordinates are read from the overlay's DOM attributes (video pixels, as the app holds them), never from
 screen pixels. The clip is longer than the shared fixture's 30 frames (the scenario needs frame 60) and
 runs at 30000/1001 fps, the rate that drifts when an app assumes 30.
+
+The stack is the one tests/frontend/conftest.py starts (nginx image, backend, model-service). To run the same
+tests against a frontend that is already running — a `vite` dev server whose /api proxy reaches a `fovea up`
+slice, while developing — set FOVEA_E2E_URL to its address, with FOVEA_PROJECT / FOVEA_PORT_BASE naming the
+project whose backend and model-service it reaches.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import uuid
@@ -18,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from fovea_ctl.project import Project
+from fovea_ctl.settings import load_settings
 from fovea_ctl.videos import add_videos
 from tests.frontend.conftest import BrowserSession, FrontendStack
 
@@ -34,6 +42,27 @@ ffmpeg -loglevel error -y -i "$assets/bus.jpg" \\
   -frames:v {CLIP_FRAMES} -c:v libx264 -preset veryfast -g 30 /tmp/{CLIP}
 """
 SLOW = 120_000  # ms: the machine is shared and loaded; waits are generous, never timed assertions
+EXTERNAL_URL = os.environ.get("FOVEA_E2E_URL")
+
+
+def external_stack() -> FrontendStack:
+    project = Project(load_settings())
+    return FrontendStack(project=project, base_url=EXTERNAL_URL or "", password=project.secrets.value("admin_password"),
+                         clip=Path(), video={}, full=True)
+
+
+@pytest.fixture(scope="session")
+def frontend_stack(request: pytest.FixtureRequest) -> FrontendStack:
+    return external_stack() if EXTERNAL_URL else request.getfixturevalue("_stack")
+
+
+@pytest.fixture(scope="session")
+def full_stack(request: pytest.FixtureRequest) -> FrontendStack:
+    if EXTERNAL_URL:
+        return request.getfixturevalue("frontend_stack")
+    stack: FrontendStack = request.getfixturevalue("_stack")
+    assert stack.full, "the session stack was started without the model-service"
+    return stack
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +81,17 @@ def clip_video(full_stack: FrontendStack, tmp_path_factory: pytest.TempPathFacto
         assert copied.returncode == 0, copied.stderr
     finally:
         subprocess.run([docker, "rm", "-f", name], capture_output=True, timeout=60)
-    add_videos(project, [destination])
+    add_videos(project, [destination], replace=True)
     with full_stack.api() as client:
-        return next(v for v in client.get("/api/videos").json() if v["filename"] == CLIP)
+        video = next(v for v in client.get("/api/videos").json() if v["filename"] == CLIP)
+        # A running stack may hold tracks of an earlier run: the scenario starts from none.
+        listed = client.get(f"/api/annotations/{video['id']}")
+        stale = [a["id"] for a in listed.json()]
+        if stale:
+            cleared = client.put(f"/api/videos/{video['id']}/annotations", json={"upsert": [], "delete": stale},
+                                 headers={"If-Match": listed.headers["ETag"]})
+            assert cleared.status_code == 200, cleared.text
+        return video
 
 
 # -- helpers that drive the page like a person, and read the app's state from the DOM ---------------------
