@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from backend_harness import BACKEND_DIR, free_port, write_video
+from backend_harness import BACKEND_DIR, free_port, make_clip, write_video
 
 pytestmark = pytest.mark.engine
 IMAGE = "fovea/backend:test"
@@ -38,6 +38,9 @@ def test_container_migrates_then_serves_health_as_non_root(image: str, backend_d
            "-e", f"BACKEND_REDIS_URL=redis://{backend_deps.redis_container_host}:6379/2"]
     write_video(videos := tmp_path / "videos", "engine.mp4", 5000,
                 {"width": 320, "height": 240, "fps": 25, "duration": 1})
+    make_clip(videos / "ntsc.mp4", frames=30)  # a real clip: the image's own ffprobe/ffmpeg read it
+    for path in videos.iterdir():
+        path.chmod(0o644)
     videos.chmod(0o755)
     mounts = ["-v", f"{videos}:/data/videos:ro", "-v", f"{backend_deps.pg_password_file}:/run/secrets/postgres_password:ro",
               "-v", f"{secret_files['admin_password']}:/run/secrets/admin_password:ro",
@@ -83,15 +86,31 @@ def _exercise_api_on_debian_packages(base: str, admin_password: str) -> None:
         persona = c.post("/api/personas", json={"name": "Engine"}).json()["id"]
         assert c.put(f"/api/personas/{persona}/ontology", json={"entityTypes": [{"name": "x"}]}).status_code == 200
         sync = c.post("/api/videos/sync").json()
-        assert sync["added"] == ["engine.mp4"]
-        video = c.get("/api/videos").json()[0]["id"]
+        assert sync["added"] == ["engine.mp4", "ntsc.mp4"]
+        video, ntsc = (v["id"] for v in c.get("/api/videos").json())
+        facts = c.get(f"/api/videos/{ntsc}").json()
+        assert (facts["fpsNum"], facts["fpsDen"], facts["frameCount"], facts["codec"]) == (30000, 1001, 30, "h264")
+        # The video volume is mounted read-only here: the thumbnail is cached in the temp directory instead.
+        thumbnail = c.get(f"/api/videos/{ntsc}/thumbnail")
+        assert thumbnail.status_code == 200 and thumbnail.content[:3] == b"\xff\xd8\xff"
         assert c.get(f"/api/videos/{video}/stream", headers={"Range": "bytes=10-19"}).content.__len__() == 10
         body = {"videoId": video, "personaId": persona, "type": "entity", "label": "x",
                 "frames": [{"frame": 0, "x": 1, "y": 1, "width": 2, "height": 2}]}
         assert c.post("/api/annotations", json=body).status_code == 201
         assert c.post("/api/annotations", json={**body, "frames": [{**body["frames"][0], "x": 319}]}).status_code == 422
         assert len(c.get(f"/api/annotations/{video}").json()) == 1
+        revision = c.get(f"/api/videos/{video}").json()["annotationRevision"]
+        track = {"id": "00000000-0000-4000-8000-00000000e001", "type": "entity", "label": "bulk",
+                 "frames": [{"frame": 0, "x": 0, "y": 0, "width": 2, "height": 2}, {"frame": 4, "x": 4, "y": 0, "width": 2,
+                                                                                   "height": 2, "outside": True}]}
+        saved = c.put(f"/api/videos/{video}/annotations", json={"upsert": [track]}, headers={"If-Match": f'"{revision}"'})
+        assert saved.status_code == 200, saved.text
+        assert c.put(f"/api/videos/{video}/annotations", json={"upsert": [track]},
+                     headers={"If-Match": f'"{revision}"'}).json()["revision"] == saved.json()["revision"]  # the 409 body
+        interpolated = c.get("/api/export", params={"videoId": video, "interpolate": "true"}).text
+        assert '"frame": 2, "x": 2.0' in interpolated
+        assert c.post("/api/import", params={"dryRun": "true"}, content=interpolated).json()["errors"] == []
         job = c.post(f"/api/videos/{video}/detect", json={"confidence": 0.3}).json()["jobId"]
         assert c.get(f"/api/jobs/{job}").json()["status"] == "queued"
         exported = c.get("/api/export").content
-        assert c.post("/api/import", content=exported).json()["imported"]["annotation"] == 1
+        assert c.post("/api/import", content=exported).json()["imported"]["annotation"] == 2

@@ -111,6 +111,20 @@ def test_track_result_becomes_one_annotation_with_sorted_pixel_keyframes(client:
     assert tracks[0]["frames"][0] == {"frame": 2, "x": 256.0, "y": 180.0, "width": 64.0, "height": 72.0}
 
 
+def test_a_detection_fills_the_size_and_rate_nothing_else_knew(client: httpx.Client, backend_deps) -> None:  # type: ignore[no-untyped-def]
+    from backend_harness import write_video
+    from fovea_backend.videos import video_id
+
+    write_video(backend_deps.video_root, "no-facts.mp4", 2000)  # no sidecar, not decodable: no facts at all
+    assert "no-facts.mp4" in client.post("/api/videos/sync").json()["added"]
+    vid = video_id("no-facts.mp4")
+    job_id = client.post(f"/api/videos/{vid}/detect").json()["jobId"]
+    run_worker(backend_deps.redis_url, "detect")
+    wait_for(client, job_id, "completed")
+    video = client.get(f"/api/videos/{vid}").json()
+    assert (video["width"], video["height"], video["fpsNum"], video["fpsDen"], video["fps"]) == (640, 360, 25, 1, 25.0)
+
+
 def test_failing_job_is_retried_then_reported_failed(client: httpx.Client, backend_deps, video_a: str) -> None:  # type: ignore[no-untyped-def]
     job_id = client.post(f"/api/videos/{video_a}/detect", json={"classes": ["explode"]}).json()["jobId"]
     run_worker(backend_deps.redis_url, "detect")  # attempt 1 fails, retry re-queues at once (interval 0) ...
@@ -144,6 +158,10 @@ def test_augment_result_stays_on_the_job(client: httpx.Client, backend_deps) -> 
     run_worker(backend_deps.redis_url, "augment")
     done = wait_for(client, job_id, "completed")
     assert done["result"]["suggestions"][0]["name"] == "Wheelchair" and done["queue"] == "ontology-augmentation"
+    # The shape services/backend/README.md documents for the ontology editor: kind derived from category.
+    assert done["result"]["suggestions"][0] == {"category": "entityTypes", "kind": "entity", "name": "Wheelchair",
+                                                "description": "A mobility aid", "confidence": 0.7,
+                                                "reason": "relevant to Automated"}
 
 
 def test_job_submission_errors(client: httpx.Client, video_a: str) -> None:

@@ -5,29 +5,13 @@ ffmpeg (installed by .ci/setup), served by the real backend on its own database 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from backend_harness import write_video
+from backend_harness import make_clip, write_video
 from fovea_backend import media, videos
-
-
-def make_clip(path: Path, rate: str = "30000/1001", frames: int = 100, size: str = "320x240") -> Path:
-    """A real H.264 clip of exactly `frames` frames at `rate` (the container follows the suffix)."""
-    if shutil.which("ffmpeg") is None:
-        if os.environ.get("CI"):
-            pytest.fail("ffmpeg is not installed; .ci/setup installs it")
-        pytest.skip("ffmpeg is not installed (apt-get install ffmpeg)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}",
-                    "-frames:v", str(frames), "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path)],
-                   check=True, timeout=120)
-    return path
 
 
 class Calls:

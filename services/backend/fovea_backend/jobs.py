@@ -27,10 +27,11 @@ import psycopg
 import redis
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field
 from rq import Queue, Retry
 from rq.job import Job, JobStatus
 
+from fovea_backend import media
 from fovea_backend.settings import Settings
 from fovea_backend.telemetry import Telemetry
 
@@ -123,6 +124,12 @@ class Suggestion(_Strict):
     description: str
     confidence: float = Field(ge=0, le=1)
     reason: str
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def kind(self) -> Literal["entity", "event", "role", "relation"]:
+        """The category without its list suffix, as the ontology editor names the kinds."""
+        return self.category.removesuffix("Types")  # type: ignore[return-value]
 
 
 class AugmentResult(_Strict):
@@ -228,8 +235,12 @@ def persist_result(conn: psycopg.Connection, job: dict[str, Any], result: BaseMo
     width = video[0] or result.width
     height = video[1] or result.height
     if video[0] is None or video[1] is None:
-        conn.execute("UPDATE videos SET width = %s, height = %s, fps = coalesce(fps, %s) WHERE id = %s",
-                     (width, height, result.fps or None, job["video_id"]))
+        # The frame rate too, if nothing knew it: as a rational, like sync stores it (fps = fpsNum / fpsDen).
+        rate = media.rate_from_float(result.fps) if result.fps else None
+        conn.execute(
+            "UPDATE videos SET width = %s, height = %s, fps_num = CASE WHEN fps IS NULL THEN %s ELSE fps_num END,"
+            " fps_den = CASE WHEN fps IS NULL THEN %s ELSE fps_den END, fps = coalesce(fps, %s) WHERE id = %s",
+            (width, height, *(rate or (None, None)), rate[0] / rate[1] if rate else None, job["video_id"]))
     rows: list[tuple[Any, ...]] = []
     if isinstance(result, DetectResult):
         for frame in result.frames:

@@ -245,3 +245,22 @@ class HealthOut(BaseModel):
 
 class ImportOut(ApiModel):
     imported: dict[str, int]
+
+
+class ImportConflict(ApiModel):
+    line: int
+    kind: str
+    id: str
+    reason: str = Field(description="what the import would replace (or move) that exists already")
+
+
+class ImportLineError(ApiModel):
+    line: int = Field(description="1-based line number; 0 for the body as a whole")
+    field: str = Field(description='dotted path inside the line, e.g. "data.frames.0.width"; "line" for the whole line')
+    message: str
+
+
+class ImportPreviewOut(ApiModel):
+    would_import: dict[str, int] = Field(description="records per kind the import would write")
+    conflicts: list[ImportConflict]
+    errors: list[ImportLineError] = Field(description="every line the import would refuse (at most 1000 listed)")

@@ -105,15 +105,16 @@ def facts(filename: str, size: int, key: str, meta: dict[str, Any], probed: dict
     found = probed or {}
     probe_rate = (found["fpsNum"], found["fpsDen"]) if "fpsNum" in found else None
     sidecar_fps = _number(meta.get("fps"), float)
+    sidecar_rate = media.rate_from_float(sidecar_fps) if sidecar_fps is not None else None
     rate = probe_rate
-    if sidecar_fps is not None:
-        rate = media.rate_from_float(sidecar_fps)
-        if probe_rate is not None and abs(probe_rate[0] / probe_rate[1] - sidecar_fps) < 0.01:
-            rate = probe_rate
+    agree = probe_rate is not None and sidecar_rate is not None and abs(
+        probe_rate[0] / probe_rate[1] - sidecar_rate[0] / sidecar_rate[1]) < 0.01
+    if sidecar_rate is not None and not agree:
+        rate = sidecar_rate
     duration = _number(meta.get("duration"), float) or found.get("duration")
     fps = rate[0] / rate[1] if rate else None
     frame_count = found.get("frameCount")
-    if frame_count is None and duration and fps:
+    if frame_count is None and duration and fps and duration * fps < 2**62:
         frame_count = max(1, round(duration * fps))  # no exact count anywhere: the nominal one
     vcodec = meta.get("vcodec")
     codec = vcodec[:100] if isinstance(vcodec, str) and vcodec and vcodec != "none" else found.get("codec")
@@ -152,6 +153,7 @@ def sync(conn: psycopg.Connection, root: Path, prune: bool) -> dict[str, Any]:
         for row in conn.execute(f"SELECT id, {', '.join(COLUMNS)} FROM videos").fetchall()
     }
     probe_at = COLUMNS.index("probe_key")
+    conn.commit()  # ffprobe may take minutes on a big library: hold no transaction (snapshot, locks) meanwhile
     scanned = scan(root, {vid: (row[probe_at], row[probe_at + 1]) for vid, row in existing.items()})
     if not scanned:
         raise ApiError(
@@ -218,8 +220,8 @@ def thumbnail(root: Path, ident: str, video: Path, duration: float | None) -> Pa
             return None
         try:
             made = media.make_thumbnail(video, target, min(duration * 0.1, 10.0) if duration else 0.0)
-        except PermissionError:
-            continue  # a read-only video volume: try the next directory
+        except OSError:
+            continue  # a read-only (EROFS) or foreign-owned (EACCES) video volume: try the next directory
         for stale in directory.glob(f"{ident}-*"):
             if stale.name not in (target.name, failed.name) and not stale.name.startswith("."):
                 stale.unlink(missing_ok=True)

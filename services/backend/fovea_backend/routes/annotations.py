@@ -111,13 +111,26 @@ def create_annotation(body: AnnotationIn, state: BackendState = Depends(get_stat
         return _annotation(conn, row[0], 201)
 
 
+def lock_video_of(conn: psycopg.Connection, annotation_id: UUID) -> str:
+    """Lock the annotation's video row, then the annotation: the order the bulk save locks in (video first,
+    for its revision check), so a single-track write and a bulk save of the same track cannot deadlock."""
+    while True:
+        row = conn.execute("SELECT video_id FROM annotations WHERE id = %s", (annotation_id,)).fetchone()
+        if row is None:
+            raise not_found("annotation", annotation_id, ("path", "annotation_id"))
+        conn.execute("SELECT 1 FROM videos WHERE id = %s FOR UPDATE", (row[0],))
+        locked = conn.execute("SELECT video_id FROM annotations WHERE id = %s FOR UPDATE", (annotation_id,)).fetchone()
+        if locked is None:
+            raise not_found("annotation", annotation_id, ("path", "annotation_id"))
+        if locked[0] == row[0]:
+            return str(row[0])
+        # An import moved it to another video meanwhile: lock that one instead (rare; the loop ends).
+
+
 @router.put("/{annotation_id}", response_model=AnnotationOut, responses=NOT_FOUND)
 def update_annotation(annotation_id: UUID, body: AnnotationBody, state: BackendState = Depends(get_state)) -> Response:
     with state.pool.connection() as conn:
-        row = conn.execute("SELECT video_id FROM annotations WHERE id = %s FOR UPDATE", (annotation_id,)).fetchone()
-        if row is None:
-            raise not_found("annotation", annotation_id, ("path", "annotation_id"))
-        check_references(conn, row[0], body, 422)
+        check_references(conn, lock_video_of(conn, annotation_id), body, 422)
         conn.execute(
             "UPDATE annotations SET persona_id = %s, type = %s, label = %s, frames = %s, source = %s, confidence = %s,"
             " updated_at = now() WHERE id = %s",
@@ -129,4 +142,5 @@ def update_annotation(annotation_id: UUID, body: AnnotationBody, state: BackendS
 @router.delete("/{annotation_id}", status_code=204, response_class=Response, responses=NOT_FOUND)
 def delete_annotation(annotation_id: UUID, state: BackendState = Depends(get_state)) -> Response:
     with state.pool.connection() as conn:
+        lock_video_of(conn, annotation_id)
         return delete_or_404(conn, "annotations", annotation_id, not_found("annotation", annotation_id, ("path", "annotation_id")))

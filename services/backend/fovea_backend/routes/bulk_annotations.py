@@ -130,7 +130,11 @@ def save_annotations(
         if body.delete:
             conn.execute("DELETE FROM annotations WHERE video_id = %s AND id = ANY(%s)", (video_id, body.delete))
         if body.upsert:
-            written = {row[0] for row in conn.execute(UPSERT_SQL, (video_id, _rows(body)))}
+            try:
+                written = {row[0] for row in conn.execute(UPSERT_SQL, (video_id, _rows(body)))}
+            except psycopg.IntegrityError as exc:  # a persona deleted since the check above
+                raise ApiError(409, f"conflicts with a concurrent change: {exc.diag.message_detail or exc}",
+                               ("body", "upsert"), {"revision": current}) from None
             lost = [i for i, item in enumerate(body.upsert) if item.id not in written]
             if lost:  # another video's track took the id after the check above: refuse, as the check would have
                 raise ApiError(409, f"annotation {body.upsert[lost[0]].id} was just created on another video",
