@@ -82,9 +82,12 @@ class ServedApp:
 
 
 def write_video(root: Path, name: str, size: int, info: dict[str, object] | None = None) -> Path:
+    """A file of random bytes that no decoder reads as video: without NUL bytes there is no start code
+    (00 00 01, 00 00 8x) for the raw MPEG/H.26x probes to find; plain random bytes pass ffprobe as a
+    one-frame H.263 stream about once in a hundred files."""
     path = root / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(os.urandom(size))
+    path.write_bytes(os.urandom(size).replace(b"\x00", b"\x01"))
     if info is not None:
         path.with_name(path.stem + ".info.json").write_text(json.dumps(info))
     return path

@@ -36,15 +36,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("filterwarnings", "ignore::pydantic.warnings.UnsupportedFieldAttributeWarning")
 
 
-def _newest_tag(repository: str) -> str:
-    tags = subprocess.run(["docker", "images", repository, "--format", "{{.Tag}}"], check=True,
-                          capture_output=True, text=True).stdout.split()
-    if not tags:
-        reason = f"image {repository} is not built; run `fovea up` (or build the stack images) first"
+def _stack_image(service: str) -> str:
+    """The image this checkout's stack runs for `service` (its content-hash tag). Not the repository's
+    newest tag: on a shared engine that may be another branch's build with another contract."""
+    from fovea_ctl.project import Project
+    from fovea_ctl.settings import load_settings
+
+    stack_project = Project(load_settings())
+    image = stack_project.resolver().resolve(stack_project.stack.units[service])
+    if image.missing:
+        reason = f"image {image.ref} is not built; run `fovea images build` (or `fovea up`) first"
         if os.environ.get("CI"):
             pytest.fail(reason)  # .ci/run builds every image: missing here is a failure, not a skip
         pytest.skip(reason)
-    return f"{repository}:{tags[0]}"
+    return image.ref
 
 
 def _docker(*args: str) -> str:
@@ -113,7 +118,7 @@ def running_deps() -> Iterator[BackendDeps]:
     video_root = workdir / "videos"
     video_root.mkdir()
     pg_port, redis_port = free_port(), free_port()
-    pg_image, redis_image = _newest_tag("fovea/postgres"), _newest_tag("fovea/redis")
+    pg_image, redis_image = _stack_image("postgres"), _stack_image("redis")
     started: list[str] = []
     try:
         _docker("network", "create", "--label", "fovea.test=backend", names["net"])
@@ -222,3 +227,24 @@ def video_a() -> str:
     from fovea_backend.videos import video_id
 
     return video_id("clip-a.mp4")
+
+
+@dataclass
+class IsolatedBackend:
+    root: Path
+    client: httpx.Client
+    settings: Settings
+
+
+@pytest.fixture
+def isolated_backend(backend_deps: BackendDeps, secret_files: dict[str, Path], fresh_database: Callable[[], str],
+                     tmp_path: Path) -> Iterator[IsolatedBackend]:
+    """A logged-in backend on its own database, Redis database (3) and (empty) video directory, so exact
+    assertions on lists and counts hold whatever else the session did. No job-sync thread."""
+    root = tmp_path / "videos"
+    root.mkdir()
+    settings = make_settings(backend_deps, secret_files, fresh_database(), video_root=root,
+                             redis_url=backend_deps.redis_url.rsplit("/", 1)[0] + "/3")
+    migrate.run(settings)
+    with ServedApp(settings, run_job_sync=False) as served, served.client(secret_files["admin_password"].read_text().strip()) as c:
+        yield IsolatedBackend(root, c, settings)

@@ -10,9 +10,10 @@ from backend_harness import ServedApp, make_settings
 from fovea_backend import migrate
 
 TABLES = {
-    # annotation_rev is a cache counter bumped by triggers, not data; everything else must match exactly.
-    "videos": "SELECT id, filename, path, size_bytes, duration, fps, width, height, metadata, created_at, updated_at"
-              " FROM videos ORDER BY id",
+    # annotation_rev is a cache counter bumped by triggers, and probe_key/probe a cache of ffprobe's output, not
+    # data; everything else must match exactly.
+    "videos": "SELECT id, filename, path, size_bytes, duration, fps_num, fps_den, fps, frame_count, width, height, codec,"
+              " metadata, created_at, updated_at FROM videos ORDER BY id",
     "personas": "SELECT * FROM personas ORDER BY id",
     "ontologies": "SELECT * FROM ontologies ORDER BY persona_id",
     "world_state": "SELECT * FROM world_state",

@@ -23,6 +23,7 @@ def test_list_and_get_carry_sidecar_metadata(client: httpx.Client, video_a: str)
     video = client.get(f"/api/videos/{video_a}").json()
     assert video == listed[video_a]
     assert (video["filename"], video["width"], video["height"], video["fps"], video["duration"]) == ("clip-a.mp4", 640, 360, 25.0, 12.0)
+    assert (video["fpsNum"], video["fpsDen"], video["frameCount"]) == (25, 1, 300)  # no decodable file: nominal count
     assert video["metadata"]["title"] == "clip a" and video["sizeBytes"] == 300_000
     no_sidecar = next(v for v in listed.values() if v["filename"] == "clip-b.webm")
     assert no_sidecar["width"] is None and no_sidecar["metadata"] == {}

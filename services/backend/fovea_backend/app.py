@@ -17,7 +17,7 @@ from fovea_backend.cache import BodyCache
 from fovea_backend.db import make_pool
 from fovea_backend.errors import install_error_handlers
 from fovea_backend.jobs import JobSync
-from fovea_backend.routes import annotations, auth, jobs, personas, summaries, transfer, videos, world
+from fovea_backend.routes import annotations, auth, bulk_annotations, jobs, personas, summaries, transfer, videos, world
 from fovea_backend.schemas import HealthOut
 from fovea_backend.seed import seed
 from fovea_backend.settings import ConfigError, Settings
@@ -98,6 +98,6 @@ def create_app(settings: Settings, run_job_sync: bool = True) -> FastAPI:
 
     app.include_router(auth.public)
     protected = [Depends(require_session)]
-    for module in (auth, personas, world, videos, annotations, jobs, summaries, transfer):
+    for module in (auth, personas, world, videos, annotations, bulk_annotations, jobs, summaries, transfer):
         app.include_router(module.router, dependencies=protected)
     return app

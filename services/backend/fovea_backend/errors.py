@@ -24,11 +24,12 @@ log = logging.getLogger("fovea_backend")
 class ApiError(Exception):
     """An error a client caused or must know about; `field` names the offending input, if any."""
 
-    def __init__(self, status: int, message: str, field: Sequence[str | int] = ()) -> None:
+    def __init__(self, status: int, message: str, field: Sequence[str | int] = (), extra: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.field = tuple(field)
+        self.extra = extra or {}  # more top-level keys of the body, e.g. the current revision of a 409
 
 
 def not_found(what: str, ident: object, field: Sequence[str | int] = ()) -> ApiError:
@@ -39,11 +40,11 @@ def invalid(field: Sequence[str | int], message: str) -> ApiError:
     return ApiError(422, message, field)
 
 
-def _body(status: int, detail: list[dict[str, Any]]) -> JSONResponse:
+def _body(status: int, detail: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> JSONResponse:
     first = detail[0] if detail else {"loc": [], "msg": "error"}
     where = ".".join(str(part) for part in first.get("loc", []))
     message = f"{where}: {first['msg']}" if where else str(first["msg"])
-    return JSONResponse({"detail": detail, "message": message}, status_code=status)
+    return JSONResponse({**(extra or {}), "detail": detail, "message": message}, status_code=status)
 
 
 def _jsonable_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
@@ -55,7 +56,7 @@ def _jsonable_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return _body(exc.status, [{"loc": list(exc.field), "msg": exc.message}])
+        return _body(exc.status, [{"loc": list(exc.field), "msg": exc.message}], exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

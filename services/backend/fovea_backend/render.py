@@ -11,8 +11,13 @@ WORLD = """json_build_object('entities', w.entities, 'events', w.events, 'times'
   'collections', w.collections, 'relations', w.relations, 'updatedAt', w.updated_at)"""
 
 VIDEO = """json_build_object('id', v.id, 'filename', v.filename, 'path', v.path, 'sizeBytes', v.size_bytes,
-  'duration', v.duration, 'fps', v.fps, 'width', v.width, 'height', v.height, 'metadata', v.metadata,
+  'duration', v.duration, 'fpsNum', v.fps_num, 'fpsDen', v.fps_den, 'fps', v.fps, 'frameCount', v.frame_count,
+  'width', v.width, 'height', v.height, 'codec', v.codec, 'metadata', v.metadata,
   'createdAt', v.created_at, 'updatedAt', v.updated_at)"""
+
+# What the API shows beyond the stored row: derived counts, not exported (annotation_rev is a cache counter).
+VIDEO_OUT = VIDEO[:-1] + """, 'annotationCount', (SELECT count(*) FROM annotations c WHERE c.video_id = v.id),
+  'annotationRevision', v.annotation_rev)"""
 
 ANNOTATION = """json_build_object('id', a.id, 'videoId', a.video_id, 'personaId', a.persona_id, 'type', a.type,
   'label', a.label, 'frames', a.frames, 'source', a.source, 'confidence', a.confidence, 'jobId', a.job_id,

@@ -96,18 +96,29 @@ class WorldOut(WorldIn):
 
 
 # --- videos -------------------------------------------------------------------------------------------
-class VideoOut(ApiModel):
+class VideoRow(ApiModel):
+    """A video as stored (and exported): the file and its facts."""
+
     id: str
     filename: str
     path: str
     size_bytes: int | None
-    duration: float | None
-    fps: float | None
+    duration: float | None = Field(description="seconds")
+    fps_num: int | None = Field(description="frame rate numerator (30000 of 30000/1001)")
+    fps_den: int | None = Field(description="frame rate denominator (1001 of 30000/1001)")
+    fps: float | None = Field(description="fpsNum / fpsDen")
+    frame_count: int | None
     width: int | None
     height: int | None
+    codec: str | None = Field(description="the sidecar's vcodec, else ffprobe's codec_name (h264, vp9, ...)")
     metadata: JsonObject
     created_at: datetime
     updated_at: datetime
+
+
+class VideoOut(VideoRow):
+    annotation_count: int = Field(description="tracks of this video")
+    annotation_revision: int = Field(description="the annotation revision: If-Match of a bulk save, the list's ETag")
 
 
 class SyncOut(ApiModel):
@@ -125,6 +136,7 @@ class Keyframe(ApiModel):
     y: Pixels
     width: Pixels
     height: Pixels
+    outside: bool = Field(False, description="the object left the frame here: hidden from this keyframe to the next")
 
 
 class AnnotationBody(ApiModel):
@@ -145,6 +157,26 @@ class AnnotationOut(AnnotationIn):
     job_id: UUID | None
     created_at: datetime
     updated_at: datetime
+
+
+class AnnotationUpsert(AnnotationBody):
+    id: UUID = Field(description="client-made for a new track; a known id replaces that track (of this video only)")
+
+
+class BulkAnnotationsIn(ApiModel):
+    upsert: Annotated[list[AnnotationUpsert], Field(max_length=10_000)] = []
+    delete: Annotated[list[UUID], Field(max_length=10_000, description="unknown ids are ignored (retries are safe)")] = []
+
+
+class BulkAnnotationsOut(ApiModel):
+    revision: int = Field(description="the annotation revision after this save: the next If-Match")
+    annotations: list[AnnotationOut] = Field(description="the upserted tracks as stored, in request order")
+
+
+class RevisionConflictOut(BaseModel):
+    detail: list[JsonObject]
+    message: str
+    revision: int = Field(description="the current annotation revision")
 
 
 # --- jobs ---------------------------------------------------------------------------------------------

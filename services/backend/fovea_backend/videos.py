@@ -13,6 +13,7 @@ import math
 import mimetypes
 import os
 import re
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from fovea_backend import media
 from fovea_backend.errors import ApiError
 from fovea_backend.jsoncheck import check_json
 
@@ -42,14 +44,33 @@ class ScannedVideo:
     filename: str
     size_bytes: int
     duration: float | None
+    fps_num: int | None
+    fps_den: int | None
     fps: float | None
+    frame_count: int | None
     width: int | None
     height: int | None
+    codec: str | None
     metadata: dict[str, Any]
+    # size:mtime_ns when probed (None: not probed, try again next sync) and what ffprobe found.
+    probe_key: str | None
+    probe: dict[str, Any] | None
+
+    def row(self) -> tuple[Any, ...]:
+        """The stored columns, in COLUMNS order (after id, filename, path)."""
+        return (self.size_bytes, self.duration, self.fps_num, self.fps_den, self.fps, self.frame_count, self.width,
+                self.height, self.codec, self.metadata, self.probe_key, self.probe)
+
+
+COLUMNS = ("size_bytes", "duration", "fps_num", "fps_den", "fps", "frame_count", "width", "height", "codec",
+           "metadata", "probe_key", "probe")
+JSON_COLUMNS = frozenset({"metadata", "probe"})
 
 
 def _number(value: Any, kind: type) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        return None
+    if kind is int and value > media.MAX_SIDE:
         return None
     return kind(value)
 
@@ -68,7 +89,46 @@ def read_sidecar(video: Path) -> dict[str, Any]:
         return {}
 
 
-def scan(root: Path) -> list[ScannedVideo]:
+def _probe(path: Path, key: str, known: tuple[str | None, dict[str, Any] | None] | None) -> dict[str, Any] | None:
+    """ffprobe's facts for the file, reused from the last sync while the file's size and mtime are unchanged."""
+    if known is not None and known[0] == key and known[1] is not None:
+        return known[1]
+    try:
+        return media.probe(path)
+    except media.ToolMissing:
+        return None
+
+
+def facts(filename: str, size: int, key: str, meta: dict[str, Any], probed: dict[str, Any] | None) -> ScannedVideo:
+    """Sidecar first, ffprobe for what it lacks. The one exception: a sidecar's float fps (yt-dlp rounds
+    30000/1001 to 29.97) takes the file's exact rational when the two agree to 0.01 fps."""
+    found = probed or {}
+    probe_rate = (found["fpsNum"], found["fpsDen"]) if "fpsNum" in found else None
+    sidecar_fps = _number(meta.get("fps"), float)
+    rate = probe_rate
+    if sidecar_fps is not None:
+        rate = media.rate_from_float(sidecar_fps)
+        if probe_rate is not None and abs(probe_rate[0] / probe_rate[1] - sidecar_fps) < 0.01:
+            rate = probe_rate
+    duration = _number(meta.get("duration"), float) or found.get("duration")
+    fps = rate[0] / rate[1] if rate else None
+    frame_count = found.get("frameCount")
+    if frame_count is None and duration and fps:
+        frame_count = max(1, round(duration * fps))  # no exact count anywhere: the nominal one
+    vcodec = meta.get("vcodec")
+    codec = vcodec[:100] if isinstance(vcodec, str) and vcodec and vcodec != "none" else found.get("codec")
+    return ScannedVideo(
+        id=video_id(filename), filename=filename, size_bytes=size, duration=duration,
+        fps_num=rate[0] if rate else None, fps_den=rate[1] if rate else None, fps=fps, frame_count=frame_count,
+        width=_number(meta.get("width"), int) or found.get("width"),
+        height=_number(meta.get("height"), int) or found.get("height"),
+        codec=codec, metadata=meta, probe_key=key if probed is not None else None, probe=probed,
+    )
+
+
+def scan(root: Path, known: dict[str, tuple[str | None, dict[str, Any] | None]] | None = None) -> list[ScannedVideo]:
+    """Every video file under root with its facts; `known` (id → stored probe_key, probe) spares ffprobe runs."""
+    known = known or {}
     found: list[ScannedVideo] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
@@ -77,52 +137,47 @@ def scan(root: Path) -> list[ScannedVideo]:
             if name.startswith(".") or path.suffix.lower() not in VIDEO_SUFFIXES or not path.is_file():
                 continue
             filename = path.relative_to(root).as_posix()
-            meta = read_sidecar(path)
-            fps = _number(meta.get("fps"), float)
-            found.append(
-                ScannedVideo(
-                    id=video_id(filename),
-                    filename=filename,
-                    size_bytes=path.stat().st_size,
-                    duration=_number(meta.get("duration"), float),
-                    fps=fps,
-                    width=_number(meta.get("width"), int),
-                    height=_number(meta.get("height"), int),
-                    metadata=meta,
-                )
-            )
+            stat = path.stat()
+            key = f"{stat.st_size}:{stat.st_mtime_ns}"
+            probed = _probe(path, key, known.get(video_id(filename)))
+            found.append(facts(filename, stat.st_size, key, read_sidecar(path), probed))
     return found
 
 
 def sync(conn: psycopg.Connection, root: Path, prune: bool) -> dict[str, Any]:
     if not root.is_dir():
         raise ApiError(409, f"video directory {root} does not exist or is not mounted; refusing to sync", ("BACKEND_VIDEO_ROOT",))
-    scanned = scan(root)
+    existing = {
+        row[0]: row[1:]
+        for row in conn.execute(f"SELECT id, {', '.join(COLUMNS)} FROM videos").fetchall()
+    }
+    probe_at = COLUMNS.index("probe_key")
+    scanned = scan(root, {vid: (row[probe_at], row[probe_at + 1]) for vid, row in existing.items()})
     if not scanned:
         raise ApiError(
             409,
             f"video directory {root} contains no videos; refusing to sync (an unmounted volume looks the same)",
             ("BACKEND_VIDEO_ROOT",),
         )
-    existing = {
-        row[0]: row[1:]
-        for row in conn.execute("SELECT id, size_bytes, duration, fps, width, height, metadata FROM videos").fetchall()
-    }
     added: list[str] = []
     updated: list[str] = []
     unchanged = 0
+    # width/height keep what a detection job learned when neither sidecar nor ffprobe knows them.
+    keep_known = {"width", "height"}
+    assignments = ", ".join(
+        f"{c} = coalesce(excluded.{c}, videos.{c})" if c in keep_known else f"{c} = excluded.{c}" for c in COLUMNS
+    )
     for video in scanned:
-        current = (video.size_bytes, video.duration, video.fps, video.width, video.height, video.metadata)
+        current = video.row()
         if video.id in existing and tuple(existing[video.id]) == current:
             unchanged += 1
             continue
+        values = tuple(Jsonb(v) if c in JSON_COLUMNS and v is not None else v for c, v in zip(COLUMNS, current, strict=True))
         conn.execute(
-            "INSERT INTO videos (id, filename, path, size_bytes, duration, fps, width, height, metadata)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (id) DO UPDATE SET size_bytes = excluded.size_bytes, duration = excluded.duration,"
-            " fps = excluded.fps, width = coalesce(excluded.width, videos.width),"
-            " height = coalesce(excluded.height, videos.height), metadata = excluded.metadata, updated_at = now()",
-            (video.id, video.filename, video.filename, *current[:5], Jsonb(video.metadata)),
+            f"INSERT INTO videos (id, filename, path, {', '.join(COLUMNS)})"
+            f" VALUES (%s, %s, %s, {', '.join(['%s'] * len(COLUMNS))})"
+            f" ON CONFLICT (id) DO UPDATE SET {assignments}, updated_at = now()",
+            (video.id, video.filename, video.filename, *values),
         )
         (updated if video.id in existing else added).append(video.filename)
     seen = {video.id for video in scanned}
@@ -141,6 +196,38 @@ def resolve(root: Path, relative: str) -> Path:
     if not path.is_relative_to(root.resolve()):
         raise ApiError(404, "video file is outside the video directory")
     return path
+
+
+THUMBNAIL_DIR = ".fovea-thumbnails"  # inside the video volume; the scan skips dot directories
+
+
+def thumbnail(root: Path, ident: str, video: Path, duration: float | None) -> Path | None:
+    """The cached JPEG of a video, made once with ffmpeg; None when no frame can be decoded.
+
+    The cache name carries the file's size and mtime, so a replaced file gets a new thumbnail and a hit is
+    exact, not a guess. A failure is remembered the same way (a `.failed` marker) so an undecodable file
+    does not cost an ffmpeg run per request. The video volume is the cache unless it is read-only; then
+    the temp directory."""
+    stat = video.stat()
+    stem = f"{ident}-{stat.st_size}-{stat.st_mtime_ns}"
+    for directory in (root / THUMBNAIL_DIR, Path(tempfile.gettempdir()) / "fovea-thumbnails"):
+        target, failed = directory / f"{stem}.jpg", directory / f"{stem}.failed"
+        if target.is_file():
+            return target
+        if failed.is_file():
+            return None
+        try:
+            made = media.make_thumbnail(video, target, min(duration * 0.1, 10.0) if duration else 0.0)
+        except PermissionError:
+            continue  # a read-only video volume: try the next directory
+        for stale in directory.glob(f"{ident}-*"):
+            if stale.name not in (target.name, failed.name) and not stale.name.startswith("."):
+                stale.unlink(missing_ok=True)
+        if not made:
+            failed.touch()
+            return None
+        return target
+    raise ApiError(503, "no writable directory for thumbnails (the video volume and the temp directory are read-only)")
 
 
 RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")

@@ -69,8 +69,8 @@ def list_annotations(
         if row is None:
             raise not_found("video", video_id, ("path", "video_id"))
         revision: int = row[0]
-        if if_none_match == _etag(video_id, revision):
-            return Response(status_code=304, headers={"ETag": _etag(video_id, revision)})
+        if if_none_match == etag(video_id, revision):
+            return Response(status_code=304, headers={"ETag": etag(video_id, revision)})
         body = state.annotation_bodies.get((video_id, revision))
         if body is None:
             # Revision and body from one statement, i.e. one snapshot: the cache key matches the content.
@@ -83,7 +83,7 @@ def list_annotations(
                 raise not_found("video", video_id, ("path", "video_id"))
             revision, body = rendered[0], rendered[1].encode()
             state.annotation_bodies.put((video_id, revision), body)
-    headers = {"ETag": _etag(video_id, revision), "Cache-Control": "private, no-cache", "Vary": "Accept-Encoding"}
+    headers = {"ETag": etag(video_id, revision), "Cache-Control": "private, no-cache", "Vary": "Accept-Encoding"}
     if accept_encoding and "gzip" in accept_encoding and len(body) > GZIP_MIN_BYTES:
         # Annotation JSON is repetitive (~15x smaller gzipped); compress once per revision, not per request.
         compressed = state.annotation_bodies.get((video_id, revision, "gzip"))
@@ -94,7 +94,7 @@ def list_annotations(
     return JsonText(content=body, headers=headers)
 
 
-def _etag(video_id: str, revision: int) -> str:
+def etag(video_id: str, revision: int) -> str:
     return f'"{video_id}-{revision}"'
 
 

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from fovea_backend import render
-from fovea_backend.db import json_or_404
+from fovea_backend.db import json_list, json_or_404
 from fovea_backend.errors import ApiError, not_found
 from fovea_backend.jobs import EnqueueError, enqueue
 from fovea_backend.jsoncheck import check_json
 from fovea_backend.routes.videos import VideoId
-from fovea_backend.schemas import AugmentIn, DetectIn, JobAccepted, JobOut, SummarizeIn
+from fovea_backend.schemas import VIDEO_ID_PATTERN, AugmentIn, DetectIn, JobAccepted, JobKind, JobOut, JobStatus, SummarizeIn
 from fovea_backend.state import BackendState, get_state
 
 router = APIRouter(tags=["jobs"])
@@ -76,6 +76,27 @@ def augment(body: AugmentIn, state: BackendState = Depends(get_state)) -> JobAcc
         raise not_found("persona", body.persona_id, ("body", "personaId"))
     ontology_doc = ontology[0] if ontology else {"entityTypes": [], "eventTypes": [], "roleTypes": [], "relationTypes": []}
     return _submit(state, "augment", {"persona": persona[0], "ontology": ontology_doc, "params": params}, None, body.persona_id)
+
+
+@router.get("/api/jobs", response_model=list[JobOut])
+def list_jobs(
+    video_id: Annotated[str | None, Query(alias="videoId", pattern=VIDEO_ID_PATTERN)] = None,
+    status: Annotated[list[JobStatus] | None, Query(description="one or more (repeat the parameter)")] = None,
+    kind: Annotated[list[JobKind] | None, Query(description="one or more (repeat the parameter)")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    state: BackendState = Depends(get_state),
+) -> Response:
+    """Jobs newest first, as mirrored by the job-sync thread (at most its interval behind RQ)."""
+    conditions: list[str] = []
+    params: list[Any] = []
+    for column, value in (("video_id", video_id), ("status", status), ("kind", kind)):
+        if value is not None:
+            conditions.append(f"j.{column} = ANY(%s)")
+            params.append(value if isinstance(value, list) else [value])
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    with state.pool.connection() as conn:
+        return json_list(conn, f"SELECT {render.JOB} AS j FROM jobs j {where} ORDER BY j.created_at DESC, j.id DESC LIMIT %s",
+                         (*params, limit))
 
 
 @router.get("/api/jobs/{job_id}", response_model=JobOut, responses={404: {"description": "no such job"}})

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import psycopg
@@ -26,7 +26,7 @@ from fovea_backend import render
 from fovea_backend.errors import ApiError, invalid
 from fovea_backend.jsoncheck import check_json
 from fovea_backend.routes.annotations import validate_frames
-from fovea_backend.schemas import AnnotationOut, ApiModel, ImportOut, OntologyOut, PersonaIn, Text, VideoOut, WorldOut
+from fovea_backend.schemas import AnnotationOut, ApiModel, ImportOut, OntologyOut, PersonaIn, Text, VideoRow, WorldOut
 from fovea_backend.state import BackendState, get_state
 
 router = APIRouter(tags=["export"])
@@ -74,10 +74,15 @@ class HeaderRecord(ApiModel):
     version: Literal[1]
 
 
-class VideoRecord(VideoOut):
+class VideoRecord(VideoRow):
     id: str = Field(pattern=r"^[0-9a-f]{16}$")
     filename: Text(1, 4096)  # type: ignore[valid-type]
     path: Text(1, 4096)  # type: ignore[valid-type]
+    # Exports made before migration 0003 lack these; the next sync fills them in.
+    fps_num: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
+    fps_den: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
+    frame_count: Annotated[int, Field(ge=1, le=2**62)] | None = None
+    codec: Text(1, 100) | None = None  # type: ignore[valid-type]
 
 
 class PersonaRecord(PersonaIn):
@@ -148,12 +153,15 @@ def parse(body: bytes) -> list[tuple[int, str, Any]]:
 def write(conn: psycopg.Connection, kind: str, r: Any) -> None:
     if kind == "video":
         conn.execute(
-            "INSERT INTO videos (id, filename, path, size_bytes, duration, fps, width, height, metadata, created_at, updated_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET filename = excluded.filename,"
-            " path = excluded.path, size_bytes = excluded.size_bytes, duration = excluded.duration, fps = excluded.fps,"
-            " width = excluded.width, height = excluded.height, metadata = excluded.metadata,"
+            "INSERT INTO videos (id, filename, path, size_bytes, duration, fps_num, fps_den, fps, frame_count, width, height,"
+            " codec, metadata, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (id) DO UPDATE SET filename = excluded.filename, path = excluded.path,"
+            " size_bytes = excluded.size_bytes, duration = excluded.duration, fps_num = excluded.fps_num,"
+            " fps_den = excluded.fps_den, fps = excluded.fps, frame_count = excluded.frame_count, width = excluded.width,"
+            " height = excluded.height, codec = excluded.codec, metadata = excluded.metadata,"
             " created_at = excluded.created_at, updated_at = excluded.updated_at",
-            (r.id, r.filename, r.path, r.size_bytes, r.duration, r.fps, r.width, r.height, Jsonb(r.metadata), r.created_at, r.updated_at),
+            (r.id, r.filename, r.path, r.size_bytes, r.duration, r.fps_num, r.fps_den, r.fps, r.frame_count, r.width,
+             r.height, r.codec, Jsonb(r.metadata), r.created_at, r.updated_at),
         )
     elif kind == "persona":
         conn.execute(

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from fastapi.responses import StreamingResponse
 
-from fovea_backend import render, videos
+from fovea_backend import media, render, videos
 from fovea_backend.db import json_list, json_or_404
 from fovea_backend.errors import ApiError, not_found
 from fovea_backend.schemas import VIDEO_ID_PATTERN, SyncOut, VideoOut
@@ -21,7 +21,7 @@ NOT_FOUND = {404: {"description": "no such video"}}
 @router.get("", response_model=list[VideoOut])
 def list_videos(state: BackendState = Depends(get_state)) -> Response:
     with state.pool.connection() as conn:
-        return json_list(conn, f"SELECT {render.VIDEO} AS j FROM videos v ORDER BY v.filename")
+        return json_list(conn, f"SELECT {render.VIDEO_OUT} AS j FROM videos v ORDER BY v.filename")
 
 
 @router.post("/sync", response_model=SyncOut, responses={409: {"description": "video directory missing or empty"}})
@@ -36,8 +36,39 @@ def sync_videos(
 @router.get("/{video_id}", response_model=VideoOut, responses=NOT_FOUND)
 def get_video(video_id: VideoId, state: BackendState = Depends(get_state)) -> Response:
     with state.pool.connection() as conn:
-        return json_or_404(conn, f"SELECT {render.VIDEO}::text FROM videos v WHERE id = %s", (video_id,),
+        return json_or_404(conn, f"SELECT {render.VIDEO_OUT}::text FROM videos v WHERE id = %s", (video_id,),
                            not_found("video", video_id, ("path", "video_id")))
+
+
+@router.get(
+    "/{video_id}/thumbnail",
+    response_class=Response,
+    responses={
+        200: {"description": "a JPEG of an early frame, 320 px wide", "content": {"image/jpeg": {}}},
+        404: {"description": "no such video, its file is gone, or no frame of it can be decoded"},
+        503: {"description": "ffmpeg is not installed where the backend runs"},
+    },
+)
+def video_thumbnail(video_id: VideoId, state: BackendState = Depends(get_state)) -> Response:
+    with state.pool.connection() as conn:
+        row = conn.execute("SELECT path, duration FROM videos WHERE id = %s", (video_id,)).fetchone()
+    if row is None:
+        raise not_found("video", video_id, ("path", "video_id"))
+    path = videos.resolve(state.settings.video_root, row[0])
+    try:
+        jpeg = videos.thumbnail(state.settings.video_root, video_id, path, row[1])
+    except media.ToolMissing as exc:
+        raise ApiError(503, str(exc)) from None
+    except FileNotFoundError:
+        raise _file_gone(video_id) from None
+    if jpeg is None:
+        raise ApiError(404, f"no frame of video {video_id} can be decoded for a thumbnail")
+    return Response(content=jpeg.read_bytes(), media_type="image/jpeg",
+                    headers={"Cache-Control": "private, max-age=86400"})
+
+
+def _file_gone(video_id: str) -> ApiError:
+    return ApiError(404, f"file of video {video_id} is missing from the video directory; run a sync")
 
 
 @router.get(
@@ -63,7 +94,7 @@ def stream_video(
     try:
         size = path.stat().st_size
     except OSError:
-        raise ApiError(404, f"file of video {video_id} is missing from the video directory; run a sync") from None
+        raise _file_gone(video_id) from None
     headers = {"Accept-Ranges": "bytes"}
     media_type = videos.content_type(path)
     if range_header is None:

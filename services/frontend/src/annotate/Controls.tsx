@@ -15,8 +15,10 @@ export function Controls({ ws }: { ws: Workspace }) {
   function submitGoto(e: FormEvent) {
     e.preventDefault();
     const n = Number(goto);
-    if (Number.isFinite(n)) p.seek(n);
+    if (goto.trim() !== "" && Number.isFinite(n)) p.seek(n);
     setGoto("");
+    // Back to the shortcuts: arrow keys step frames again, not the caret.
+    (document.activeElement as HTMLElement | null)?.blur();
   }
 
   function keyframeJump(direction: 1 | -1) {
@@ -28,7 +30,7 @@ export function Controls({ ws }: { ws: Workspace }) {
 
   return (
     <div className="controls">
-      <button onClick={() => keyframeJump(-1)} title="Previous keyframe" data-testid="btn-prev-keyframe">⏮</button>
+      <button onClick={() => keyframeJump(-1)} title="Previous keyframe" data-testid="btn-prev-keyframe">◆‹</button>
       <button onClick={() => p.step(-10)} title="Back 10 frames (Shift+←)" data-testid="btn-back10">−10</button>
       <button onClick={() => p.step(-1)} title="Previous frame (←)" data-testid="btn-back1">−1</button>
       <button onClick={() => p.toggle()} title="Play / pause (Space)" data-testid="btn-play" className="play">
@@ -36,7 +38,7 @@ export function Controls({ ws }: { ws: Workspace }) {
       </button>
       <button onClick={() => p.step(1)} title="Next frame (→)" data-testid="btn-fwd1">+1</button>
       <button onClick={() => p.step(10)} title="Forward 10 frames (Shift+→)" data-testid="btn-fwd10">+10</button>
-      <button onClick={() => keyframeJump(1)} title="Next keyframe" data-testid="btn-next-keyframe">⏭</button>
+      <button onClick={() => keyframeJump(1)} title="Next keyframe" data-testid="btn-next-keyframe">›◆</button>
       <span className="counter" data-testid="frame-counter" data-frame={frame}>
         frame <b>{frame}</b>{last !== null ? ` / ${last}` : ""}
       </span>
@@ -64,7 +66,7 @@ export function EditTools({ ws, onNew }: { ws: Workspace; onNew: () => void }) {
       <button className={ui.drawing ? "active" : ""} onClick={onNew} title="New box (N)" data-testid="btn-draw">▭ New box</button>
       <button disabled={!sel} onClick={() => sel && ws.doc.toggleKeyframe(sel, frame)} title="Toggle keyframe (K)" data-testid="btn-keyframe">◆ Keyframe</button>
       <button disabled={!sel} onClick={() => sel && ws.doc.toggleOutside(sel, frame)} title="Toggle outside (O)" data-testid="btn-outside">⊘ Outside</button>
-      <button disabled={!sel} onClick={() => { if (sel) { ws.doc.deleteTracks([sel]); ws.ui.set({ selected: null }); } }} title="Delete track (Del)" data-testid="btn-delete">🗑 Delete</button>
+      <button disabled={!sel} onClick={() => { if (sel) { ws.doc.deleteTracks([sel]); ws.ui.set({ selected: null }); } }} title="Delete track (Del)" data-testid="btn-delete">✕ Delete</button>
       <button disabled={!ws.doc.canUndo()} onClick={() => ws.doc.undo()} title="Undo (Ctrl+Z)" data-testid="btn-undo">↶ Undo</button>
       <button disabled={!ws.doc.canRedo()} onClick={() => ws.doc.redo()} title="Redo (Ctrl+Shift+Z)" data-testid="btn-redo">↷ Redo</button>
     </div>

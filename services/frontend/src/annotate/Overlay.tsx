@@ -1,13 +1,14 @@
 /**
  * Boxes over the video, in video pixel coordinates: the SVG's viewBox is the video's size, so a box is
- * drawn and hit-tested in the same units the backend stores whatever the display size. Only the boxes
- * visible at the current frame are drawn (binary search per track). Drags are previewed locally and
- * become one document command (one undo step) on mouse up.
+ * drawn and hit-tested in the same units the backend stores whatever the display size. The boxes of the
+ * frame are drawn by `BoxLayer` (imperative, only what is visible); React draws the selected box's
+ * handles and the box being drawn or dragged. Drags become one document command (one undo step) on release.
  */
-import { memo, useRef, useState, type PointerEvent as ReactPointerEvent } from "react";
+import { memo, useEffect, useLayoutEffect, useRef, useState, type PointerEvent as ReactPointerEvent } from "react";
 import { boxFromCorners, clampBox, clientToVideo, handlePoint, HANDLES, resizeBox, type Handle } from "../editor/coords";
 import { visibleBoxAt } from "../editor/keyframes";
 import type { Box } from "../editor/types";
+import { BoxLayer } from "./boxLayer";
 import { trackColor, type TypeIndex } from "./types";
 import { useDocVersion, usePlayer, useUi, type Workspace } from "./workspace";
 
@@ -15,8 +16,6 @@ type Drag =
   | { kind: "draw"; start: { x: number; y: number }; box: Box }
   | { kind: "move"; id: string; start: { x: number; y: number }; origin: Box; box: Box }
   | { kind: "resize"; id: string; handle: Handle; start: { x: number; y: number }; origin: Box; box: Box };
-
-const r3 = (v: number) => String(Math.round(v * 1000) / 1000);
 
 export const Overlay = memo(function Overlay({ ws, types, onCreate }: {
   ws: Workspace;
@@ -27,9 +26,35 @@ export const Overlay = memo(function Overlay({ ws, types, onCreate }: {
   useDocVersion(ws);
   const ui = useUi(ws);
   const svg = useRef<SVGSVGElement>(null);
+  const group = useRef<SVGGElement>(null);
+  const redraw = useRef<() => void>(() => {});
   const [drag, setDrag] = useState<Drag | null>(null);
+  const dragRef = useRef<Drag | null>(null);
+  dragRef.current = drag;
   const size = ws.size;
   const handleSize = Math.max(size.width, size.height) / 100;
+
+  // The layer follows the player, the document and the UI state directly, not through React renders.
+  useLayoutEffect(() => {
+    const l = new BoxLayer(svg.current!, group.current!);
+    const draw = () => {
+      const u = ws.ui.get();
+      const d = dragRef.current;
+      l.update({
+        frame: ws.player.frame, tracks: ws.doc.list(), hidden: u.hidden, selected: u.selected,
+        dragging: d && d.kind !== "draw" ? d.id : null, types, fontSize: handleSize * 1.6,
+      });
+    };
+    draw();
+    const unsubscribe = [ws.player.subscribe(draw), ws.doc.subscribe(draw), ws.ui.subscribe(draw)];
+    redraw.current = draw;
+    return () => unsubscribe.forEach((u) => u());
+  }, [ws, types, handleSize]);
+
+  // A drag starting or ending changes which track the layer leaves to React.
+  useEffect(() => {
+    redraw.current();
+  }, [drag?.kind, drag && drag.kind !== "draw" ? drag.id : null]);
 
   function point(e: { clientX: number; clientY: number }) {
     const rect = svg.current!.getBoundingClientRect();
@@ -43,11 +68,20 @@ export const Overlay = memo(function Overlay({ ws, types, onCreate }: {
     setDrag(next);
   }
 
-  function onBackgroundDown(e: ReactPointerEvent) {
+  function onDown(e: ReactPointerEvent) {
     if (e.button !== 0) return;
+    const p = point(e);
     if (ui.drawing) {
-      const p = point(e);
       begin(e, { kind: "draw", start: p, box: { x: p.x, y: p.y, width: 0, height: 0 } });
+      return;
+    }
+    const id = (e.target as Element).getAttribute?.("data-track-id");
+    const track = id ? ws.doc.get(id) : undefined;
+    const box = track ? visibleBoxAt(track, frame) : null;
+    if (track && box) {
+      ws.ui.set({ selected: track.id });
+      const origin = { x: box.x, y: box.y, width: box.width, height: box.height };
+      begin(e, { kind: "move", id: track.id, start: p, origin, box: origin });
     } else {
       ws.ui.set({ selected: null });
     }
@@ -77,88 +111,48 @@ export const Overlay = memo(function Overlay({ ws, types, onCreate }: {
     }
   }
 
-  const boxes = [];
-  for (const track of ws.doc.list()) {
-    if (ui.hidden.has(track.id)) continue;
-    const shown = visibleBoxAt(track, frame);
-    if (!shown) continue;
-    const dragging = drag && drag.kind !== "draw" && drag.id === track.id ? drag.box : null;
-    const b = dragging ?? shown;
-    const selected = ui.selected === track.id;
-    const candidate = track.source === "automatic";
-    const color = trackColor(track, types);
-    boxes.push(
-      <g key={track.id}>
-        <rect
-          data-testid="box"
-          data-track-id={track.id}
-          data-x={r3(b.x)}
-          data-y={r3(b.y)}
-          data-width={r3(b.width)}
-          data-height={r3(b.height)}
-          data-keyframe={shown.keyframe ? "true" : "false"}
-          data-candidate={candidate ? "true" : "false"}
-          data-selected={selected ? "true" : "false"}
-          x={b.x}
-          y={b.y}
-          width={b.width}
-          height={b.height}
-          stroke={color}
-          fill={selected ? color : "transparent"}
-          fillOpacity={selected ? 0.15 : 0}
-          strokeWidth={selected ? 3 : 2}
-          strokeDasharray={candidate ? "8 5" : undefined}
-          vectorEffect="non-scaling-stroke"
-          className="box"
-          onPointerDown={(e) => {
-            if (e.button !== 0 || ui.drawing) return;
-            ws.ui.set({ selected: track.id });
-            begin(e, { kind: "move", id: track.id, start: point(e), origin: b, box: b });
-          }}
-        />
-        {selected && HANDLES.map((h) => {
-          const p = handlePoint(b, h);
-          return (
-            <rect
-              key={h}
-              data-testid={`handle-${h}`}
-              className={`handle handle-${h}`}
-              x={p.x - handleSize / 2}
-              y={p.y - handleSize / 2}
-              width={handleSize}
-              height={handleSize}
-              fill="#fff"
-              stroke={color}
-              vectorEffect="non-scaling-stroke"
-              onPointerDown={(e) => {
-                if (e.button !== 0) return;
-                begin(e, { kind: "resize", id: track.id, handle: h, start: point(e), origin: b, box: b });
-              }}
-            />
-          );
-        })}
-        <text x={b.x + 2} y={Math.max(b.y - 4, 12)} className="box-label" fill={color} fontSize={handleSize * 1.6}>
-          {track.label}{candidate && track.confidence != null ? ` ${Math.round(track.confidence * 100)}%` : ""}
-        </text>
-      </g>,
-    );
-  }
+  // The selected box (or the one being dragged) with its handles, drawn by React.
+  const selectedId = drag && drag.kind !== "draw" ? drag.id : ui.selected;
+  const selectedTrack = selectedId && !ui.hidden.has(selectedId) ? ws.doc.get(selectedId) : undefined;
+  const shown = selectedTrack ? visibleBoxAt(selectedTrack, frame) : null;
+  const active = drag && drag.kind !== "draw" ? drag.box : shown;
+  const color = selectedTrack ? trackColor(selectedTrack, types) : "#fff";
 
   return (
     <svg
       ref={svg}
       className={`overlay${ui.drawing ? " drawing" : ""}`}
       data-testid="overlay"
-      data-frame={frame}
-      data-box-count={boxes.length}
       viewBox={`0 0 ${size.width} ${size.height}`}
       preserveAspectRatio="none"
-      onPointerDown={onBackgroundDown}
+      onPointerDown={onDown}
       onPointerMove={onMove}
       onPointerUp={onUp}
       onPointerCancel={() => setDrag(null)}
     >
-      {boxes}
+      <g ref={group} />
+      {selectedTrack && active && (
+        <g>
+          {drag && drag.kind !== "draw" && (
+            <rect data-testid="box" data-track-id={selectedTrack.id} data-dragging="true" className="box" x={active.x} y={active.y}
+              width={active.width} height={active.height} stroke={color} fill={color} fillOpacity={0.15} strokeWidth={3}
+              vectorEffect="non-scaling-stroke" />
+          )}
+          {HANDLES.map((h) => {
+            const p = handlePoint(active, h);
+            return (
+              <rect key={h} data-testid={`handle-${h}`} className={`handle handle-${h}`}
+                x={p.x - handleSize / 2} y={p.y - handleSize / 2} width={handleSize} height={handleSize}
+                fill="#fff" stroke={color} vectorEffect="non-scaling-stroke"
+                onPointerDown={(e) => {
+                  if (e.button !== 0 || !shown) return;
+                  const origin = { x: shown.x, y: shown.y, width: shown.width, height: shown.height };
+                  begin(e, { kind: "resize", id: selectedTrack.id, handle: h, start: point(e), origin, box: origin });
+                }} />
+            );
+          })}
+        </g>
+      )}
       {drag?.kind === "draw" && (
         <rect data-testid="draw-preview" x={drag.box.x} y={drag.box.y} width={drag.box.width} height={drag.box.height}
           className="draw-preview" vectorEffect="non-scaling-stroke" />

@@ -165,7 +165,7 @@ const TrackRow = memo(function TrackRow({ ws, track, top, types, selected, hidde
             ws.ui.set({ hidden: next });
           }}>{hidden ? "◌" : "●"}</button>
         <button className="icon bad" title="Delete track" data-testid="track-delete"
-          onClick={(e) => { e.stopPropagation(); ws.doc.deleteTracks([track.id]); if (selected) ws.ui.set({ selected: null }); }}>🗑</button>
+          onClick={(e) => { e.stopPropagation(); ws.doc.deleteTracks([track.id]); if (selected) ws.ui.set({ selected: null }); }}>✕</button>
       </div>
       <div className="lane" onClick={select}>
         {spanEnd > spanStart && (

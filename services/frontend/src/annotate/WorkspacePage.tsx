@@ -124,6 +124,9 @@ function WorkspaceView({ ws }: { ws: Workspace }) {
           {tab === "summary" && <SummaryPanel ws={ws} personaId={persona?.id ?? null} />}
         </aside>
       </div>
+      {ui.message && (
+        <div className="toast" data-testid="workspace-message" onClick={() => ws.ui.set({ message: null })}>{ui.message} <span className="muted">(click to close)</span></div>
+      )}
       <Timeline ws={ws} types={types} />
       {ui.help && <HelpOverlay onClose={() => ws.ui.set({ help: false })} />}
     </div>

@@ -47,6 +47,8 @@ export function handleShortcut(ws: Workspace, e: KeyboardEvent, actions: { newBo
   const shortcut = SHORTCUTS.find((s) => s.matches(e));
   if (!shortcut) return false;
   e.preventDefault();
+  // A button keeps focus after a click; Space/Enter would otherwise press it again on key up.
+  if ((e.target as HTMLElement | null)?.tagName === "BUTTON") (e.target as HTMLElement).blur();
   shortcut.run(ws, e, actions);
   return true;
 }

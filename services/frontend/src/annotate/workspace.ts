@@ -7,6 +7,7 @@ import { useSyncExternalStore } from "react";
 import { annotations, RevisionConflict, ApiError, type Annotation, type Video } from "../api";
 import { Autosave, SaveConflict, SaveRejected, type SaveTransport } from "../editor/autosave";
 import { AnnotationDocument } from "../editor/document";
+import { keepJournal, readJournal } from "../editor/journal";
 import { frameRate } from "../editor/time";
 import type { Size, Track } from "../editor/types";
 import { Player } from "./player";
@@ -70,9 +71,18 @@ export class Workspace {
   /** Video pixels; from the backend, or from the video element when the backend does not know. */
   size: Size;
 
+  private stopJournal: () => void;
+
   constructor(readonly video: Video, initial: Annotation[], revision: number, size: Size) {
     this.doc = new AnnotationDocument(initial.map(trackOf));
     this.autosave = new Autosave(this.doc, transportFor(video.id), revision);
+    // Edits a previous visit could not save come back (dirty, so the autosave sends them now).
+    const unsaved = readJournal(localStorage, video.id);
+    if (unsaved) {
+      this.doc.restoreUnsaved(unsaved);
+      this.ui.set({ message: `Restored ${unsaved.upsert.length + unsaved.delete.length} unsaved change(s) from this browser.` });
+    }
+    this.stopJournal = keepJournal(this.doc, localStorage, video.id);
     const rate = frameRate(video.fpsNum, video.fpsDen, video.fps);
     const frameCount = video.frameCount ?? (video.duration ? Math.round((video.duration * rate.num) / rate.den) : null);
     this.player = new Player(rate, frameCount);
@@ -94,6 +104,7 @@ export class Workspace {
   }
 
   dispose(): void {
+    this.stopJournal();
     this.autosave.dispose();
     this.player.dispose();
   }

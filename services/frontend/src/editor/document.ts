@@ -161,9 +161,21 @@ export class AnnotationDocument {
     this.emit();
   }
 
-  /** Mark tracks dirty without changing them (the local journal restored after a reload or a 409). */
-  markDirty(ids: Iterable<string>): void {
-    for (const id of ids) this.dirtyIds.add(id);
+  /**
+   * Put back unsaved edits from the local journal (a reload, a lost session, a crashed tab): the tracks take
+   * their journaled values and the deleted ones go, all dirty, none in the history (they are not this
+   * session's steps).
+   */
+  restoreUnsaved(journal: { upsert: Track[]; delete: string[] }): void {
+    for (const track of journal.upsert) {
+      if (!this.tracks.has(track.id)) this.order.push(track.id);
+      this.tracks.set(track.id, track);
+      this.dirtyIds.add(track.id);
+    }
+    for (const id of journal.delete) {
+      if (this.tracks.delete(id)) this.order.splice(this.order.indexOf(id), 1);
+      this.dirtyIds.add(id);
+    }
     this.emit();
   }
 
