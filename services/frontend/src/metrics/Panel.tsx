@@ -101,12 +101,19 @@ function TimeSeriesPanel({ panel, range, step }: { panel: Panel; range: TimeRang
   return (
     <PanelFrame panel={panel} state={state} series={empty ? 0 : drawn.series} points={empty ? 0 : drawn.points}>
       {result.isError ? <PanelError error={result.error} /> : empty ? <NoData /> :
-        data && <Chart data={data} unit={panel.unit} onDrawn={setDrawn} />}
+        data && <Chart data={data} range={range} unit={panel.unit} onDrawn={setDrawn} />}
     </PanelFrame>
   );
 }
 
-function Chart({ data, unit, onDrawn }: { data: ChartData; unit: string; onDrawn: (drawn: { series: number; points: number }) => void }) {
+interface ChartProps {
+  data: ChartData;
+  range: TimeRange;
+  unit: string;
+  onDrawn: (drawn: { series: number; points: number }) => void;
+}
+
+function Chart({ data, range, unit, onDrawn }: ChartProps) {
   const holder = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
@@ -116,7 +123,8 @@ function Chart({ data, unit, onDrawn }: { data: ChartData; unit: string; onDrawn
     const options: uPlot.Options = {
       width: Math.max(element.clientWidth, 100),
       height: Math.max(element.clientHeight - 28, 60),
-      scales: { x: { time: true } },
+      // The x axis is the chosen range, even while a young stack has only a few samples in it.
+      scales: { x: { time: true, range: () => [range.start, range.end] } },
       series: [
         {},
         ...data.series.map((s, i) => ({
@@ -129,8 +137,10 @@ function Chart({ data, unit, onDrawn }: { data: ChartData; unit: string; onDrawn
       ],
       axes: [
         { stroke: "#8b93a3", grid: { stroke: "#2a303b" }, ticks: { stroke: "#2a303b" } },
-        { stroke: "#8b93a3", grid: { stroke: "#2a303b" }, ticks: { stroke: "#2a303b" }, size: 72,
-          values: (_: uPlot, splits: number[]) => splits.map((v) => format(v)) },
+        { stroke: "#8b93a3", grid: { stroke: "#2a303b" }, ticks: { stroke: "#2a303b" },
+          values: (_: uPlot, splits: number[]) => splits.map((v) => format(v)),
+          // Wide enough for the longest label ("0.06 req/s"), at about 7 px a character.
+          size: (_: uPlot, values: string[] | null) => 18 + 7 * Math.max(4, ...(values ?? []).map((v) => v.length)) },
       ],
       legend: { show: true, live: true },
     };
@@ -145,7 +155,7 @@ function Chart({ data, unit, onDrawn }: { data: ChartData; unit: string; onDrawn
       resize.disconnect();
       plot.destroy();
     };
-  }, [data, unit, onDrawn]);
+  }, [data, range.start, range.end, unit, onDrawn]);
 
   return <div className="metrics-chart" ref={holder} />;
 }
