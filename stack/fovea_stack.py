@@ -187,9 +187,11 @@ frontend = Service(
     description="the FOVEA app in the browser: static files by nginx, /api proxied to the backend",
     image=ImageSpec(recipe=recipe("frontend", "services/frontend")),
     ports=[Port(container=3000)],
+    # The Metrics page draws the same dashboard files Grafana provisions (one source for both).
+    configs=[ConfigFile(source="configs/grafana/dashboards", target="/usr/share/fovea-dashboards")],
     depends_on={"backend": Condition.READY},
     probe=HttpProbe(port=3000, path="/api/health", budget_s=30, healthcheck=FRONTEND_HEALTHCHECK),
-    links={"app": "/"},
+    links={"app": "/", "metrics": "/metrics"},
 )
 
 

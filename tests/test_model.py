@@ -133,7 +133,7 @@ def test_the_frontend_is_on_3000_and_grafana_moves_to_3002_in_registry_mode() ->
     from fovea_ctl.settings import Settings
 
     offline = load_stack(Settings(project="x", port_base=1000))
-    assert offline.links() == {"app": "http://127.0.0.1:4000/"}
+    assert offline.links() == {"app": "http://127.0.0.1:4000/", "metrics": "http://127.0.0.1:4000/metrics"}
     assert offline.links(["backend"]) == {}
     assert offline.units["frontend"].depends_on == {"backend": Condition.READY}
     registry = load_stack(Settings(project="x", port_base=1000, image_source="registry"))  # validates: no clash

@@ -24,7 +24,8 @@ def status(json_out: Annotated[bool, typer.Option("--json", help="Versioned JSON
     """One row per service: state, readiness (probed now), health, uptime, restarts, ports, image."""
     from fovea_ctl.status import collect_status
 
-    report = collect_status(project())
+    target = project()
+    report = collect_status(target)
     if json_out:
         echo_json(report)
     else:
@@ -43,5 +44,7 @@ def status(json_out: Annotated[bool, typer.Option("--json", help="Versioned JSON
         if not console.is_terminal:
             console = Console(width=200)  # piped output: never truncate cells
         console.print(table)
+        for label, url in target.stack.links([s.name for s in report.services if s.ready]).items():
+            console.print(f"{label}: {url}", highlight=False)
     if not report.all_ready:
         sys.exit(1)

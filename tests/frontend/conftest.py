@@ -2,7 +2,8 @@
 Debian Chromium driven by Playwright (never a downloaded browser).
 
 Stacks (session-scoped; one per test session, torn down with its volumes at the end):
-    frontend_stack   frontend + backend and what they need (postgres, redis, prometheus, otel-collector).
+    frontend_stack   frontend + backend and what they need (postgres, redis, prometheus, otel-collector);
+                     the backend does not retry failed jobs (a crashing job fails at once).
     full_stack       the same plus model-service and model-worker (detection end to end). When any
                      collected test asks for it, `frontend_stack` is that full stack too, so a session
                      never starts two stacks.
@@ -35,9 +36,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -48,9 +47,8 @@ import httpx
 import pytest
 
 from fovea_ctl.project import Project
-from fovea_ctl.smoke import TEST_VIDEO_SCRIPT
 from fovea_ctl.videos import add_videos
-from tests.conftest import ROOT, ProjectFactory, RecordingReporter
+from tests.conftest import ROOT, ProjectFactory, RecordingReporter, make_clip, stack_without_job_retries
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Playwright
@@ -92,43 +90,16 @@ class FrontendStack:
             yield client
 
 
-def make_clip(project: Project, destination: Path) -> Path:
-    """The model-service tests' clip, made by the model-service image's ffmpeg in a throwaway container.
-
-    The image is resolved (and built if missing) by fovea; the stack need not run the service.
-    """
-    from fovea_ctl.images import build_image
-
-    resolved = project.resolver().resolve(project.stack.units["model-service"])
-    if resolved.missing:
-        if resolved.recipe is None:
-            fail_or_skip(f"the model-service image {resolved.ref} is missing")
-        build_image(project.settings, resolved.recipe, resolved.ref)
-    script = (ROOT / TEST_VIDEO_SCRIPT).read_text().replace("/out/", "/tmp/")
-    name = f"{project.settings.project}-clip-{uuid.uuid4().hex[:6]}"
-    docker = shutil.which("docker") or "/usr/bin/docker"
-    try:
-        made = subprocess.run([docker, "run", "--name", name, "--network", "none", "--entrypoint", "sh",
-                               resolved.ref, "-c", script], capture_output=True, text=True, timeout=300)
-        assert made.returncode == 0, f"making the test clip failed: {made.stderr[-1000:]}"
-        clip = destination / CLIP_NAME
-        copied = subprocess.run([docker, "cp", f"{name}:/tmp/{CLIP_NAME}", str(clip)],
-                                capture_output=True, text=True, timeout=120)
-        assert copied.returncode == 0, copied.stderr
-    finally:
-        subprocess.run([docker, "rm", "-f", name], capture_output=True, timeout=60)
-    return clip
-
-
 @pytest.fixture(scope="session")
 def _stack(request: pytest.FixtureRequest, engine_ready: None) -> Iterator[FrontendStack]:
     wants_full = any(FULL_FIXTURES & set(getattr(item, "fixturenames", ())) for item in request.session.items)
     factory = ProjectFactory(Path(tempfile.mkdtemp(prefix="fovea-frontend-")))
     try:
-        project = factory()
+        # Without job retries: a job that crashes (the Metrics test makes one) fails at once.
+        project = factory(stack_without_job_retries)
         _, result = project.up(RecordingReporter(), FULL_SERVICES if wants_full else FRONTEND_SERVICES)
         assert result.ok, [f.describe() for f in result.failures]
-        clip = make_clip(project, factory.tmp_root)
+        clip = make_clip(project, factory.tmp_root / CLIP_NAME)
         add_videos(project, [clip])
         stack = project.stack
         base_url = f"http://127.0.0.1:{stack.host_port(stack.units['frontend'].ports[0])}"

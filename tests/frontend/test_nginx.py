@@ -5,12 +5,16 @@ process, and the login page in a real Chromium."""
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
 from tests.conftest import run_fovea
 from tests.frontend.conftest import FrontendStack, console_errors
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 ASSET = re.compile(r"""(?:src|href)="(/assets/[^"]+\.(?:js|css))\"""")
 YEAR = "max-age=31536000"
@@ -107,15 +111,16 @@ def test_the_container_runs_as_a_non_root_user(frontend_stack: FrontendStack) ->
     assert uids and "0" not in uids, output
 
 
-def test_login_page_loads_clean_and_admin_reaches_the_video_list(page, frontend_stack: FrontendStack) -> None:  # type: ignore[no-untyped-def]
-    page.goto("/videos")
-    username = page.get_by_label(re.compile("user", re.I))
-    username.wait_for()
+def test_login_page_loads_clean_and_admin_reaches_the_video_list(page: Page, frontend_stack: FrontendStack) -> None:
+    # test ids from services/frontend/README.md
+    page.goto("/")
+    page.get_by_test_id("login-form").wait_for()  # no session: the app sends the user to login
     assert not console_errors(page)
-    username.fill(frontend_stack.username)
-    page.get_by_label(re.compile("password", re.I)).fill(frontend_stack.password)
-    page.get_by_role("button", name=re.compile("log in|sign in", re.I)).click()
-    page.get_by_text(frontend_stack.clip.name).first.wait_for()
+    page.get_by_test_id("login-username").fill(frontend_stack.username)
+    page.get_by_test_id("login-password").fill(frontend_stack.password)
+    page.get_by_test_id("login-submit").click()
+    page.get_by_test_id("video-name").filter(has_text=frontend_stack.clip.name).wait_for()
+    assert page.get_by_test_id("whoami").inner_text().startswith(frontend_stack.username)
     assert not console_errors(page)
 
 

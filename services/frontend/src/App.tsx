@@ -10,6 +10,7 @@ import { OntologyPage } from "./ontology/OntologyPage";
 import { WorldPage } from "./world/WorldPage";
 import { JobsPage } from "./jobs/JobsPage";
 import { TransferPage } from "./transfer/TransferPage";
+import { MetricsPage } from "./metrics/MetricsPage";
 
 export const queryClient = new QueryClient({
   defaultOptions: {
@@ -35,6 +36,7 @@ const router = createBrowserRouter([
           { path: "/world", element: <WorldPage /> },
           { path: "/jobs", element: <JobsPage /> },
           { path: "/transfer", element: <TransferPage /> },
+          { path: "/metrics", element: <MetricsPage /> },
         ],
       },
       { path: "/videos/:videoId", element: <WorkspacePage /> },

@@ -36,6 +36,7 @@ export function TopBar({ children }: { children?: React.ReactNode }) {
         <NavLink to="/world" data-testid="nav-world">World</NavLink>
         <NavLink to="/jobs" data-testid="nav-jobs">Jobs</NavLink>
         <NavLink to="/transfer" data-testid="nav-transfer">Export / import</NavLink>
+        <NavLink to="/metrics" data-testid="nav-metrics">Metrics</NavLink>
       </nav>
       <div className="topbar-middle">{children}</div>
       <span className="whoami" data-testid="whoami" title="signed in as">{me.data?.username}{me.data?.isAdmin ? " (admin)" : ""}</span>
