@@ -1,16 +1,24 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { lazy, Suspense, type ReactNode } from "react";
 import { createBrowserRouter, Navigate, RouterProvider } from "react-router-dom";
 import { ApiError, setUnauthorizedHandler } from "./api";
 import { LoginPage } from "./auth/LoginPage";
 import { RequireSession } from "./auth/RequireSession";
 import { Layout } from "./ui/Layout";
 import { VideosPage } from "./videos/VideosPage";
-import { WorkspacePage } from "./annotate/WorkspacePage";
-import { OntologyPage } from "./ontology/OntologyPage";
-import { WorldPage } from "./world/WorldPage";
 import { JobsPage } from "./jobs/JobsPage";
-import { TransferPage } from "./transfer/TransferPage";
-import { MetricsPage } from "./metrics/MetricsPage";
+
+// The login and video list load first; the rest come as their own chunks when opened (the workspace, the
+// ontology and world editors, export/import, and the Metrics page with its charting library).
+const WorkspacePage = lazy(() => import("./annotate/WorkspacePage").then((m) => ({ default: m.WorkspacePage })));
+const OntologyPage = lazy(() => import("./ontology/OntologyPage").then((m) => ({ default: m.OntologyPage })));
+const WorldPage = lazy(() => import("./world/WorldPage").then((m) => ({ default: m.WorldPage })));
+const TransferPage = lazy(() => import("./transfer/TransferPage").then((m) => ({ default: m.TransferPage })));
+const MetricsPage = lazy(() => import("./metrics/MetricsPage").then((m) => ({ default: m.MetricsPage })));
+
+function Loading({ children }: { children: ReactNode }) {
+  return <Suspense fallback={<div className="page-loading">Loading…</div>}>{children}</Suspense>;
+}
 
 export const queryClient = new QueryClient({
   defaultOptions: {
@@ -32,14 +40,14 @@ const router = createBrowserRouter([
         element: <Layout />,
         children: [
           { path: "/", element: <VideosPage /> },
-          { path: "/ontology", element: <OntologyPage /> },
-          { path: "/world", element: <WorldPage /> },
+          { path: "/ontology", element: <Loading><OntologyPage /></Loading> },
+          { path: "/world", element: <Loading><WorldPage /></Loading> },
           { path: "/jobs", element: <JobsPage /> },
-          { path: "/transfer", element: <TransferPage /> },
-          { path: "/metrics", element: <MetricsPage /> },
+          { path: "/transfer", element: <Loading><TransferPage /></Loading> },
+          { path: "/metrics", element: <Loading><MetricsPage /></Loading> },
         ],
       },
-      { path: "/videos/:videoId", element: <WorkspacePage /> },
+      { path: "/videos/:videoId", element: <Loading><WorkspacePage /></Loading> },
     ],
   },
   { path: "*", element: <Navigate to="/" replace /> },
