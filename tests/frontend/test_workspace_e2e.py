@@ -278,6 +278,10 @@ def test_detection_candidate_accepted_and_found_in_the_export(full_app: BrowserS
         tracks = {r["data"]["id"]: r["data"] for r in lines if r["type"] == "annotation"}
         assert accepted_id in tracks, f"accepted track missing from the {'interpolated ' if interpolated else ''}export"
         assert tracks[accepted_id]["source"] == "ai-assisted"
+        frames = tracks[accepted_id]["frames"]
+        if interpolated:  # every frame from the first keyframe to the last, each flagged
+            assert [f["frame"] for f in frames] == list(range(frames[0]["frame"], frames[-1]["frame"] + 1))
+            assert frames[0]["keyframe"] is True
 
 
 def test_a_removed_session_lands_on_login_keeping_the_place(full_app: BrowserSession, clip_video: dict[str, Any]) -> None:
