@@ -112,7 +112,7 @@ function OntologyEditor({ persona }: { persona: Persona }) {
             <tbody>
               {draft[cat].map((t, i) => (
                 <tr key={t.id} data-testid="ontology-type">
-                  <td><input type="color" value={t.color?.startsWith("#") ? t.color : "#4aa3ff"} onChange={(e) => update(cat, i, { color: e.target.value })} /></td>
+                  <td><input type="color" value={t.color?.startsWith("#") ? t.color : colorFor(t.name || t.id)} onChange={(e) => update(cat, i, { color: e.target.value })} /></td>
                   <td><input value={t.name} onChange={(e) => update(cat, i, { name: e.target.value })} placeholder="name" data-testid="type-name" /></td>
                   <td className="wide"><input value={t.description ?? ""} onChange={(e) => update(cat, i, { description: e.target.value })} placeholder="description" /></td>
                   <td><button className="icon bad" onClick={() => setDraft({ ...draft, [cat]: draft[cat].filter((_, j) => j !== i) })}>✗</button></td>
@@ -120,7 +120,7 @@ function OntologyEditor({ persona }: { persona: Persona }) {
               ))}
             </tbody>
           </table>
-          <button onClick={() => setDraft({ ...draft, [cat]: [...draft[cat], { id: newId(cat.replace("Types", "")), name: "", description: "", color: "#4aa3ff" }] })} data-testid={`add-${cat}`}>+ Add</button>
+          <button onClick={() => setDraft({ ...draft, [cat]: [...draft[cat], { id: newId(cat.replace("Types", "")), name: "", description: "", color: colorFor(String(draft[cat].length) + cat) }] })} data-testid={`add-${cat}`}>+ Add</button>
         </div>
       ))}
       <div className="row">
@@ -172,7 +172,7 @@ function Suggestions({ persona, ontology, onAccept }: { persona: Persona; ontolo
             <div>{s.description}</div>
             <div className="muted">{s.reason}</div>
             <div className="row">
-              <button onClick={() => onAccept({ ...ontology, [s.category]: [...ontology[s.category], { id: newId(s.category.replace("Types", "")), name: s.name, description: s.description, color: colorForHex(s.name) }] })} data-testid="suggestion-accept">Accept</button>
+              <button onClick={() => onAccept({ ...ontology, [s.category]: [...ontology[s.category], { id: newId(s.category.replace("Types", "")), name: s.name, description: s.description, color: colorFor(s.name) }] })} data-testid="suggestion-accept">Accept</button>
               <button onClick={() => setDismissed(new Set([...dismissed, s.category + s.name]))} data-testid="suggestion-dismiss">Dismiss</button>
             </div>
           </li>
@@ -180,15 +180,4 @@ function Suggestions({ persona, ontology, onAccept }: { persona: Persona; ontolo
       </ul>
     </div>
   );
-}
-
-/** A hex colour (the colour input wants hex) derived from the name. */
-function colorForHex(name: string): string {
-  const hue = Number(colorFor(name).match(/hsl\((\d+)/)?.[1] ?? 200);
-  const f = (n: number) => {
-    const k = (n + hue / 30) % 12;
-    const c = 0.58 - 0.85 * Math.min(0.58, 1 - 0.58) * Math.max(-1, Math.min(k - 3, 9 - k, 1));
-    return Math.round(255 * c).toString(16).padStart(2, "0");
-  };
-  return `#${f(0)}${f(8)}${f(4)}`;
 }
