@@ -12,6 +12,9 @@ export default defineConfig({
     host: "127.0.0.1",
     proxy: { "/api": { target: backend, changeOrigin: false } },
   },
+  // Pre-bundle every dependency at start: one discovered later (a lazy route's) makes vite re-optimise and
+  // reload the page mid-session.
+  optimizeDeps: { include: ["react", "react-dom/client", "react-router-dom", "@tanstack/react-query", "uplot"] },
   build: { outDir: "dist", sourcemap: false, chunkSizeWarningLimit: 600 },
   test: { include: ["src/**/*.test.ts"], environment: "node" },
 });

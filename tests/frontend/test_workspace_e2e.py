@@ -119,7 +119,8 @@ def drag(page: Page, start: tuple[float, float], end: tuple[float, float]) -> No
 
 
 def box_of(box: Locator) -> dict[str, float]:
-    return {k: float(box.get_attribute(f"data-{k}") or "nan") for k in ("x", "y", "width", "height")}
+    # The SVG rect's own attributes: the overlay's viewBox is the video's size, so these are video pixels.
+    return {k: float(box.get_attribute(k) or "nan") for k in ("x", "y", "width", "height")}
 
 
 def the_box(page: Page) -> dict[str, Any]:

@@ -93,10 +93,6 @@ export class BoxLayer {
       this.set(d, rect, "y", r3(box.y));
       this.set(d, rect, "width", r3(box.width));
       this.set(d, rect, "height", r3(box.height));
-      this.set(d, rect, "data-x", r3(box.x));
-      this.set(d, rect, "data-y", r3(box.y));
-      this.set(d, rect, "data-width", r3(box.width));
-      this.set(d, rect, "data-height", r3(box.height));
       this.set(d, rect, "data-keyframe", box.keyframe ? "true" : "false");
       this.set(d, rect, "data-candidate", candidate ? "true" : "false");
       this.set(d, rect, "data-selected", selected ? "true" : "false");
