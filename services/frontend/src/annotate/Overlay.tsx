@@ -34,27 +34,34 @@ export const Overlay = memo(function Overlay({ ws, types, onCreate }: {
   const size = ws.size;
   const handleSize = Math.max(size.width, size.height) / 100;
 
-  // The layer follows the player, the document and the UI state directly, not through React renders.
+  // The layer follows the player, the document and the UI state directly, not through React renders. One
+  // layer per workspace: the types and sizes it needs are read from a ref, so a late ontology only redraws.
+  const settings = useRef({ types, fontSize: handleSize * 1.6 });
+  settings.current = { types, fontSize: handleSize * 1.6 };
   useLayoutEffect(() => {
-    const l = new BoxLayer(svg.current!, group.current!);
+    const g = group.current!;
+    const l = new BoxLayer(svg.current!, g);
     const draw = () => {
       const u = ws.ui.get();
       const d = dragRef.current;
       l.update({
         frame: ws.player.frame, tracks: ws.doc.list(), hidden: u.hidden, selected: u.selected,
-        dragging: d && d.kind !== "draw" ? d.id : null, types, fontSize: handleSize * 1.6,
+        dragging: d && d.kind !== "draw" ? d.id : null, ...settings.current,
       });
     };
     draw();
-    const unsubscribe = [ws.player.subscribe(draw), ws.doc.subscribe(draw), ws.ui.subscribe(draw)];
     redraw.current = draw;
-    return () => unsubscribe.forEach((u) => u());
-  }, [ws, types, handleSize]);
+    const unsubscribe = [ws.player.subscribe(draw), ws.doc.subscribe(draw), ws.ui.subscribe(draw)];
+    return () => {
+      unsubscribe.forEach((u) => u());
+      g.replaceChildren(); // the next layer starts from an empty group
+    };
+  }, [ws]);
 
-  // A drag starting or ending changes which track the layer leaves to React.
+  // New colours or sizes, or a drag starting or ending (which track the layer leaves to React): redraw.
   useEffect(() => {
     redraw.current();
-  }, [drag?.kind, drag && drag.kind !== "draw" ? drag.id : null]);
+  }, [types, handleSize, drag?.kind, drag && drag.kind !== "draw" ? drag.id : null]);
 
   function point(e: { clientX: number; clientY: number }) {
     const rect = svg.current!.getBoundingClientRect();
