@@ -1,7 +1,7 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { Link } from "react-router-dom";
-import { jobs, summaries, type Summary } from "../api";
+import { jobs, summaries, videos, type Summary } from "../api";
 import { keyframeAt } from "../editor/keyframes";
 import { isFinished, JobProgress, useJob } from "../jobs/useJob";
 import { errorText } from "../ui/format";
@@ -134,7 +134,11 @@ export function SummaryPanel({ ws, personaId }: { ws: Workspace; personaId: stri
 
   const mine = (list.data ?? []).filter((s) => s.personaId === personaId);
   const current = mine[mine.length - 1] ?? (list.data ?? [])[(list.data ?? []).length - 1];
-  const objects = (current?.summary?.objects ?? []) as Array<{ label?: string; count?: number; max_count?: number }>;
+  const objects = (current?.summary?.objects ?? []) as Array<{
+    label?: string; count?: number; max_simultaneous?: number; first_seen_s?: number; last_seen_s?: number;
+  }>;
+  const videoList = useQuery({ queryKey: ["videos"], queryFn: videos.list });
+  const nameOf = (id: string) => videoList.data?.find((v) => v.id === id)?.filename ?? id;
 
   return (
     <div className="panel-section" data-testid="summary-panel">
@@ -150,7 +154,12 @@ export function SummaryPanel({ ws, personaId }: { ws: Workspace; personaId: stri
           <p className="summary-text" data-testid="summary-text">{current.text}</p>
           {objects.length > 0 && (
             <ul className="objects">
-              {objects.map((o, i) => <li key={i}>{o.label} {o.count ?? o.max_count ?? ""}</li>)}
+              {objects.map((o, i) => (
+                <li key={i} data-testid="summary-object">
+                  <b>{o.label}</b> × {o.count ?? "?"}{o.max_simultaneous ? ` (up to ${o.max_simultaneous} at once)` : ""}
+                  {o.first_seen_s != null && <span className="muted"> {o.first_seen_s}–{o.last_seen_s} s</span>}
+                </li>
+              ))}
             </ul>
           )}
           <div className="keyframes">
@@ -164,7 +173,7 @@ export function SummaryPanel({ ws, personaId }: { ws: Workspace; personaId: stri
       {similar.data && similar.data.length > 0 ? (
         <ul className="similar">
           {similar.data.map((s) => (
-            <li key={s.id}><Link to={`/videos/${s.videoId}`}>{s.videoId}</Link> <span className="muted">{s.distance?.toFixed(3)}</span></li>
+            <li key={s.id} data-testid="similar-video"><Link to={`/videos/${s.videoId}`}>{nameOf(s.videoId)}</Link> <span className="muted">distance {s.distance?.toFixed(3)}</span></li>
           ))}
         </ul>
       ) : <p className="muted">{similar.error ? "needs a summary first" : "none yet"}</p>}
