@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  SUPPORTED_TYPES, alignSeries, formatValue, instantValues, legendOf, parseDashboard, pointCount, resolveRange, stepFor,
+  SUPPORTED_TYPES, alignSeries, formatValue, instantValues, legendOf, parseDashboard, pointCount, resolveRange, stepFor, unitName,
 } from "./dashboard";
 
 // The files Grafana provisions and nginx serves to the page, read at test time by Vite's glob.
@@ -53,6 +53,8 @@ describe("formatValue", () => {
     expect(formatValue(2048, "bytes")).toBe("2 KiB");
     expect(formatValue(123456, "short")).toBe("123k");
     expect(formatValue(Number.NaN, "s")).toBe("–");
+    expect(unitName("percentunit")).toBe("%");
+    expect(unitName("short")).toBe("");
   });
 });
 

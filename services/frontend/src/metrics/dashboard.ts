@@ -115,6 +115,15 @@ function bytes(value: number): string {
   return `${trim(scaled)} ${units[index]}`;
 }
 
+const UNIT_NAMES: Record<string, string> = {
+  s: "seconds", ms: "milliseconds", percentunit: "%", percent: "%", reqps: "requests / s", ops: "operations / s", bytes: "bytes",
+};
+
+/** The unit as a person reads it in a panel's header ("" for plain counts). */
+export function unitName(unit: string): string {
+  return UNIT_NAMES[unit] ?? (unit === "short" || unit === "none" ? "" : unit);
+}
+
 /** A value in the panel's Grafana unit (the ids the dashboards use; others fall back to plain numbers). */
 export function formatValue(value: number | null | undefined, unit: string): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return "–";
