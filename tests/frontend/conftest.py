@@ -57,6 +57,7 @@ CHROMIUM = os.environ.get("FOVEA_CHROMIUM", "/usr/bin/chromium")
 # As root in a container-less CI machine; the rest keep Chromium off the (closed) network.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+NETWORK_CHANGED = "net::ERR_NETWORK_CHANGED"
 FRONTEND_SERVICES = ["frontend"]
 FULL_SERVICES = ["frontend", "model-service", "model-worker"]
 FULL_FIXTURES = {"full_stack", "full_app"}
@@ -179,8 +180,14 @@ def _new_page(browser: Browser, stack: FrontendStack) -> Iterator[Page]:
     context.set_default_timeout(30_000)
     page = context.new_page()
     errors = console_errors(page)
-    page.on("console", lambda message: errors.append(f"console: {message.text} ({message.location.get('url', '')})")
-            if message.type == "error" else None)
+
+    def on_console(message: Any) -> None:
+        # Chromium aborts requests in flight when the host's interfaces change (the shared engine adds a
+        # veth for every container anyone starts) and logs it as an error: the machine's, not the app's.
+        if message.type == "error" and NETWORK_CHANGED not in message.text:
+            errors.append(f"console: {message.text} ({message.location.get('url', '')})")
+
+    page.on("console", on_console)
     page.on("pageerror", lambda error: errors.append(f"uncaught: {error}"))
     try:
         yield page

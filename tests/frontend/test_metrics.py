@@ -33,7 +33,7 @@ def traffic(full_stack: FrontendStack, tmp_path_factory: pytest.TempPathFactory)
     with full_stack.api() as client:
         for _ in range(3):
             assert client.get("/api/videos").status_code == 200
-            assert client.get("/api/videos/00000000-0000-0000-0000-000000000000").status_code == 404
+            assert 400 <= client.get("/api/videos/no-such-video").status_code < 500  # the 4xx panels
         videos = {v["filename"]: v for v in client.get("/api/videos").json()}
         assert detect_and_wait(client, full_stack.video["id"])["status"] == "completed"
         time.sleep(12)

@@ -124,7 +124,9 @@ def test_login_page_loads_clean_and_admin_reaches_the_video_list(page: Page, fro
     assert not console_errors(page)
 
 
-def test_up_prints_the_url_to_open(frontend_stack: FrontendStack) -> None:
-    up = run_fovea(["up", "frontend"], frontend_stack.cli_env)  # a no-op on the session's stack
-    assert up.returncode == 0, up.stderr
-    assert f"app: open {frontend_stack.base_url}/" in up.stderr
+def test_status_prints_the_app_and_metrics_urls(frontend_stack: FrontendStack) -> None:
+    # status, not a second `up`: the session's stack differs from the stack file (no job retries), so an
+    # `up` from the CLI would recreate the backend. Both print the same Stack.links of ready services.
+    status = run_fovea(["status"], frontend_stack.cli_env)
+    assert f"app: {frontend_stack.base_url}/" in status.stdout, status.stdout + status.stderr
+    assert f"metrics: {frontend_stack.base_url}/metrics" in status.stdout

@@ -8,7 +8,7 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import {
-  SUPPORTED_TYPES, alignSeries, formatValue, instantValues, pointCount, type ChartData, type Panel, type TimeRange,
+  SUPPORTED_TYPES, alignSeries, formatValue, instantValues, pointCount, unitName, type ChartData, type Panel, type TimeRange,
 } from "./dashboard";
 import { queryInstant, queryRange } from "./prometheus";
 
@@ -41,7 +41,7 @@ function PanelFrame({ panel, state, series, points, children }: PanelFrameProps)
     >
       <header className="metrics-panel-head" title={panel.description}>
         <span className="metrics-panel-title">{panel.title}</span>
-        <span className="metrics-panel-unit">{panel.unit !== "short" ? panel.unit : ""}</span>
+        <span className="metrics-panel-unit">{unitName(panel.unit)}</span>
       </header>
       <div className="metrics-panel-body">{children}</div>
     </section>

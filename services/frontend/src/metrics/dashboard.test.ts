@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  SUPPORTED_TYPES, alignSeries, formatValue, instantValues, legendOf, parseDashboard, pointCount, resolveRange, stepFor,
+  SUPPORTED_TYPES, alignSeries, compactUpwards, formatValue, instantValues, legendOf, parseDashboard, pointCount, resolveRange, stepFor, unitName,
 } from "./dashboard";
 
 // The files Grafana provisions and nginx serves to the page, read at test time by Vite's glob.
@@ -36,6 +36,15 @@ describe("parseDashboard", () => {
   });
 });
 
+describe("compactUpwards", () => {
+  it("lifts a panel into the empty rows above it, and no further than a panel it would overlap", () => {
+    const panel = (id: number, x: number, y: number, w: number, h: number) =>
+      ({ id, type: "stat", title: `p${id}`, unit: "short", targets: [], gridPos: { x, y, w, h } });
+    const compacted = compactUpwards([panel(1, 0, 0, 6, 4), panel(2, 12, 0, 12, 8), panel(3, 0, 8, 12, 8), panel(4, 12, 8, 12, 8)]);
+    expect(compacted.map((p) => p.gridPos.y)).toEqual([0, 0, 4, 8]);
+  });
+});
+
 describe("legendOf", () => {
   it("fills Grafana's {{label}} template and falls back to the series selector", () => {
     expect(legendOf("{{method}} {{route}}", { method: "GET", route: "/api/videos" })).toBe("GET /api/videos");
@@ -53,6 +62,8 @@ describe("formatValue", () => {
     expect(formatValue(2048, "bytes")).toBe("2 KiB");
     expect(formatValue(123456, "short")).toBe("123k");
     expect(formatValue(Number.NaN, "s")).toBe("–");
+    expect(unitName("percentunit")).toBe("%");
+    expect(unitName("short")).toBe("");
   });
 });
 

@@ -65,7 +65,21 @@ export function parseDashboard(file: string, raw: unknown): Dashboard {
       .map((t) => ({ refId: t.refId, expr: t.expr as string, legendFormat: t.legendFormat })),
     gridPos: { x: p.gridPos?.x ?? 0, y: p.gridPos?.y ?? index * 8, w: p.gridPos?.w ?? 12, h: p.gridPos?.h ?? 8 },
   }));
-  return { uid: body.uid ?? file, title: body.title ?? file, file, panels };
+  return { uid: body.uid ?? file, title: body.title ?? file, file, panels: compactUpwards(panels) };
+}
+
+/** Grafana's grid gravity: each panel rises until it meets one above it, so no row is left empty. */
+export function compactUpwards(panels: Panel[]): Panel[] {
+  const placed: Panel[] = [];
+  const order = [...panels].sort((a, b) => a.gridPos.y - b.gridPos.y || a.gridPos.x - b.gridPos.x);
+  for (const panel of order) {
+    const { x, w } = panel.gridPos;
+    const floor = placed
+      .filter((p) => p.gridPos.x < x + w && x < p.gridPos.x + p.gridPos.w)
+      .reduce((bottom, p) => Math.max(bottom, p.gridPos.y + p.gridPos.h), 0);
+    placed.push({ ...panel, gridPos: { ...panel.gridPos, y: Math.min(panel.gridPos.y, floor) } });
+  }
+  return panels.map((panel) => placed.find((p) => p.id === panel.id && p.title === panel.title) ?? panel);
 }
 
 /** Grafana's legend template: `{{route}}` becomes the series' `route` label. */
@@ -113,6 +127,15 @@ function bytes(value: number): string {
     index += 1;
   }
   return `${trim(scaled)} ${units[index]}`;
+}
+
+const UNIT_NAMES: Record<string, string> = {
+  s: "seconds", ms: "milliseconds", percentunit: "%", percent: "%", reqps: "requests / s", ops: "operations / s", bytes: "bytes",
+};
+
+/** The unit as a person reads it in a panel's header ("" for plain counts). */
+export function unitName(unit: string): string {
+  return UNIT_NAMES[unit] ?? (unit === "short" || unit === "none" ? "" : unit);
 }
 
 /** A value in the panel's Grafana unit (the ids the dashboards use; others fall back to plain numbers). */
