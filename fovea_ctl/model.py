@@ -260,6 +260,8 @@ class Service(Model):
     single_instance_reason: str = ""  # why it cannot scale, said when someone asks it to
     placement: Placement | None = None
     replica_of: str | None = None  # set on the units `up --scale` adds (model-worker-2 of model-worker)
+    # What a person opens in a browser: label -> path on the service's first published port.
+    links: dict[str, str] = {}
 
     @field_validator("env")
     @classmethod
@@ -349,6 +351,14 @@ class Stack(Model):
     def published_ports(self, service: Service) -> list[Port]:
         """The ports of `service` published on 127.0.0.1 under this stack's publish setting."""
         return service.ports if self.publish == "all" or service.user_facing else []
+
+    def links(self, names: list[str] | None = None) -> dict[str, str]:
+        """Browser URLs of the units in `names` (all when None): "app" -> "http://127.0.0.1:3000/"."""
+        return {
+            label: f"http://127.0.0.1:{self.host_port(unit.ports[0])}{path}"
+            for unit in self.units.values() if unit.ports and (names is None or unit.name in names)
+            for label, path in unit.links.items()
+        }
 
     def dependency_order(self, names: list[str] | None = None) -> list[str]:
         """Units in an order where each comes after its dependencies (limited to `names` and their deps)."""

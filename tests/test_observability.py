@@ -10,7 +10,7 @@ import threading
 import time
 import types
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -18,22 +18,40 @@ from typing import Any
 import pytest
 import yaml
 
-from fovea_ctl.model import Stack
 from fovea_ctl.project import load_stack
 from fovea_ctl.settings import Settings
 from fovea_ctl.smoke import Http
-from tests.conftest import ROOT, ProjectFactory, RecordingReporter, run_fovea
+from fovea_ctl.videos import add_videos, backend_session
+from tests.conftest import ROOT, ProjectFactory, RecordingReporter, detect_and_wait, make_clip, run_fovea, \
+    stack_without_job_retries
 
 DASHBOARDS = sorted((ROOT / "configs" / "grafana" / "dashboards").glob("*.json"))
 
 
-def panel_queries() -> list[tuple[str, str, str]]:
+MODEL_SERIES = "fovea_model_"  # exported by the model-service itself: only a real one running jobs has them
+
+
+def panel_queries(model_service: bool) -> list[tuple[str, str, str]]:
+    """(dashboard file, panel title, PromQL) of the panels on the model-service's own series, or of the rest."""
     found = []
     for path in DASHBOARDS:
         for panel in json.loads(path.read_text())["panels"]:
             for target in panel["targets"]:
-                found.append((path.name, panel["title"], target["expr"]))
+                if (MODEL_SERIES in target["expr"]) == model_service:
+                    found.append((path.name, panel["title"], target["expr"]))
     return found
+
+
+def wait_for_panel_data(http: Http, prometheus: str, queries: list[tuple[str, str, str]], traffic: Callable[[], None],
+                        timeout_s: float = 60) -> None:
+    """Every query returns a series within the deadline (exports every 10 s; rates need two samples)."""
+    empty = queries
+    deadline = time.monotonic() + timeout_s
+    while empty and time.monotonic() < deadline:
+        traffic()
+        time.sleep(2)
+        empty = [q for q in empty if not query(http, prometheus, q[2])]
+    assert not empty, "panels without data:\n" + "\n".join(f"{d} / {t}: {e}" for d, t, e in empty)
 
 
 # -- wiring (no engine) ----------------------------------------------------------------------------
@@ -109,14 +127,7 @@ def run_worker(redis_port: int, password: str, fail: bool, monkeypatch: pytest.M
 
 def test_backend_metrics_reach_prometheus_and_every_dashboard_query_returns_data(
         make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    def stack(settings: Settings) -> Stack:
-        real = load_stack(settings)
-        # no retries: a crashing job is failed at once, so the failure panels get data within the test
-        backend = next(s for s in real.services if s.name == "backend")
-        backend = backend.model_copy(update={"env": {**backend.env, "BACKEND_JOB_RETRY_INTERVALS": "[]"}})
-        return real.model_copy(update={"services": [backend if s.name == "backend" else s for s in real.services]})
-
-    project = make_project(stack)
+    project = make_project(stack_without_job_retries)  # the failure panels get data within the test
     _, result = project.up(RecordingReporter(), ["backend"])
     assert result.ok, [f.describe() for f in result.failures]
     s = project.stack
@@ -140,18 +151,32 @@ def test_backend_metrics_reach_prometheus_and_every_dashboard_query_returns_data
             assert time.monotonic() < deadline, "the backend never saw the job finish"
             time.sleep(0.3)
 
-    queries = panel_queries()
+    queries = panel_queries(model_service=False)
     assert len(queries) >= 20
-    empty: list[tuple[str, str, str]] = queries
-    deadline = time.monotonic() + 60  # exports every 10 s; rates need two samples
-    while empty and time.monotonic() < deadline:
+
+    def traffic() -> None:
         http.call("GET", f"{api}/health")
         http.call("GET", f"{api}/api/personas")
-        time.sleep(2)
-        empty = [q for q in empty if not query(http, prometheus, q[2])]
-    assert not empty, "panels without data:\n" + "\n".join(f"{d} / {t}: {e}" for d, t, e in empty)
+
+    wait_for_panel_data(http, prometheus, queries, traffic)
     requests = query(http, prometheus, 'fovea_api_requests_total{route="/api/auth/login",status="401"}')
     assert requests and requests[0]["metric"]["service_name"] == "fovea-backend"
+
+
+def test_model_service_panels_return_data_after_a_detection_job(make_project: ProjectFactory, tmp_path: Path) -> None:
+    """The fovea_model_* panels need the real model-service: one detection job on the test clip feeds them."""
+    project = make_project()
+    _, result = project.up(RecordingReporter(), ["backend", "model-service", "model-worker"])
+    assert result.ok, [f.describe() for f in result.failures]
+    add_videos(project, [make_clip(project, tmp_path / "panels.mp4")])
+    s = project.stack
+    prometheus = f"http://127.0.0.1:{s.host_port(s.units['prometheus'].ports[0])}"
+    with backend_session(project) as client:
+        video = next(v for v in client.get("/api/videos").json() if v["filename"] == "panels.mp4")
+        assert detect_and_wait(client, video["id"])["status"] == "completed"
+    queries = panel_queries(model_service=True)
+    assert len(queries) >= 5
+    wait_for_panel_data(Http(), prometheus, queries, traffic=lambda: None, timeout_s=90)
 
 
 def query(http: Http, prometheus: str, expr: str) -> list[dict[str, Any]]:

@@ -336,6 +336,11 @@ def test_render_compose_is_accepted_by_docker_compose(make_project: ProjectFacto
     assert config["services"]["postgres"]["healthcheck"]["interval"] in ("1s", 1000000000)
     assert config["services"]["postgres"]["ports"][0]["host_ip"] == "127.0.0.1"
     assert "postgres_password" in config["secrets"]
+    frontend = config["services"]["frontend"]
+    assert frontend["ports"][0]["published"] in (str(project.settings.port_base + 3000), project.settings.port_base + 3000)
+    assert frontend["ports"][0]["host_ip"] == "127.0.0.1" and frontend["ports"][0]["target"] == 3000
+    assert frontend["depends_on"]["backend"]["condition"] == "service_healthy"
+    assert "/api/health" in " ".join(frontend["healthcheck"]["test"])
 
 
 def test_project_lock_serialises_one_project_only(tmp_path: Path) -> None:

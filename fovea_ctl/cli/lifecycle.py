@@ -55,6 +55,8 @@ def up(
         slowest = max((r.ready_at_s or 0.0 for r in result.runs.values()), default=0.0)
         sys.stderr.write(f"fovea: {len(result.runs)} services ready in {result.elapsed_s:.2f} s ({summary})"
                          f"{'' if plan_.empty else f'; last ready at {slowest:.2f} s'}\n")
+        for label, url in target.stack.links(list(result.runs)).items():
+            sys.stderr.write(f"fovea: {label}: open {url}\n")
 
 
 def _raise_failures(result: ApplyResult) -> None:

@@ -1,0 +1,46 @@
+import { useQueryClient } from "@tanstack/react-query";
+import { NavLink, Outlet, useNavigate } from "react-router-dom";
+import { auth } from "../api";
+import { useMe } from "../auth/session";
+
+export function Layout() {
+  return (
+    <div className="app">
+      <TopBar />
+      <main className="page">
+        <Outlet />
+      </main>
+    </div>
+  );
+}
+
+export function TopBar({ children }: { children?: React.ReactNode }) {
+  const me = useMe();
+  const navigate = useNavigate();
+  const queryClient = useQueryClient();
+  async function logout() {
+    try {
+      await auth.logout();
+    } finally {
+      queryClient.clear();
+      queryClient.setQueryData(["me"], null);
+      navigate("/login", { replace: true });
+    }
+  }
+  return (
+    <header className="topbar">
+      <NavLink to="/" className="brand">FOVEA</NavLink>
+      <nav>
+        <NavLink to="/" end data-testid="nav-videos">Videos</NavLink>
+        <NavLink to="/ontology" data-testid="nav-ontology">Ontology</NavLink>
+        <NavLink to="/world" data-testid="nav-world">World</NavLink>
+        <NavLink to="/jobs" data-testid="nav-jobs">Jobs</NavLink>
+        <NavLink to="/transfer" data-testid="nav-transfer">Export / import</NavLink>
+        <NavLink to="/metrics" data-testid="nav-metrics">Metrics</NavLink>
+      </nav>
+      <div className="topbar-middle">{children}</div>
+      <span className="whoami" data-testid="whoami" title="signed in as">{me.data?.username}{me.data?.isAdmin ? " (admin)" : ""}</span>
+      <button onClick={logout} data-testid="logout">Log out</button>
+    </header>
+  );
+}
