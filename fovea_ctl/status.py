@@ -60,10 +60,11 @@ class ServiceStatus:
 
 
 class StatusReport:
-    def __init__(self, project: str, services: list[ServiceStatus]) -> None:
+    def __init__(self, project: str, services: list[ServiceStatus], links: dict[str, str] | None = None) -> None:
         self.schema_version = SCHEMA_VERSION
         self.project = project
         self.services = services
+        self.links = links or {}  # what a person opens ("app", "metrics"), of the services ready now
 
     @property
     def all_ready(self) -> bool:
@@ -84,6 +85,7 @@ def roster_of(stack: Stack, settings: Settings) -> dict:
         "units": [{"name": name, "one_shot": unit.one_shot, "probe": wire.probe_spec(unit, stack)}
                   for name, unit in stack.units.items()],
         "skipped": [{"name": s.name, "reason": s.unavailable_reason or ""} for s in stack.skipped],
+        "links": {name: stack.links([name]) for name, unit in stack.units.items() if unit.links},
     }
 
 
@@ -235,7 +237,9 @@ def collect(roster: dict, engine: object) -> StatusReport:
     services = [rows[name] for name in names]
     services += [ServiceStatus(name=s["name"], role="service", state="unavailable", ready=False, detail=s["reason"])
                  for s in roster["skipped"]]
-    return StatusReport(project=roster["project"], services=services)
+    links = {label: url for name, urls in roster.get("links", {}).items() if name in rows and rows[name].ready
+             for label, url in urls.items()}
+    return StatusReport(project=roster["project"], services=services, links=links)
 
 
 def engine_for(address: str | None, project: Project | None = None) -> object:
@@ -292,6 +296,7 @@ def write_report(report: StatusReport, as_json: bool) -> int:
     else:
         colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
         sys.stdout.write(render_table(report, colour))
+        sys.stdout.write("".join(f"{label}: {url}\n" for label, url in report.links.items()))
     sys.stdout.flush()
     return 0 if report.all_ready else 1
 
