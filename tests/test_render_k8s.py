@@ -120,7 +120,7 @@ def test_probes_match_the_stack(tmp_path: Path) -> None:
         startup = container["startupProbe"]
         assert startup["periodSeconds"] * startup["failureThreshold"] >= probe.budget_s
         checked += 1
-    assert checked == 7  # postgres, redis, prometheus, otel-collector, backend, model-service, model-worker
+    assert checked == 8  # postgres, redis, prometheus, otel-collector, backend, frontend, model-service, model-worker
     assert workload(documents, "postgres")["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["exec"][
         "command"][0] == "pg_isready"
 
