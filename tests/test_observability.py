@@ -171,9 +171,12 @@ def test_model_service_panels_return_data_after_a_detection_job(make_project: Pr
     add_videos(project, [make_clip(project, tmp_path / "panels.mp4")])
     s = project.stack
     prometheus = f"http://127.0.0.1:{s.host_port(s.units['prometheus'].ports[0])}"
-    with backend_session(project) as client:
+    client = backend_session(project)
+    try:
         video = next(v for v in client.get("/api/videos").json() if v["filename"] == "panels.mp4")
         assert detect_and_wait(client, video["id"])["status"] == "completed"
+    finally:
+        client.close()
     queries = panel_queries(model_service=True)
     assert len(queries) >= 5
     wait_for_panel_data(Http(), prometheus, queries, traffic=lambda: None, timeout_s=90)
