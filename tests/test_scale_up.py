@@ -25,7 +25,8 @@ def test_up_scale_runs_replicas_and_scales_back_down(make_project: ProjectFactor
     assert refused.returncode == 2
     assert "redis cannot scale: it writes the redis-data volume" in refused.stderr
 
-    one = Project(project.settings.model_copy(update={"scale": ""}))
+    # model-worker=1: one dedicated worker (with no scale at all the model-service's own worker is the only one)
+    one = Project(project.settings.model_copy(update={"scale": "model-worker=1"}))
     assert "remove container " + containers["model-worker-2"].name + " — scaled down to 1" in one.plan(["model-worker"]).text()
     _, result = one.up(RecordingReporter(), ["model-worker"])
     assert result.ok
