@@ -23,8 +23,8 @@ from fovea_ctl.backup import (
     BackupManifest,
     ItemRecord,
     TransferProgress,
-    _counting,
-    _psql,
+    counting,
+    psql,
     check_checksums,
     decrypt_secrets,
     exec_text,
@@ -73,21 +73,21 @@ class _DatabaseStage(_Stage):
     def swap(self) -> None:
         _, database = postgres_access(self.service)
         old = f"{self.staged}_old"
-        _psql(self.project, self.container, self.service,
+        psql(self.project, self.container, self.service,
               f"select pg_terminate_backend(pid) from pg_stat_activity where datname = '{database}' "
               "and pid <> pg_backend_pid()", database="postgres")
-        _psql(self.project, self.container, self.service, f'alter database "{database}" rename to "{old}"', database="postgres")
+        psql(self.project, self.container, self.service, f'alter database "{database}" rename to "{old}"', database="postgres")
         try:
-            _psql(self.project, self.container, self.service,
+            psql(self.project, self.container, self.service,
                   f'alter database "{self.staged}" rename to "{database}"', database="postgres")
         except FoveaError:
-            _psql(self.project, self.container, self.service, f'alter database "{old}" rename to "{database}"', database="postgres")
+            psql(self.project, self.container, self.service, f'alter database "{old}" rename to "{database}"', database="postgres")
             raise
-        _psql(self.project, self.container, self.service, f'drop database "{old}" with (force)', database="postgres")
+        psql(self.project, self.container, self.service, f'drop database "{old}" with (force)', database="postgres")
 
     def discard(self) -> None:
         try:
-            _psql(self.project, self.container, self.service, f'drop database if exists "{self.staged}" with (force)',
+            psql(self.project, self.container, self.service, f'drop database if exists "{self.staged}" with (force)',
                   database="postgres")
         except FoveaError:
             pass
@@ -150,16 +150,16 @@ def _stage_database(project: Project, folder: Path, item: ItemRecord, tag: str, 
     container = running_container(project, service)
     user, database = postgres_access(service)
     staged = f"{database}_restore_{tag}"
-    _psql(project, container, service, f'create database "{staged}"', database="postgres")
+    psql(project, container, service, f'create database "{staged}"', database="postgres")
     stage = _DatabaseStage(project, item, service, container, staged)
     for extension in filter(None, item.details.get("extensions", "").split(",")):
-        _psql(project, container, service, f'create extension if not exists "{extension}"', database=staged)
+        psql(project, container, service, f'create extension if not exists "{extension}"', database=staged)
     path = folder / str(item.artifact)
     progress.begin(item.name, path.stat().st_size)
     try:
         stream = project.engine.exec_stream(
             container, ["pg_restore", "-U", user, "-d", staged, "--exit-on-error", "--no-owner", "--no-privileges"],
-            user="postgres", stdin=_counting(read_file_chunks(path), lambda n: progress.advance(item.name, n)))
+            user="postgres", stdin=counting(read_file_chunks(path), lambda n: progress.advance(item.name, n)))
         b"".join(stream)
         if stream.exit_code != 0:
             raise FoveaError(f"{item.name}: pg_restore into {staged} failed (exit {stream.exit_code}); live data untouched: "
@@ -191,7 +191,7 @@ def _stage_files(project: Project, folder: Path, item: ItemRecord, tag: str, pro
                 command = ["sh", "-c", f'cat > "/v/{staged}/dump.rdb" && chown --reference=/v "/v/{staged}/dump.rdb"']
                 chunks = read_file_chunks(path)
             stream = project.engine.exec_stream(helper, command,
-                                                stdin=_counting(chunks, lambda n: progress.advance(item.name, n)))
+                                                stdin=counting(chunks, lambda n: progress.advance(item.name, n)))
             b"".join(stream)
             if stream.exit_code != 0:
                 raise FoveaError(f"{item.name}: unpacking into a staging folder failed (exit {stream.exit_code}); "

@@ -30,7 +30,7 @@ from fovea_ctl.backup import (
     BackupManifest,
     ItemRecord,
     VerifyRecord,
-    _sha256_file,
+    sha256_file,
     list_backups,
     prune_backups,
 )
@@ -49,7 +49,7 @@ def _fake_backup(root: Path, backup_id: str, created: datetime, backup_class: st
                               stack_hash="x", items=[ItemRecord(name="video-data", kind="volume", strategy="tar")])
     (folder / MANIFEST).write_text(manifest.model_dump_json())
     if verified is not None:
-        record = VerifyRecord(ok=verified, verified_at=created, manifest_sha256=_sha256_file(folder / MANIFEST))
+        record = VerifyRecord(ok=verified, verified_at=created, manifest_sha256=sha256_file(folder / MANIFEST))
         (folder / VERIFIED).write_text(record.model_dump_json())
 
 
@@ -183,7 +183,7 @@ def test_no_secret_value_appears_in_any_artifact_or_the_manifest(live: Live, tmp
     assert items["secrets"]["artifact"] == "secrets.tar.age"
     for item in manifest["items"]:
         if item["artifact"]:
-            assert item["sha256"] == _sha256_file(folder / item["artifact"]) and item["duration_s"] >= 0
+            assert item["sha256"] == sha256_file(folder / item["artifact"]) and item["duration_s"] >= 0
 
     values = [live.project.secrets.value(name).encode() for name in ("postgres_password", "admin_password", "session_secret")]
     # Every artifact as plain bytes: the dump as SQL, the tar decompressed, the rest as stored.
