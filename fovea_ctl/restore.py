@@ -207,14 +207,12 @@ def _stage_files(project: Project, folder: Path, item: ItemRecord, tag: str, pro
 
 def _ensure_volume(project: Project, volume: str) -> None:
     """A target volume that `down --volumes` removed is created as `up` would (same labels)."""
-    from fovea_ctl.engine import LABEL_PRIORITY, LABEL_VOLUME, project_labels
+    from fovea_ctl.engine import create_stack_volume
 
     engine_name = project.settings.volume_name(volume)
     if engine_name in project.observe().volumes:
         return
-    spec = project.stack.volume(volume)
-    project.engine.create_volume(engine_name, {**project_labels(project.settings.project), LABEL_VOLUME: spec.name,
-                                               LABEL_PRIORITY: spec.priority.value, "com.docker.compose.volume": spec.name})
+    create_stack_volume(project.engine, project.settings.project, engine_name, project.stack.volume(volume))
 
 
 def restore_backup(project: Project, folder: Path, reporter: Reporter, progress: TransferProgress,

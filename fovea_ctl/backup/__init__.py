@@ -17,7 +17,7 @@ public face: `restore`, the CLI and `down` import from here only.
 """
 
 from fovea_ctl.backup.catalog import backup_root, list_backups, load_info, resolve_backup
-from fovea_ctl.backup.containers import (HELPER_LABEL, exec_text, helper_container, image_for, mounting_service,
+from fovea_ctl.backup.containers import (exec_text, helper_container, image_for, mounting_service,
                                          postgres_access, psql, running_container)
 from fovea_ctl.backup.create import create_backup, stack_hash
 from fovea_ctl.backup.files import counting, read_file_chunks, sha256_file
@@ -30,7 +30,7 @@ from fovea_ctl.backup.verify import check_checksums, decrypt_secrets, verify_bac
 from fovea_ctl.backup.write_markers import fresh_backups
 
 __all__ = [
-    "AGE_IDENTITY_ENV", "AGE_RECIPIENT_ENV", "HELPER_LABEL", "MANIFEST", "OLD_PREFIX", "PARTIAL_PREFIX", "SCHEMA_VERSION",
+    "AGE_IDENTITY_ENV", "AGE_RECIPIENT_ENV", "MANIFEST", "OLD_PREFIX", "PARTIAL_PREFIX", "SCHEMA_VERSION",
     "STAGING_PREFIX", "VERIFIED", "BackupClass", "BackupInfo", "BackupManifest", "BackupResult", "ItemRecord",
     "TransferProgress", "VerifyRecord", "backup_root", "check_checksums", "counting", "create_backup", "decrypt_secrets",
     "exec_text", "fresh_backups", "helper_container", "image_for", "list_backups", "load_info", "make_progress",

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fovea_ctl.engine import helper_labels
 from fovea_ctl.errors import FoveaError
 from fovea_ctl.model import Service
 
@@ -16,7 +17,6 @@ if TYPE_CHECKING:
     from fovea_ctl.observe import ObservedState
     from fovea_ctl.project import Project
 
-HELPER_LABEL = "io.fovea.helper-of"
 
 # -- engine helpers ---------------------------------------------------------------------------------
 def mounting_service(project: Project, volume: str) -> Service | None:
@@ -45,7 +45,7 @@ def helper_container(project: Project, image: str, volumes: dict[str, str], read
     host folders bind-mounted read-write (target -> host path; only for a local engine)."""
     engine = project.engine
     name = f"{project.settings.project}-helper-{uuid.uuid4().hex[:8]}"
-    cid = engine.run_helper(name, image, {HELPER_LABEL: project.settings.project},
+    cid = engine.run_helper(name, image, helper_labels(project.settings.project),
                             volume_mounts=[(v, t, read_only) for t, v in volumes.items()],
                             bind_mounts=[(str(h), t, False) for t, h in (binds or {}).items()])
     try:
