@@ -20,7 +20,7 @@ from fovea_ctl.backup.catalog import backup_root, list_backups, load_info, resol
 from fovea_ctl.backup.containers import (exec_text, helper_container, image_for, mounting_service,
                                          postgres_access, psql, running_container)
 from fovea_ctl.backup.create import create_backup, stack_hash
-from fovea_ctl.backup.files import counting, read_file_chunks, sha256_file
+from fovea_ctl.backup.files import counting, permission_warnings, read_file_chunks, sha256_file
 from fovea_ctl.backup.manifest import (AGE_IDENTITY_ENV, AGE_RECIPIENT_ENV, MANIFEST, OLD_PREFIX, PARTIAL_PREFIX,
                                        SCHEMA_VERSION, STAGING_PREFIX, VERIFIED, BackupClass, BackupInfo,
                                        BackupManifest, BackupResult, ItemRecord, VerifyRecord)
@@ -34,6 +34,6 @@ __all__ = [
     "STAGING_PREFIX", "VERIFIED", "BackupClass", "BackupInfo", "BackupManifest", "BackupResult", "ItemRecord",
     "TransferProgress", "VerifyRecord", "backup_root", "check_checksums", "counting", "create_backup", "decrypt_secrets",
     "exec_text", "fresh_backups", "helper_container", "image_for", "list_backups", "load_info", "make_progress",
-    "mounting_service", "postgres_access", "prune_backups", "psql", "read_file_chunks", "resolve_backup",
+    "mounting_service", "permission_warnings", "postgres_access", "prune_backups", "psql", "read_file_chunks", "resolve_backup",
     "running_container", "sha256_file", "stack_hash", "verify_backup",
 ]

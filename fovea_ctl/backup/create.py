@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -9,10 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fovea_ctl.backup.files import fsync_dir, write_json_atomic
+from fovea_ctl.backup.files import PRIVATE_DIR, fsync_dir, make_private_dir, write_json_atomic
 from fovea_ctl.backup.manifest import MANIFEST, PARTIAL_PREFIX, BackupClass, BackupManifest, BackupResult, ItemRecord
 from fovea_ctl.backup.progress import TransferProgress
 from fovea_ctl.backup.strategies import BackupContext, backup_dotenv, backup_secrets, copy_items
+from fovea_ctl.errors import FoveaError
 from fovea_ctl.model import BackupStrategy, Priority
 
 if TYPE_CHECKING:
@@ -33,11 +35,65 @@ def _new_id(root: Path, backup_class: BackupClass) -> str:
 
 
 def create_backup(project: Project, backup_class: BackupClass, root: Path, progress: TransferProgress) -> BackupResult:
-    """Back up every item of the class into `root/<UTC timestamp>-<class>/`, atomically."""
-    root.mkdir(parents=True, exist_ok=True)
+    """Back up every item of the class into `root/<UTC timestamp>-<class>/`, atomically.
+
+    Under the project lock, like `up`, `down` and `restore`: a backup never reads a service that another
+    command is recreating (it waits for that command, or that command waits for it).
+    """
+    from fovea_ctl.project import project_lock
+    from fovea_ctl.restore_journal import recover_interrupted_restore
+
+    with project_lock(project.settings, on_wait=lambda: progress.note("waiting: another fovea command holds this project")):
+        recover_interrupted_restore(project, note=progress.note)
+        if not root.is_dir():
+            root.mkdir(parents=True, mode=PRIVATE_DIR)
+        _remove_dead_partials(root, project.settings.project, progress)
+        try:
+            return _create(project, backup_class, root, progress)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise _destination_full(root, exc.strerror or str(exc)) from None
+            raise
+        except FoveaError as exc:
+            if "No space left on device" in exc.message or "Disk quota exceeded" in exc.message:
+                raise _destination_full(root, "No space left on device") from None
+            raise
+
+
+def _destination_full(root: Path, why: str) -> FoveaError:
+    return FoveaError(f"backup destination {root} is full ({why}); the partial backup was removed and the live "
+                      "data is untouched", hint="free space there, or back up elsewhere with --to")
+
+
+def _partial_prefix(project: str) -> str:
+    return f"{PARTIAL_PREFIX}{project}-"
+
+
+def _remove_dead_partials(root: Path, project: str, progress: TransferProgress) -> None:
+    """`.partial-<project>-<id>-<pid>` folders whose process is gone: a backup killed before it could
+    clean up (SIGKILL, power loss). Never listed; removed here, under the lock, by the next backup."""
+    for path in root.glob(f"{_partial_prefix(project)}*"):
+        pid = path.name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        progress.note(f"removed {path.name}, left by a backup that was killed")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _create(project: Project, backup_class: BackupClass, root: Path, progress: TransferProgress) -> BackupResult:
     backup_id = _new_id(root, backup_class)
-    partial = root / f"{PARTIAL_PREFIX}{backup_id}-{os.getpid()}"
-    partial.mkdir()
+    partial = root / f"{_partial_prefix(project.settings.project)}{backup_id}-{os.getpid()}"
+    make_private_dir(partial)
     try:
         ctx = BackupContext(project, partial, progress)
         manifest = BackupManifest(id=backup_id, project=project.settings.project, backup_class=backup_class,

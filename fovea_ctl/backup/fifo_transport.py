@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from fovea_ctl.backup.files import CHUNK
+from fovea_ctl.backup.files import CHUNK, open_private
 from fovea_ctl.errors import FoveaError
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ def fifo_to_artifact(project: Project, container: str, command: list[str], sink:
 
     digest = hashlib.sha256()
     size = 0
-    with path.open("wb") as handle:
+    with open_private(path) as handle:
         compressor = _Compressor(sink.path, handle)
         waiter = threading.Thread(target=drain, daemon=True)
         waiter.start()

@@ -32,7 +32,7 @@ class _HashingFile:
 def write_artifact(chunks: Iterable[bytes], path: Path, *, compress: bool, on_bytes: Callable[[int], None]) -> tuple[int, str, int]:
     """Write a stream to `path` (zstd level 1 on the host when `compress`), fsynced: (size, sha256, raw bytes)."""
     raw = 0
-    with path.open("wb") as handle:
+    with open_private(path) as handle:
         sink = _HashingFile(handle)
         if compress:
             import zstandard
@@ -85,8 +85,8 @@ def fsync_dir(path: Path) -> None:
 
 def write_json_atomic(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
-    with temporary.open("w") as handle:
-        handle.write(text)
+    with open_private(temporary) as handle:
+        handle.write(text.encode())
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
@@ -98,3 +98,33 @@ def counting(chunks: Iterable[bytes], on_bytes: Callable[[int], None]) -> Iterat
     for chunk in chunks:
         on_bytes(len(chunk))
         yield chunk
+
+
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
+
+
+def open_private(path: Path) -> IO[bytes]:
+    """A new file only its owner can read (0600 from the start, whatever the umask): backups hold every
+    user's password hash and every annotation."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, PRIVATE_FILE)
+    os.fchmod(fd, PRIVATE_FILE)
+    return os.fdopen(fd, "wb")
+
+
+def make_private_dir(path: Path) -> None:
+    path.mkdir(mode=PRIVATE_DIR)
+    os.chmod(path, PRIVATE_DIR)
+
+
+def permission_warnings(folder: Path) -> list[str]:
+    """Lines about a backup others can read or write (the folder or any file in it)."""
+    loose = []
+    for path in [folder, *sorted(folder.rglob("*"))]:
+        mode = path.lstat().st_mode & 0o777
+        if mode & 0o077:
+            loose.append(f"{path.relative_to(folder.parent)} ({mode:04o})")
+    if not loose:
+        return []
+    return [f"backup {folder.name} is readable or writable by other users: {', '.join(loose[:5])}"
+            f"{' …' if len(loose) > 5 else ''}; run `chmod -R go-rwx {folder}`"]

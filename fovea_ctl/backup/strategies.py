@@ -19,7 +19,7 @@ from fovea_ctl.backup.fifo_transport import FifoSink, fifo_to_artifact
 from fovea_ctl.backup.files import write_artifact
 from fovea_ctl.backup.manifest import AGE_IDENTITY_ENV, AGE_RECIPIENT_ENV, OLD_PREFIX, STAGING_PREFIX, ItemRecord
 from fovea_ctl.backup.progress import TransferProgress, human
-from fovea_ctl.backup.write_markers import listing_marker, pg_marker
+from fovea_ctl.backup.write_markers import listing_marker, pg_position
 from fovea_ctl.errors import FoveaError, UsageError
 from fovea_ctl.model import BackupStrategy, Volume
 
@@ -44,7 +44,7 @@ def _backup_pg(ctx: BackupContext, volume: Volume) -> ItemRecord:
         raise FoveaError(f"volume {volume.name}: no enabled service mounts it, so nothing can run pg_dump")
     container = running_container(project, service, ctx.observed)
     user, database = postgres_access(service)
-    marker = pg_marker(project, container, service)
+    marker, wal_lsn = pg_position(project, container, service)  # before pg_dump's snapshot: see write_markers
     ctx.postgres_version = psql(project, container, service, "show server_version")
     size = int(psql(project, container, service, f"select pg_database_size('{database}')") or 0)
     # Extensions made while initdb's single-user bootstrap ran get system OIDs, and pg_dump skips those
@@ -64,7 +64,7 @@ def _backup_pg(ctx: BackupContext, volume: Volume) -> ItemRecord:
     return ItemRecord(name=volume.name, kind="volume", strategy=volume.backup_strategy.value, artifact=artifact,
                       size=size_out, sha256=digest, source_bytes=size, write_marker=marker,
                       details={"database": database, "user": user, "service": service.name, "format": "pg_dump -Fc -Z zstd:1",
-                               "extensions": extensions})
+                               "extensions": extensions, "wal_lsn": wal_lsn})
 
 
 def _backup_tar(ctx: BackupContext, volume: Volume) -> ItemRecord:
@@ -120,8 +120,18 @@ def _backup_tar(ctx: BackupContext, volume: Volume) -> ItemRecord:
                       details={"format": "tar (numeric owners) + zstd -1", "image": image, "transfer": how})
 
 
+# redis-cli inside the redis container, authenticated with the password file when redis has one (the
+# password travels in REDISCLI_AUTH, never in argv); without the file, unauthenticated.
+REDIS_CLI = ('if [ -r /run/secrets/redis_password ]; then REDISCLI_AUTH="$(cat /run/secrets/redis_password)"; '
+             'export REDISCLI_AUTH; fi; exec redis-cli "$@"')
+
+
+def redis_cli(project: Project, container: str, *args: str) -> str:
+    return exec_text(project, container, ["sh", "-c", REDIS_CLI, "redis-cli", *args])
+
+
 def _redis_info(project: Project, container: str) -> dict[str, str]:
-    text = exec_text(project, container, ["redis-cli", "INFO", "persistence"])
+    text = redis_cli(project, container, "INFO", "persistence")
     return dict(line.split(":", 1) for line in text.replace("\r", "").splitlines() if ":" in line)
 
 
@@ -132,7 +142,7 @@ def _backup_rdb(ctx: BackupContext, volume: Volume) -> ItemRecord:
         raise FoveaError(f"volume {volume.name}: no enabled service mounts it, so nothing can BGSAVE")
     container = running_container(project, service, ctx.observed)
     before = int(_redis_info(project, container).get("rdb_saves", "0"))
-    reply = exec_text(project, container, ["redis-cli", "BGSAVE", "SCHEDULE"]).strip()
+    reply = redis_cli(project, container, "BGSAVE", "SCHEDULE").strip()
     deadline = time.monotonic() + 600
     while True:
         info = _redis_info(project, container)
@@ -143,8 +153,8 @@ def _backup_rdb(ctx: BackupContext, volume: Volume) -> ItemRecord:
         time.sleep(0.1)
     if info.get("rdb_last_bgsave_status") != "ok":
         raise FoveaError("redis BGSAVE failed", hint=f"see `fovea logs {service.name}`")
-    directory = exec_text(project, container, ["redis-cli", "--raw", "CONFIG", "GET", "dir"]).split()[-1]
-    filename = exec_text(project, container, ["redis-cli", "--raw", "CONFIG", "GET", "dbfilename"]).split()[-1]
+    directory = redis_cli(project, container, "--raw", "CONFIG", "GET", "dir").split()[-1]
+    filename = redis_cli(project, container, "--raw", "CONFIG", "GET", "dbfilename").split()[-1]
     artifact = f"{volume.name}.rdb"
     ctx.progress.begin(volume.name, None)
     stream = project.engine.exec_stream(container, ["cat", f"{directory}/{filename}"])

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from fovea_ctl.backup.catalog import load_info
 from fovea_ctl.backup.containers import helper_container, image_for
-from fovea_ctl.backup.files import CHUNK, counting, read_file_chunks, sha256_file, write_json_atomic
+from fovea_ctl.backup.files import CHUNK, counting, permission_warnings, read_file_chunks, sha256_file, write_json_atomic
 from fovea_ctl.backup.manifest import AGE_IDENTITY_ENV, MANIFEST, VERIFIED, BackupManifest, ItemRecord, VerifyRecord
 from fovea_ctl.backup.progress import TransferProgress, human
 from fovea_ctl.errors import BackupDamaged, FoveaError
@@ -148,6 +148,9 @@ def verify_backup(project: Project, folder: Path, progress: TransferProgress) ->
     manifest = load_info(folder).manifest
     record = VerifyRecord(ok=False, verified_at=datetime.now(UTC), manifest_sha256=sha256_file(folder / MANIFEST))
     problems = check_checksums(folder, manifest)
+    for warning in permission_warnings(folder):
+        record.checks["permissions"] = f"warning: {warning}"
+        progress.note(f"warning: {warning}")
     try:
         if problems:
             raise BackupDamaged(f"backup {manifest.id} is damaged:\n  " + "\n  ".join(problems),
