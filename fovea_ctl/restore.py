@@ -155,7 +155,8 @@ def _stage_database(project: Project, folder: Path, item: ItemRecord, journal: R
         pause_point("staging")
         stream = project.engine.exec_stream(
             container, ["pg_restore", "-U", user, "-d", entry.staged, "--exit-on-error", "--no-owner", "--no-privileges"],
-            user="postgres", stdin=counting(read_file_chunks(path), lambda n: progress.advance(item.name, n)))
+            user="postgres", stdin=counting(read_file_chunks(path, identity=_identity(item)),
+                                            lambda n: progress.advance(item.name, n)))
         b"".join(stream)
         if stream.exit_code != 0:
             raise FoveaError(f"{item.name}: pg_restore into {entry.staged} failed (exit {stream.exit_code}); live data "
@@ -186,10 +187,10 @@ def _stage_files(project: Project, folder: Path, item: ItemRecord, journal: Rest
             exec_text(project, helper, ["sh", "-c", f'mkdir "/v/{staged}" && chown --reference=/v "/v/{staged}"'])
             if item.strategy == BackupStrategy.TAR.value:
                 command = ["tar", "--numeric-owner", "-xpf", "-", "-C", f"/v/{staged}"]
-                chunks = read_file_chunks(path, decompress=True)
+                chunks = read_file_chunks(path, decompress=True, identity=_identity(item))
             else:
                 command = ["sh", "-c", f'cat > "/v/{staged}/dump.rdb" && chown --reference=/v "/v/{staged}/dump.rdb"']
-                chunks = read_file_chunks(path)
+                chunks = read_file_chunks(path, identity=_identity(item))
             stream = project.engine.exec_stream(helper, command,
                                                 stdin=counting(chunks, lambda n: progress.advance(item.name, n)))
             b"".join(stream)
@@ -231,7 +232,18 @@ def _selected_items(project: Project, folder: Path, manifest: BackupManifest, on
     for item in items:
         if item.kind == "volume" and item.name not in volumes:
             raise UsageError(f"the stack has no volume {item.name!r} to restore into")
+        if item.encrypted and item.kind == "volume":
+            _identity(item)  # refused now, before anything is touched, when the key is missing
     return items
+
+
+def _identity(item: ItemRecord) -> object:
+    """The age identity for an encrypted artifact (None for a plain one)."""
+    if not item.encrypted:
+        return None
+    from fovea_ctl.backup.encryption import configured_identity
+
+    return configured_identity(f"{item.name} ({item.artifact})")
 
 
 def restore_backup(project: Project, folder: Path, reporter: Reporter, progress: TransferProgress,

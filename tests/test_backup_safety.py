@@ -266,6 +266,29 @@ def test_backup_while_up_recreates_postgres_is_serialized_by_the_project_lock(li
     assert not list(live.backups.glob(".partial-*"))
 
 
+def test_with_a_recipient_every_artifact_is_encrypted_verify_needs_no_key_and_restore_does(live: Live,
+                                                                                          tmp_path: Path) -> None:
+    import pyrage
+
+    identity = pyrage.x25519.Identity.generate()
+    (tmp_path / "key").write_text(str(identity) + "\n")
+    summary = live.backup("important", FOVEA_BACKUP_AGE_RECIPIENT=str(identity.to_public()))
+    folder = Path(str(summary["path"]))
+    stored = [p for p in folder.iterdir() if p.name != MANIFEST]
+    assert stored and all(p.name.endswith(".age") and p.read_bytes().startswith(b"age-encryption.org/v1\n") for p in stored)
+    _add_persona(live, "after the encrypted backup")
+
+    verify = live.fovea("backup", "verify", folder.name, "--json")
+    refused = live.fovea("restore", folder.name, "--only", "postgres-data")
+    restored = live.fovea("restore", folder.name, "--only", "postgres-data", FOVEA_BACKUP_AGE_IDENTITY=str(tmp_path / "key"))
+
+    assert verify.returncode == 0, verify.stderr
+    assert "not decrypted" in json.loads(verify.stdout)["checks"]["postgres-data"]
+    assert refused.returncode == 2 and "is age-encrypted: set FOVEA_BACKUP_AGE_IDENTITY" in refused.stderr
+    assert restored.returncode == 0, restored.stderr
+    assert "after the encrypted backup" not in _personas(live)
+
+
 # -- restore under signals -------------------------------------------------------------------------
 def _state(live: Live) -> tuple[list[str], dict[str, str]]:
     return _personas(live), live.video_digests()

@@ -54,10 +54,9 @@ def create_backup(project: Project, backup_class: BackupClass, root: Path, progr
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise _destination_full(root, exc.strerror or str(exc)) from None
             raise
-        except FoveaError as exc:
-            if "No space left on device" in exc.message or "Disk quota exceeded" in exc.message:
-                raise _destination_full(root, "No space left on device") from None
-            raise
+
+
+ROOM_NEEDED = 4 << 20  # less than this left after a failure: the destination was full
 
 
 def _destination_full(root: Path, why: str) -> FoveaError:
@@ -124,7 +123,12 @@ def _create(project: Project, backup_class: BackupClass, root: Path, progress: T
         final = root / backup_id
         os.rename(partial, final)
         fsync_dir(root)
-    except BaseException:
+    except BaseException as exc:
+        # Whichever part noticed first (zstd, tar's broken pipe, a write), a destination with no room left
+        # is named as such; measured before the partial folder frees its space.
+        full = isinstance(exc, (OSError, FoveaError)) and shutil.disk_usage(root).free < ROOM_NEEDED
         shutil.rmtree(partial, ignore_errors=True)
+        if full:
+            raise _destination_full(root, "no space left on device") from None
         raise
     return BackupResult(path=final, manifest=manifest)

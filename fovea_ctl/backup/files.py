@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 CHUNK = 1 << 20
 
@@ -29,42 +30,84 @@ class _HashingFile:
         self.handle.flush()
 
 
-def write_artifact(chunks: Iterable[bytes], path: Path, *, compress: bool, on_bytes: Callable[[int], None]) -> tuple[int, str, int]:
-    """Write a stream to `path` (zstd level 1 on the host when `compress`), fsynced: (size, sha256, raw bytes)."""
+def write_artifact(chunks: Iterable[bytes], path: Path, *, compress: bool, on_bytes: Callable[[int], None],
+                   encrypt_to: list[Any] | None = None) -> tuple[int, str, int]:
+    """Write a stream to `path` (zstd level 1 on the host when `compress`, then age-encrypted to
+    `encrypt_to` when given), fsynced: (stored size, sha256 of the stored bytes, raw bytes)."""
+    from fovea_ctl.backup.encryption import Encrypting
+
     raw = 0
     with open_private(path) as handle:
         sink = _HashingFile(handle)
-        if compress:
-            import zstandard
+        target: Any = Encrypting(sink, encrypt_to) if encrypt_to else sink
+        try:
+            if compress:
+                import zstandard
 
-            compressor = zstandard.ZstdCompressor(level=1, threads=-1, write_checksum=True)
-            with compressor.stream_writer(sink, closefd=False) as writer:
+                compressor = zstandard.ZstdCompressor(level=1, threads=-1, write_checksum=True)
+                with compressor.stream_writer(target, closefd=False) as writer:
+                    for chunk in chunks:
+                        writer.write(chunk)
+                        raw += len(chunk)
+                        on_bytes(len(chunk))
+            else:
                 for chunk in chunks:
-                    writer.write(chunk)
+                    target.write(chunk)
                     raw += len(chunk)
                     on_bytes(len(chunk))
-        else:
-            for chunk in chunks:
-                sink.write(chunk)
-                raw += len(chunk)
-                on_bytes(len(chunk))
+        finally:
+            if target is not sink:
+                target.close()
         handle.flush()
         os.fsync(handle.fileno())
     return sink.size, sink.digest.hexdigest(), raw
 
 
+def read_file_chunks(path: Path, decompress: bool = False, identity: Any = None) -> Iterator[bytes]:
+    """An artifact's bytes as written: decrypted with `identity` when given, then decompressed."""
+    if identity is not None:
+        from fovea_ctl.backup.encryption import decrypted_chunks
 
-def read_file_chunks(path: Path, decompress: bool = False) -> Iterator[bytes]:
+        chunks = decrypted_chunks(path, identity)
+    else:
+        chunks = _plain_chunks(path)
+    if not decompress:
+        yield from chunks
+        return
+    import zstandard
+
+    inflate = zstandard.ZstdDecompressor().decompressobj()
+    for chunk in chunks:
+        if out := inflate.decompress(chunk):
+            yield out
+
+
+def _plain_chunks(path: Path) -> Iterator[bytes]:
     with path.open("rb") as handle:
-        if decompress:
-            import zstandard
+        while chunk := handle.read(CHUNK):
+            yield chunk
 
-            reader = zstandard.ZstdDecompressor().stream_reader(handle)
-            while chunk := reader.read(CHUNK):
-                yield chunk
-        else:
-            while chunk := handle.read(CHUNK):
-                yield chunk
+
+class ChunkReader(io.RawIOBase):
+    """A readable file over an iterator of chunks (tarfile reads a decrypted stream through it)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks = chunks
+        self.pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self.pending:
+            try:
+                self.pending = next(self.chunks)
+            except StopIteration:
+                return 0
+        n = min(len(buffer), len(self.pending))
+        buffer[:n] = self.pending[:n]
+        self.pending = self.pending[n:]
+        return n
 
 
 def sha256_file(path: Path) -> str:

@@ -51,6 +51,11 @@ class ItemRecord(BaseModel):
     write_marker: str | None = None
     details: dict[str, str] = {}
 
+    @property
+    def encrypted(self) -> bool:
+        """Stored age-encrypted: its checksum is over the encrypted bytes; reading it needs the identity."""
+        return self.details.get("encrypted") == "age" or self.strategy == "age"
+
 
 class BackupManifest(BaseModel):
     schema_version: int = SCHEMA_VERSION

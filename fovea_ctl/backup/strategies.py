@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING
 from fovea_ctl.backup.containers import (any_image, exec_text, helper_container, image_for, mounting_service,
                                          postgres_access, psql, running_container)
 from fovea_ctl.backup.fifo_transport import FifoSink, fifo_to_artifact
+from fovea_ctl.backup.encryption import AGE_SUFFIX, recipients
 from fovea_ctl.backup.files import write_artifact
 from fovea_ctl.backup.manifest import AGE_IDENTITY_ENV, AGE_RECIPIENT_ENV, OLD_PREFIX, STAGING_PREFIX, ItemRecord
 from fovea_ctl.backup.progress import TransferProgress, human
 from fovea_ctl.backup.write_markers import listing_marker, pg_position
-from fovea_ctl.errors import FoveaError, UsageError
+from fovea_ctl.errors import FoveaError
 from fovea_ctl.model import BackupStrategy, Volume
 
 if TYPE_CHECKING:
@@ -35,6 +36,13 @@ class BackupContext:
         self.observed = project.observe()
         self.warnings: list[str] = []
         self.postgres_version = ""
+        self.encrypt_to = recipients()  # every artifact age-encrypted when a recipient is configured
+
+    def artifact(self, name: str) -> str:
+        return name + AGE_SUFFIX if self.encrypt_to else name
+
+    def details(self, **values: str) -> dict[str, str]:
+        return {**values, **({"encrypted": "age"} if self.encrypt_to else {})}
 
 
 def _backup_pg(ctx: BackupContext, volume: Volume) -> ItemRecord:
@@ -50,21 +58,21 @@ def _backup_pg(ctx: BackupContext, volume: Volume) -> ItemRecord:
     # Extensions made while initdb's single-user bootstrap ran get system OIDs, and pg_dump skips those
     # (pgvector here): they are recorded and created before pg_restore instead.
     extensions = psql(project, container, service, "select string_agg(extname, ',') from pg_extension where extname <> 'plpgsql'")
-    artifact = f"{volume.name}.pgdump"
+    artifact = ctx.artifact(f"{volume.name}.pgdump")
     ctx.progress.begin(volume.name, size)
     # -Fc with zstd level 1 inside pg_dump: one consistent snapshot while the backend writes, and a file
     # pg_restore reads as it is. Level 1: the measured default-level dump took 3x as long (DESIGN.md).
     stream = project.engine.exec_stream(container, ["pg_dump", "-U", user, "-d", database, "-Fc", "-Z", "zstd:1"],
                                         user="postgres")
-    size_out, digest, raw = write_artifact(stream, ctx.folder / artifact, compress=False,
+    size_out, digest, raw = write_artifact(stream, ctx.folder / artifact, compress=False, encrypt_to=ctx.encrypt_to,
                                            on_bytes=lambda n: ctx.progress.advance(volume.name, n))
     if stream.exit_code != 0:
         raise FoveaError(f"pg_dump of {database} failed (exit {stream.exit_code}): "
                          f"{stream.stderr.decode(errors='replace').strip()[-800:]}")
     return ItemRecord(name=volume.name, kind="volume", strategy=volume.backup_strategy.value, artifact=artifact,
                       size=size_out, sha256=digest, source_bytes=size, write_marker=marker,
-                      details={"database": database, "user": user, "service": service.name, "format": "pg_dump -Fc -Z zstd:1",
-                               "extensions": extensions, "wal_lsn": wal_lsn})
+                      details=ctx.details(database=database, user=user, service=service.name, format="pg_dump -Fc -Z zstd:1",
+                                          extensions=extensions, wal_lsn=wal_lsn))
 
 
 def _backup_tar(ctx: BackupContext, volume: Volume) -> ItemRecord:
@@ -75,11 +83,12 @@ def _backup_tar(ctx: BackupContext, volume: Volume) -> ItemRecord:
                           skipped="the volume does not exist (nothing to back up)")
     service = mounting_service(project, volume.name)
     image = image_for(project, service, ctx.observed) if service else any_image(project)
-    artifact = f"{volume.name}.tar.zst"
+    artifact = ctx.artifact(f"{volume.name}.tar.zst")
     tar = ["tar", "--numeric-owner", "--blocking-factor=2048", "--totals", "-C", "/v",
            f"--exclude=./{STAGING_PREFIX}*", f"--exclude=./{OLD_PREFIX}*"]
     path = ctx.folder / artifact
-    sink = FifoSink(ctx.folder) if project.engine.is_local_socket() else None
+    # The FIFO path compresses with the host's zstd straight into the file; encrypted artifacts go over exec.
+    sink = FifoSink(ctx.folder) if project.engine.is_local_socket() and not ctx.encrypt_to else None
     try:
         with ExitStack() as stack:
             helper = None
@@ -107,7 +116,7 @@ def _backup_tar(ctx: BackupContext, volume: Volume) -> ItemRecord:
                 how = "tar into a FIFO, zstd -1 on the host"
             else:
                 stream = project.engine.exec_stream(helper, [*tar, "-cf", "-", "."])
-                size, digest, raw = write_artifact(stream, path, compress=True, on_bytes=on_bytes)
+                size, digest, raw = write_artifact(stream, path, compress=True, on_bytes=on_bytes, encrypt_to=ctx.encrypt_to)
                 if stream.exit_code != 0:
                     raise FoveaError(f"tar of volume {engine_name} failed (exit {stream.exit_code}): "
                                      f"{stream.stderr.decode(errors='replace').strip()[-800:]}")
@@ -117,7 +126,7 @@ def _backup_tar(ctx: BackupContext, volume: Volume) -> ItemRecord:
             sink.remove()
     return ItemRecord(name=volume.name, kind="volume", strategy=volume.backup_strategy.value, artifact=artifact,
                       size=size, sha256=digest, source_bytes=raw, write_marker=marker,
-                      details={"format": "tar (numeric owners) + zstd -1", "image": image, "transfer": how})
+                      details=ctx.details(format="tar (numeric owners) + zstd -1", image=image, transfer=how))
 
 
 # redis-cli inside the redis container, authenticated with the password file when redis has one (the
@@ -155,16 +164,16 @@ def _backup_rdb(ctx: BackupContext, volume: Volume) -> ItemRecord:
         raise FoveaError("redis BGSAVE failed", hint=f"see `fovea logs {service.name}`")
     directory = redis_cli(project, container, "--raw", "CONFIG", "GET", "dir").split()[-1]
     filename = redis_cli(project, container, "--raw", "CONFIG", "GET", "dbfilename").split()[-1]
-    artifact = f"{volume.name}.rdb"
+    artifact = ctx.artifact(f"{volume.name}.rdb")
     ctx.progress.begin(volume.name, None)
     stream = project.engine.exec_stream(container, ["cat", f"{directory}/{filename}"])
-    size, digest, raw = write_artifact(stream, ctx.folder / artifact, compress=False,
+    size, digest, raw = write_artifact(stream, ctx.folder / artifact, compress=False, encrypt_to=ctx.encrypt_to,
                                        on_bytes=lambda n: ctx.progress.advance(volume.name, n))
     if stream.exit_code != 0:
         raise FoveaError(f"copying the RDB out of {service.name} failed: {stream.stderr.decode(errors='replace')}")
     return ItemRecord(name=volume.name, kind="volume", strategy=volume.backup_strategy.value, artifact=artifact,
                       size=size, sha256=digest, source_bytes=raw,
-                      details={"service": service.name, "format": "redis RDB (BGSAVE)"})
+                      details=ctx.details(service=service.name, format="redis RDB (BGSAVE)"))
 
 
 SECRET_LINE = re.compile(r"^\s*(export\s+)?([A-Za-z_][A-Za-z0-9_]*(SECRET|PASSWORD|TOKEN|KEY)[A-Za-z0-9_]*)\s*=")
@@ -186,27 +195,23 @@ def backup_dotenv(ctx: BackupContext) -> ItemRecord:
             lines.append(line)
     started = time.monotonic()
     data = ("\n".join(lines) + "\n").encode()
-    size, digest, _ = write_artifact([data], ctx.folder / "dotenv", compress=False, on_bytes=lambda n: None)
-    return ItemRecord(name="dotenv", kind="file", strategy="copy", artifact="dotenv", size=size, sha256=digest,
+    artifact = ctx.artifact("dotenv")
+    size, digest, _ = write_artifact([data], ctx.folder / artifact, compress=False, on_bytes=lambda n: None,
+                                     encrypt_to=ctx.encrypt_to)
+    return ItemRecord(name="dotenv", kind="file", strategy="copy", artifact=artifact, size=size, sha256=digest,
                       source_bytes=source.stat().st_size, duration_s=time.monotonic() - started,
-                      details={"source": str(source), "redacted_lines": str(redacted)})
+                      details=ctx.details(source=str(source), redacted_lines=str(redacted)))
 
 
 def backup_secrets(ctx: BackupContext) -> ItemRecord:
     settings = ctx.project.settings
     directory = settings.effective_secrets_dir
-    recipient = os.environ.get(AGE_RECIPIENT_ENV)
-    if not recipient:
+    if not ctx.encrypt_to:
         why = (f"secrets left out: set {AGE_RECIPIENT_ENV} to an age public key (age1...) to include them encrypted, "
                f"or keep a copy of {directory} (and .env) somewhere safe yourself")
         ctx.warnings.append(why)
         return ItemRecord(name="secrets", kind="file", strategy="age", skipped=why)
-    import pyrage
-
-    try:
-        key = pyrage.ssh.Recipient.from_str(recipient) if recipient.startswith("ssh-") else pyrage.x25519.Recipient.from_str(recipient)
-    except Exception as exc:
-        raise UsageError(f"{AGE_RECIPIENT_ENV} is not an age or ssh public key: {exc}") from None
+    recipient = os.environ.get(AGE_RECIPIENT_ENV, "")
     started = time.monotonic()
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
@@ -216,8 +221,8 @@ def backup_secrets(ctx: BackupContext) -> ItemRecord:
         env_file = settings.root / ".env"
         if env_file.is_file():
             tar.add(env_file, arcname="dotenv")
-    encrypted = pyrage.encrypt(buffer.getvalue(), [key])
-    size, digest, _ = write_artifact([encrypted], ctx.folder / "secrets.tar.age", compress=False, on_bytes=lambda n: None)
+    size, digest, _ = write_artifact([buffer.getvalue()], ctx.folder / "secrets.tar.age", compress=False,
+                                     on_bytes=lambda n: None, encrypt_to=ctx.encrypt_to)
     return ItemRecord(name="secrets", kind="file", strategy="age", artifact="secrets.tar.age", size=size, sha256=digest,
                       duration_s=time.monotonic() - started,
                       details={"recipient": recipient, "decrypt_with": f"{AGE_IDENTITY_ENV}=<identity file>"})

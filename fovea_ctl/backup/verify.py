@@ -8,11 +8,12 @@ import tarfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fovea_ctl.backup.catalog import load_info
 from fovea_ctl.backup.containers import helper_container, image_for
-from fovea_ctl.backup.files import CHUNK, counting, permission_warnings, read_file_chunks, sha256_file, write_json_atomic
+from fovea_ctl.backup.encryption import identity_from
+from fovea_ctl.backup.files import CHUNK, ChunkReader, counting, permission_warnings, read_file_chunks, sha256_file, write_json_atomic
 from fovea_ctl.backup.manifest import AGE_IDENTITY_ENV, MANIFEST, VERIFIED, BackupManifest, ItemRecord, VerifyRecord
 from fovea_ctl.backup.progress import TransferProgress, human
 from fovea_ctl.errors import BackupDamaged, FoveaError
@@ -51,7 +52,7 @@ psql -X -U "$1" -d "$2" -Atc "select count(*) from pg_class c join pg_namespace 
 """
 
 
-def _trial_pg(project: Project, folder: Path, item: ItemRecord, progress: TransferProgress) -> str:
+def _trial_pg(project: Project, folder: Path, item: ItemRecord, progress: TransferProgress, identity: Any) -> str:
     service = project.stack.units.get(item.details.get("service", "postgres"))
     if service is None:
         raise FoveaError(f"{item.name}: the stack has no service {item.details.get('service')!r} to take its image from")
@@ -62,7 +63,8 @@ def _trial_pg(project: Project, folder: Path, item: ItemRecord, progress: Transf
         stream = project.engine.exec_stream(
             helper, ["sh", "-c", TRIAL_PG, "trial", item.details.get("user", "postgres"), item.details.get("database", "postgres"),
                      item.details.get("extensions", "")],
-            user="postgres", stdin=counting(read_file_chunks(path), lambda n: progress.advance(f"{item.name} (trial)", n)))
+            user="postgres", stdin=counting(read_file_chunks(path, identity=identity),
+                                            lambda n: progress.advance(f"{item.name} (trial)", n)))
         out = b"".join(stream).decode(errors="replace").strip()
         if stream.exit_code != 0:
             raise BackupDamaged(f"{item.name}: trial pg_restore failed (exit {stream.exit_code}): "
@@ -71,7 +73,7 @@ def _trial_pg(project: Project, folder: Path, item: ItemRecord, progress: Transf
 
 
 
-def _trial_tar(project: Project, folder: Path, item: ItemRecord, progress: TransferProgress) -> str:
+def _trial_tar(project: Project, folder: Path, item: ItemRecord, progress: TransferProgress, identity: Any) -> str:
     import zstandard
 
     path = folder / str(item.artifact)
@@ -80,8 +82,8 @@ def _trial_tar(project: Project, folder: Path, item: ItemRecord, progress: Trans
     label = f"{item.name} (read)"
     progress.begin(label, item.source_bytes)
     try:
-        with path.open("rb") as handle, zstandard.ZstdDecompressor().stream_reader(handle) as reader, \
-                tarfile.open(fileobj=reader, mode="r|") as tar:
+        reader = io.BufferedReader(ChunkReader(read_file_chunks(path, decompress=True, identity=identity)), CHUNK)
+        with tarfile.open(fileobj=reader, mode="r|") as tar:
             for member in tar:
                 members += 1
                 if member.isfile():
@@ -95,44 +97,40 @@ def _trial_tar(project: Project, folder: Path, item: ItemRecord, progress: Trans
     return f"full read ok ({members} entries, {human(data)} of file data)"
 
 
-def _trial_rdb(project: Project, folder: Path, item: ItemRecord, progress: TransferProgress) -> str:
+def _trial_rdb(project: Project, folder: Path, item: ItemRecord, progress: TransferProgress, identity: Any) -> str:
     service = project.stack.units.get(item.details.get("service", "redis"))
     if service is None:
         raise FoveaError(f"{item.name}: the stack has no service {item.details.get('service')!r} to take its image from")
     path = folder / str(item.artifact)
     with helper_container(project, image_for(project, service), {}) as helper:
         stream = project.engine.exec_stream(helper, ["sh", "-c", "cat > /tmp/dump.rdb && redis-check-rdb /tmp/dump.rdb"],
-                                            stdin=read_file_chunks(path))
+                                            stdin=read_file_chunks(path, identity=identity))
         out = b"".join(stream).decode(errors="replace")
         if stream.exit_code != 0:
             raise BackupDamaged(f"{item.name}: redis-check-rdb refuses the RDB: {(out + stream.stderr.decode(errors='replace'))[-600:]}")
     return "redis-check-rdb ok"
 
 
-def _trial_secrets(project: Project, folder: Path, item: ItemRecord, progress: TransferProgress) -> str:
-    identity = os.environ.get(AGE_IDENTITY_ENV)
-    if not identity:
-        return f"checksum ok; not decrypted ({AGE_IDENTITY_ENV} unset)"
-    names = decrypt_secrets(folder / str(item.artifact), Path(identity)).getnames()
+def _trial_secrets(project: Project, folder: Path, item: ItemRecord, progress: TransferProgress, identity: Any) -> str:
+    names = _open_secrets(folder / str(item.artifact), identity, "the identity").getnames()
     return f"decrypted ok ({len(names)} files)"
 
 
 def decrypt_secrets(path: Path, identity_file: Path) -> tarfile.TarFile:
+    return _open_secrets(path, identity_from(identity_file), str(identity_file))
+
+
+def _open_secrets(path: Path, identity: Any, named: str) -> tarfile.TarFile:
     import pyrage
 
-    text = identity_file.read_text()
     try:
-        if "PRIVATE KEY" in text:
-            identity = pyrage.ssh.Identity.from_buffer(text.encode())
-        else:
-            identity = pyrage.x25519.Identity.from_str(next(l for l in text.splitlines() if l.startswith("AGE-SECRET-KEY-")))
         plain = pyrage.decrypt(path.read_bytes(), [identity])
     except Exception as exc:
-        raise BackupDamaged(f"secrets: {path.name} does not decrypt with {identity_file}: {exc}") from None
+        raise BackupDamaged(f"secrets: {path.name} does not decrypt with {named}: {exc}") from None
     return tarfile.open(fileobj=io.BytesIO(plain), mode="r")
 
 
-TRIALS: dict[str, Callable[[Project, Path, ItemRecord, TransferProgress], str]] = {
+TRIALS: dict[str, Callable[[Project, Path, ItemRecord, TransferProgress, Any], str]] = {
     BackupStrategy.PG_DUMP.value: _trial_pg,
     BackupStrategy.TAR.value: _trial_tar,
     BackupStrategy.REDIS_RDB.value: _trial_rdb,
@@ -155,9 +153,16 @@ def verify_backup(project: Project, folder: Path, progress: TransferProgress) ->
         if problems:
             raise BackupDamaged(f"backup {manifest.id} is damaged:\n  " + "\n  ".join(problems),
                                 hint="take a new backup; do not restore from this one")
+        identity_file = os.environ.get(AGE_IDENTITY_ENV)
+        identity = identity_from(Path(identity_file)) if identity_file else None
         for item in manifest.copied:
             trial = TRIALS.get(item.strategy)
-            record.checks[item.name] = trial(project, folder, item, progress) if trial else "checksum ok"
+            if item.encrypted and identity is None:  # the checksums are over the stored bytes: no key needed
+                record.checks[item.name] = f"checksum ok; not decrypted ({AGE_IDENTITY_ENV} unset)"
+            elif trial is not None:
+                record.checks[item.name] = trial(project, folder, item, progress, identity if item.encrypted else None)
+            else:
+                record.checks[item.name] = "checksum ok"
             progress.end(item.name, record.checks[item.name])
         record.ok = True
     except BackupDamaged as exc:
