@@ -98,6 +98,22 @@ def test_permission_warnings_name_a_backup_others_can_read(tmp_path: Path) -> No
     assert "readable or writable by other users: b/a.pgdump (0644)" in permission_warnings(folder)[0]
 
 
+def test_a_fresh_cluster_never_matches_an_old_backup() -> None:
+    """A new cluster reuses the database oid and can even show the same transaction snapshot; its
+    system identifier (chosen by initdb) is what tells it apart, and it is compared first."""
+    from fovea_ctl.backup.write_markers import _what_changed, pg_unchanged
+    from fovea_ctl.model import BackupStrategy, Priority, Volume
+
+    then = "pg:7715248387900719126:16384:0/1AE4C80:745:745:"
+    fresh = "pg:7715249283850338326:16384:0/1AE4C80:745:745:"
+    volume = Volume(name="postgres-data", priority=Priority.CRITICAL, backup=BackupStrategy.PG_DUMP)
+    assert not pg_unchanged(None, "", None, then, fresh)  # type: ignore[arg-type]  (decided before any engine call)
+    assert "not the one backup b1 was taken from (a new cluster)" in _what_changed(volume, "b1", then, fresh)
+    recreated = "pg:7715248387900719126:24576:0/1AE4C80:745:745:"
+    assert not pg_unchanged(None, "", None, then, recreated)  # type: ignore[arg-type]
+    assert "restored or recreated since" in _what_changed(volume, "b1", then, recreated)
+
+
 # -- the real stack -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
