@@ -324,7 +324,7 @@ def _swap(project: Project, journal: RestoreJournal, stages: list[_Stage], resul
                 save_journal(project, journal)
                 result.stopped = _stop_dependents_first(project, stop)
                 journal.stopped = result.stopped
-                result.rerun_jobs = _forget_init_jobs(project, stop)
+                result.rerun_jobs = _init_jobs_of(project, stop)
                 save_journal(project, journal)
                 for database in journal.databases:
                     swap_database(project, database)
@@ -341,7 +341,7 @@ def _swap(project: Project, journal: RestoreJournal, stages: list[_Stage], resul
                 raise
     except BaseException:
         if result.stopped:
-            project.up(_quiet(), sorted(set(result.stopped) | set(result.rerun_jobs)))
+            project.up(_quiet(), result.stopped)
         raise
 
 
@@ -350,9 +350,13 @@ def _restart(project: Project, journal: RestoreJournal, reporter: Reporter, resu
     they are ready is the previous copy dropped."""
     try:
         pause_point("restart")
-        targets = sorted(set(journal.stopped) | set(result.rerun_jobs))
         failures: list[str] = []
-        if targets:
+        try:
+            _rerun_init_jobs(project, result.rerun_jobs)
+        except ServiceFailed as exc:
+            failures.append(exc.message)
+        targets = sorted(journal.stopped)
+        if targets and not failures:
             _, applied = project.up(reporter, targets)
             result.restarted = [n for n in journal.stopped if n in applied.runs]
             failures = [f.describe() for f in applied.failures]
@@ -378,18 +382,29 @@ def apply_live_secrets(project: Project, journal: RestoreJournal, result: Restor
     result.notes += reapply_data_secrets(project)
 
 
-def _forget_init_jobs(project: Project, stopped_set: set[str]) -> list[str]:
-    """Init jobs of the services whose data is restored lose their containers, so `up` runs them again
-    (migrations of an older schema); the job names."""
+def _init_jobs_of(project: Project, stopped_set: set[str]) -> list[str]:
+    """Init jobs (migrations) of the services whose data is restored, in dependency order."""
     observed = project.observe()
-    jobs = []
-    for name in sorted(stopped_set):
-        unit = project.stack.units.get(name)
-        container = observed.container(name)
-        if unit is not None and unit.one_shot and container is not None:
-            project.engine.remove_container(container.id)
-            jobs.append(name)
-    return jobs
+    return [name for name in project.stack.dependency_order() if name in stopped_set
+            and project.stack.units[name].one_shot and observed.container(name) is not None]
+
+
+def _rerun_init_jobs(project: Project, jobs: list[str]) -> None:
+    """Each job's own container runs its command again (an older schema is migrated) before its service
+    starts. Started again, not recreated: the container and its network identity stay as `up` made them."""
+    for name in jobs:
+        container = project.observe().container(name)
+        if container is None:
+            continue
+        project.engine.start_container(container.id)
+        deadline = time.monotonic() + 600
+        while (details := project.engine.inspect_container(container.id)).state not in ("exited", "dead"):
+            if time.monotonic() > deadline:
+                raise ServiceFailed(f"{name} did not finish within 600 s on the restored data")
+            time.sleep(0.3)
+        if details.exit_code != 0:
+            tail = "\n    ".join(project.engine.log_tail(container.id, 20))
+            raise ServiceFailed(f"{name} failed on the restored data (exit {details.exit_code}):\n    {tail}")
 
 
 def rollback_restore(project: Project, reporter: Reporter) -> RestoreResult:
@@ -414,10 +429,11 @@ def rollback_restore(project: Project, reporter: Reporter) -> RestoreResult:
             stop |= users.union(*(project.stack.dependents(u) for u in users))
         with project_lock(project.settings):
             result.stopped = _stop_dependents_first(project, stop)
-            result.rerun_jobs = _forget_init_jobs(project, stop)
+            result.rerun_jobs = _init_jobs_of(project, stop)
             rollback(project, journal)
             drop_journal(project)
-        targets = sorted(set(result.stopped) | set(journal.stopped) | set(result.rerun_jobs))
+        _rerun_init_jobs(project, result.rerun_jobs)
+        targets = sorted(set(result.stopped) | set(journal.stopped))
         if targets:
             _, applied = project.up(reporter, targets)
             result.restarted = [n for n in targets if n in applied.runs]
