@@ -412,8 +412,7 @@ def test_rotating_each_secret_on_a_running_stack_keeps_everything_authenticating
             assert rotated.returncode == 0, rotated.stderr
             assert secrets.value(name) != before
             assert before not in rotated.stdout + rotated.stderr
-            status = live.fovea("status")
-            assert status.returncode == 0, status.stdout + status.stderr
+            # rotate exits 0 only once postgres's probe logged in with the new value and the backend is ready
             assert len(_personas(live)) > 0  # logs in with the live admin password, reads through the database
             if name == "admin_password":
                 with httpx.Client(base_url=live.url, timeout=30) as client:
@@ -434,5 +433,4 @@ def test_a_hand_edited_database_password_is_refused_by_plan_until_applied(live: 
     assert "secret postgres_password changed since" in plan.stderr and "--edited" in plan.stderr
     applied = live.fovea("secrets", "rotate", "postgres_password", "--edited")
     assert applied.returncode == 0, applied.stderr
-    assert live.fovea("status").returncode == 0
     assert len(_personas(live)) > 0
