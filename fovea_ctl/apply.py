@@ -138,19 +138,15 @@ class Executor:
 
     # -- pieces --------------------------------------------------------------------------------
     def _infrastructure(self, op: Operation) -> None:
-        from fovea_ctl.engine import LABEL_PRIORITY, LABEL_VOLUME, project_labels
+        from fovea_ctl.engine import create_stack_volume, project_labels
 
         settings = self.context.settings
-        labels = project_labels(settings.project)
         if op.kind is OpKind.CREATE_NETWORK:
-            self.context.engine.create_network(op.target, {**labels, "com.docker.compose.network": "default"})
+            self.context.engine.create_network(op.target, {**project_labels(settings.project),
+                                                           "com.docker.compose.network": "default"})
         else:
             volume = next(v for v in self.context.stack.volumes if settings.volume_name(v.name) == op.target)
-            self.context.engine.create_volume(
-                op.target,
-                {**labels, LABEL_VOLUME: volume.name, LABEL_PRIORITY: volume.priority.value,
-                 "com.docker.compose.volume": volume.name},
-            )
+            create_stack_volume(self.context.engine, settings.project, op.target, volume)
         self.context.reporter.event(op.target, "created", op.cause)
 
     def _image(self, op: Operation) -> None:

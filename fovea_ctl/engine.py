@@ -30,6 +30,8 @@ from fovea_ctl.wire import (
 if TYPE_CHECKING:
     import docker
 
+    from fovea_ctl.model import Volume
+
 LABEL_CONFIG_HASH = "io.fovea.config-hash"
 LABEL_HASH_PARTS = "io.fovea.hash-parts"
 LABEL_VERSION = "io.fovea.version"
@@ -38,11 +40,23 @@ LABEL_PRIORITY = "io.fovea.priority"
 LABEL_REPLICA_OF = "io.fovea.replica-of"  # on the extra instances of a scaled service
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
+LABEL_HELPER_OF = "io.fovea.helper-of"  # throwaway helper containers; not LABEL_PROJECT, so plans never see them
 
 
 def project_labels(project: str) -> dict[str, str]:
     """Labels every engine object of a project carries (compose's too, so `docker compose -p` sees it)."""
     return {LABEL_PROJECT: project, LABEL_VERSION: __version__, COMPOSE_PROJECT: project}
+
+
+def helper_labels(project: str) -> dict[str, str]:
+    """Labels of every helper container (backup, verify, restore, models import): one scheme to find leftovers by."""
+    return {LABEL_HELPER_OF: project, LABEL_ROLE: "helper", LABEL_VERSION: __version__}
+
+
+def create_stack_volume(engine: Engine, project: str, engine_name: str, volume: Volume) -> None:
+    """The one way a stack volume is made (`up`, `restore`, `models import`): same labels, compose's included."""
+    engine.create_volume(engine_name, {**project_labels(project), LABEL_VOLUME: volume.name,
+                                       LABEL_PRIORITY: volume.priority.value, "com.docker.compose.volume": volume.name})
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from fovea_ctl.engine import LABEL_PROJECT, LABEL_ROLE
+from fovea_ctl.engine import create_stack_volume, helper_labels
 from fovea_ctl.errors import FoveaError, UsageError
 from fovea_ctl.project import Project
 
@@ -33,14 +33,11 @@ def import_model(project: Project, source: Path, task: str, name: str | None, fo
     engine = project.engine
     volume = project.settings.volume_name("model-cache")
     if volume not in {v.name for v in engine.list_volumes(project.settings.project)}:
-        from fovea_ctl.engine import project_labels
-
-        engine.create_volume(volume, {**project_labels(project.settings.project), "io.fovea.volume": "model-cache",
-                                      "io.fovea.priority": project.stack.volume("model-cache").priority.value})
+        create_stack_volume(engine, project.settings.project, volume, project.stack.volume("model-cache"))
     target = f"/import/{source.name}"
     helper = engine.run_helper(
         f"{project.settings.project}-models-import-{uuid.uuid4().hex[:6]}", image.ref,
-        {LABEL_PROJECT + ".helper": project.settings.project, LABEL_ROLE: "helper"},
+        helper_labels(project.settings.project),
         volume_mounts=[(volume, cache.target, False)], bind_mounts=[(str(source.resolve()), target, True)],
     )
     try:

@@ -149,6 +149,7 @@ class Project:
     def __init__(self, settings: Settings | None = None, stack: Stack | None = None) -> None:
         self.settings = settings or load_settings()
         self._stack = stack
+        self.applied_secrets: set[str] = set()  # data-bound secrets `secrets rotate` has applied to the data
 
     @cached_property
     def stack(self) -> Stack:
@@ -199,8 +200,12 @@ class Project:
         from fovea_ctl.plan import make_plan
 
         self.check_targets(targets)
+        from fovea_ctl.rotate import check_data_secrets
+
         desired = self.desired(self.resolver())
-        return make_plan(self.stack, self.settings, desired, self.observe(), targets, remove_orphans)
+        observed = self.observe()
+        check_data_secrets(self, desired, observed)
+        return make_plan(self.stack, self.settings, desired, observed, targets, remove_orphans)
 
     def check_targets(self, targets: list[str] | None) -> None:
         """Unknown service names fail as a usage error, before any engine call."""
@@ -245,6 +250,9 @@ class Project:
             self.settings, on_wait=lambda: reporter.event(self.settings.project, "waiting",
                                                           "another fovea command holds this project")):
             reporter = trace.reporter  # with FOVEA_OTLP_ENDPOINT set, events also become spans
+            from fovea_ctl.restore_journal import recover_interrupted_restore
+
+            swapped = recover_interrupted_restore(self, note=lambda text: reporter.event("restore", "note", text))
             # One resolver for the whole run: resolving hashes every build context, which a no-op up
             # should pay once. Only a freshly made base (new id, new tags) needs a second one.
             resolver = self.resolver()
@@ -256,6 +264,9 @@ class Project:
                 resolver = self.resolver()
             desired = self.desired(resolver)
             observed = self.observe()
+            from fovea_ctl.rotate import check_data_secrets
+
+            check_data_secrets(self, desired, observed)
             plan = make_plan(self.stack, self.settings, desired, observed, targets, remove_orphans)
             ensure_host_ports_free(plan, desired, observed)
             for warning in plan.warnings:
@@ -275,6 +286,12 @@ class Project:
             trace.images = {op.target for op in plan.operations if op.unit is None and op.kind.value.endswith("image")}
             result = Executor(plan, context).run(timeout_s)
             trace.ok = result.ok
+            if swapped is not None and result.ok and not result.failures and not targets:
+                from fovea_ctl.restore_journal import drop_journal, finish
+
+                finish(self, swapped)  # the restored services are ready: the previous copy can go
+                drop_journal(self)
+                reporter.event("restore", "note", f"restore from {swapped.backup_id} finished; previous copy dropped")
         return plan, result
 
     def gpu_preflight(self, reporter: Reporter) -> None:
@@ -323,10 +340,22 @@ class Project:
 
         result = DownResult()
         with project_lock(self.settings):
+            self._recover_restore()
             observed = self.observe()
-            # Read before anything stops: a stopping database writes, which would make every backup stale.
-            covered = self._backed_up_volumes(observed) if volumes and not force else {}
-            self._stop_in_reverse_order(observed, timeout_s, reporter)
+            covered: dict[str, str] = {}
+            why_not: dict[str, str] = {}
+            if volumes and not force and self._stack_loads():
+                # The writers stop first, so the markers compared describe data nobody changes any more;
+                # postgres stays up until its own marker is read.
+                from fovea_ctl.backup.write_markers import fresh_backups, marker_readers
+
+                readers = marker_readers(self)
+                self._stop_in_reverse_order(observed, timeout_s, reporter, keep=readers)
+                coverage = fresh_backups(self, self.observe())
+                covered, why_not = coverage.covered, coverage.why_not
+                self._stop_in_reverse_order(self.observe(), timeout_s, reporter)
+            else:
+                self._stop_in_reverse_order(observed, timeout_s, reporter)
             result.removed_containers = sorted(c.name for c in [*observed.containers.values(), *observed.extra_containers])
             if observed.network is not None:
                 self.engine.remove_network(observed.network.id)
@@ -337,7 +366,8 @@ class Project:
                     if priority == Priority.CRITICAL.value and not force and name not in covered:
                         result.kept_volumes[name] = (
                             f"{volume.labels.get(LABEL_VOLUME, name)} is critical and no verified backup holds its "
-                            "latest writes; run `fovea backup critical --verify` first, or pass --force to lose it"
+                            f"latest writes ({why_not.get(name, 'not checked')}); run `fovea backup critical --verify` "
+                            "first, or pass --force to lose it"
                         )
                         continue
                     if name in covered:
@@ -346,15 +376,18 @@ class Project:
                     result.removed_volumes.append(name)
         return result
 
-    def _backed_up_volumes(self, observed: ObservedState) -> dict[str, str]:
-        """Critical volumes that a verified backup taken after their last write holds (name -> backup id)."""
-        from fovea_ctl.backup import fresh_backups
+    def _recover_restore(self) -> None:
+        """An interrupted restore is rolled back (or, once swapped, left for `up` to finish) first."""
+        if self._stack_loads():
+            from fovea_ctl.restore_journal import recover_interrupted_restore
 
-        return fresh_backups(self, observed) if self._stack_loads() else {}
+            recover_interrupted_restore(self)
 
-    def _stop_in_reverse_order(self, observed: ObservedState, timeout_s: int | None, reporter: Reporter | None) -> None:
-        """Each container stops once everything that depends on it has stopped; the rest in parallel."""
-        containers = {**observed.containers}
+    def _stop_in_reverse_order(self, observed: ObservedState, timeout_s: int | None, reporter: Reporter | None,
+                               keep: set[str] | None = None) -> None:
+        """Each container stops once everything that depends on it has stopped; the rest in parallel.
+        Those named in `keep` stay."""
+        containers = {n: c for n, c in observed.containers.items() if n not in (keep or set())}
         extras = list(observed.extra_containers)
         known = self.stack.units if self._stack_loads() else {}
         stopped = {name: threading.Event() for name in containers}

@@ -1,15 +1,19 @@
 """`fovea restore`: checksums first, then restore beside the live data and swap only on success.
 
 Order: (1) every selected artifact's sha256 is checked, and a damaged backup is refused before anything
-is touched; (2) each item is staged next to the live data while the services still run — a dump into a
-fresh database, files into a hidden folder inside the target volume; a failure here drops the stage and
-leaves the live data as it was; (3) the services that use the targets stop, dependents first; (4) the
-stage is swapped in (database renames; file renames on one filesystem); (5) `Project.up` starts the
-stopped services again and waits until they are ready.
+is touched; (2) missing secrets come back from the archive (only names the stack declares); (3) each item
+is staged next to the live data while the services still run — a dump into a fresh database, files into a
+hidden folder inside the target volume; a failure here drops the stage and leaves the live data as it was;
+(4) under the project lock the services that use the targets stop, dependents first, and each stage is
+swapped in, journalled (`restore_journal`): any failure or signal rolls back to the previous data; (5)
+`Project.up` starts the stopped services again, their init jobs (migrations) run again, and only once they
+are ready is the previous copy dropped. `fovea restore --rollback` puts the previous copy back until then.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -17,27 +21,43 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fovea_ctl.backup import (
+    AGE_IDENTITY_ENV,
     OLD_PREFIX,
     STAGING_PREFIX,
-    AGE_IDENTITY_ENV,
     BackupManifest,
     ItemRecord,
     TransferProgress,
-    _counting,
-    _psql,
     check_checksums,
+    counting,
     decrypt_secrets,
     exec_text,
     helper_container,
     image_for,
     load_info,
     mounting_service,
+    permission_warnings,
     postgres_access,
+    psql,
     read_file_chunks,
     running_container,
 )
 from fovea_ctl.errors import BackupDamaged, FoveaError, ServiceFailed, UsageError
 from fovea_ctl.model import BackupStrategy, Service
+from fovea_ctl.restore_journal import (
+    JournalDatabase,
+    JournalVolume,
+    RestoreJournal,
+    drop_journal,
+    finish,
+    journal_owner,
+    load_journal,
+    pause_point,
+    recover_interrupted_restore,
+    rollback,
+    save_journal,
+    swap_database,
+    swap_files,
+)
 
 if TYPE_CHECKING:
     from fovea_ctl.progress import Reporter
@@ -51,76 +71,47 @@ class RestoreResult:
     skipped: dict[str, str] = field(default_factory=dict)
     stopped: list[str] = field(default_factory=list)
     restarted: list[str] = field(default_factory=list)
+    rerun_jobs: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 class _Stage:
-    """One item staged beside the live data: `swap` puts it in place, `discard` drops it."""
+    """One item staged beside the live data: its journal entry swaps it in; `discard` drops it."""
 
     def __init__(self, item: ItemRecord, stop: set[str]) -> None:
         self.item = item
         self.stop = stop  # services that must not run during the swap
 
-    def swap(self) -> None: ...
-
     def discard(self) -> None: ...
 
 
 class _DatabaseStage(_Stage):
-    def __init__(self, project: Project, item: ItemRecord, service: Service, container: str, staged: str) -> None:
+    def __init__(self, project: Project, item: ItemRecord, service: Service, container: str,
+                 entry: JournalDatabase) -> None:
         super().__init__(item, project.stack.dependents(service.name))
-        self.project, self.service, self.container, self.staged = project, service, container, staged
-
-    def swap(self) -> None:
-        _, database = postgres_access(self.service)
-        old = f"{self.staged}_old"
-        _psql(self.project, self.container, self.service,
-              f"select pg_terminate_backend(pid) from pg_stat_activity where datname = '{database}' "
-              "and pid <> pg_backend_pid()", database="postgres")
-        _psql(self.project, self.container, self.service, f'alter database "{database}" rename to "{old}"', database="postgres")
-        try:
-            _psql(self.project, self.container, self.service,
-                  f'alter database "{self.staged}" rename to "{database}"', database="postgres")
-        except FoveaError:
-            _psql(self.project, self.container, self.service, f'alter database "{old}" rename to "{database}"', database="postgres")
-            raise
-        _psql(self.project, self.container, self.service, f'drop database "{old}" with (force)', database="postgres")
+        self.project, self.service, self.container, self.entry = project, service, container, entry
 
     def discard(self) -> None:
         try:
-            _psql(self.project, self.container, self.service, f'drop database if exists "{self.staged}" with (force)',
-                  database="postgres")
+            psql(self.project, self.container, self.service, f'drop database if exists "{self.entry.staged}" with (force)',
+                 database="postgres")
         except FoveaError:
             pass
 
 
-SWAP_FILES = """set -e
-cd /v
-mkdir "$2"
-find . -mindepth 1 -maxdepth 1 ! -name "$1" ! -name "$2" -exec mv -t "$2" {} +
-find "$1" -mindepth 1 -maxdepth 1 -exec mv -t . {} +
-rmdir "$1"
-rm -rf "$2"
-"""
-
-
 class _VolumeStage(_Stage):
-    def __init__(self, project: Project, item: ItemRecord, volume: str, image: str, staged: str) -> None:
+    def __init__(self, project: Project, item: ItemRecord, entry: JournalVolume) -> None:
         users = {u.name for u in project.stack.units.values() if any(m.volume == item.name for m in u.mounts)}
         stop = set(users)
         for name in users:
             stop |= project.stack.dependents(name)
         super().__init__(item, stop)
-        self.project, self.volume, self.image, self.staged = project, volume, image, staged
-
-    def swap(self) -> None:
-        with helper_container(self.project, self.image, {"/v": self.volume}) as helper:
-            exec_text(self.project, helper, ["sh", "-c", SWAP_FILES, "swap", self.staged,
-                                             self.staged.replace(STAGING_PREFIX, OLD_PREFIX, 1)])
+        self.project, self.entry = project, entry
 
     def discard(self) -> None:
         try:
-            with helper_container(self.project, self.image, {"/v": self.volume}) as helper:
-                exec_text(self.project, helper, ["rm", "-rf", f"/v/{self.staged}"])
+            with helper_container(self.project, self.entry.image, {"/v": self.entry.volume}) as helper:
+                exec_text(self.project, helper, ["rm", "-rf", f"/v/{self.entry.staged}"])
         except FoveaError:
             pass
 
@@ -143,55 +134,65 @@ redis-cli -s /tmp/restore.sock shutdown save >/dev/null 2>&1 || true
 """
 
 
-def _stage_database(project: Project, folder: Path, item: ItemRecord, tag: str, progress: TransferProgress) -> _Stage:
+def _stage_database(project: Project, folder: Path, item: ItemRecord, journal: RestoreJournal,
+                    progress: TransferProgress) -> _Stage:
     service = project.stack.units.get(item.details.get("service", "postgres"))
     if service is None:
         raise FoveaError(f"{item.name}: the stack has no service {item.details.get('service')!r} to restore into")
     container = running_container(project, service)
     user, database = postgres_access(service)
-    staged = f"{database}_restore_{tag}"
-    _psql(project, container, service, f'create database "{staged}"', database="postgres")
-    stage = _DatabaseStage(project, item, service, container, staged)
-    for extension in filter(None, item.details.get("extensions", "").split(",")):
-        _psql(project, container, service, f'create extension if not exists "{extension}"', database=staged)
-    path = folder / str(item.artifact)
-    progress.begin(item.name, path.stat().st_size)
+    entry = JournalDatabase(item=item.name, service=service.name, database=database,
+                            staged=f"{database}_restore_{journal.tag}", old=f"{database}_old_{journal.tag}")
+    journal.databases.append(entry)
+    save_journal(project, journal)  # recorded before it exists: a kill from here on is cleaned up
+    stage = _DatabaseStage(project, item, service, container, entry)
     try:
+        psql(project, container, service, f'create database "{entry.staged}"', database="postgres")
+        for extension in filter(None, item.details.get("extensions", "").split(",")):
+            psql(project, container, service, f'create extension if not exists "{extension}"', database=entry.staged)
+        path = folder / str(item.artifact)
+        progress.begin(item.name, path.stat().st_size)
+        pause_point("staging")
         stream = project.engine.exec_stream(
-            container, ["pg_restore", "-U", user, "-d", staged, "--exit-on-error", "--no-owner", "--no-privileges"],
-            user="postgres", stdin=_counting(read_file_chunks(path), lambda n: progress.advance(item.name, n)))
+            container, ["pg_restore", "-U", user, "-d", entry.staged, "--exit-on-error", "--no-owner", "--no-privileges"],
+            user="postgres", stdin=counting(read_file_chunks(path, identity=_identity(item)),
+                                            lambda n: progress.advance(item.name, n)))
         b"".join(stream)
         if stream.exit_code != 0:
-            raise FoveaError(f"{item.name}: pg_restore into {staged} failed (exit {stream.exit_code}); live data untouched: "
-                             f"{stream.stderr.decode(errors='replace').strip()[-600:]}")
+            raise FoveaError(f"{item.name}: pg_restore into {entry.staged} failed (exit {stream.exit_code}); live data "
+                             f"untouched: {stream.stderr.decode(errors='replace').strip()[-600:]}")
     except BaseException:
         stage.discard()
         raise
     return stage
 
 
-def _stage_files(project: Project, folder: Path, item: ItemRecord, tag: str, progress: TransferProgress) -> _Stage:
+def _stage_files(project: Project, folder: Path, item: ItemRecord, journal: RestoreJournal,
+                 progress: TransferProgress) -> _Stage:
     engine_name = project.settings.volume_name(item.name)
     _ensure_volume(project, item.name)
     service = mounting_service(project, item.name)
     if service is None:
         raise FoveaError(f"{item.name}: no enabled service mounts this volume in the stack")
-    image = image_for(project, service)
-    staged = f"{STAGING_PREFIX}{tag}"
-    stage = _VolumeStage(project, item, engine_name, image, staged)
+    entry = JournalVolume(item=item.name, volume=engine_name, image=image_for(project, service),
+                          staged=f"{STAGING_PREFIX}{journal.tag}", old=f"{OLD_PREFIX}{journal.tag}")
+    journal.volumes.append(entry)
+    save_journal(project, journal)
+    stage = _VolumeStage(project, item, entry)
     path = folder / str(item.artifact)
     progress.begin(item.name, item.source_bytes)
+    staged = entry.staged
     try:
-        with helper_container(project, image, {"/v": engine_name}) as helper:
+        with helper_container(project, entry.image, {"/v": engine_name}) as helper:
             exec_text(project, helper, ["sh", "-c", f'mkdir "/v/{staged}" && chown --reference=/v "/v/{staged}"'])
             if item.strategy == BackupStrategy.TAR.value:
                 command = ["tar", "--numeric-owner", "-xpf", "-", "-C", f"/v/{staged}"]
-                chunks = read_file_chunks(path, decompress=True)
+                chunks = read_file_chunks(path, decompress=True, identity=_identity(item))
             else:
                 command = ["sh", "-c", f'cat > "/v/{staged}/dump.rdb" && chown --reference=/v "/v/{staged}/dump.rdb"']
-                chunks = read_file_chunks(path)
+                chunks = read_file_chunks(path, identity=_identity(item))
             stream = project.engine.exec_stream(helper, command,
-                                                stdin=_counting(chunks, lambda n: progress.advance(item.name, n)))
+                                                stdin=counting(chunks, lambda n: progress.advance(item.name, n)))
             b"".join(stream)
             if stream.exit_code != 0:
                 raise FoveaError(f"{item.name}: unpacking into a staging folder failed (exit {stream.exit_code}); "
@@ -207,23 +208,16 @@ def _stage_files(project: Project, folder: Path, item: ItemRecord, tag: str, pro
 
 def _ensure_volume(project: Project, volume: str) -> None:
     """A target volume that `down --volumes` removed is created as `up` would (same labels)."""
-    from fovea_ctl.engine import LABEL_PRIORITY, LABEL_VOLUME, project_labels
+    from fovea_ctl.engine import create_stack_volume
 
     engine_name = project.settings.volume_name(volume)
     if engine_name in project.observe().volumes:
         return
-    spec = project.stack.volume(volume)
-    project.engine.create_volume(engine_name, {**project_labels(project.settings.project), LABEL_VOLUME: spec.name,
-                                               LABEL_PRIORITY: spec.priority.value, "com.docker.compose.volume": spec.name})
+    create_stack_volume(project.engine, project.settings.project, engine_name, project.stack.volume(volume))
 
 
-def restore_backup(project: Project, folder: Path, reporter: Reporter, progress: TransferProgress,
-                   only: list[str] | None = None) -> RestoreResult:
-    from fovea_ctl.project import project_lock
-
-    info = load_info(folder)
-    manifest: BackupManifest = info.manifest
-    result = RestoreResult(backup_id=manifest.id)
+def _selected_items(project: Project, folder: Path, manifest: BackupManifest, only: list[str] | None) -> list[ItemRecord]:
+    """The items to restore, refused (touching nothing) when one is damaged or has no target in the stack."""
     items = manifest.copied
     if only:
         items = [manifest.item(name) for name in only]
@@ -238,8 +232,35 @@ def restore_backup(project: Project, folder: Path, reporter: Reporter, progress:
     for item in items:
         if item.kind == "volume" and item.name not in volumes:
             raise UsageError(f"the stack has no volume {item.name!r} to restore into")
+        if item.encrypted and item.kind == "volume":
+            _identity(item)  # refused now, before anything is touched, when the key is missing
+    return items
 
-    tag = f"{time.strftime('%Y%m%d%H%M%S')}_{uuid.uuid4().hex[:6]}"
+
+def _identity(item: ItemRecord) -> object:
+    """The age identity for an encrypted artifact (None for a plain one)."""
+    if not item.encrypted:
+        return None
+    from fovea_ctl.backup.encryption import configured_identity
+
+    return configured_identity(f"{item.name} ({item.artifact})")
+
+
+def restore_backup(project: Project, folder: Path, reporter: Reporter, progress: TransferProgress,
+                   only: list[str] | None = None) -> RestoreResult:
+    """Checksums, secrets, staging beside the live data, a journalled swap, restart; the previous data is
+    kept until the restored services are ready (see `restore_journal`)."""
+    from fovea_ctl.project import project_lock
+
+    info = load_info(folder)
+    manifest: BackupManifest = info.manifest
+    result = RestoreResult(backup_id=manifest.id)
+    result.notes += permission_warnings(folder)
+    items = _selected_items(project, folder, manifest, only)
+    # Secrets first, before anything starts: a service started now would generate the missing ones.
+    for item in items:
+        if item.name == "secrets":
+            result.skipped[item.name] = _restore_secrets(project, folder, item)
     needs_db = [i for i in items if i.strategy == BackupStrategy.PG_DUMP.value]
     if needs_db:  # the database server itself must run: pg_restore talks to it
         service_name = needs_db[0].details.get("service", "postgres")
@@ -247,48 +268,186 @@ def restore_backup(project: Project, folder: Path, reporter: Reporter, progress:
         if applied.failures:
             raise ServiceFailed(f"{service_name} did not become ready; nothing was restored")
 
+    with journal_owner(project):
+        with project_lock(project.settings):
+            recover_interrupted_restore(project, note=result.notes.append)
+            pending = load_journal(project)
+            if pending is not None:
+                raise FoveaError(f"an earlier restore from {pending.backup_id} is not finished; its previous data is at "
+                                 f"{pending.where_previous()}",
+                                 hint="`fovea up` finishes it, `fovea restore --rollback` undoes it")
+        journal = RestoreJournal(backup_id=manifest.id, tag=f"{time.strftime('%Y%m%d%H%M%S')}_{uuid.uuid4().hex[:6]}",
+                                 pid=os.getpid())
+        stages = _stage_all(project, folder, items, journal, progress, result)
+        _swap(project, journal, stages, result)
+        _restart(project, journal, reporter, result)
+    return result
+
+
+def _stage_all(project: Project, folder: Path, items: list[ItemRecord], journal: RestoreJournal,
+               progress: TransferProgress, result: RestoreResult) -> list[_Stage]:
+    """Phase `staging`: every item beside the live data; on any failure or signal the stages go, live data stays."""
     stages: list[_Stage] = []
+    save_journal(project, journal)
     try:
         for item in items:
             started = time.monotonic()
             if item.strategy == BackupStrategy.PG_DUMP.value:
-                stages.append(_stage_database(project, folder, item, tag, progress))
+                stages.append(_stage_database(project, folder, item, journal, progress))
             elif item.strategy in (BackupStrategy.TAR.value, BackupStrategy.REDIS_RDB.value):
-                stages.append(_stage_files(project, folder, item, tag, progress))
-            elif item.name == "secrets":
-                result.skipped[item.name] = _restore_secrets(project, folder, item)
-                continue
+                stages.append(_stage_files(project, folder, item, journal, progress))
             else:
-                result.skipped[item.name] = ("a redacted copy of .env for reference; compare it with yours by hand"
-                                             if item.name == "dotenv" else "no restore step for this item")
+                if item.name != "secrets":
+                    result.skipped[item.name] = ("a redacted copy of .env for reference; compare it with yours by hand"
+                                                 if item.name == "dotenv" else "no restore step for this item")
                 continue
             result.restored[item.name] = round(time.monotonic() - started, 3)
             progress.end(item.name, f"staged in {result.restored[item.name]:.1f} s")
     except BaseException:
         for stage in stages:
             stage.discard()
+        drop_journal(project)
         raise
+    return stages
+
+
+def _swap(project: Project, journal: RestoreJournal, stages: list[_Stage], result: RestoreResult) -> None:
+    """Phase `swapping`, under the project lock: stop the users, swap each item in; any failure or signal
+    rolls every item back to the previous data (and the journal lets the next command finish that)."""
+    from fovea_ctl.project import project_lock
 
     stop: set[str] = set().union(*(s.stop for s in stages)) if stages else set()
     try:
         with project_lock(project.settings):
-            result.stopped = _stop_dependents_first(project, stop)
-            for stage in stages:
-                started = time.monotonic()
-                stage.swap()
-                result.restored[stage.item.name] += round(time.monotonic() - started, 3)
+            try:
+                journal.phase = "swapping"
+                save_journal(project, journal)
+                result.stopped = _stop_dependents_first(project, stop)
+                journal.stopped = result.stopped
+                result.rerun_jobs = _init_jobs_of(project, stop)
+                save_journal(project, journal)
+                for database in journal.databases:
+                    swap_database(project, database)
+                for volume in journal.volumes:
+                    swap_files(project, volume)
+                journal.phase = "swapped"
+                save_journal(project, journal)
+            except BaseException:
+                try:
+                    rollback(project, journal)
+                    drop_journal(project)
+                except BaseException as exc:  # the journal stays: the next fovea command rolls back
+                    result.notes.append(f"rollback did not finish ({exc}); the next fovea command finishes it")
+                raise
     except BaseException:
-        for stage in stages:
-            stage.discard()
-        raise
-    finally:
         if result.stopped:
-            _, applied = project.up(reporter, result.stopped)
-            result.restarted = [n for n in result.stopped if n in applied.runs]
+            project.up(_quiet(), result.stopped)
+        raise
+
+
+def _restart(project: Project, journal: RestoreJournal, reporter: Reporter, result: RestoreResult) -> None:
+    """Phase `swapped`: start what was stopped (its init jobs run again on the restored data); only once
+    they are ready is the previous copy dropped."""
+    try:
+        pause_point("restart")
+        failures: list[str] = []
+        try:
+            _rerun_init_jobs(project, result.rerun_jobs)
+        except ServiceFailed as exc:
+            failures.append(exc.message)
+        targets = sorted(journal.stopped)
+        if targets and not failures:
+            _, applied = project.up(reporter, targets)
+            result.restarted = [n for n in journal.stopped if n in applied.runs]
+            failures = [f.describe() for f in applied.failures]
+        if failures:
+            raise ServiceFailed("restored, but services failed to start again: " + "; ".join(failures),
+                                hint=f"the previous data is kept at {journal.where_previous()}; "
+                                     "`fovea restore --rollback` puts it back")
+    except KeyboardInterrupt:
+        sys.stderr.write(f"fovea: interrupted after the swap: the restored data is live; the previous data is kept at "
+                         f"{journal.where_previous()} (`fovea restore --rollback` puts it back)\n")
+        raise
+    apply_live_secrets(project, journal, result)
+    finish(project, journal)
+    drop_journal(project)
+
+
+def apply_live_secrets(project: Project, journal: RestoreJournal, result: RestoreResult) -> None:
+    """Live secrets win over restored data: the restored users table gets the live admin password."""
+    if not journal.databases:
+        return
+    from fovea_ctl.rotate import reapply_data_secrets
+
+    result.notes += reapply_data_secrets(project)
+
+
+def _init_jobs_of(project: Project, stopped_set: set[str]) -> list[str]:
+    """Init jobs (migrations) of the services whose data is restored, in dependency order."""
+    observed = project.observe()
+    return [name for name in project.stack.dependency_order() if name in stopped_set
+            and project.stack.units[name].one_shot and observed.container(name) is not None]
+
+
+def _rerun_init_jobs(project: Project, jobs: list[str]) -> None:
+    """Each job's own container runs its command again (an older schema is migrated) before its service
+    starts. Started again, not recreated: the container and its network identity stay as `up` made them."""
+    for name in jobs:
+        container = project.observe().container(name)
+        if container is None:
+            continue
+        project.engine.start_container(container.id)
+        deadline = time.monotonic() + 600
+        while (details := project.engine.inspect_container(container.id)).state not in ("exited", "dead"):
+            if time.monotonic() > deadline:
+                raise ServiceFailed(f"{name} did not finish within 600 s on the restored data")
+            time.sleep(0.3)
+        if details.exit_code != 0:
+            tail = "\n    ".join(project.engine.log_tail(container.id, 20))
+            raise ServiceFailed(f"{name} failed on the restored data (exit {details.exit_code}):\n    {tail}")
+
+
+def rollback_restore(project: Project, reporter: Reporter) -> RestoreResult:
+    """`fovea restore --rollback`: the previous data of the last restore back in place, its services restarted."""
+    from fovea_ctl.project import project_lock
+
+    journal = load_journal(project)
+    if journal is None:
+        raise UsageError("there is no restore to roll back (no restore journal)")
+    result = RestoreResult(backup_id=journal.backup_id)
+    with journal_owner(project):
+        if journal.databases:
+            _, applied = project.up(reporter, sorted({d.service for d in journal.databases}))
             if applied.failures:
-                raise ServiceFailed("restored, but services failed to start again: "
+                raise ServiceFailed("postgres did not become ready; nothing was rolled back")
+        stop: set[str] = set()
+        for database in journal.databases:
+            stop |= project.stack.dependents(database.service)
+        for volume in journal.volumes:
+            item = project.stack.volume(volume.item).name
+            users = {u.name for u in project.stack.units.values() if any(m.volume == item for m in u.mounts)}
+            stop |= users.union(*(project.stack.dependents(u) for u in users))
+        with project_lock(project.settings):
+            result.stopped = _stop_dependents_first(project, stop)
+            result.rerun_jobs = _init_jobs_of(project, stop)
+            rollback(project, journal)
+            drop_journal(project)
+        _rerun_init_jobs(project, result.rerun_jobs)
+        targets = sorted(set(result.stopped) | set(journal.stopped))
+        if targets:
+            _, applied = project.up(reporter, targets)
+            result.restarted = [n for n in targets if n in applied.runs]
+            if applied.failures:
+                raise ServiceFailed("rolled back, but services failed to start again: "
                                     + "; ".join(f.describe() for f in applied.failures))
+    result.notes.append(f"rolled back: the data from before the restore of {journal.backup_id} is live again")
     return result
+
+
+def _quiet() -> Reporter:
+    from fovea_ctl.progress import PlainReporter
+
+    return PlainReporter(stream=open(os.devnull, "w"))
 
 
 def _stop_dependents_first(project: Project, names: set[str]) -> list[str]:
@@ -306,27 +465,37 @@ def _stop_dependents_first(project: Project, names: set[str]) -> list[str]:
 
 
 def _restore_secrets(project: Project, folder: Path, item: ItemRecord) -> str:
-    """Secrets come back only where none exist: a restore never overwrites a live secret silently."""
-    import os
+    """Secrets come back only where none exist: a restore never overwrites a live secret silently.
 
+    The archive is checked whole before anything is written: every member must be `dotenv` or
+    `secrets/<a secret the stack declares>`, a regular file. Anyone can encrypt to the user's public key,
+    so a member name is never trusted as a path.
+    """
     identity = os.environ.get(AGE_IDENTITY_ENV)
     if not identity:
         return f"left encrypted: set {AGE_IDENTITY_ENV} to the age identity file to restore missing secrets"
-    directory = project.settings.effective_secrets_dir
-    restored = []
+    store = project.secrets
+    declared = set(store.declared)
     with decrypt_secrets(folder / str(item.artifact), Path(identity)) as tar:
-        for member in tar.getmembers():
-            if not member.name.startswith("secrets/") or not member.isfile():
+        members = tar.getmembers()
+        wanted = []
+        for member in members:
+            if member.name == "dotenv" and member.isfile():
                 continue
             name = member.name.removeprefix("secrets/")
-            target = directory / name
-            if target.exists():
+            if not member.name.startswith("secrets/") or name not in declared or not member.isfile():
+                what = "a link" if member.issym() or member.islnk() else ("not a regular file" if not member.isfile()
+                                                                           else "not a secret this stack declares")
+                raise BackupDamaged(f"refusing the secrets of {folder.name}: the archive holds {member.name!r} ({what}); "
+                                    f"only secrets/<{'|'.join(sorted(declared))}> are restored; nothing was written",
+                                    hint="this archive was not written by `fovea backup`; do not trust it")
+            wanted.append((name, member))
+        restored = []
+        for name, member in wanted:
+            if store.supplied_by_user(name) or (store.directory / name).exists():
                 continue
             data = tar.extractfile(member)
             assert data is not None
-            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            from fovea_ctl.secrets import SecretStore
-
-            SecretStore._write(target, data.read().decode())
+            store.write(name, data.read().decode())
             restored.append(name)
     return f"restored missing secrets: {', '.join(restored) or 'none (all present)'}"

@@ -83,6 +83,23 @@ class SecretStore:
             os.fsync(handle.fileno())
         os.replace(temporary, target)
 
+    def supplied_by_user(self, name: str) -> bool:
+        """The value comes from FOVEA_SECRET_<NAME>[_FILE]: fovea never writes it."""
+        return self._user_file(name) is not None or os.environ.get(f"FOVEA_SECRET_{name.upper()}") is not None
+
+    def write(self, name: str, value: str) -> Path:
+        """Set a fovea-kept secret's value (restore, rotate); the file, 0600 in the 0700 directory."""
+        self._declared(name)
+        if self.supplied_by_user(name):
+            raise UsageError(f"secret {name} is supplied through FOVEA_SECRET_{name.upper()}[_FILE]; change it there")
+        self._ensure_directory()
+        target = self.directory / name
+        self._write(target, value)
+        return target
+
+    def generate(self, name: str) -> str:
+        return "".join(random_source.choice(ALPHABET) for _ in range(self._declared(name).length))
+
     def value(self, name: str) -> str:
         return self.path(name).read_text().strip()
 

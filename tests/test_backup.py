@@ -30,7 +30,7 @@ from fovea_ctl.backup import (
     BackupManifest,
     ItemRecord,
     VerifyRecord,
-    _sha256_file,
+    sha256_file,
     list_backups,
     prune_backups,
 )
@@ -49,7 +49,7 @@ def _fake_backup(root: Path, backup_id: str, created: datetime, backup_class: st
                               stack_hash="x", items=[ItemRecord(name="video-data", kind="volume", strategy="tar")])
     (folder / MANIFEST).write_text(manifest.model_dump_json())
     if verified is not None:
-        record = VerifyRecord(ok=verified, verified_at=created, manifest_sha256=_sha256_file(folder / MANIFEST))
+        record = VerifyRecord(ok=verified, verified_at=created, manifest_sha256=sha256_file(folder / MANIFEST))
         (folder / VERIFIED).write_text(record.model_dump_json())
 
 
@@ -179,20 +179,24 @@ def test_no_secret_value_appears_in_any_artifact_or_the_manifest(live: Live, tmp
     assert manifest["schema_version"] == 1 and manifest["backup_class"] == "important"
     assert manifest["postgres_version"].startswith("17") and manifest["engine_version"] and manifest["stack_hash"]
     items = {i["name"]: i for i in manifest["items"]}
-    assert items["prometheus-data"]["skipped"] and items["redis-data"]["artifact"] == "redis-data.rdb"
+    assert items["prometheus-data"]["skipped"] and items["redis-data"]["artifact"] == "redis-data.rdb.age"
     assert items["secrets"]["artifact"] == "secrets.tar.age"
     for item in manifest["items"]:
-        if item["artifact"]:
-            assert item["sha256"] == _sha256_file(folder / item["artifact"]) and item["duration_s"] >= 0
+        if item["artifact"]:  # with a recipient every artifact is stored encrypted, its checksum over those bytes
+            stored = (folder / item["artifact"]).read_bytes()
+            assert item["artifact"].endswith(".age") and stored.startswith(b"age-encryption.org/v1\n")
+            assert item["sha256"] == sha256_file(folder / item["artifact"]) and item["duration_s"] >= 0
 
     values = [live.project.secrets.value(name).encode() for name in ("postgres_password", "admin_password", "session_secret")]
     # Every artifact as plain bytes: the dump as SQL, the tar decompressed, the rest as stored.
     plain = {"manifest.json": (folder / MANIFEST).read_bytes(), "verified.json": (folder / VERIFIED).read_bytes()}
     for path in folder.iterdir():
-        data = path.read_bytes()
-        if path.name.endswith(".zst"):
+        data, name = path.read_bytes(), path.name
+        if name.endswith(".age") and name != "secrets.tar.age":  # the secrets stay as stored: they are the point
+            data, name = pyrage.decrypt(data, [identity]), name.removesuffix(".age")
+        if name.endswith(".zst"):
             data = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)).read()
-        plain[path.name] = data
+        plain[name] = data
     code, sql = live.project.engine.exec_stream(  # the dump rendered as SQL by pg_restore
         live.project.observe().container("postgres").id, ["pg_restore", "-f", "-"],  # type: ignore[union-attr]
         user="postgres", stdin=iter([plain["postgres-data.pgdump"]])).drain()

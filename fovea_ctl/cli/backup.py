@@ -119,20 +119,28 @@ def prune(keep: Annotated[int, typer.Option("--keep", help="Backups to keep per 
 
 
 @app.command()
-def restore(ref: Annotated[str, typer.Argument(help="Backup id or path")],
+def restore(ref: Annotated[Optional[str], typer.Argument(help="Backup id or path")] = None,
             only: Annotated[Optional[list[str]], typer.Option("--only", help="Restore just this item (repeatable)")] = None,
+            rollback: Annotated[bool, typer.Option("--rollback", help="Put back the data the last restore replaced "
+                                                   "(kept until the restored services are ready)")] = False,
             directory: DirOption = None, json_out: JsonOption = False) -> None:
     """Check every checksum, restore beside the live data, swap on success, restart what was stopped."""
     from fovea_ctl.backup import backup_root, make_progress, resolve_backup
+    from fovea_ctl.cli.app import fail
     from fovea_ctl.progress import make_reporter
-    from fovea_ctl.restore import restore_backup
+    from fovea_ctl.restore import restore_backup, rollback_restore
 
+    if rollback == (ref is not None):
+        fail("give a backup id or path, or --rollback (not both)", 2)
     target = project()
-    folder = resolve_backup(backup_root(target, directory), ref)
     progress = make_progress(json_out)
     reporter = make_reporter(False) if not json_out else _quiet_reporter()
     try:
-        result = restore_backup(target, folder, reporter, progress, only or None)
+        if rollback:
+            result = rollback_restore(target, reporter)
+        else:
+            result = restore_backup(target, resolve_backup(backup_root(target, directory), str(ref)), reporter, progress,
+                                    only or None)
     finally:
         progress.close()
         reporter.close()
@@ -143,7 +151,12 @@ def restore(ref: Annotated[str, typer.Argument(help="Backup id or path")],
         sys.stderr.write(f"  restored {name} in {seconds:.1f} s\n")
     for name, why in result.skipped.items():
         sys.stderr.write(f"  skipped {name}: {why}\n")
-    sys.stderr.write(f"fovea: restored from {result.backup_id}; restarted: {', '.join(result.restarted) or 'nothing'}\n")
+    for job in result.rerun_jobs:
+        sys.stderr.write(f"  ran {job} again on the restored data\n")
+    for note in result.notes:
+        sys.stderr.write(f"  {note}\n")
+    what = "rolled back" if rollback else "restored"
+    sys.stderr.write(f"fovea: {what} from {result.backup_id}; restarted: {', '.join(result.restarted) or 'nothing'}\n")
 
 
 def _quiet_reporter():  # -> Reporter

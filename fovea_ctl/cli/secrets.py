@@ -1,4 +1,4 @@
-"""`fovea secrets list|show`."""
+"""`fovea secrets list|show|rotate`."""
 
 from __future__ import annotations
 
@@ -27,3 +27,23 @@ def list_secrets() -> None:
 def show(name: Annotated[str, typer.Argument()]) -> None:
     """Print one secret's value (the only command that does)."""
     sys.stdout.write(project().secrets.value(name) + "\n")
+
+
+@secrets_app.command("rotate")
+def rotate(name: Annotated[str, typer.Argument(help="The secret to change")],
+           edited: Annotated[bool, typer.Option("--edited", help="Apply the value now in the file (edited by hand) "
+                                                "instead of generating one")] = False) -> None:
+    """A new value, applied to the data that keeps a copy (postgres role, admin hash) and to the services."""
+    from fovea_ctl.progress import make_reporter
+    from fovea_ctl.rotate import rotate_secret
+
+    reporter = make_reporter(False)
+    try:
+        result = rotate_secret(project(), name, reporter, edited=edited)
+    finally:
+        reporter.close()
+    sys.stderr.write(f"fovea: secret {name} {'applied' if edited else 'rotated'}"
+                     + (f"; now in {', '.join(result.applied_to)}" if result.applied_to else "")
+                     + (f"; recreated {', '.join(result.recreated)}" if result.recreated else "") + "\n")
+    for note in result.notes:
+        sys.stderr.write(f"  {note}\n")
