@@ -187,7 +187,9 @@ def test_no_secret_value_appears_in_any_artifact_or_the_manifest(live: Live, tmp
             assert item["artifact"].endswith(".age") and stored.startswith(b"age-encryption.org/v1\n")
             assert item["sha256"] == sha256_file(folder / item["artifact"]) and item["duration_s"] >= 0
 
-    values = [live.project.secrets.value(name).encode() for name in ("postgres_password", "admin_password", "session_secret")]
+    names = list(live.project.secrets.declared)  # every secret of the stack, the Redis password too
+    assert {"postgres_password", "admin_password", "session_secret", "redis_password"} <= set(names)
+    values = [live.project.secrets.value(name).encode() for name in names]
     # Every artifact as plain bytes: the dump as SQL, the tar decompressed, the rest as stored.
     plain = {"manifest.json": (folder / MANIFEST).read_bytes(), "verified.json": (folder / VERIFIED).read_bytes()}
     for path in folder.iterdir():
@@ -208,7 +210,7 @@ def test_no_secret_value_appears_in_any_artifact_or_the_manifest(live: Live, tmp
     # ...yet the secrets are in the backup, for the holder of the key.
     decrypted = pyrage.decrypt((folder / "secrets.tar.age").read_bytes(), [identity])
     with tarfile.open(fileobj=io.BytesIO(decrypted)) as tar:
-        assert tar.extractfile("secrets/admin_password").read().strip() == values[1]  # type: ignore[union-attr]
+        assert tar.extractfile("secrets/admin_password").read().strip() == values[names.index("admin_password")]  # type: ignore[union-attr]
     assert summary["verified"]["ok"] and "decrypted ok" in summary["verified"]["checks"]["secrets"]
 
 
