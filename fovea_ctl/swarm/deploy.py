@@ -17,7 +17,7 @@ from fovea_ctl.errors import FoveaError, UsageError
 from fovea_ctl.images import ResolvedImage
 from fovea_ctl.model import Condition
 from fovea_ctl.plan import change_cause
-from fovea_ctl.probes import ContainerStopped, ProbeFailed, ProbeContext, wait_until_ready
+from fovea_ctl.probes import ContainerStopped, ProbeFailed, probe_context_for, wait_until_ready
 from fovea_ctl.progress import Reporter
 from fovea_ctl.swarm.engine import SwarmEngine, SwarmObjectView, SwarmServiceView, TaskView
 from fovea_ctl.swarm.spec import (
@@ -332,9 +332,9 @@ class SwarmDeployer:
             return
         for task in running[:desired.replicas]:
             assert task.container_id is not None
-            context = ProbeContext(engine=self.project.engine, container_id=task.container_id,
-                                   host_ports=dict(desired.host_ports), password=self.project.secrets.value,
-                                   timeout_s=self.settings.probe_timeout_s)
+            context = probe_context_for(desired.unit, self.stack, self.project.engine, task.container_id,
+                                        password=self.project.secrets.value, timeout_s=self.settings.probe_timeout_s,
+                                        secrets_dir=str(self.settings.effective_secrets_dir))
             wait_until_ready(probe, context, budget_s=probe.budget_s, cancel=self.cancel)
 
     def _task_failure(self, task: TaskView) -> str:

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from fovea_ctl.engine import LABEL_PRIORITY, LABEL_VOLUME
 from fovea_ctl.errors import EngineError
 from fovea_ctl.model import Priority
-from fovea_ctl.probes import ProbeContext, ProbeFailed, probe_once
+from fovea_ctl.probes import ProbeFailed, probe_context_for, probe_once
 from fovea_ctl.swarm.engine import SwarmEngine, SwarmServiceView
 from fovea_ctl.swarm.spec import network_name
 
@@ -73,8 +73,9 @@ def _one(project: Project, swarm: SwarmEngine, service: SwarmServiceView) -> Swa
     try:
         for task in running:
             assert task.container_id is not None
-            context = ProbeContext(engine=project.engine, container_id=task.container_id,
-                                   host_ports=dict(service.ports), password=project.secrets.value, timeout_s=1.0)
+            context = probe_context_for(unit, project.stack, project.engine, task.container_id,
+                                        password=project.secrets.value, timeout_s=1.0,
+                                        secrets_dir=str(project.settings.effective_secrets_dir))
             probe_once(unit.probe, context, quick=True)
         status.ready, status.detail = True, "probe passed" + (f" in {len(running)} tasks" if len(running) > 1 else "")
     except ProbeFailed as exc:
