@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -160,6 +161,19 @@ def _container_from_listing(raw: dict[str, Any]) -> ContainerView:
     )
 
 
+_SDK_IMPORT = threading.Lock()
+
+
+def import_docker_sdk() -> Any:
+    """The docker SDK, imported once under a lock. It is imported lazily (a converged `up` never needs it),
+    often from worker threads; its submodules import each other, so two threads importing it at once can
+    see a partially initialised `docker.types` (ImportError: cannot import name 'EndpointConfig')."""
+    with _SDK_IMPORT:
+        import docker
+
+    return docker
+
+
 class Engine:
     """A connection to one Docker engine."""
 
@@ -180,7 +194,7 @@ class Engine:
 
     @cached_property
     def api(self) -> docker.APIClient:
-        import docker
+        docker = import_docker_sdk()
         from docker.errors import DockerException
 
         try:
@@ -247,6 +261,7 @@ class Engine:
                 return self.wire.get_json(f"/images/{ref}/json")["Id"]  # type: ignore[index]
             except EngineNotFound:
                 return None
+        import_docker_sdk()
         from docker.errors import ImageNotFound, NotFound
 
         try:
@@ -284,6 +299,7 @@ class Engine:
         self._call(self.api.remove_volume, name)
 
     def create_container(self, spec: ContainerSpec) -> str:
+        import_docker_sdk()
         from docker.types import DeviceRequest, Mount
 
         api = self.api
@@ -410,6 +426,7 @@ class Engine:
                    bind_mounts: list[tuple[str, str, bool]] | None = None) -> str:
         """A throwaway container that idles so commands can be exec'd in it: no network, no ports, no
         log (streams go over exec, never through a log driver), root; removed with `remove_container`."""
+        import_docker_sdk()
         from docker.types import LogConfig, Mount
 
         mounts = [Mount(target=t, source=v, type="volume", read_only=ro) for v, t, ro in volume_mounts or []]
@@ -447,6 +464,7 @@ class Engine:
             pass
 
     def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        import_docker_sdk()
         from docker.errors import APIError, DockerException
         from requests.exceptions import ConnectionError as RequestsConnectionError
 

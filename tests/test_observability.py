@@ -166,7 +166,7 @@ def test_backend_metrics_reach_prometheus_and_every_dashboard_query_returns_data
 def test_model_service_panels_return_data_after_a_detection_job(make_project: ProjectFactory, tmp_path: Path) -> None:
     """The fovea_model_* panels need the real model-service: one detection job on the test clip feeds them."""
     project = make_project()
-    _, result = project.up(RecordingReporter(), ["backend", "model-service", "model-worker"])
+    _, result = project.up(RecordingReporter(), ["backend", "model-service"])  # its own process consumes the queues
     assert result.ok, [f.describe() for f in result.failures]
     add_videos(project, [make_clip(project, tmp_path / "panels.mp4")])
     s = project.stack

@@ -169,7 +169,8 @@ def test_cli_status_and_plan(deployed: tuple[Project, RecordingReporter]) -> Non
     project, _ = deployed
     settings = project.settings
     env = {**os.environ, "FOVEA_ROOT": str(settings.root), "FOVEA_PROJECT": settings.project,
-           "FOVEA_PORT_BASE": str(settings.port_base), "FOVEA_SECRETS_DIR": str(settings.effective_secrets_dir)}
+           "FOVEA_PORT_BASE": str(settings.port_base), "FOVEA_SECRETS_DIR": str(settings.effective_secrets_dir),
+           "FOVEA_SCALE": "model-worker=2"}  # dedicated workers are in the stack only when asked for
     status = run_fovea(["swarm", "status", "--json"], env)
     assert status.returncode == 0, status.stdout + status.stderr
     assert '"model-worker"' in status.stdout and '"ready": true' in status.stdout

@@ -18,6 +18,7 @@ from typing import Any
 from fovea_ctl import __version__
 from fovea_ctl.desired import HEALTH_INTERVAL_S, combined_hash, content_hash, hash_parts_for
 from fovea_ctl.engine import (
+    import_docker_sdk,
     LABEL_CONFIG_HASH,
     LABEL_HASH_PARTS,
     LABEL_PRIORITY,
@@ -138,6 +139,7 @@ def placement_constraints(service: Service) -> list[str]:
 def service_spec(desired: DesiredSwarmService, stack: Stack, settings: Settings, network_id: str,
                  object_ids: dict[str, str]) -> dict[str, Any]:
     """Keyword arguments of one create_service/update_service call (ids of secrets and configs resolved)."""
+    import_docker_sdk()
     from docker.types import (
         ConfigReference,
         ContainerSpec,

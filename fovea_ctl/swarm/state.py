@@ -140,14 +140,19 @@ def swarm_down(project: Project, volumes: bool = False, force: bool = False) -> 
 
 def _remove_volumes(project: Project, force: bool, result: SwarmDownResult) -> None:
     """The same rule as local `down --volumes`: a critical volume goes only with --force or a fresh verified backup."""
+    from fovea_ctl.backup.write_markers import fresh_backups
+
     observed = project.observe()
-    covered = project._backed_up_volumes(observed) if not force else {}
+    # The services are gone by now, so a database's write marker cannot be read: its volume is kept (the
+    # safe answer) unless --force; file volumes are compared by their listing, as local `down` does.
+    coverage = fresh_backups(project, observed) if not force else None
     for volume_name, volume in sorted(observed.volumes.items()):
         priority = volume.labels.get(LABEL_PRIORITY, Priority.CRITICAL.value)
-        if priority == Priority.CRITICAL.value and not force and volume_name not in covered:
+        if priority == Priority.CRITICAL.value and coverage is not None and volume_name not in coverage.covered:
             result.kept_volumes[volume_name] = (
                 f"{volume.labels.get(LABEL_VOLUME, volume_name)} is critical and no verified backup holds its latest "
-                "writes; run `fovea backup critical --verify` first, or pass --force to lose it")
+                f"writes ({coverage.why_not.get(volume_name, 'not checked')}); run `fovea backup critical --verify` "
+                "first, or pass --force to lose it")
             continue
         project.engine.remove_volume(volume_name)
         result.removed_volumes.append(volume_name)
