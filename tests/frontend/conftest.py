@@ -4,7 +4,7 @@ Debian Chromium driven by Playwright (never a downloaded browser).
 Stacks (session-scoped; one per test session, torn down with its volumes at the end):
     frontend_stack   frontend + backend and what they need (postgres, redis, prometheus, otel-collector);
                      the backend does not retry failed jobs (a crashing job fails at once).
-    full_stack       the same plus model-service and model-worker (detection end to end). When any
+    full_stack       the same plus the model-service, whose own worker runs the jobs (detection end to end). When any
                      collected test asks for it, `frontend_stack` is that full stack too, so a session
                      never starts two stacks.
   Both give a `FrontendStack`:
@@ -59,7 +59,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 NETWORK_CHANGED = "net::ERR_NETWORK_CHANGED"
 FRONTEND_SERVICES = ["frontend"]
-FULL_SERVICES = ["frontend", "model-service", "model-worker"]
+# The model-service runs the RQ worker in its own process; a `model-worker` unit exists only with --scale.
+FULL_SERVICES = ["frontend", "model-service"]
 FULL_FIXTURES = {"full_stack", "full_app"}
 CLIP_NAME = "bus_pan.mp4"
 
