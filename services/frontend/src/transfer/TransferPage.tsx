@@ -49,7 +49,7 @@ export function TransferPage() {
         {preview && (
           <div data-testid="import-preview">
             <h3>{file?.name} would add</h3>
-            <ul className="plain-list">{Object.entries(preview.wouldImport).map(([k, n]) => <li key={k}>{n} × {k}</li>)}</ul>
+            <ul className="plain-list">{Object.entries(preview.wouldImport).map(([k, n]) => <li key={k} data-testid="import-count" data-kind={k} data-count={n}>{n} × {k}</li>)}</ul>
             {preview.conflicts.length > 0 && (
               <><h3>Would replace ({preview.conflicts.length})</h3><ul className="plain-list" data-testid="import-conflicts">{preview.conflicts.map((c, i) => <li key={i}>line {c.line}: {c.kind} {c.id}: {c.reason}</li>)}</ul></>
             )}
