@@ -132,7 +132,8 @@ export function SummaryPanel({ ws, personaId }: { ws: Workspace; personaId: stri
   }, [job.data?.status, queryClient, ws.video.id]);
 
   const mine = (list.data ?? []).filter((s) => s.personaId === personaId);
-  const current = mine[mine.length - 1] ?? (list.data ?? [])[(list.data ?? []).length - 1];
+  // Only the selected persona's: another persona's summary answers another information need.
+  const current = mine[mine.length - 1];
   const objects = (current?.summary?.objects ?? []) as Array<{
     label?: string; count?: number; max_simultaneous?: number; first_seen_s?: number; last_seen_s?: number;
   }>;
@@ -172,7 +173,7 @@ export function SummaryPanel({ ws, personaId }: { ws: Workspace; personaId: stri
             ))}
           </div>
         </>
-      ) : <p className="muted">No summary yet.</p>}
+      ) : <p className="muted" data-testid="summary-none">No summary for this persona yet.</p>}
       <h3>Similar videos</h3>
       {similar.data && similar.data.length > 0 ? (
         <ul className="similar">
