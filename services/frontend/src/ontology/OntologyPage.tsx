@@ -157,7 +157,7 @@ function Suggestions({ persona, ontology, onAccept }: { persona: Persona; ontolo
   return (
     <div className="card" data-testid="suggestions">
       <h3>Suggest types</h3>
-      <p className="muted">Runs the ontology-augmentation job for this persona (its information need and what detection found).</p>
+      <p className="muted">Runs the ontology-augmentation job for this persona: types from its name, role and information need, none it already has.</p>
       <button onClick={async () => {
         setError(null);
         try { setJobId((await personas.suggestTypes(persona.id)).jobId); } catch (e) { setError(errorText(e)); }
