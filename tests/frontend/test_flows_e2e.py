@@ -135,27 +135,42 @@ def test_summary_for_the_selected_persona_key_frames_seek_and_similar_videos_emp
         page.wait_for_selector(f"[data-testid=frame-counter][data-frame='{frame}']", timeout=SLOW)
         page.wait_for_selector(f"[data-testid=overlay][data-frame='{frame}']", timeout=SLOW)
 
-    # Another persona has no summary of this video: the panel says so instead of showing this one's.
+    # One video with one summary: similar videos is the empty state (or, on a stack with more summaries, the
+    # list the API gives); never an error.
+    assert_similar_as_the_api_says(page, full_app.stack, stored[0]["id"])
+    if not page.get_by_test_id("similar-video").count():
+        assert panel.get_by_test_id("similar-empty").is_visible()
+
+    # Another persona has no summary of this video: the panel says so instead of showing the first one's.
     page.get_by_test_id("persona-select").select_option(other["id"])
     panel.get_by_test_id("summary-none").wait_for(timeout=SLOW)
     assert panel.get_by_test_id("summary-text").count() == 0
-    page.get_by_test_id("persona-select").select_option(persona["id"])
-    panel.get_by_test_id("summary-text").wait_for(timeout=SLOW)
-    assert panel.get_by_test_id("summary-text").inner_text().strip() == text.strip()
+    # Its own summary: now the first persona's summary is a similar one, linking to this video.
+    panel.get_by_test_id("summary-request").click()
+    panel.get_by_test_id("summary-text").wait_for(timeout=MODEL_JOB)
+    with full_app.stack.api() as client:
+        others = [s for s in client.get(f"/api/videos/{video['id']}/summaries").json() if s["personaId"] == other["id"]]
+    assert len(others) == 1, others
+    page.wait_for_selector("[data-testid=similar-video]", timeout=SLOW)
+    similar = assert_similar_as_the_api_says(page, full_app.stack, others[0]["id"])
+    assert stored[0]["id"] in [s["id"] for s in similar]
+    assert page.locator(f"[data-testid=similar-video] a[href='/videos/{video['id']}']").count() >= 1
+    panel.screenshot(path=str(output_dir / "summary-panel.png"))
 
-    # One video, and this persona's summary the only one of it or not: either similar summaries are listed or
-    # the empty state says so; never an error.
+    page.get_by_test_id("persona-select").select_option(persona["id"])
+    page.wait_for_selector(f"[data-testid=summary-text]:text-is({json.dumps(text.strip())})", timeout=SLOW)
+    assert not full_app.console_errors
+
+
+def assert_similar_as_the_api_says(page: Page, stack: FrontendStack, summary_id: str) -> list[dict[str, Any]]:
     page.wait_for_selector("[data-testid=similar-empty], [data-testid=similar-video], [data-testid=similar-error]",
                            timeout=SLOW)
-    assert panel.get_by_test_id("similar-error").count() == 0, panel.get_by_test_id("similar-error").inner_text()
-    with full_app.stack.api() as client:
-        similar = client.get(f"/api/videos/{video['id']}/summaries/similar", params={"summaryId": stored[0]["id"]})
+    assert page.get_by_test_id("similar-error").count() == 0, page.get_by_test_id("similar-error").inner_text()
+    with stack.api() as client:
+        similar = client.get(f"/api/videos/{stack.video['id']}/summaries/similar", params={"summaryId": summary_id})
     assert similar.status_code == 200, similar.text
-    assert panel.get_by_test_id("similar-video").count() == len(similar.json())
-    if not similar.json():
-        assert panel.get_by_test_id("similar-empty").is_visible()
-    panel.screenshot(path=str(output_dir / "summary-panel.png"))
-    assert not full_app.console_errors
+    assert page.get_by_test_id("similar-video").count() == len(similar.json())
+    return list(similar.json())
 
 
 # -- 3. import with a preview ----------------------------------------------------------------------------
