@@ -44,7 +44,12 @@ export function TransferPage() {
       </div>
       <h2>Import</h2>
       <div className="card">
-        <input type="file" accept=".jsonl,.ndjson,application/x-ndjson,application/json" onChange={(e) => choose(e.target.files?.[0])} data-testid="import-file" />
+        <input type="file" accept=".jsonl,.ndjson,application/x-ndjson,application/json" onChange={(e) => {
+          // Cleared at once: choosing the same file again, after fixing it in an editor, must check it again.
+          const chosen = e.target.files?.[0];
+          e.target.value = "";
+          void choose(chosen);
+        }} data-testid="import-file" />
         {busy && <p className="muted">Checking…</p>}
         {preview && (
           <div data-testid="import-preview">
