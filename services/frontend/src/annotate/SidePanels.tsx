@@ -121,7 +121,6 @@ function keyFrameOf(k: Summary["keyFrames"][number]): number {
 export function SummaryPanel({ ws, personaId }: { ws: Workspace; personaId: string | null }) {
   const queryClient = useQueryClient();
   const list = useQuery({ queryKey: ["summaries", ws.video.id], queryFn: () => summaries.list(ws.video.id) });
-  const similar = useQuery({ queryKey: ["similar", ws.video.id], queryFn: () => summaries.similar(ws.video.id), retry: false });
   const [jobId, setJobId] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const job = useJob(jobId);
@@ -133,10 +132,16 @@ export function SummaryPanel({ ws, personaId }: { ws: Workspace; personaId: stri
   }, [job.data?.status, queryClient, ws.video.id]);
 
   const mine = (list.data ?? []).filter((s) => s.personaId === personaId);
-  const current = mine[mine.length - 1] ?? (list.data ?? [])[(list.data ?? []).length - 1];
+  // Only the selected persona's: another persona's summary answers another information need.
+  const current = mine[mine.length - 1];
   const objects = (current?.summary?.objects ?? []) as Array<{
     label?: string; count?: number; max_simultaneous?: number; first_seen_s?: number; last_seen_s?: number;
   }>;
+  // Similarity ranks other summaries by this one's embedding: without a summary there is nothing to ask.
+  const similar = useQuery({
+    queryKey: ["similar", ws.video.id, current?.id], queryFn: () => summaries.similar(ws.video.id, current!.id),
+    enabled: !!current, retry: false,
+  });
   const videoList = useQuery({ queryKey: ["videos"], queryFn: videos.list });
   const nameOf = (id: string) => videoList.data?.find((v) => v.id === id)?.filename ?? id;
 
@@ -164,11 +169,11 @@ export function SummaryPanel({ ws, personaId }: { ws: Workspace; personaId: stri
           )}
           <div className="keyframes">
             {current.keyFrames.map((k) => (
-              <button key={keyFrameOf(k)} onClick={() => ws.player.seek(keyFrameOf(k))} data-testid="summary-keyframe">frame {keyFrameOf(k)}</button>
+              <button key={keyFrameOf(k)} onClick={() => ws.player.seek(keyFrameOf(k))} data-testid="summary-keyframe" data-frame={keyFrameOf(k)}>frame {keyFrameOf(k)}</button>
             ))}
           </div>
         </>
-      ) : <p className="muted">No summary yet.</p>}
+      ) : <p className="muted" data-testid="summary-none">No summary for this persona yet.</p>}
       <h3>Similar videos</h3>
       {similar.data && similar.data.length > 0 ? (
         <ul className="similar">
@@ -176,7 +181,10 @@ export function SummaryPanel({ ws, personaId }: { ws: Workspace; personaId: stri
             <li key={s.id} data-testid="similar-video"><Link to={`/videos/${s.videoId}`}>{nameOf(s.videoId)}</Link> <span className="muted">distance {s.distance?.toFixed(3)}</span></li>
           ))}
         </ul>
-      ) : <p className="muted">{similar.error ? "needs a summary first" : "none yet"}</p>}
+      ) : similar.error ? <div className="error-text" data-testid="similar-error">{errorText(similar.error)}</div>
+        : !current ? <p className="muted" data-testid="similar-empty">needs a summary first</p>
+        : similar.data ? <p className="muted" data-testid="similar-empty">no other summaries yet</p>
+        : <p className="muted">looking…</p>}
     </div>
   );
 }

@@ -117,7 +117,9 @@ export const jobs = {
 // --- summaries ----------------------------------------------------------------------------------------
 export const summaries = {
   list: (videoId: string) => getJson<Summary[]>(`/api/videos/${enc(videoId)}/summaries`),
-  similar: (videoId: string) => getJson<Summary[]>(`/api/videos/${enc(videoId)}/summaries/similar`),
+  /** Summaries (of any video) nearest to one of this video's summaries; the backend needs which one. */
+  similar: (videoId: string, summaryId: string) =>
+    getJson<Summary[]>(`/api/videos/${enc(videoId)}/summaries/similar?summaryId=${enc(summaryId)}`),
   request: (videoId: string, personaId: string | null) =>
     sendJson<{ jobId: string }>("POST", `/api/videos/${enc(videoId)}/summaries`, { personaId, params: {} }),
 };

@@ -30,7 +30,7 @@ export function OntologyPage() {
         <h2>Personas</h2>
         <ul className="plain-list" data-testid="persona-list">
           {list.data?.map((p) => (
-            <li key={p.id} className={p.id === persona?.id ? "active" : ""} onClick={() => setSelected(p.id)} data-testid="persona-item">
+            <li key={p.id} className={p.id === persona?.id ? "active" : ""} onClick={() => setSelected(p.id)} data-testid="persona-item" data-persona-id={p.id} data-hidden={p.hidden}>
               {p.name} {p.hidden && <span className="muted">(hidden)</span>}
             </li>
           ))}
@@ -68,11 +68,11 @@ function PersonaEditor({ persona, onChanged }: { persona: Persona; onChanged: ()
         </div>
         <div className="row">
           <button className="primary" onClick={() => save(draft)} data-testid="persona-save">Save</button>
-          <button onClick={() => { const next = { ...draft, hidden: !draft.hidden }; setDraft(next); void save(next); }}>{draft.hidden ? "Unhide" : "Hide"}</button>
+          <button onClick={() => { const next = { ...draft, hidden: !draft.hidden }; setDraft(next); void save(next); }} data-testid="persona-hide">{draft.hidden ? "Unhide" : "Hide"}</button>
           <button className="danger" onClick={async () => {
             if (!confirm(`Delete persona ${persona.name} and its ontology?`)) return;
             try { await personas.remove(persona.id); onChanged(); } catch (e) { setError(errorText(e)); }
-          }}>Delete</button>
+          }} data-testid="persona-delete">Delete</button>
         </div>
         {error && <div className="error-text">{error}</div>}
       </div>
@@ -157,7 +157,7 @@ function Suggestions({ persona, ontology, onAccept }: { persona: Persona; ontolo
   return (
     <div className="card" data-testid="suggestions">
       <h3>Suggest types</h3>
-      <p className="muted">Runs the ontology-augmentation job for this persona (its information need and what detection found).</p>
+      <p className="muted">Runs the ontology-augmentation job for this persona: types from its name, role and information need, none it already has.</p>
       <button onClick={async () => {
         setError(null);
         try { setJobId((await personas.suggestTypes(persona.id)).jobId); } catch (e) { setError(errorText(e)); }
@@ -167,10 +167,10 @@ function Suggestions({ persona, ontology, onAccept }: { persona: Persona; ontolo
       {job.data?.status === "completed" && open.length === 0 && <p className="muted">No new suggestions.</p>}
       <ul className="plain-list">
         {open.map((s) => (
-          <li key={s.category + s.name} className="suggestion" data-testid="suggestion">
-            <b>{s.name}</b> <span className="muted">{CATEGORY_NAMES[s.category]} · {Math.round(s.confidence * 100)}%</span>
+          <li key={s.category + s.name} className="suggestion" data-testid="suggestion" data-category={s.category} data-name={s.name}>
+            <b>{s.name}</b> <span className="muted">{CATEGORY_NAMES[s.category]} · <span data-testid="suggestion-confidence" data-confidence={s.confidence}>{Math.round(s.confidence * 100)}%</span></span>
             <div>{s.description}</div>
-            <div className="muted">{s.reason}</div>
+            <div className="muted" data-testid="suggestion-reason">{s.reason}</div>
             <div className="row">
               <button onClick={() => onAccept({ ...ontology, [s.category]: [...ontology[s.category], { id: newId(s.category.replace("Types", "")), name: s.name, description: s.description, color: colorFor(s.name) }] })} data-testid="suggestion-accept">Accept</button>
               <button onClick={() => setDismissed(new Set([...dismissed, s.category + s.name]))} data-testid="suggestion-dismiss">Dismiss</button>

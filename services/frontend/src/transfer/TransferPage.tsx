@@ -44,12 +44,17 @@ export function TransferPage() {
       </div>
       <h2>Import</h2>
       <div className="card">
-        <input type="file" accept=".jsonl,.ndjson,application/x-ndjson,application/json" onChange={(e) => choose(e.target.files?.[0])} data-testid="import-file" />
+        <input type="file" accept=".jsonl,.ndjson,application/x-ndjson,application/json" onChange={(e) => {
+          // Cleared at once: choosing the same file again, after fixing it in an editor, must check it again.
+          const chosen = e.target.files?.[0];
+          e.target.value = "";
+          void choose(chosen);
+        }} data-testid="import-file" />
         {busy && <p className="muted">Checking…</p>}
         {preview && (
           <div data-testid="import-preview">
             <h3>{file?.name} would add</h3>
-            <ul className="plain-list">{Object.entries(preview.wouldImport).map(([k, n]) => <li key={k}>{n} × {k}</li>)}</ul>
+            <ul className="plain-list">{Object.entries(preview.wouldImport).map(([k, n]) => <li key={k} data-testid="import-count" data-kind={k} data-count={n}>{n} × {k}</li>)}</ul>
             {preview.conflicts.length > 0 && (
               <><h3>Would replace ({preview.conflicts.length})</h3><ul className="plain-list" data-testid="import-conflicts">{preview.conflicts.map((c, i) => <li key={i}>line {c.line}: {c.kind} {c.id}: {c.reason}</li>)}</ul></>
             )}

@@ -1,0 +1,281 @@
+"""Three of the app's flows end to end in Debian's Chromium against the stack fovea started (with the
+model-service): "suggest types" on the ontology page, the workspace's summary panel, and import with a
+preview. Plus personas: create, rename, hide, delete. Each test drives the page as a person would, reads
+what the page shows from its DOM (test ids and data attributes, see services/frontend/README.md) and checks
+the backend's state through the API.
+
+Model jobs (ontology augmentation, summaries) run on the shared, loaded 2-core machine: the waits are in
+minutes and nothing is timed. The test clip is the shared fixture's bus_pan.mp4 (made from bus.jpg).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tests.frontend.conftest import BrowserSession, FrontendStack
+
+if TYPE_CHECKING:
+    import httpx
+    from playwright.sync_api import Page
+
+MODEL_JOB = 600_000  # ms: the first job loads its models on a loaded machine
+SLOW = 120_000  # ms: page loads and saves on the same machine
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix} {uuid.uuid4().hex[:6]}"
+
+
+def new_persona(client: httpx.Client, name: str, information_need: str = "", hidden: bool = False) -> dict[str, Any]:
+    created = client.post("/api/personas", json={"name": name, "role": "analyst", "informationNeed": information_need,
+                                                 "hidden": hidden})
+    assert created.status_code == 201, created.text
+    return dict(created.json())
+
+
+def open_persona(page: Page, persona_id: str) -> None:
+    page.goto("/ontology")
+    page.locator(f"[data-testid=persona-item][data-persona-id='{persona_id}']").click()
+    page.wait_for_selector("[data-testid=suggest-types]", timeout=SLOW)
+
+
+def type_names(ontology: dict[str, Any], category: str) -> list[str]:
+    return [t["name"] for t in ontology[category]]
+
+
+# -- 1. suggest types ------------------------------------------------------------------------------------
+def test_suggested_types_show_confidence_and_reason_one_accepted_and_persisted_one_dismissed(
+        full_app: BrowserSession, output_dir: Path) -> None:
+    page = full_app.page
+    with full_app.stack.api() as client:
+        persona = new_persona(client, unique("Transit analyst"),
+                              "People boarding and leaving the bus, pedestrians crossing, vehicles on the road")
+    open_persona(page, persona["id"])
+    page.get_by_test_id("suggest-types").click()
+    page.wait_for_selector("[data-testid=suggestion]", timeout=MODEL_JOB)
+
+    suggestions = page.get_by_test_id("suggestion")
+    assert suggestions.count() >= 2, "the augmentation job suggested fewer than two types"
+    for i in range(suggestions.count()):
+        item = suggestions.nth(i)
+        confidence = float(item.get_by_test_id("suggestion-confidence").get_attribute("data-confidence") or "nan")
+        assert 0.0 <= confidence <= 1.0, confidence
+        assert item.get_by_test_id("suggestion-confidence").inner_text().endswith("%")
+        assert item.get_by_test_id("suggestion-reason").inner_text().strip(), f"suggestion {i} has no reason"
+    page.get_by_test_id("suggestions").screenshot(path=str(output_dir / "ontology-suggestions.png"))
+    page.screenshot(path=str(output_dir / "ontology-page.png"), full_page=True)
+
+    accepted, dismissed = suggestions.nth(0), suggestions.nth(1)
+    accepted_name, accepted_category = accepted.get_attribute("data-name"), accepted.get_attribute("data-category")
+    dismissed_name, dismissed_category = dismissed.get_attribute("data-name"), dismissed.get_attribute("data-category")
+    assert accepted_name and accepted_category and dismissed_name and dismissed_category
+    offered = suggestions.count()
+    accepted.get_by_test_id("suggestion-accept").click()
+    page.wait_for_selector("[data-testid=ontology-status]:text-is('saved')", timeout=SLOW)
+    page.locator(f"[data-testid=suggestion][data-name='{dismissed_name}'] [data-testid=suggestion-dismiss]").click()
+    page.wait_for_selector(f"[data-testid=suggestion][data-name='{dismissed_name}']", state="detached", timeout=SLOW)
+    assert page.locator(f"[data-testid=suggestion][data-name='{accepted_name}']").count() == 0
+    assert page.get_by_test_id("suggestion").count() == offered - 2
+    # The accepted one is a type row of its category on the page.
+    rows = page.get_by_test_id(f"ontology-{accepted_category}").get_by_test_id("type-name")
+    assert accepted_name in [rows.nth(i).input_value() for i in range(rows.count())]
+
+    with full_app.stack.api() as client:
+        ontology = client.get(f"/api/personas/{persona['id']}/ontology").json()
+    assert accepted_name in type_names(ontology, accepted_category), ontology
+    assert dismissed_name not in type_names(ontology, dismissed_category), ontology
+
+    page.reload()
+    open_persona(page, persona["id"])
+    rows = page.get_by_test_id(f"ontology-{accepted_category}").get_by_test_id("type-name")
+    rows.first.wait_for(timeout=SLOW)
+    assert accepted_name in [rows.nth(i).input_value() for i in range(rows.count())]
+    assert not full_app.console_errors
+
+
+# -- 2. the summary panel --------------------------------------------------------------------------------
+def test_summary_for_the_selected_persona_key_frames_seek_and_similar_videos_empty(
+        full_app: BrowserSession, output_dir: Path) -> None:
+    page = full_app.page
+    video = full_app.stack.video
+    with full_app.stack.api() as client:
+        persona = new_persona(client, unique("Summary reader"), "Who is near the bus and what they do")
+        other = new_persona(client, unique("Other reader"), "Signs and buildings")
+    page.goto(f"/videos/{video['id']}")
+    page.wait_for_selector("[data-testid=video][data-ready=true]", timeout=SLOW)
+    page.get_by_test_id("persona-select").select_option(persona["id"])
+    page.get_by_test_id("tab-summary").click()
+    panel = page.get_by_test_id("summary-panel")
+    # Before any summary of this video, similar videos is an empty state, not an error.
+    assert panel.get_by_test_id("similar-error").count() == 0
+
+    panel.get_by_test_id("summary-request").click()
+    page.wait_for_selector("[data-testid=summary-keyframe]", timeout=MODEL_JOB)
+    text = panel.get_by_test_id("summary-text").inner_text()
+    assert text.strip()
+    with full_app.stack.api() as client:
+        stored = [s for s in client.get(f"/api/videos/{video['id']}/summaries").json() if s["personaId"] == persona["id"]]
+    assert len(stored) == 1, stored
+    assert stored[0]["text"].strip() == text.strip()
+    key_frames = [int(b.get_attribute("data-frame") or "-1") for b in panel.get_by_test_id("summary-keyframe").all()]
+    assert key_frames == [k["frame"] for k in stored[0]["keyFrames"]]
+    assert all(0 <= k < video["frameCount"] for k in key_frames), key_frames
+
+    # Stand on a frame that is no key frame, then click each key frame: the player goes there.
+    elsewhere = next(f for f in range(video["frameCount"]) if f not in key_frames)
+    page.get_by_test_id("goto-frame").fill(str(elsewhere))
+    page.get_by_test_id("goto-frame").press("Enter")
+    page.wait_for_selector(f"[data-testid=frame-counter][data-frame='{elsewhere}']", timeout=SLOW)
+    for frame in key_frames:
+        panel.locator(f"[data-testid=summary-keyframe][data-frame='{frame}']").click()
+        page.wait_for_selector(f"[data-testid=frame-counter][data-frame='{frame}']", timeout=SLOW)
+        page.wait_for_selector(f"[data-testid=overlay][data-frame='{frame}']", timeout=SLOW)
+
+    # One video with one summary: similar videos is the empty state (or, on a stack with more summaries, the
+    # list the API gives); never an error.
+    assert_similar_as_the_api_says(page, full_app.stack, stored[0]["id"])
+    if not page.get_by_test_id("similar-video").count():
+        assert panel.get_by_test_id("similar-empty").is_visible()
+
+    # Another persona has no summary of this video: the panel says so instead of showing the first one's.
+    page.get_by_test_id("persona-select").select_option(other["id"])
+    panel.get_by_test_id("summary-none").wait_for(timeout=SLOW)
+    assert panel.get_by_test_id("summary-text").count() == 0
+    # Its own summary: now the first persona's summary is a similar one, linking to this video.
+    panel.get_by_test_id("summary-request").click()
+    panel.get_by_test_id("summary-text").wait_for(timeout=MODEL_JOB)
+    with full_app.stack.api() as client:
+        others = [s for s in client.get(f"/api/videos/{video['id']}/summaries").json() if s["personaId"] == other["id"]]
+    assert len(others) == 1, others
+    page.wait_for_selector("[data-testid=similar-video]", timeout=SLOW)
+    similar = assert_similar_as_the_api_says(page, full_app.stack, others[0]["id"])
+    assert stored[0]["id"] in [s["id"] for s in similar]
+    assert page.locator(f"[data-testid=similar-video] a[href='/videos/{video['id']}']").count() >= 1
+    panel.screenshot(path=str(output_dir / "summary-panel.png"))
+
+    page.get_by_test_id("persona-select").select_option(persona["id"])
+    page.wait_for_selector(f"[data-testid=summary-text]:text-is({json.dumps(text.strip())})", timeout=SLOW)
+    assert not full_app.console_errors
+
+
+def assert_similar_as_the_api_says(page: Page, stack: FrontendStack, summary_id: str) -> list[dict[str, Any]]:
+    page.wait_for_selector("[data-testid=similar-empty], [data-testid=similar-video], [data-testid=similar-error]",
+                           timeout=SLOW)
+    assert page.get_by_test_id("similar-error").count() == 0, page.get_by_test_id("similar-error").inner_text()
+    with stack.api() as client:
+        similar = client.get(f"/api/videos/{stack.video['id']}/summaries/similar", params={"summaryId": summary_id})
+    assert similar.status_code == 200, similar.text
+    assert page.get_by_test_id("similar-video").count() == len(similar.json())
+    return list(similar.json())
+
+
+# -- 3. import with a preview ----------------------------------------------------------------------------
+def export_from_the_app(page: Page) -> list[str]:
+    page.goto("/transfer")
+    with page.expect_download(timeout=SLOW) as download:
+        page.get_by_test_id("export-download").click()
+    return Path(download.value.path()).read_text().splitlines()
+
+
+def upload(page: Page, name: str, lines: list[str]) -> None:
+    page.get_by_test_id("import-file").set_input_files(
+        {"name": name, "mimeType": "application/x-ndjson", "buffer": ("\n".join(lines) + "\n").encode()})
+
+
+def persona_line(template: str, persona_id: str, name: str, **changes: Any) -> str:
+    record = json.loads(template)
+    record["data"].update(id=persona_id, name=name, **changes)
+    return json.dumps(record)
+
+
+def test_import_previews_counts_and_conflicts_imports_on_confirm_and_refuses_a_bad_line(app: BrowserSession) -> None:
+    page = app.page
+    with app.stack.api() as client:
+        existing = new_persona(client, unique("Exported"))
+    exported = export_from_the_app(page)
+    kinds = [json.loads(line)["type"] for line in exported]
+    template = next(line for line in exported if json.loads(line)["type"] == "persona"
+                    and json.loads(line)["data"]["id"] == existing["id"])
+
+    # A new persona on top of the export: everything else is already there (conflicts: the import replaces it).
+    added_id, added_name = str(uuid.uuid4()), unique("Imported")
+    upload(page, "with-new-persona.jsonl", [*exported, persona_line(template, added_id, added_name)])
+    page.wait_for_selector("[data-testid=import-preview]", timeout=SLOW)
+    expected = Counter(k for k in kinds if k != "header")
+    expected["persona"] += 1
+    counts = {c.get_attribute("data-kind"): int(c.get_attribute("data-count") or "-1")
+              for c in page.get_by_test_id("import-count").all()}
+    assert counts == dict(expected), (counts, expected)
+    conflicts = page.get_by_test_id("import-conflicts").inner_text()
+    assert existing["id"] in conflicts and added_id not in conflicts, conflicts
+    assert page.get_by_test_id("import-errors").count() == 0
+    with app.stack.api() as client:
+        assert added_id not in [p["id"] for p in client.get("/api/personas").json()], "the preview wrote"
+    page.get_by_test_id("import-confirm").click()
+    page.wait_for_selector("[data-testid=import-done]", timeout=SLOW)
+    assert "persona" in page.get_by_test_id("import-done").inner_text()
+    with app.stack.api() as client:
+        names = {p["id"]: p["name"] for p in client.get("/api/personas").json()}
+    assert names.get(added_id) == added_name
+
+    # A second file: one more new persona and a line whose field is wrong. The preview names line and field,
+    # confirming is impossible, and nothing of the file is written.
+    second_id = str(uuid.uuid4())
+    bad = [persona_line(template, second_id, unique("Never")),
+           persona_line(template, str(uuid.uuid4()), unique("Bad"), hidden="sometimes")]
+    upload(page, "with-bad-line.jsonl", [exported[0], *bad])
+    page.wait_for_selector("[data-testid=import-preview]", timeout=SLOW)
+    errors = page.get_by_test_id("import-errors").locator("li")
+    assert errors.count() == 1
+    assert errors.first.inner_text().startswith("line 3, field data.hidden:"), errors.first.inner_text()
+    assert page.get_by_test_id("import-confirm").is_disabled()
+    with app.stack.api() as client:
+        assert second_id not in [p["id"] for p in client.get("/api/personas").json()]
+        # The API itself refuses the whole file at the bad line, naming it.
+        refused = client.post("/api/import", content=("\n".join([exported[0], *bad]) + "\n").encode(),
+                              headers={"Content-Type": "application/x-ndjson"})
+        assert refused.status_code == 422, refused.text
+        assert "line 3" in refused.text and "hidden" in refused.text
+        assert second_id not in [p["id"] for p in client.get("/api/personas").json()]
+    assert not app.console_errors
+
+
+# -- personas --------------------------------------------------------------------------------------------
+def test_persona_create_rename_hide_delete(app: BrowserSession, frontend_stack: FrontendStack) -> None:
+    page = app.page
+    page.goto("/ontology")
+    name = unique("Fresh persona")
+    page.get_by_test_id("persona-new-name").fill(name)
+    page.get_by_test_id("persona-create").click()
+    item = page.locator("[data-testid=persona-item]", has_text=name)
+    item.wait_for(timeout=SLOW)
+    persona_id = item.get_attribute("data-persona-id")
+    with frontend_stack.api() as client:
+        assert client.get(f"/api/personas/{persona_id}").json()["name"] == name
+
+    item.click()
+    renamed = unique("Renamed persona")
+    page.get_by_test_id("persona-name").fill(renamed)
+    page.get_by_test_id("persona-save").click()
+    item = page.locator(f"[data-testid=persona-item][data-persona-id='{persona_id}']")
+    page.wait_for_selector(f"[data-testid=persona-item][data-persona-id='{persona_id}']:has-text('{renamed}')", timeout=SLOW)
+
+    page.get_by_test_id("persona-hide").click()
+    page.wait_for_selector(f"[data-testid=persona-item][data-persona-id='{persona_id}'][data-hidden=true]", timeout=SLOW)
+    with frontend_stack.api() as client:
+        stored = client.get(f"/api/personas/{persona_id}").json()
+    assert stored["name"] == renamed and stored["hidden"] is True
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_test_id("persona-delete").click()
+    page.wait_for_selector(f"[data-testid=persona-item][data-persona-id='{persona_id}']", state="detached", timeout=SLOW)
+    with frontend_stack.api() as client:
+        assert client.get(f"/api/personas/{persona_id}").status_code == 404
+    page.reload()
+    page.wait_for_selector("[data-testid=persona-list]", timeout=SLOW)
+    assert page.locator(f"[data-testid=persona-item][data-persona-id='{persona_id}']").count() == 0
+    assert not app.console_errors
