@@ -127,13 +127,18 @@ class Live:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    yield from live_stack(tmp_path_factory, "backup")
+
+
+def live_stack(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Live]:
+    """A seeded backend stack with its own backup folder, torn down with its volumes afterwards."""
     if not engine_available():
         if os.environ.get("CI"):
             pytest.fail("no Docker engine answers")
         pytest.skip("no Docker engine on this machine")
-    factory = ProjectFactory(tmp_path_factory.mktemp("backup-projects"))
+    factory = ProjectFactory(tmp_path_factory.mktemp(f"{name}-projects"))
     project = factory()
-    backups = tmp_path_factory.mktemp("backups")
+    backups = tmp_path_factory.mktemp(f"{name}-backups")
     try:
         _, result = project.up(RecordingReporter(), ["backend"])
         assert not result.failures, [f.describe() for f in result.failures]

@@ -23,8 +23,8 @@ import pytest
 
 from fovea_ctl.backup import MANIFEST, BackupClass, BackupManifest, ItemRecord, sha256_file
 from fovea_ctl.project import project_lock
-from tests.conftest import FOVEA, ROOT, ProjectFactory, RecordingReporter, engine_available, run_fovea
-from tests.test_backup import Live, _seed
+from tests.conftest import FOVEA, ROOT, run_fovea
+from tests.test_backup import Live, live_stack
 
 
 # -- no engine: a crafted secrets archive ------------------------------------------------------------
@@ -117,21 +117,7 @@ def test_a_fresh_cluster_never_matches_an_old_backup() -> None:
 # -- the real stack -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    if not engine_available():
-        if os.environ.get("CI"):
-            pytest.fail("no Docker engine answers")
-        pytest.skip("no Docker engine on this machine")
-    factory = ProjectFactory(tmp_path_factory.mktemp("safety-projects"))
-    project = factory()
-    backups = tmp_path_factory.mktemp("safety-backups")
-    try:
-        _, result = project.up(RecordingReporter(), ["backend"])
-        assert not result.failures, [f.describe() for f in result.failures]
-        live = Live(project, {**factory.env(project), "FOVEA_BACKUP_DIR": str(backups)}, backups)
-        _seed(live)
-        yield live
-    finally:
-        factory.cleanup()
+    yield from live_stack(tmp_path_factory, "safety")
 
 
 def _personas(live: Live) -> list[str]:
