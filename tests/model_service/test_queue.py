@@ -176,7 +176,8 @@ def test_a_job_whose_worker_is_killed_mid_job_completes_after_the_worker_restart
 
     worker.start()
     worker.wait_ready(budget=300)  # the restart loads the models again: minutes on a shared, loaded host
-    assert wait_for(job, {JobStatus.FINISHED, JobStatus.FAILED}, budget=600) == JobStatus.FINISHED, job.exc_info
+    # FINISHED only: a FAILED (AbandonedJobError) on the way is requeued by the worker's maintenance.
+    assert wait_for(job, {JobStatus.FINISHED}, budget=600) == JobStatus.FINISHED, job.exc_info
     result = job.return_value()
     assert max(len(t["frames"]) for t in result["tracks"]) >= 25
     meta = job.get_meta(refresh=True)
@@ -194,7 +195,10 @@ def test_a_dead_workers_job_is_taken_over_by_a_replacement_with_another_name(wor
     try:
         replacement = replacement_worker()
         replacement.wait_ready()
-        assert wait_for(job, {JobStatus.FINISHED, JobStatus.FAILED}, budget=150) == JobStatus.FINISHED, job.exc_info
+        # RQ's own registry cleanup may first mark the job failed (AbandonedJobError); the replacement's
+        # maintenance (every 15 s) requeues exactly those, so a FAILED on the way is not the end: wait for
+        # FINISHED, and on a time-out the assertion names the status and error it ended with.
+        assert wait_for(job, {JobStatus.FINISHED}, budget=180) == JobStatus.FINISHED, job.exc_info
         assert job.get_meta(refresh=True)["abandoned"] == 1
         assert job.worker_name != worker_name_of(worker)
     finally:
