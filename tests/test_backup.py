@@ -242,7 +242,8 @@ def test_one_flipped_byte_makes_verify_and_restore_refuse_and_live_data_stays(li
     assert json.loads((folder / VERIFIED).read_text())["ok"] is False
 
 
-def test_ctrl_c_mid_backup_leaves_nothing_in_list_and_no_helper(live: Live) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_ctrl_c_mid_backup_leaves_nothing_in_list_and_no_helper(live: Live, signum: signal.Signals) -> None:
     code, out = live.project.engine.exec(live.backend(), ["sh", "-c", "head -c 600000000 /dev/urandom > /data/videos/.big"],
                                          user="0")
     assert code == 0, out
@@ -255,7 +256,7 @@ def test_ctrl_c_mid_backup_leaves_nothing_in_list_and_no_helper(live: Live) -> N
             assert process.poll() is None and time.monotonic() < deadline, process.communicate()
             time.sleep(0.02)
         time.sleep(0.3)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)  # Ctrl-C, or the SIGTERM a service manager sends: the same clean stop
         _, stderr = process.communicate(timeout=60)
     finally:
         live.project.engine.exec(live.backend(), ["rm", "-f", "/data/videos/.big"], user="0")

@@ -24,7 +24,7 @@ from fovea_ctl.backup.write_markers import listing_marker, pg_position
 from fovea_ctl.errors import FoveaError
 from fovea_ctl.redis_cli import REDIS_PASSWORD_SECRET
 from fovea_ctl.redis_cli import redis_cli as redis_cli_command
-from fovea_ctl.model import BackupStrategy, Volume
+from fovea_ctl.model import BackupStrategy, Service, Volume
 
 if TYPE_CHECKING:
     from fovea_ctl.project import Project
@@ -47,12 +47,17 @@ class BackupContext:
         return {**values, **({"encrypted": "age"} if self.encrypt_to else {})}
 
 
+def _serving_container(ctx: BackupContext, volume: Volume, action: str) -> tuple[Service, str]:
+    """The service that mounts `volume` and its running container: the database that dumps it."""
+    service = mounting_service(ctx.project, volume.name)
+    if service is None:
+        raise FoveaError(f"volume {volume.name}: no enabled service mounts it, so nothing can {action}")
+    return service, running_container(ctx.project, service, ctx.observed)
+
+
 def _backup_pg(ctx: BackupContext, volume: Volume) -> ItemRecord:
     project = ctx.project
-    service = mounting_service(project, volume.name)
-    if service is None:
-        raise FoveaError(f"volume {volume.name}: no enabled service mounts it, so nothing can run pg_dump")
-    container = running_container(project, service, ctx.observed)
+    service, container = _serving_container(ctx, volume, "run pg_dump")
     user, database = postgres_access(service)
     marker, wal_lsn = pg_position(project, container, service)  # before pg_dump's snapshot: see write_markers
     ctx.postgres_version = psql(project, container, service, "show server_version")
@@ -145,10 +150,7 @@ def _redis_info(project: Project, container: str) -> dict[str, str]:
 
 def _backup_rdb(ctx: BackupContext, volume: Volume) -> ItemRecord:
     project = ctx.project
-    service = mounting_service(project, volume.name)
-    if service is None:
-        raise FoveaError(f"volume {volume.name}: no enabled service mounts it, so nothing can BGSAVE")
-    container = running_container(project, service, ctx.observed)
+    service, container = _serving_container(ctx, volume, "BGSAVE")
     before = int(_redis_info(project, container).get("rdb_saves", "0"))
     reply = redis_cli(project, container, "BGSAVE", "SCHEDULE").strip()
     deadline = time.monotonic() + 600
