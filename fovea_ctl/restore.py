@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 from fovea_ctl.backup import (
     AGE_IDENTITY_ENV,
@@ -28,10 +31,12 @@ from fovea_ctl.backup import (
     ItemRecord,
     TransferProgress,
     check_checksums,
+    chunks_to_fifo,
     counting,
     decrypt_secrets,
     exec_text,
     helper_container,
+    helper_with_fifo,
     image_for,
     load_info,
     mounting_service,
@@ -43,6 +48,7 @@ from fovea_ctl.backup import (
 )
 from fovea_ctl.errors import BackupDamaged, FoveaError, ServiceFailed, UsageError
 from fovea_ctl.model import BackupStrategy, Service
+from fovea_ctl.rotate import prepare_reapply_data_secrets
 from fovea_ctl.restore_journal import (
     JournalDatabase,
     JournalVolume,
@@ -73,6 +79,9 @@ class RestoreResult:
     restarted: list[str] = field(default_factory=list)
     rerun_jobs: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+T = TypeVar("T")
 
 
 class _Stage:
@@ -135,7 +144,7 @@ redis-cli -s /tmp/restore.sock shutdown save >/dev/null 2>&1 || true
 
 
 def _stage_database(project: Project, folder: Path, item: ItemRecord, journal: RestoreJournal,
-                    progress: TransferProgress) -> _Stage:
+                    progress: TransferProgress, cancel: threading.Event) -> _Stage:
     service = project.stack.units.get(item.details.get("service", "postgres"))
     if service is None:
         raise FoveaError(f"{item.name}: the stack has no service {item.details.get('service')!r} to restore into")
@@ -152,11 +161,12 @@ def _stage_database(project: Project, folder: Path, item: ItemRecord, journal: R
             psql(project, container, service, f'create extension if not exists "{extension}"', database=entry.staged)
         path = folder / str(item.artifact)
         progress.begin(item.name, path.stat().st_size)
-        pause_point("staging")
+        # pg_restore reads the archive on stdin: `--jobs` would need it as a file inside a container that
+        # reaches the server, and this stage runs beside the (longer) file stage anyway (DESIGN.md).
         stream = project.engine.exec_stream(
             container, ["pg_restore", "-U", user, "-d", entry.staged, "--exit-on-error", "--no-owner", "--no-privileges"],
-            user="postgres", stdin=counting(read_file_chunks(path, identity=_identity(item)),
-                                            lambda n: progress.advance(item.name, n)))
+            user="postgres", stdin=_until(cancel, counting(read_file_chunks(path, identity=_identity(item)),
+                                                           lambda n: progress.advance(item.name, n))))
         b"".join(stream)
         if stream.exit_code != 0:
             raise FoveaError(f"{item.name}: pg_restore into {entry.staged} failed (exit {stream.exit_code}); live data "
@@ -182,21 +192,29 @@ def _stage_files(project: Project, folder: Path, item: ItemRecord, journal: Rest
     path = folder / str(item.artifact)
     progress.begin(item.name, item.source_bytes)
     staged = entry.staged
+    tar = item.strategy == BackupStrategy.TAR.value
+    chunks = counting(read_file_chunks(path, decompress=tar, identity=_identity(item)),
+                      lambda n: progress.advance(item.name, n))
     try:
-        with helper_container(project, entry.image, {"/v": engine_name}) as helper:
+        # The artifact is decompressed (and decrypted) here and read by the helper from a bind-mounted FIFO,
+        # the backup's fast path backwards; over exec stdin when the engine cannot share a folder with us.
+        with helper_with_fifo(project, entry.image, {"/v": engine_name}, _fifo_folder(project)) as (helper, fifo):
             exec_text(project, helper, ["sh", "-c", f'mkdir "/v/{staged}" && chown --reference=/v "/v/{staged}"'])
-            if item.strategy == BackupStrategy.TAR.value:
-                command = ["tar", "--numeric-owner", "-xpf", "-", "-C", f"/v/{staged}"]
-                chunks = read_file_chunks(path, decompress=True, identity=_identity(item))
+            source = fifo.inside if fifo is not None else "-"
+            if tar:
+                # --read-full-records: a FIFO hands out short reads, which tar takes for a broken archive.
+                command = ["tar", "--numeric-owner", "--read-full-records", "-xpf", source, "-C", f"/v/{staged}"]
             else:
-                command = ["sh", "-c", f'cat > "/v/{staged}/dump.rdb" && chown --reference=/v "/v/{staged}/dump.rdb"']
-                chunks = read_file_chunks(path, identity=_identity(item))
-            stream = project.engine.exec_stream(helper, command,
-                                                stdin=counting(chunks, lambda n: progress.advance(item.name, n)))
-            b"".join(stream)
-            if stream.exit_code != 0:
-                raise FoveaError(f"{item.name}: unpacking into a staging folder failed (exit {stream.exit_code}); "
-                                 f"live data untouched: {stream.stderr.decode(errors='replace').strip()[-600:]}")
+                command = ["sh", "-c", f'cat "$0" > "/v/{staged}/dump.rdb" && chown --reference=/v "/v/{staged}/dump.rdb"',
+                           source]
+            try:
+                if fifo is not None:
+                    chunks_to_fifo(project, helper, command, fifo, chunks)
+                else:
+                    exec_text(project, helper, command, stdin=chunks)
+            except FoveaError as exc:
+                raise FoveaError(f"{item.name}: unpacking into a staging folder failed; live data untouched: "
+                                 f"{exc.message}") from None
             if item.strategy == BackupStrategy.REDIS_RDB.value:
                 owner = exec_text(project, helper, ["stat", "-c", "%u", "/v"]).strip()
                 exec_text(project, helper, ["sh", "-c", RDB_TO_AOF, "rdb", staged], user=owner)
@@ -204,6 +222,13 @@ def _stage_files(project: Project, folder: Path, item: ItemRecord, journal: Rest
         stage.discard()
         raise
     return stage
+
+
+def _fifo_folder(project: Project) -> Path:
+    """Where a restore's FIFO lives: the state directory (this user's, 0700); the backup folder may be read-only."""
+    folder = project.settings.state_dir
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return folder
 
 
 def _ensure_volume(project: Project, volume: str) -> None:
@@ -217,7 +242,10 @@ def _ensure_volume(project: Project, volume: str) -> None:
 
 
 def _selected_items(project: Project, folder: Path, manifest: BackupManifest, only: list[str] | None) -> list[ItemRecord]:
-    """The items to restore, refused (touching nothing) when one is damaged or has no target in the stack."""
+    """The items to restore, refused (touching nothing) when one is damaged or has no target in the stack.
+
+    Measured: hashing the volume artifacts on a thread beside their staging instead saved nothing on two
+    cores (the staging then ran slower by as much), so every checksum is checked first."""
     items = manifest.copied
     if only:
         items = [manifest.item(name) for name in only]
@@ -278,37 +306,95 @@ def restore_backup(project: Project, folder: Path, reporter: Reporter, progress:
                                  hint="`fovea up` finishes it, `fovea restore --rollback` undoes it")
         journal = RestoreJournal(backup_id=manifest.id, tag=f"{time.strftime('%Y%m%d%H%M%S')}_{uuid.uuid4().hex[:6]}",
                                  pid=os.getpid())
+        # The backend hashes the live admin password while it still runs, beside the staging.
+        live_secrets = _InBackground("live-secrets", partial(prepare_reapply_data_secrets, project)) if needs_db else None
         stages = _stage_all(project, folder, items, journal, progress, result)
         _swap(project, journal, stages, result)
-        _restart(project, journal, reporter, result)
+        _restart(project, journal, reporter, result, live_secrets)
     return result
+
+
+class _InBackground(Generic[T]):
+    """`work()` on a daemon thread; `result()` waits in short steps, so Ctrl-C and SIGTERM still reach the
+    main thread while it waits."""
+
+    def __init__(self, name: str, work: Callable[[], T]) -> None:
+        self.value: T | None = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(work,), daemon=True, name=name)
+        self.thread.start()
+
+    def _run(self, work: Callable[[], T]) -> None:
+        try:
+            self.value = work()
+        except BaseException as exc:  # re-raised by result()
+            self.error = exc
+
+    def result(self) -> T:
+        while self.thread.is_alive():
+            self.thread.join(0.2)
+        if self.error is not None:
+            raise self.error
+        return cast(T, self.value)
+
+
+def _until(cancel: threading.Event, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """`chunks` until `cancel` is set: the reader then sees a cut stream and fails at once."""
+    for chunk in chunks:
+        if cancel.is_set():
+            return
+        yield chunk
 
 
 def _stage_all(project: Project, folder: Path, items: list[ItemRecord], journal: RestoreJournal,
                progress: TransferProgress, result: RestoreResult) -> list[_Stage]:
-    """Phase `staging`: every item beside the live data; on any failure or signal the stages go, live data stays."""
-    stages: list[_Stage] = []
+    """Phase `staging`: every item beside the live data; on any failure or signal the stages go, live data stays.
+
+    A database is restored by its own server (pg_restore in the postgres container), volume files by a
+    helper's tar from the disk: they use different resources, so the database stages on a thread beside
+    the files, and staging takes about as long as its longest item. Helpers stay on the calling thread, so
+    Ctrl-C always reaches the code that removes them."""
+    staged: dict[str, _Stage] = {}
+    cancel = threading.Event()
+
+    def stage(item: ItemRecord) -> None:
+        started = time.monotonic()
+        if item.strategy == BackupStrategy.PG_DUMP.value:
+            staged[item.name] = _stage_database(project, folder, item, journal, progress, cancel)
+        else:
+            staged[item.name] = _stage_files(project, folder, item, journal, progress)
+        result.restored[item.name] = round(time.monotonic() - started, 3)
+        progress.end(item.name, f"staged in {result.restored[item.name]:.1f} s")
+
     save_journal(project, journal)
+    databases: list[_InBackground[None]] = []
     try:
+        databases = [_InBackground(f"stage-{item.name}", partial(stage, item)) for item in items if item.strategy == BackupStrategy.PG_DUMP.value]
+        pause_point("staging")
         for item in items:
-            started = time.monotonic()
-            if item.strategy == BackupStrategy.PG_DUMP.value:
-                stages.append(_stage_database(project, folder, item, journal, progress))
-            elif item.strategy in (BackupStrategy.TAR.value, BackupStrategy.REDIS_RDB.value):
-                stages.append(_stage_files(project, folder, item, journal, progress))
-            else:
-                if item.name != "secrets":
-                    result.skipped[item.name] = ("a redacted copy of .env for reference; compare it with yours by hand"
-                                                 if item.name == "dotenv" else "no restore step for this item")
-                continue
-            result.restored[item.name] = round(time.monotonic() - started, 3)
-            progress.end(item.name, f"staged in {result.restored[item.name]:.1f} s")
+            if item.strategy in (BackupStrategy.TAR.value, BackupStrategy.REDIS_RDB.value):
+                stage(item)
+            elif item.strategy != BackupStrategy.PG_DUMP.value and item.name != "secrets":
+                result.skipped[item.name] = ("a redacted copy of .env for reference; compare it with yours by hand"
+                                             if item.name == "dotenv" else "no restore step for this item")
+        if journal.volumes and project.engine.is_local_socket():
+            # The swap flushes the staged files first (`restore_journal.MOVE_ASIDE`); with the engine on
+            # this machine their write-back starts now, beside the database still staging.
+            threading.Thread(target=os.sync, daemon=True, name="flush-staged").start()
+        for database in databases:
+            database.result()
     except BaseException:
-        for stage in stages:
-            stage.discard()
+        cancel.set()  # a database still staging stops reading and drops its stage
+        for database in databases:
+            try:
+                database.result()
+            except BaseException:
+                pass
+        for done in staged.values():
+            done.discard()
         drop_journal(project)
         raise
-    return stages
+    return [staged[item.name] for item in items if item.name in staged]
 
 
 def _swap(project: Project, journal: RestoreJournal, stages: list[_Stage], result: RestoreResult) -> None:
@@ -345,9 +431,10 @@ def _swap(project: Project, journal: RestoreJournal, stages: list[_Stage], resul
         raise
 
 
-def _restart(project: Project, journal: RestoreJournal, reporter: Reporter, result: RestoreResult) -> None:
-    """Phase `swapped`: start what was stopped (its init jobs run again on the restored data); only once
-    they are ready is the previous copy dropped."""
+def _restart(project: Project, journal: RestoreJournal, reporter: Reporter, result: RestoreResult,
+             live_secrets: _InBackground[Callable[[], list[str]]] | None) -> None:
+    """Phase `swapped`: the live secrets go into the restored data, its init jobs (migrations) run again,
+    then what was stopped starts; only once it is ready is the previous copy dropped."""
     try:
         pause_point("restart")
         failures: list[str] = []
@@ -355,6 +442,8 @@ def _restart(project: Project, journal: RestoreJournal, reporter: Reporter, resu
             _rerun_init_jobs(project, result.rerun_jobs)
         except ServiceFailed as exc:
             failures.append(exc.message)
+        if live_secrets is not None and not failures:
+            result.notes += _apply_live_secrets(live_secrets)
         targets = sorted(journal.stopped)
         if targets and not failures:
             _, applied = project.up(reporter, targets)
@@ -368,18 +457,18 @@ def _restart(project: Project, journal: RestoreJournal, reporter: Reporter, resu
         sys.stderr.write(f"fovea: interrupted after the swap: the restored data is live; the previous data is kept at "
                          f"{journal.where_previous()} (`fovea restore --rollback` puts it back)\n")
         raise
-    apply_live_secrets(project, journal, result)
     finish(project, journal)
     drop_journal(project)
 
 
-def apply_live_secrets(project: Project, journal: RestoreJournal, result: RestoreResult) -> None:
-    """Live secrets win over restored data: the restored users table gets the live admin password."""
-    if not journal.databases:
-        return
-    from fovea_ctl.rotate import reapply_data_secrets
-
-    result.notes += reapply_data_secrets(project)
+def _apply_live_secrets(prepared: _InBackground[Callable[[], list[str]]]) -> list[str]:
+    """Live secrets win over restored data (the restored users table gets the live admin password), written
+    before the backend starts on it, so it never serves the restored hash."""
+    try:
+        write_all = prepared.result()
+    except FoveaError as exc:
+        return [f"could not apply the live secrets to the restored data: {exc.message}"]
+    return write_all()
 
 
 def _init_jobs_of(project: Project, stopped_set: set[str]) -> list[str]:
@@ -401,7 +490,7 @@ def _rerun_init_jobs(project: Project, jobs: list[str]) -> None:
         while (details := project.engine.inspect_container(container.id)).state not in ("exited", "dead"):
             if time.monotonic() > deadline:
                 raise ServiceFailed(f"{name} did not finish within 600 s on the restored data")
-            time.sleep(0.3)
+            time.sleep(0.05)  # a migration that has nothing to do ends in ~0.5 s
         if details.exit_code != 0:
             tail = "\n    ".join(project.engine.log_tail(container.id, 20))
             raise ServiceFailed(f"{name} failed on the restored data (exit {details.exit_code}):\n    {tail}")

@@ -26,8 +26,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal
 
@@ -119,12 +120,16 @@ def load_journal(project: Project) -> RestoreJournal | None:
                          hint="it describes an interrupted restore; inspect it before removing it") from None
 
 
+_SAVING = threading.Lock()  # items stage on two threads; both record their entries here
+
+
 def save_journal(project: Project, journal: RestoreJournal) -> None:
     from fovea_ctl.backup.files import write_json_atomic
 
     path = journal_path(project)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    write_json_atomic(path, journal.model_dump_json(indent=2))
+    with _SAVING:
+        write_json_atomic(path, journal.model_dump_json(indent=2))
 
 
 def drop_journal(project: Project) -> None:
@@ -222,8 +227,12 @@ def finish_database(project: Project, entry: JournalDatabase) -> None:
 
 # -- file volumes -----------------------------------------------------------------------------------
 LIVE_ENTRIES = "find . -mindepth 1 -maxdepth 1 ! -name '.fovea-restore-*' ! -name '.fovea-old-*'"
+# The staged files reach the disk before any of them is swapped in (tar does not fsync): otherwise a power
+# cut after the swap could leave a journal saying "swapped", and `up` would drop the previous copy while
+# the restored files were still only in memory. `sync -f` is syncfs(2) on the volume's filesystem.
 MOVE_ASIDE = f"""set -e
 cd /v
+[ ! -d "$1" ] || sync -f "$1" 2>/dev/null || sync
 if [ ! -d "$2" ]; then
   mkdir -p "$2.partial"
   {LIVE_ENTRIES} -exec mv -t "$2.partial" {{}} +
@@ -256,27 +265,35 @@ rm -rf "$1"
 """
 
 
-def _in_volume(project: Project, entry: JournalVolume, script: str) -> None:
+@contextmanager
+def _volume_helper(project: Project, entry: JournalVolume) -> Iterator[Callable[[str], None]]:
+    """Run scripts (given the stage and old folder names) in one helper that mounts the volume."""
     from fovea_ctl.backup import exec_text, helper_container
 
     with helper_container(project, entry.image, {"/v": entry.volume}) as helper:
-        exec_text(project, helper, ["sh", "-c", script, "swap", entry.staged, entry.old])
+        def run(script: str) -> None:
+            exec_text(project, helper, ["sh", "-c", script, "swap", entry.staged, entry.old])
+
+        yield run
 
 
 def swap_files(project: Project, entry: JournalVolume) -> None:
-    with signals_deferred():
-        _in_volume(project, entry, MOVE_ASIDE)
-    pause_point("file-swap")
-    with signals_deferred():
-        _in_volume(project, entry, MOVE_IN)
+    with _volume_helper(project, entry) as run:
+        with signals_deferred():
+            run(MOVE_ASIDE)
+        pause_point("file-swap")
+        with signals_deferred():
+            run(MOVE_IN)
 
 
 def rollback_files(project: Project, entry: JournalVolume) -> None:
-    _in_volume(project, entry, ROLLBACK_FILES)
+    with _volume_helper(project, entry) as run:
+        run(ROLLBACK_FILES)
 
 
 def finish_files(project: Project, entry: JournalVolume) -> None:
-    _in_volume(project, entry, 'rm -rf "/v/$2"')
+    with _volume_helper(project, entry) as run:
+        run('rm -rf "/v/$2"')
 
 
 # -- whole journal ----------------------------------------------------------------------------------
@@ -291,11 +308,15 @@ def rollback(project: Project, journal: RestoreJournal) -> None:
 
 
 def finish(project: Project, journal: RestoreJournal) -> None:
-    """The restored data stays: drop the previous copies."""
-    for database in journal.databases:
-        finish_database(project, database)
-    for volume in journal.volumes:
-        finish_files(project, volume)
+    """The restored data stays: drop the previous copies, each on its own thread (a database drop and a
+    helper's `rm -rf` wait on different things). Interrupted, the journal stays and `up` finishes it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    steps = [partial(finish_database, project, d) for d in journal.databases]
+    steps += [partial(finish_files, project, v) for v in journal.volumes]
+    with ThreadPoolExecutor(max_workers=max(1, len(steps))) as pool:
+        for done in [pool.submit(step) for step in steps]:
+            done.result()
 
 
 def _start_database_servers(project: Project, journal: RestoreJournal) -> bool:

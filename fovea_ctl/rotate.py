@@ -17,7 +17,9 @@ refused by `plan`/`up` (`check_data_secrets`) until `fovea secrets rotate NAME -
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 from fovea_ctl.errors import FoveaError, ServiceFailed, UsageError
@@ -84,7 +86,8 @@ def _set_role_password(project: Project, server: Service, value: str) -> str:
     return f"postgres role {role}"
 
 
-def _set_admin_hash(project: Project, backend: Service, value: str) -> str:
+def _admin_hash(project: Project, backend: Service, value: str) -> str:
+    """`value` hashed by the backend image's own `hash_password` (in its running container when there is one)."""
     from fovea_ctl.backup import exec_text, helper_container, image_for
 
     container = project.observe().container(backend.name)
@@ -96,6 +99,10 @@ def _set_admin_hash(project: Project, backend: Service, value: str) -> str:
     hashed = hashed.strip()
     if not hashed.startswith("$2"):
         raise FoveaError(f"{backend.name}'s hash_password returned something that is not a bcrypt hash")
+    return hashed
+
+
+def _store_admin_hash(project: Project, hashed: str) -> str:
     updated = _sql_on_stdin(project, _database_server(project), "UPDATE users SET password_hash = "
                             f"{_quote(hashed)} WHERE username = 'admin' RETURNING username;")
     if not updated:
@@ -103,15 +110,21 @@ def _set_admin_hash(project: Project, backend: Service, value: str) -> str:
     return "the backend's admin user"
 
 
-def _apply_to_data(project: Project, name: str, value: str) -> list[str]:
-    applied = []
+def _writes_to_data(project: Project, name: str, value: str) -> list[Callable[[], str]]:
+    """The steps that put `value` into the data holding a copy of secret `name`; the slow part (the
+    backend hashing the admin password) is done now, the steps only write."""
+    writes: list[Callable[[], str]] = []
     server = _holder(project, ROLE_PASSWORD_ENV, name)
     if server is not None:
-        applied.append(_set_role_password(project, server, value))
+        writes.append(partial(_set_role_password, project, server, value))
     backend = _holder(project, ADMIN_PASSWORD_ENV, name)
     if backend is not None:
-        applied.append(_set_admin_hash(project, backend, value))
-    return applied
+        writes.append(partial(_store_admin_hash, project, _admin_hash(project, backend, value)))
+    return writes
+
+
+def _apply_to_data(project: Project, name: str, value: str) -> list[str]:
+    return [write() for write in _writes_to_data(project, name, value)]
 
 
 def _users_of(project: Project, name: str) -> list[str]:
@@ -184,14 +197,28 @@ def check_data_secrets(project: Project, desired: dict[str, DesiredUnit], observ
                          "services; or put the old value back")
 
 
-def reapply_data_secrets(project: Project) -> list[str]:
-    """After a restore: the live secrets win, so the restored data is given their values again."""
-    notes = []
+def prepare_reapply_data_secrets(project: Project) -> Callable[[], list[str]]:
+    """For a restore: the live secrets win, so the restored data is given their values again. Called while
+    the services still run (the backend hashes the admin password); the returned step writes the values
+    once the restored data is in place, and says what it did."""
+    prepared: list[tuple[str, list[Callable[[], str]] | FoveaError]] = []
     for name in sorted(data_bound(project)):
         try:
-            applied = _apply_to_data(project, name, project.secrets.value(name))
+            prepared.append((name, _writes_to_data(project, name, project.secrets.value(name))))
         except FoveaError as exc:
-            notes.append(f"could not apply the live {name} to the restored data: {exc.message}")
-            continue
-        notes.append(f"live {name} applied to the restored data ({', '.join(applied)})")
-    return notes
+            prepared.append((name, exc))
+
+    def write_all() -> list[str]:
+        notes = []
+        for name, writes in prepared:
+            try:
+                if isinstance(writes, FoveaError):
+                    raise writes
+                applied = [write() for write in writes]
+            except FoveaError as exc:
+                notes.append(f"could not apply the live {name} to the restored data: {exc.message}")
+                continue
+            notes.append(f"live {name} applied to the restored data ({', '.join(applied)})")
+        return notes
+
+    return write_all

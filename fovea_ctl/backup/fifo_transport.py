@@ -1,7 +1,13 @@
-"""The fast path for volume files: a FIFO in a bind-mounted host folder, compressed on the host."""
+"""The fast path for volume files: a FIFO in a bind-mounted host folder, both ways.
+
+Backup: a helper's tar writes into the FIFO and a host `zstd -1 -T0` compresses it into the artifact.
+Restore: the host decompresses (and decrypts) the artifact into the FIFO and the helper's tar reads it.
+"""
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import os
 import shutil
@@ -9,10 +15,12 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from fovea_ctl.backup.containers import helper_container
 from fovea_ctl.backup.files import CHUNK, open_private
 from fovea_ctl.errors import FoveaError
 
@@ -24,12 +32,14 @@ if TYPE_CHECKING:
 # With a local engine, a helper container instead writes into a FIFO that lives in a host folder it has
 # bind-mounted, and a host `zstd -1 -T0` reads the FIFO and writes the artifact; a thread on the host
 # hashes the artifact as it grows. Nothing but the exit code and stderr crosses the exec connection.
+# A restore runs the same path backwards (measured: 1 GiB of video staged in 10.2 s over exec stdin).
 FIFO_DIR_PREFIX = ".fifo-"
 OUT = "/fovea-out"
+PIPE_BYTES = 1 << 20  # the FIFO's buffer: one chunk per write instead of sixteen 64 KiB hand-offs
 
 
-class FifoSink:
-    """A FIFO in a private host folder, and the host side that compresses what arrives into `artifact`."""
+class HostFifo:
+    """A FIFO in a private host folder that a helper container bind-mounts (at `inside`)."""
 
     def __init__(self, folder: Path) -> None:
         self.dir = folder / f"{FIFO_DIR_PREFIX}{uuid.uuid4().hex[:12]}"
@@ -106,7 +116,7 @@ class _Compressor:
             self.process.wait()
 
 
-def fifo_to_artifact(project: Project, container: str, command: list[str], sink: FifoSink, path: Path,
+def fifo_to_artifact(project: Project, container: str, command: list[str], sink: HostFifo, path: Path,
                      on_bytes: Callable[[int], None]) -> tuple[int, str, bytes]:
     """Run `command` (which writes into `sink.inside`) in the container, compressing what it writes into
     `path` on the host; `path` hashed while it grows and fsynced: (size, sha256, the command's stderr)."""
@@ -159,3 +169,86 @@ def fifo_to_artifact(project: Project, container: str, command: list[str], sink:
     if path.stat().st_size != size:
         raise FoveaError(f"{path.name} changed while it was written ({path.stat().st_size} bytes, {size} hashed)")
     return size, digest.hexdigest(), stream.stderr
+
+
+@contextmanager
+def helper_with_fifo(project: Project, image: str, volumes: dict[str, str], folder: Path, *, read_only: bool = False,
+                     wanted: bool = True) -> Iterator[tuple[str, HostFifo | None]]:
+    """A helper container with `volumes` mounted, and a FIFO in `folder` it shares with this machine: None
+    when not `wanted`, when the engine is remote or cannot bind-mount `folder` (the caller streams over exec)."""
+    fifo = HostFifo(folder) if wanted and project.engine.is_local_socket() else None
+    try:
+        with ExitStack() as stack:
+            helper = None
+            if fifo is not None:
+                try:
+                    helper = stack.enter_context(helper_container(project, image, volumes, read_only=read_only,
+                                                                  binds=fifo.binds))
+                except FoveaError:
+                    fifo.remove()
+                    fifo = None
+            if helper is None:
+                helper = stack.enter_context(helper_container(project, image, volumes, read_only=read_only))
+            if fifo is not None and not fifo.seen_by(project, helper):
+                fifo.remove()
+                fifo = None
+            yield helper, fifo
+    finally:
+        if fifo is not None:
+            fifo.remove()
+
+
+def chunks_to_fifo(project: Project, container: str, command: list[str], fifo: HostFifo, chunks: Iterable[bytes]) -> None:
+    """Run `command` (which reads `fifo.inside`) in the container while this thread writes `chunks` into the
+    FIFO; a FoveaError with its stderr when it fails. Ctrl-C stops the writing: the reader sees a cut stream."""
+    outcome: dict[str, object] = {}
+    stream = project.engine.exec_stream(container, command)
+
+    def drain() -> None:
+        try:
+            b"".join(stream)
+            outcome["code"] = stream.exit_code
+        except BaseException as exc:  # re-raised below
+            outcome["error"] = exc
+
+    waiter = threading.Thread(target=drain, daemon=True)
+    waiter.start()
+    fd = _open_for_writing(fifo.path, reader_gone=lambda: not waiter.is_alive())
+    if fd is not None:
+        try:
+            for chunk in chunks:
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view):]
+        except BrokenPipeError:
+            pass  # the reader stopped early: its exit code and stderr say why
+        finally:
+            os.close(fd)
+    while waiter.is_alive():
+        waiter.join(0.2)
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    if outcome.get("code") != 0:
+        raise FoveaError(f"`{' '.join(command)[:120]}` exited {outcome.get('code')}: "
+                         f"{stream.stderr.decode(errors='replace').strip()[-800:]}")
+
+
+def _open_for_writing(path: Path, reader_gone: Callable[[], bool]) -> int | None:
+    """The FIFO opened for writing once its reader has opened it; None when the reader ended first (a
+    blocking open would then wait forever)."""
+    while True:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:  # ENXIO: no reader yet
+                raise
+            if reader_gone():
+                return None
+            time.sleep(0.005)
+            continue
+        os.set_blocking(fd, True)
+        try:
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        except OSError:
+            pass  # above the user's pipe limit: the default buffer only costs more hand-offs
+        return fd

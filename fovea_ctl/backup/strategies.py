@@ -9,13 +9,12 @@ import tarfile
 import threading
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fovea_ctl.backup.containers import (any_image, exec_text, helper_container, image_for, mounting_service,
+from fovea_ctl.backup.containers import (any_image, exec_text, image_for, mounting_service,
                                          postgres_access, psql, running_container)
-from fovea_ctl.backup.fifo_transport import FifoSink, fifo_to_artifact
+from fovea_ctl.backup.fifo_transport import fifo_to_artifact, helper_with_fifo
 from fovea_ctl.backup.encryption import AGE_SUFFIX, recipients
 from fovea_ctl.backup.files import write_artifact
 from fovea_ctl.backup.manifest import AGE_IDENTITY_ENV, AGE_RECIPIENT_ENV, OLD_PREFIX, STAGING_PREFIX, ItemRecord
@@ -95,42 +94,25 @@ def _backup_tar(ctx: BackupContext, volume: Volume) -> ItemRecord:
            f"--exclude=./{STAGING_PREFIX}*", f"--exclude=./{OLD_PREFIX}*"]
     path = ctx.folder / artifact
     # The FIFO path compresses with the host's zstd straight into the file; encrypted artifacts go over exec.
-    sink = FifoSink(ctx.folder) if project.engine.is_local_socket() and not ctx.encrypt_to else None
-    try:
-        with ExitStack() as stack:
-            helper = None
-            if sink is not None:
-                try:
-                    helper = stack.enter_context(helper_container(project, image, {"/v": engine_name}, read_only=True,
-                                                                  binds=sink.binds))
-                except FoveaError:  # the engine cannot bind-mount this folder: stream over exec instead
-                    sink.remove()
-                    sink = None
-            if helper is None:
-                helper = stack.enter_context(helper_container(project, image, {"/v": engine_name}, read_only=True))
-            if sink is not None and not sink.seen_by(project, helper):
-                sink.remove()
-                sink = None
-            marker = listing_marker(project, helper)
-            total = int(exec_text(project, helper, ["sh", "-c", "du -sb /v | cut -f1"]).strip() or 0)
-            ctx.progress.begin(volume.name, total)
-            on_bytes = lambda n: ctx.progress.advance(volume.name, n)  # noqa: E731
-            if sink is not None:
-                size, digest, stderr = fifo_to_artifact(project, helper, [*tar, "-cf", sink.inside, "."], sink, path,
-                                                        on_bytes)
-                written = re.search(rb"Total bytes written: (\d+)", stderr)
-                raw = int(written.group(1)) if written else total
-                how = "tar into a FIFO, zstd -1 on the host"
-            else:
-                stream = project.engine.exec_stream(helper, [*tar, "-cf", "-", "."])
-                size, digest, raw = write_artifact(stream, path, compress=True, on_bytes=on_bytes, encrypt_to=ctx.encrypt_to)
-                if stream.exit_code != 0:
-                    raise FoveaError(f"tar of volume {engine_name} failed (exit {stream.exit_code}): "
-                                     f"{stream.stderr.decode(errors='replace').strip()[-800:]}")
-                how = "tar over exec, zstd -1 on the host"
-    finally:
+    with helper_with_fifo(project, image, {"/v": engine_name}, ctx.folder, read_only=True,
+                          wanted=not ctx.encrypt_to) as (helper, sink):
+        marker = listing_marker(project, helper)
+        total = int(exec_text(project, helper, ["sh", "-c", "du -sb /v | cut -f1"]).strip() or 0)
+        ctx.progress.begin(volume.name, total)
+        on_bytes = lambda n: ctx.progress.advance(volume.name, n)  # noqa: E731
         if sink is not None:
-            sink.remove()
+            size, digest, stderr = fifo_to_artifact(project, helper, [*tar, "-cf", sink.inside, "."], sink, path,
+                                                    on_bytes)
+            written = re.search(rb"Total bytes written: (\d+)", stderr)
+            raw = int(written.group(1)) if written else total
+            how = "tar into a FIFO, zstd -1 on the host"
+        else:
+            stream = project.engine.exec_stream(helper, [*tar, "-cf", "-", "."])
+            size, digest, raw = write_artifact(stream, path, compress=True, on_bytes=on_bytes, encrypt_to=ctx.encrypt_to)
+            if stream.exit_code != 0:
+                raise FoveaError(f"tar of volume {engine_name} failed (exit {stream.exit_code}): "
+                                 f"{stream.stderr.decode(errors='replace').strip()[-800:]}")
+            how = "tar over exec, zstd -1 on the host"
     return ItemRecord(name=volume.name, kind="volume", strategy=volume.backup_strategy.value, artifact=artifact,
                       size=size, sha256=digest, source_bytes=raw, write_marker=marker,
                       details=ctx.details(format="tar (numeric owners) + zstd -1", image=image, transfer=how))
