@@ -74,6 +74,7 @@ if TYPE_CHECKING:
 class RestoreResult:
     backup_id: str
     restored: dict[str, float] = field(default_factory=dict)  # item -> seconds
+    transfers: dict[str, str] = field(default_factory=dict)  # item -> how its bytes reached the stage
     skipped: dict[str, str] = field(default_factory=dict)
     stopped: list[str] = field(default_factory=list)
     restarted: list[str] = field(default_factory=list)
@@ -87,9 +88,10 @@ T = TypeVar("T")
 class _Stage:
     """One item staged beside the live data: its journal entry swaps it in; `discard` drops it."""
 
-    def __init__(self, item: ItemRecord, stop: set[str]) -> None:
+    def __init__(self, item: ItemRecord, stop: set[str], transfer: str = "") -> None:
         self.item = item
         self.stop = stop  # services that must not run during the swap
+        self.transfer = transfer
 
     def discard(self) -> None: ...
 
@@ -97,7 +99,7 @@ class _Stage:
 class _DatabaseStage(_Stage):
     def __init__(self, project: Project, item: ItemRecord, service: Service, container: str,
                  entry: JournalDatabase) -> None:
-        super().__init__(item, project.stack.dependents(service.name))
+        super().__init__(item, project.stack.dependents(service.name), "pg_restore reading exec stdin")
         self.project, self.service, self.container, self.entry = project, service, container, entry
 
     def discard(self) -> None:
@@ -201,6 +203,7 @@ def _stage_files(project: Project, folder: Path, item: ItemRecord, journal: Rest
         with helper_with_fifo(project, entry.image, {"/v": engine_name}, _fifo_folder(project)) as (helper, fifo):
             exec_text(project, helper, ["sh", "-c", f'mkdir "/v/{staged}" && chown --reference=/v "/v/{staged}"'])
             source = fifo.inside if fifo is not None else "-"
+            stage.transfer = "a FIFO in a bind-mounted host folder" if fifo is not None else "exec stdin"
             if tar:
                 # --read-full-records: a FIFO hands out short reads, which tar takes for a broken archive.
                 command = ["tar", "--numeric-owner", "--read-full-records", "-xpf", source, "-C", f"/v/{staged}"]
@@ -364,6 +367,7 @@ def _stage_all(project: Project, folder: Path, items: list[ItemRecord], journal:
         else:
             staged[item.name] = _stage_files(project, folder, item, journal, progress)
         result.restored[item.name] = round(time.monotonic() - started, 3)
+        result.transfers[item.name] = staged[item.name].transfer
         progress.end(item.name, f"staged in {result.restored[item.name]:.1f} s")
 
     save_journal(project, journal)

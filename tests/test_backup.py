@@ -336,8 +336,35 @@ def test_round_trip_backup_destroy_restore_gives_identical_export_and_videos(liv
     up = live.fovea("up", "backend")
     assert up.returncode == 0, up.stderr
     assert live.video_digests() == {}
-    restored = live.fovea("restore", summary["manifest"]["id"])  # type: ignore[index]
+    restored = live.fovea("restore", summary["manifest"]["id"], "--json")  # type: ignore[index]
     assert restored.returncode == 0, restored.stderr
 
     assert live.export() == export_before
     assert live.video_digests() == videos_before
+    # A local engine: the files came back through a FIFO the helper bind-mounted, which is gone again.
+    if live.project.engine.is_local_socket():
+        assert json.loads(restored.stdout)["transfers"]["video-data"].startswith("a FIFO")
+    assert not list(live.project.settings.state_dir.glob(".fifo-*"))
+
+
+def test_restore_streams_over_exec_when_the_engine_cannot_share_a_folder(live: Live,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The path a remote engine takes: the real engine, only told that it is not on this machine."""
+    from fovea_ctl.backup import QuietProgress
+    from fovea_ctl.engine import Engine
+    from fovea_ctl.restore import restore_backup
+
+    summary = live.backup("critical")
+    export_before, videos_before = live.export(), live.video_digests()
+    live.put_videos({"after-the-backup.mp4": os.urandom(3000)})
+    with live.client() as client:
+        assert client.post("/api/personas", json={"name": "after the backup", "role": "analyst",
+                                                  "informationNeed": "none"}).status_code in (200, 201)
+    assert live.export() != export_before
+    monkeypatch.setattr(Engine, "is_local_socket", lambda self: False)
+
+    result = restore_backup(live.project, Path(str(summary["path"])), RecordingReporter(), QuietProgress())
+
+    assert result.transfers == {"postgres-data": "pg_restore reading exec stdin", "video-data": "exec stdin"}
+    assert live.video_digests() == videos_before
+    assert live.export() == export_before
