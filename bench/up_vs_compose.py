@@ -38,7 +38,9 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FOVEA = [sys.executable, "-m", "fovea_ctl"]
+# The installed `fovea` command, as a user runs it (`python -m` would add runpy to every call).
+_CONSOLE_SCRIPT = Path(sys.executable).parent / "fovea"
+FOVEA = [str(_CONSOLE_SCRIPT)] if _CONSOLE_SCRIPT.exists() else [sys.executable, "-m", "fovea_ctl"]
 sys.path.insert(0, str(ROOT))
 
 

@@ -8,6 +8,7 @@ parser of every verb.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
@@ -28,8 +29,19 @@ def main() -> None:
             sys.stderr.write("fovea: interrupted\n")
             sys.exit(130)
         if code is not None:
-            sys.exit(code)
+            _exit_at_once(code)
     _typer_main()
+
+
+def _exit_at_once(code: int) -> None:
+    """Exit without the interpreter's teardown (module and thread clean-up: ~8 ms of a ~40 ms `status`),
+    which a read-only command that has written and flushed everything does not need."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:  # `fovea status | head -1`: what was wanted has been read
+        pass
+    os._exit(code)
 
 
 def _typer_main() -> None:
