@@ -256,7 +256,12 @@ def model_services(variant: str, enabled: bool, dedicated_workers: bool = False)
         description=f"AI inference API and queue worker ({variant}): detection, tracking, summaries, "
                     "ontology suggestions",
         ports=[Port(container=8000)],
-        depends_on={"redis": Condition.READY, "otel-collector": Condition.STARTED},
+        # It loads its models (~4 s alone, far longer on two busy cores) before it first connects to Redis,
+        # and retries while Redis is away; its own probe proves the queue connection. Its metrics exporter
+        # sends every few seconds and retries, so the collector need not run first either. Waiting for
+        # Redis ready and the collector (itself after Prometheus) started it ~0.9 s into a cold `up`, on
+        # the full stack's longest chain; now it starts with the first containers.
+        depends_on={"redis": Condition.STARTED},
         probe=HttpProbe(port=8000, path="/health/queues", budget_s=180, healthcheck=[
             "python3", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/health', timeout=2)"]),
         enabled=enabled,
