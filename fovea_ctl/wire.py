@@ -284,14 +284,24 @@ def tcp_banner(port: int, expect: str, timeout_s: float) -> None:
         raise ProbeFailed(f"banner {reply[:40]!r} does not start with {expect!r}")
 
 
+def _days_since_epoch(year: int, month: int, day: int) -> int:
+    """Days from 1970-01-01 to a proleptic Gregorian date (Hinnant's days_from_civil): exact integer
+    arithmetic instead of importing datetime (~1 ms of every `status`)."""
+    year -= month <= 2
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468
+
+
 def parse_engine_time(value: str | None) -> float | None:
     """An engine timestamp (RFC 3339 in UTC, nanoseconds) as a POSIX time; None for the zero time."""
     if not value or value.startswith("0001-"):
         return None
-    from datetime import datetime, timezone
-
-    fields = (value[0:4], value[5:7], value[8:10], value[11:13], value[14:16], value[17:19])
-    whole = datetime(*(int(f) for f in fields), tzinfo=timezone.utc).timestamp()
+    year, month, day, hour, minute, second = (int(value[a:b]) for a, b in ((0, 4), (5, 7), (8, 10), (11, 13),
+                                                                          (14, 16), (17, 19)))
+    whole = ((_days_since_epoch(year, month, day) * 24 + hour) * 60 + minute) * 60 + second
     _, _, tail = value[19:].partition(".")
     digits = "".join(ch for ch in tail[:9] if ch.isdigit())
     return whole + (int(digits) / 10 ** len(digits) if digits else 0.0)

@@ -140,3 +140,10 @@ def test_engine_times_parse_to_posix_seconds() -> None:
     assert parse_engine_time("0001-01-01T00:00:00Z") is None
     assert parse_engine_time("2026-12-04T00:55:14.123456789Z") == 1796345714.123456789
     assert parse_engine_time("2026-12-04T00:55:14Z") == 1796345714.0
+    # The arithmetic against the standard library, over leap days, century rules and month ends.
+    from datetime import UTC, datetime, timedelta
+
+    for moment in [datetime(1970, 1, 1, tzinfo=UTC), datetime(2000, 2, 29, 23, 59, 59, tzinfo=UTC),
+                   datetime(2100, 3, 1, tzinfo=UTC), datetime(2024, 12, 31, 12, 0, 1, tzinfo=UTC),
+                   *(datetime(1999, 12, 25, 6, 7, 8, tzinfo=UTC) + timedelta(days=37 * n) for n in range(400))]:
+        assert parse_engine_time(moment.strftime("%Y-%m-%dT%H:%M:%SZ")) == moment.timestamp(), moment
