@@ -88,3 +88,15 @@ def test_health_is_public_and_reports_both_dependencies(anon: httpx.Client) -> N
     response = anon.get("/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "postgres": "ok", "redis": "ok", "failing": []}
+
+
+def test_an_unknown_user_costs_a_full_bcrypt_check_and_never_passes() -> None:
+    import bcrypt
+
+    from fovea_backend import auth
+
+    # A real hash at the users' cost (so a wrong username takes as long as a wrong password)...
+    assert auth._DUMMY_HASH.startswith(f"$2b${auth.BCRYPT_ROUNDS:02d}$".encode())
+    assert bcrypt.checkpw(b"not-a-password", auth._DUMMY_HASH)
+    # ...that no password opens.
+    assert auth.verify_password("not-a-password", None) is False
