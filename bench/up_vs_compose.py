@@ -166,6 +166,7 @@ def main() -> None:
         for index in range(args.rounds):
             fovea_clean()
             compose_clean()
+            subprocess.run(["sync"], check=False)  # the removed volumes' write-back is not the next up's cost
             record: dict[str, float] = {}
             for who in ("fovea", "compose") if index % 2 == 0 else ("compose", "fovea"):
                 busy_before = machine_busy_s()
