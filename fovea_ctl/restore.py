@@ -164,7 +164,7 @@ def _stage_database(project: Project, folder: Path, item: ItemRecord, journal: R
         path = folder / str(item.artifact)
         progress.begin(item.name, path.stat().st_size)
         # pg_restore reads the archive on stdin: `--jobs` would need it as a file inside a container that
-        # reaches the server, and this stage runs beside the (longer) file stage anyway (DESIGN.md).
+        # reaches the server, and this stage runs beside the (longer) file stage anyway (DESIGN.md, Backups).
         stream = project.engine.exec_stream(
             container, ["pg_restore", "-U", user, "-d", entry.staged, "--exit-on-error", "--no-owner", "--no-privileges"],
             user="postgres", stdin=_until(cancel, counting(read_file_chunks(path, identity=_identity(item)),
