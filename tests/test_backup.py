@@ -347,6 +347,29 @@ def test_round_trip_backup_destroy_restore_gives_identical_export_and_videos(liv
     assert not list(live.project.settings.state_dir.glob(".fifo-*"))
 
 
+def test_the_restore_fifo_names_a_failing_source_and_never_waits_on_a_reader_that_quit(live: Live,
+                                                                                      tmp_path: Path) -> None:
+    from fovea_ctl.backup import chunks_to_fifo, helper_with_fifo, image_for
+    from fovea_ctl.errors import FoveaError
+
+    def breaks_half_way() -> Iterator[bytes]:
+        yield b"x" * 1000
+        raise ValueError("the artifact changed under us")
+
+    image = image_for(live.project, live.project.stack.units["backend"])
+    with helper_with_fifo(live.project, image, {}, tmp_path) as (helper, fifo):
+        assert fifo is not None  # a local engine shares the folder
+        read_all = ["sh", "-c", 'test "$(wc -c < "$0")" = 3000000', fifo.inside]
+        chunks_to_fifo(live.project, helper, read_all, fifo, iter([b"y" * 1_000_000] * 3))
+        with pytest.raises(FoveaError, match="ValueError: the artifact changed under us"):
+            chunks_to_fifo(live.project, helper, ["sh", "-c", 'cat "$0" >/dev/null', fifo.inside], fifo,
+                           breaks_half_way())
+        with pytest.raises(FoveaError, match="exited 3"):  # it never opened the FIFO: no writer waits forever
+            chunks_to_fifo(live.project, helper, ["sh", "-c", "exit 3", fifo.inside], fifo,
+                           iter([b"y" * 1_000_000] * 3))
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_restore_streams_over_exec_when_the_engine_cannot_share_a_folder(live: Live,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """The path a remote engine takes: the real engine, only told that it is not on this machine."""

@@ -214,6 +214,7 @@ def chunks_to_fifo(project: Project, container: str, command: list[str], fifo: H
     waiter = threading.Thread(target=drain, daemon=True)
     waiter.start()
     fd = _open_for_writing(fifo.path, reader_gone=lambda: not waiter.is_alive())
+    unreadable: Exception | None = None
     if fd is not None:
         try:
             for chunk in chunks:
@@ -222,10 +223,15 @@ def chunks_to_fifo(project: Project, container: str, command: list[str], fifo: H
                     view = view[os.write(fd, view):]
         except BrokenPipeError:
             pass  # the reader stopped early: its exit code and stderr say why
+        except Exception as exc:  # the source (a file changed since its checksum, say): the reader sees a cut stream
+            unreadable = exc
         finally:
             os.close(fd)
     while waiter.is_alive():
         waiter.join(0.2)
+    if unreadable is not None:
+        raise FoveaError(f"reading what goes into `{' '.join(command)[:80]}` failed: "
+                         f"{type(unreadable).__name__}: {unreadable}") from None
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
     if outcome.get("code") != 0:
