@@ -21,13 +21,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, TypeVar, cast
+from typing import TYPE_CHECKING
 
 from fovea_ctl.backup import (
     AGE_IDENTITY_ENV,
     OLD_PREFIX,
     STAGING_PREFIX,
     BackupManifest,
+    InBackground,
     ItemRecord,
     TransferProgress,
     check_checksums,
@@ -80,9 +81,6 @@ class RestoreResult:
     restarted: list[str] = field(default_factory=list)
     rerun_jobs: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-T = TypeVar("T")
 
 
 class _Stage:
@@ -310,35 +308,11 @@ def restore_backup(project: Project, folder: Path, reporter: Reporter, progress:
         journal = RestoreJournal(backup_id=manifest.id, tag=f"{time.strftime('%Y%m%d%H%M%S')}_{uuid.uuid4().hex[:6]}",
                                  pid=os.getpid())
         # The backend hashes the live admin password while it still runs, beside the staging.
-        live_secrets = _InBackground("live-secrets", partial(prepare_reapply_data_secrets, project)) if needs_db else None
+        live_secrets = InBackground("live-secrets", partial(prepare_reapply_data_secrets, project)) if needs_db else None
         stages = _stage_all(project, folder, items, journal, progress, result)
         _swap(project, journal, stages, result)
         _restart(project, journal, reporter, result, live_secrets)
     return result
-
-
-class _InBackground(Generic[T]):
-    """`work()` on a daemon thread; `result()` waits in short steps, so Ctrl-C and SIGTERM still reach the
-    main thread while it waits."""
-
-    def __init__(self, name: str, work: Callable[[], T]) -> None:
-        self.value: T | None = None
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, args=(work,), daemon=True, name=name)
-        self.thread.start()
-
-    def _run(self, work: Callable[[], T]) -> None:
-        try:
-            self.value = work()
-        except BaseException as exc:  # re-raised by result()
-            self.error = exc
-
-    def result(self) -> T:
-        while self.thread.is_alive():
-            self.thread.join(0.2)
-        if self.error is not None:
-            raise self.error
-        return cast(T, self.value)
 
 
 def _until(cancel: threading.Event, chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -371,9 +345,9 @@ def _stage_all(project: Project, folder: Path, items: list[ItemRecord], journal:
         progress.end(item.name, f"staged in {result.restored[item.name]:.1f} s")
 
     save_journal(project, journal)
-    databases: list[_InBackground[None]] = []
+    databases: list[InBackground[None]] = []
     try:
-        databases = [_InBackground(f"stage-{item.name}", partial(stage, item)) for item in items if item.strategy == BackupStrategy.PG_DUMP.value]
+        databases = [InBackground(f"stage-{item.name}", partial(stage, item)) for item in items if item.strategy == BackupStrategy.PG_DUMP.value]
         pause_point("staging")
         for item in items:
             if item.strategy in (BackupStrategy.TAR.value, BackupStrategy.REDIS_RDB.value):
@@ -390,10 +364,7 @@ def _stage_all(project: Project, folder: Path, items: list[ItemRecord], journal:
     except BaseException:
         cancel.set()  # a database still staging stops reading and drops its stage
         for database in databases:
-            try:
-                database.result()
-            except BaseException:
-                pass
+            database.wait()
         for done in staged.values():
             done.discard()
         drop_journal(project)
@@ -436,7 +407,7 @@ def _swap(project: Project, journal: RestoreJournal, stages: list[_Stage], resul
 
 
 def _restart(project: Project, journal: RestoreJournal, reporter: Reporter, result: RestoreResult,
-             live_secrets: _InBackground[Callable[[], list[str]]] | None) -> None:
+             live_secrets: InBackground[Callable[[], list[str]]] | None) -> None:
     """Phase `swapped`: the live secrets go into the restored data, its init jobs (migrations) run again,
     then what was stopped starts; only once it is ready is the previous copy dropped."""
     try:
@@ -465,7 +436,7 @@ def _restart(project: Project, journal: RestoreJournal, reporter: Reporter, resu
     drop_journal(project)
 
 
-def _apply_live_secrets(prepared: _InBackground[Callable[[], list[str]]]) -> list[str]:
+def _apply_live_secrets(prepared: InBackground[Callable[[], list[str]]]) -> list[str]:
     """Live secrets win over restored data (the restored users table gets the live admin password), written
     before the backend starts on it, so it never serves the restored hash."""
     try:

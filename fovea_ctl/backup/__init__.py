@@ -16,6 +16,7 @@ The modules: `manifest` (records and layout names), `catalog` (where backups liv
 public face: `restore`, the CLI and `down` import from here only.
 """
 
+from fovea_ctl.backup.background import InBackground
 from fovea_ctl.backup.catalog import backup_root, list_backups, load_info, resolve_backup
 from fovea_ctl.backup.containers import (exec_text, helper_container, image_for, mounting_service,
                                          postgres_access, psql, running_container)
@@ -32,7 +33,7 @@ from fovea_ctl.backup.write_markers import fresh_backups
 
 __all__ = [
     "AGE_IDENTITY_ENV", "AGE_RECIPIENT_ENV", "MANIFEST", "OLD_PREFIX", "PARTIAL_PREFIX", "SCHEMA_VERSION",
-    "STAGING_PREFIX", "VERIFIED", "BackupClass", "BackupInfo", "BackupManifest", "BackupResult", "ItemRecord",
+    "STAGING_PREFIX", "VERIFIED", "BackupClass", "BackupInfo", "BackupManifest", "BackupResult", "InBackground", "ItemRecord",
     "QuietProgress", "TransferProgress", "VerifyRecord", "backup_root", "check_checksums", "chunks_to_fifo", "counting", "create_backup", "decrypt_secrets",
     "exec_text", "fresh_backups", "helper_container", "helper_with_fifo", "image_for", "list_backups", "load_info", "make_progress",
     "mounting_service", "permission_warnings", "postgres_access", "prune_backups", "psql", "read_file_chunks", "resolve_backup",

@@ -17,14 +17,17 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from fovea_ctl.backup.background import InBackground
 from fovea_ctl.backup.containers import helper_container
 from fovea_ctl.backup.files import CHUNK, open_private
 from fovea_ctl.errors import FoveaError
 
 if TYPE_CHECKING:
+    from fovea_ctl.engine import ExecStream
     from fovea_ctl.project import Project
 
 # -- the fast path: a FIFO in a bind-mounted host folder ----------------------------------------------
@@ -120,28 +123,18 @@ def fifo_to_artifact(project: Project, container: str, command: list[str], sink:
                      on_bytes: Callable[[int], None]) -> tuple[int, str, bytes]:
     """Run `command` (which writes into `sink.inside`) in the container, compressing what it writes into
     `path` on the host; `path` hashed while it grows and fsynced: (size, sha256, the command's stderr)."""
-    outcome: dict[str, object] = {}
     stream = project.engine.exec_stream(container, command)
-
-    def drain() -> None:
-        try:
-            b"".join(stream)
-            outcome["code"] = stream.exit_code
-        except BaseException as exc:  # re-raised by the caller
-            outcome["error"] = exc
-
+    exited = InBackground("exec-drain", partial(_exit_code, stream))
     digest = hashlib.sha256()
     size = 0
     with open_private(path) as handle:
         compressor = _Compressor(sink.path, handle)
-        waiter = threading.Thread(target=drain, daemon=True)
-        waiter.start()
         try:
             with path.open("rb") as follow:
                 unblocked = False
                 while True:
                     finished = compressor.done()
-                    if not unblocked and not waiter.is_alive():
+                    if not unblocked and exited.done():
                         sink.unblock()  # the command ended, perhaps before it ever opened the FIFO
                         unblocked = True
                     chunk = follow.read(4 * CHUNK)
@@ -153,16 +146,12 @@ def fifo_to_artifact(project: Project, container: str, command: list[str], sink:
                         break
                     else:
                         time.sleep(0.01)
-            waiter.join()
+            code = exited.result()
             problem = compressor.failure()
         finally:
             compressor.kill()
             sink.unblock()
-        if "error" in outcome:
-            raise outcome["error"]  # type: ignore[misc]
-        if outcome.get("code") != 0:
-            raise FoveaError(f"`{' '.join(command)[:120]}` exited {outcome.get('code')}: "
-                             f"{stream.stderr.decode(errors='replace').strip()[-800:]}")
+        _refuse_exit(command, code, stream)
         if problem:
             raise FoveaError(f"compressing into {path.name} failed: {problem}")
         os.fsync(handle.fileno())
@@ -201,19 +190,9 @@ def helper_with_fifo(project: Project, image: str, volumes: dict[str, str], fold
 def chunks_to_fifo(project: Project, container: str, command: list[str], fifo: HostFifo, chunks: Iterable[bytes]) -> None:
     """Run `command` (which reads `fifo.inside`) in the container while this thread writes `chunks` into the
     FIFO; a FoveaError with its stderr when it fails. Ctrl-C stops the writing: the reader sees a cut stream."""
-    outcome: dict[str, object] = {}
     stream = project.engine.exec_stream(container, command)
-
-    def drain() -> None:
-        try:
-            b"".join(stream)
-            outcome["code"] = stream.exit_code
-        except BaseException as exc:  # re-raised below
-            outcome["error"] = exc
-
-    waiter = threading.Thread(target=drain, daemon=True)
-    waiter.start()
-    fd = _open_for_writing(fifo.path, reader_gone=lambda: not waiter.is_alive())
+    exited = InBackground("exec-drain", partial(_exit_code, stream))
+    fd = _open_for_writing(fifo.path, reader_gone=exited.done)
     unreadable: Exception | None = None
     if fd is not None:
         try:
@@ -227,15 +206,21 @@ def chunks_to_fifo(project: Project, container: str, command: list[str], fifo: H
             unreadable = exc
         finally:
             os.close(fd)
-    while waiter.is_alive():
-        waiter.join(0.2)
+    code = exited.result()
     if unreadable is not None:
         raise FoveaError(f"reading what goes into `{' '.join(command)[:80]}` failed: "
                          f"{type(unreadable).__name__}: {unreadable}") from None
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
-    if outcome.get("code") != 0:
-        raise FoveaError(f"`{' '.join(command)[:120]}` exited {outcome.get('code')}: "
+    _refuse_exit(command, code, stream)
+
+
+def _exit_code(stream: ExecStream) -> int | None:
+    b"".join(stream)
+    return stream.exit_code
+
+
+def _refuse_exit(command: list[str], code: int | None, stream: ExecStream) -> None:
+    if code != 0:
+        raise FoveaError(f"`{' '.join(command)[:120]}` exited {code}: "
                          f"{stream.stderr.decode(errors='replace').strip()[-800:]}")
 
 

@@ -6,12 +6,13 @@ import io
 import os
 import re
 import tarfile
-import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fovea_ctl.backup.background import InBackground
 from fovea_ctl.backup.containers import (any_image, exec_text, image_for, mounting_service,
                                          postgres_access, psql, running_container)
 from fovea_ctl.backup.fifo_transport import fifo_to_artifact, helper_with_fifo
@@ -237,24 +238,13 @@ def _copy_item(ctx: BackupContext, volume: Volume) -> ItemRecord:
 
 def copy_items(ctx: BackupContext, volumes: list[Volume]) -> dict[str, ItemRecord]:
     records: dict[str, ItemRecord] = {}
-    errors: list[BaseException] = []
-
-    def in_background(volume: Volume) -> None:
-        try:
-            records[volume.name] = _copy_item(ctx, volume)
-        except BaseException as exc:  # re-raised on the calling thread
-            errors.append(exc)
-
-    workers = [threading.Thread(target=in_background, args=(v,), daemon=True, name=f"backup-{v.name}")
-               for v in volumes if v.backup_strategy in IN_SERVICE]
-    for worker in workers:
-        worker.start()
+    dumps = {v.name: InBackground(f"backup-{v.name}", partial(_copy_item, ctx, v))
+             for v in volumes if v.backup_strategy in IN_SERVICE}
     for volume in volumes:
-        if volume.backup_strategy not in IN_SERVICE and not errors:
+        if volume.backup_strategy not in IN_SERVICE and not any(d.error for d in dumps.values()):
             records[volume.name] = _copy_item(ctx, volume)
-    for worker in workers:
-        while worker.is_alive():
-            worker.join(0.2)
-    if errors:
-        raise errors[0]
+    for dump in dumps.values():
+        dump.wait()
+    for name, dump in dumps.items():
+        records[name] = dump.result()
     return records
