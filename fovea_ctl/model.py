@@ -143,10 +143,20 @@ class RedisProbe(ProbeBase):
     password_secret: str | None = None
 
 
+class HttpAuth(Model):
+    """A credential an HTTP probe presents, read from one of the service's secrets: HTTP basic auth
+    (`user` and the secret as password) or a bearer token (the secret)."""
+
+    scheme: Literal["basic", "bearer"]
+    secret: str
+    user: str = ""
+
+
 class HttpProbe(ProbeBase):
     kind: Literal["http"] = "http"
     port: int
     path: str = "/"
+    auth: HttpAuth | None = None
 
 
 class TcpBannerProbe(ProbeBase):
@@ -178,8 +188,24 @@ Probe = Annotated[
 
 
 class Resources(Model):
+    """Limits a service's containers run under (Docker's NanoCpus/Memory, Swarm's and Kubernetes' limits)."""
+
     cpus: Annotated[float, Field(gt=0)] | None = None
     memory_mb: Annotated[int, Field(gt=0)] | None = None
+
+
+# Linux capabilities a service may keep (without the CAP_ prefix). Every container runs with all the others
+# dropped and with no-new-privileges; a service lists only what its own processes use.
+CAPABILITIES = frozenset({
+    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "IPC_LOCK", "KILL",
+    "NET_BIND_SERVICE", "NET_RAW", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT", "SYS_NICE",
+    "SYS_RESOURCE",
+})
+# What an image whose entrypoint starts as root and then drops to its service user for good (every image
+# fovea builds) needs: make the user's private copies of the mounted secrets and set their modes (CHOWN,
+# FOWNER), read secrets owned by whoever runs fovea and enter the user's folders (DAC_OVERRIDE), switch
+# user with setpriv (SETUID, SETGID). Once the user is switched, the process holds no capability at all.
+ROOT_ENTRYPOINT_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"]
 
 
 class GpuRequest(Model):
@@ -239,6 +265,8 @@ class Service(Model):
     probe: Probe | None = None
     init_jobs: list[InitJob] = []
     resources: Resources = Resources()
+    # The Linux capabilities its processes need (all others are dropped; no-new-privileges always).
+    capabilities: list[str] = []
     gpu: GpuRequest | None = None
     # Variants of one role (model-service CPU / GPU) are mutually exclusive: at most one enabled.
     role: str | None = None
@@ -262,6 +290,15 @@ class Service(Model):
     replica_of: str | None = None  # set on the units `up --scale` adds (model-worker-2 of model-worker)
     # What a person opens in a browser: label -> path on the service's first published port.
     links: dict[str, str] = {}
+
+    @field_validator("capabilities")
+    @classmethod
+    def _known_capabilities(cls, capabilities: list[str]) -> list[str]:
+        unknown = [c for c in capabilities if c not in CAPABILITIES]
+        if unknown:
+            raise ValueError(f"unknown capabilities {', '.join(unknown)} (known: {', '.join(sorted(CAPABILITIES))}; "
+                             "write them without CAP_)")
+        return sorted(set(capabilities))
 
     @field_validator("env")
     @classmethod
@@ -470,6 +507,9 @@ def validate_stack(stack: Stack) -> list[str]:
             if redis_service is None or redis_service.port_for(service.probe.redis_port) is None:
                 problems.append(f"{where}, field probe: rq-worker probe needs service {service.probe.redis!r} "
                                 f"publishing port {service.probe.redis_port}")
+        auth = getattr(service.probe, "auth", None)
+        if auth is not None and auth.secret not in service.secrets:
+            problems.append(f"{where}, field probe: auth secret {auth.secret!r} is not mounted")
         if service.probe is not None and getattr(service.probe, "password_secret", None):
             if service.probe.password_secret not in service.secrets:  # type: ignore[union-attr]
                 problems.append(f"{where}, field probe: password_secret {service.probe.password_secret!r} is not mounted")  # type: ignore[union-attr]

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from fovea_ctl.desired import DesiredUnit
-from fovea_ctl.engine import LABEL_REPLICA_OF, ContainerView
+from fovea_ctl.engine import ContainerView
+from fovea_ctl.labels import LABEL_REPLICA_OF
 from fovea_ctl.model import Condition, Stack
 from fovea_ctl.observe import ObservedState
 from fovea_ctl.settings import Settings

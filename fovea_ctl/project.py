@@ -12,14 +12,14 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fovea_ctl.errors import LockTimeout, LockUnsafe, StackInvalid
+from fovea_ctl.errors import FoveaError, LockTimeout, LockUnsafe, StackInvalid
 from fovea_ctl.model import Priority, Stack, StackError
 from fovea_ctl.settings import Settings, load_settings
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the modules behind these are imported lazily, for a fast CL
     from fovea_ctl.observe import ObservedState
     from fovea_ctl.plan import Plan
     from fovea_ctl.progress import Reporter
+    from fovea_ctl.restore_journal import RestoreJournal
     from fovea_ctl.secrets import SecretStore
 
 
@@ -68,30 +69,22 @@ def load_stack(settings: Settings) -> Stack:
         raise StackInvalid(f"the stack definition {path} does not load: {exc}") from None
 
 
-def private_lock_dir() -> Path:
-    """This user's lock directory, created 0700. It is used only if it is a real directory (no symlink)
-    owned by this user; one of ours left 0755 by an older fovea is tightened (nobody else could write
-    into it), anything else is refused, so no other user can plant a file or a link in it."""
-    import stat
+LOCK_FILE = "project.lock"
+# Project locks this process holds: lock file -> (its descriptor, how many holders nest inside it). A
+# writer may call another (restore runs `up`; `migrate` removes its job, then runs `up`): one flock per
+# process, taken once, released by the outermost holder.
+_held: dict[str, list[int]] = {}
+_held_guard = threading.Lock()
 
-    lock_dir = Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp") / f"fovea-locks-{os.getuid()}"
-    try:
-        os.mkdir(lock_dir, 0o700)
-    except FileExistsError:
-        pass
-    info = os.lstat(lock_dir)
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
-        kind = "a symlink" if stat.S_ISLNK(info.st_mode) else ("a directory" if stat.S_ISDIR(info.st_mode) else "a file")
-        raise LockUnsafe(
-            f"lock directory {lock_dir} is {kind} owned by uid {info.st_uid}, not a directory of uid {os.getuid()}: "
-            "refusing to lock there", hint="remove it (or set XDG_RUNTIME_DIR to a private directory), then retry")
-    if info.st_mode & 0o077:
-        fd = os.open(lock_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-        try:
-            os.fchmod(fd, 0o700)
-        finally:
-            os.close(fd)
-    return lock_dir
+
+def lock_path(settings: Settings) -> Path:
+    """The project's lock: in its own 0700 state directory, which no other user can enter or pre-create."""
+    return settings.private_state_dir() / LOCK_FILE
+
+
+def holds_project_lock(settings: Settings) -> bool:
+    with _held_guard:
+        return str(settings.state_dir / LOCK_FILE) in _held
 
 
 def open_lock_file(path: Path) -> int:
@@ -111,9 +104,23 @@ def open_lock_file(path: Path) -> int:
 
 @contextmanager
 def project_lock(settings: Settings, timeout_s: float = 600.0, on_wait: object = None) -> Iterator[None]:
-    """Serialises up/down/backup/restore on one project (per user, across checkouts); other projects
-    are not blocked."""
-    fd = open_lock_file(private_lock_dir() / f"{settings.project}.lock")
+    """Serialises every command that changes one project (other projects are not blocked). Re-entrant
+    within a process. Commands take it through `Project.writing`, which also finishes an interrupted restore."""
+    key = str(settings.state_dir / LOCK_FILE)
+    with _held_guard:
+        if key in _held:
+            _held[key][1] += 1
+            nested = True
+        else:
+            nested = False
+    if nested:
+        try:
+            yield
+        finally:
+            with _held_guard:
+                _held[key][1] -= 1
+        return
+    fd = open_lock_file(lock_path(settings))
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -131,7 +138,13 @@ def project_lock(settings: Settings, timeout_s: float = 600.0, on_wait: object =
                             f"another fovea command holds project {settings.project!r} for more than {timeout_s:.0f} s"
                         ) from None
                     time.sleep(0.2)
-        yield
+        with _held_guard:
+            _held[key] = [fd, 1]
+        try:
+            yield
+        finally:
+            with _held_guard:
+                del _held[key]
     finally:
         os.close(fd)
 
@@ -154,16 +167,22 @@ class Project:
     @cached_property
     def stack(self) -> Stack:
         from_file = self._stack is None
+        fingerprint = None
         if from_file:
-            from fovea_ctl.lean import settings_fingerprint
+            from fovea_ctl.lean import fingerprint_key, settings_fingerprint
 
-            fingerprint = settings_fingerprint(str(self.settings.root))  # before loading: see remember_roster
+            try:
+                key = fingerprint_key(str(self.settings.root), self.settings.project, create=True)
+            except (OSError, LockUnsafe):  # a state folder fovea may not write: no memo, `status` loads the stack
+                key = None
+            if key is not None:
+                fingerprint = settings_fingerprint(str(self.settings.root), key)  # before loading: see remember_roster
         stack = self._stack or load_stack(self.settings)
         if self.settings.scale:
             from fovea_ctl.scale import scaled_stack
 
             stack = scaled_stack(stack, self.settings.scale)
-        if from_file:
+        if fingerprint is not None:
             from fovea_ctl.status import remember_roster
 
             remember_roster(self.settings, stack, fingerprint)  # so `status` needs no stack import next time
@@ -173,7 +192,26 @@ class Project:
     def engine(self) -> Engine:
         from fovea_ctl.engine import Engine
 
-        return Engine(self.settings.docker_host)
+        engine = Engine(self.settings.docker_host)
+        engine.write_guard = self._refuse_writes_outside_the_lock
+        return engine
+
+    @contextmanager
+    def writing(self, on_wait: Callable[[], None] | None = None, note: Callable[[str], None] | None = None,
+                restart_after_rollback: bool = True) -> Iterator[RestoreJournal | None]:
+        """The one way into changing the project, for every command that writes: the project lock, then an
+        interrupted restore is finished first — rolled back unless it had swapped its data in, and what it
+        had stopped started again and waited for (`down` needs that not); a swapped one is yielded, for
+        `up` to finish. The engine refuses writes outside it (`write_guard`), so a command that forgot it
+        fails at its first write instead of racing another command or writing into data that the next
+        command rolls back."""
+        with project_lock(self.settings, on_wait=on_wait):
+            yield self._recover_restore(note, restart_after_rollback)
+
+    def _refuse_writes_outside_the_lock(self, what: str) -> None:
+        if not holds_project_lock(self.settings):
+            raise FoveaError(f"internal error: {what} attempted outside `Project.writing()` for project "
+                             f"{self.settings.project!r}; every command that changes a project must go through it")
 
     @cached_property
     def secrets(self) -> SecretStore:
@@ -246,13 +284,10 @@ class Project:
 
         self.gpu_preflight(reporter)
         self.check_targets(targets)
-        with trace_up(self.settings, reporter) as trace, project_lock(
-            self.settings, on_wait=lambda: reporter.event(self.settings.project, "waiting",
-                                                          "another fovea command holds this project")):
+        with trace_up(self.settings, reporter) as trace, self.writing(
+                on_wait=lambda: reporter.event(self.settings.project, "waiting", "another fovea command holds this project"),
+                note=lambda text: reporter.event("restore", "note", text)) as swapped:
             reporter = trace.reporter  # with FOVEA_OTLP_ENDPOINT set, events also become spans
-            from fovea_ctl.restore_journal import recover_interrupted_restore
-
-            swapped = recover_interrupted_restore(self, note=lambda text: reporter.event("restore", "note", text))
             # One resolver for the whole run: resolving hashes every build context, which a no-op up
             # should pay once. Only a freshly made base (new id, new tags) needs a second one.
             resolver = self.resolver()
@@ -323,11 +358,11 @@ class Project:
             from fovea_ctl.errors import UsageError
 
             raise UsageError(f"{job!r} is not a job of this stack")
-        existing = self.observe().containers.get(job)
-        if existing is not None:
-            with project_lock(self.settings):
+        with self.writing():
+            existing = self.observe().containers.get(job)
+            if existing is not None:
                 self.engine.remove_container(existing.id)
-        return self.up(reporter, [job])[1]
+            return self.up(reporter, [job])[1]
 
     def down(self, volumes: bool = False, force: bool = False, timeout_s: int | None = None,
              reporter: Reporter | None = None) -> DownResult:
@@ -336,11 +371,10 @@ class Project:
         A critical volume is removed only with --force as well: `down --volumes` must never be the
         way a user loses their database.
         """
-        from fovea_ctl.engine import LABEL_PRIORITY, LABEL_VOLUME
+        from fovea_ctl.labels import LABEL_PRIORITY, LABEL_VOLUME
 
         result = DownResult()
-        with project_lock(self.settings):
-            self._recover_restore()
+        with self.writing(restart_after_rollback=False):  # everything stops anyway
             observed = self.observe()
             covered: dict[str, str] = {}
             why_not: dict[str, str] = {}
@@ -350,13 +384,17 @@ class Project:
                 from fovea_ctl.backup.write_markers import fresh_backups, marker_readers
 
                 readers = marker_readers(self)
-                self._stop_in_reverse_order(observed, timeout_s, reporter, keep=readers)
+                self.stop_in_reverse_order(observed, timeout_s, reporter, keep=readers)
                 coverage = fresh_backups(self, self.observe())
                 covered, why_not = coverage.covered, coverage.why_not
-                self._stop_in_reverse_order(self.observe(), timeout_s, reporter)
+                self.stop_in_reverse_order(self.observe(), timeout_s, reporter)
             else:
-                self._stop_in_reverse_order(observed, timeout_s, reporter)
+                self.stop_in_reverse_order(observed, timeout_s, reporter)
             result.removed_containers = sorted(c.name for c in [*observed.containers.values(), *observed.extra_containers])
+            # A helper left by a killed backup or restore holds its volume: without this, `down -v` could not remove it.
+            for helper in self.engine.list_helpers(self.settings.project):
+                self.engine.remove_helper(helper.id)
+                result.removed_containers.append(helper.name)
             if observed.network is not None:
                 self.engine.remove_network(observed.network.id)
                 result.network_removed = True
@@ -376,17 +414,32 @@ class Project:
                     result.removed_volumes.append(name)
         return result
 
-    def _recover_restore(self) -> None:
-        """An interrupted restore is rolled back (or, once swapped, left for `up` to finish) first."""
-        if self._stack_loads():
-            from fovea_ctl.restore_journal import recover_interrupted_restore
+    def _recover_restore(self, note: Callable[[str], None] | None = None,
+                         restart: bool = True) -> RestoreJournal | None:
+        """An interrupted restore is rolled back (and what it stopped runs again); one that swapped its data
+        in is returned, for `up` to finish."""
+        if not self._stack_loads():
+            return None
+        from fovea_ctl.restore_journal import recover_interrupted_restore
 
-            recover_interrupted_restore(self)
+        def start_again(journal: RestoreJournal) -> None:
+            stopped = [name for name in journal.stopped if name in self.stack.units]
+            if not restart or not stopped:
+                return
+            from fovea_ctl.progress import PlainReporter
 
-    def _stop_in_reverse_order(self, observed: ObservedState, timeout_s: int | None, reporter: Reporter | None,
-                               keep: set[str] | None = None) -> None:
+            with open(os.devnull, "w") as quiet:
+                _, result = self.up(PlainReporter(stream=quiet), stopped)
+            say = note or (lambda text: sys.stderr.write(f"fovea: {text}\n"))
+            say(f"started again what it had stopped: {', '.join(stopped)}"
+                + (f" (failed: {'; '.join(f.describe() for f in result.failures)})" if result.failures else ""))
+
+        return recover_interrupted_restore(self, note=note, on_rolled_back=start_again)
+
+    def stop_in_reverse_order(self, observed: ObservedState, timeout_s: int | None, reporter: Reporter | None,
+                              keep: set[str] | None = None, remove: bool = True) -> None:
         """Each container stops once everything that depends on it has stopped; the rest in parallel.
-        Those named in `keep` stay."""
+        Those named in `keep` stay. With `remove` off (`fovea stop`) the stopped containers are kept."""
         containers = {n: c for n, c in observed.containers.items() if n not in (keep or set())}
         extras = list(observed.extra_containers)
         known = self.stack.units if self._stack_loads() else {}
@@ -404,9 +457,10 @@ class Project:
                 grace = timeout_s if timeout_s is not None else (known[name].stop_timeout_s if name in known else 10)
                 if container.running:
                     self.engine.stop_container(container.id, grace)
-                self.engine.remove_container(container.id)
+                if remove:
+                    self.engine.remove_container(container.id)
                 if reporter:
-                    reporter.event(name, "removed", "")
+                    reporter.event(name, "removed" if remove else "stopped", "")
             except BaseException as exc:  # collected and re-raised by the caller's thread
                 errors.append(exc)
             finally:

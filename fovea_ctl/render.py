@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from fovea_ctl.images import ResolvedImage
+from fovea_ctl.labels import LABEL_PRIORITY
 from fovea_ctl.model import Condition, Stack
 from fovea_ctl.secrets import SecretStore
 from fovea_ctl.settings import Settings
@@ -67,6 +68,10 @@ def render_compose(
                 "timeout": "3s",
                 "retries": max(3, int(unit.probe.budget_s / health_interval_s)),
             }
+        entry["cap_drop"] = ["ALL"]
+        if unit.capabilities:
+            entry["cap_add"] = list(unit.capabilities)
+        entry["security_opt"] = ["no-new-privileges:true"]
         if unit.one_shot:
             entry["restart"] = "no"
         else:
@@ -89,7 +94,7 @@ def render_compose(
         "name": project,
         "services": services,
         "networks": {"default": {"name": f"{project}-network"}},
-        "volumes": {v.name: {"labels": {"io.fovea.priority": v.priority.value}} for v in stack.volumes if v.name in used_volumes},
+        "volumes": {v.name: {"labels": {LABEL_PRIORITY: v.priority.value}} for v in stack.volumes if v.name in used_volumes},
         "secrets": {name: {"file": str(secrets.path(name))} for name in sorted(used_secrets)},
     }
 

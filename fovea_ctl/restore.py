@@ -25,6 +25,11 @@ from typing import TYPE_CHECKING
 
 from fovea_ctl.backup import (
     AGE_IDENTITY_ENV,
+    any_image,
+    app_role,
+    database_service,
+    extensions_to_create,
+    human,
     OLD_PREFIX,
     STAGING_PREFIX,
     BackupManifest,
@@ -47,6 +52,7 @@ from fovea_ctl.backup import (
     read_file_chunks,
     running_container,
 )
+from fovea_ctl.backup.tar_guard import guarded_tar, limited
 from fovea_ctl.errors import BackupDamaged, FoveaError, ServiceFailed, UsageError
 from fovea_ctl.model import BackupStrategy, Service
 from fovea_ctl.rotate import prepare_reapply_data_secrets
@@ -59,9 +65,9 @@ from fovea_ctl.restore_journal import (
     journal_owner,
     load_journal,
     pause_point,
-    recover_interrupted_restore,
     rollback,
     save_journal,
+    signals_deferred,
     swap_database,
     swap_files,
 )
@@ -101,8 +107,11 @@ class _DatabaseStage(_Stage):
         self.project, self.service, self.container, self.entry = project, service, container, entry
 
     def discard(self) -> None:
+        from psycopg import sql
+
         try:
-            psql(self.project, self.container, self.service, f'drop database if exists "{self.entry.staged}" with (force)',
+            psql(self.project, self.container, self.service,
+                 sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(self.entry.staged)),
                  database="postgres")
         except FoveaError:
             pass
@@ -145,21 +154,27 @@ redis-cli -s /tmp/restore.sock shutdown save >/dev/null 2>&1 || true
 
 def _stage_database(project: Project, folder: Path, item: ItemRecord, journal: RestoreJournal,
                     progress: TransferProgress, cancel: threading.Event) -> _Stage:
-    service = project.stack.units.get(item.details.get("service", "postgres"))
-    if service is None:
-        raise FoveaError(f"{item.name}: the stack has no service {item.details.get('service')!r} to restore into")
+    """The dump restored into a fresh database owned by the application's role (not a superuser), and
+    everything in it handed to that role, so the application owns what it reads after the swap."""
+    from psycopg import sql
+
+    service = database_service(project, item)
     container = running_container(project, service)
     user, database = postgres_access(service)
+    owner = app_role(service)
+    extensions = extensions_to_create(service, item)
     entry = JournalDatabase(item=item.name, service=service.name, database=database,
                             staged=f"{database}_restore_{journal.tag}", old=f"{database}_old_{journal.tag}")
     journal.databases.append(entry)
     save_journal(project, journal)  # recorded before it exists: a kill from here on is cleaned up
     stage = _DatabaseStage(project, item, service, container, entry)
     try:
-        psql(project, container, service, f'create database "{entry.staged}"', database="postgres")
-        for extension in filter(None, item.details.get("extensions", "").split(",")):
-            psql(project, container, service, f'create extension if not exists "{extension}"', database=entry.staged)
-        path = folder / str(item.artifact)
+        psql(project, container, service, sql.SQL("create database {} owner {}").format(
+            sql.Identifier(entry.staged), sql.Identifier(owner)), database="postgres")
+        for extension in extensions:  # made by the superuser: the application's role cannot
+            psql(project, container, service, sql.SQL("create extension if not exists {}").format(sql.Identifier(extension)),
+                 database=entry.staged)
+        path = item.path_in(folder)
         progress.begin(item.name, path.stat().st_size)
         # pg_restore reads the archive on stdin: `--jobs` would need it as a file inside a container that
         # reaches the server, and this stage runs beside the (longer) file stage anyway (DESIGN.md, Backups).
@@ -171,25 +186,47 @@ def _stage_database(project: Project, folder: Path, item: ItemRecord, journal: R
         if stream.exit_code != 0:
             raise FoveaError(f"{item.name}: pg_restore into {entry.staged} failed (exit {stream.exit_code}); live data "
                              f"untouched: {stream.stderr.decode(errors='replace').strip()[-600:]}")
+        if owner != user:
+            _hand_to_application(project, container, service, entry.staged, owner)
     except BaseException:
         stage.discard()
         raise
     return stage
 
 
+# The postgres image's own script: everything in a database's public schema that is not the application's
+# goes to it (extension members stay); its entrypoint runs it when it converts an older cluster.
+OWNERSHIP_SQL = "/usr/local/share/fovea/app-role-ownership.sql"
+
+
+def _hand_to_application(project: Project, container: str, service: Service, database: str, owner: str) -> None:
+    """What pg_restore made (as the superuser: a dump may comment on an extension, which only its owner
+    can) is handed to the application's role, which owns the database itself already."""
+    from psycopg import sql
+
+    user = postgres_access(service)[0]
+    exec_text(project, container, ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", database,
+                                   "-c", sql.SQL("set fovea.app = {}").format(sql.Literal(owner)).as_string(None),
+                                   "-f", OWNERSHIP_SQL], user="postgres")
+
+
 def _stage_files(project: Project, folder: Path, item: ItemRecord, journal: RestoreJournal,
                  progress: TransferProgress) -> _Stage:
+    """The artifact unpacked into a hidden folder of the volume. Archives pass `tar_guard` on the way:
+    only what `fovea backup` writes, nothing leading out of the volume, every file owned by the volume's
+    service user without setuid/setgid bits, and never more bytes than the manifest records."""
     engine_name = project.settings.volume_name(item.name)
-    _ensure_volume(project, item.name)
+    created = _ensure_volume(project, item.name)
     service = mounting_service(project, item.name)
     if service is None:
         raise FoveaError(f"{item.name}: no enabled service mounts this volume in the stack")
+    target = next(m.target for m in service.mounts if m.volume == item.name)
     entry = JournalVolume(item=item.name, volume=engine_name, image=image_for(project, service),
                           staged=f"{STAGING_PREFIX}{journal.tag}", old=f"{OLD_PREFIX}{journal.tag}")
     journal.volumes.append(entry)
     save_journal(project, journal)
     stage = _VolumeStage(project, item, entry)
-    path = folder / str(item.artifact)
+    path = item.path_in(folder)
     progress.begin(item.name, item.source_bytes)
     staged = entry.staged
     tar = item.strategy == BackupStrategy.TAR.value
@@ -199,26 +236,32 @@ def _stage_files(project: Project, folder: Path, item: ItemRecord, journal: Rest
         # The artifact is decompressed (and decrypted) here and read by the helper from a bind-mounted FIFO,
         # the backup's fast path backwards; over exec stdin when the engine cannot share a folder with us.
         with helper_with_fifo(project, entry.image, {"/v": engine_name}, _fifo_folder(project)) as (helper, fifo):
-            exec_text(project, helper, ["sh", "-c", f'mkdir "/v/{staged}" && chown --reference=/v "/v/{staged}"'])
+            owner = _service_owner(project, helper, target)
+            if created:  # a volume made just now: its root belongs to the service user, as `up` would make it
+                exec_text(project, helper, ["chown", f"{owner[0]}:{owner[1]}", "/v"])
+            exec_text(project, helper, ["sh", "-c", f'mkdir "/v/{staged}" && chown {owner[0]}:{owner[1]} "/v/{staged}"'])
+            limit = item.source_bytes if item.source_bytes is not None else -1
+            chunks = guarded_tar(chunks, item.name, owner, limit) if tar else limited(chunks, item.name, limit)
             source = fifo.inside if fifo is not None else "-"
             stage.transfer = "a FIFO in a bind-mounted host folder" if fifo is not None else "exec stdin"
             if tar:
                 # --read-full-records: a FIFO hands out short reads, which tar takes for a broken archive.
                 command = ["tar", "--numeric-owner", "--read-full-records", "-xpf", source, "-C", f"/v/{staged}"]
             else:
-                command = ["sh", "-c", f'cat "$0" > "/v/{staged}/dump.rdb" && chown --reference=/v "/v/{staged}/dump.rdb"',
+                command = ["sh", "-c", f'cat "$0" > "/v/{staged}/dump.rdb" && chown {owner[0]}:{owner[1]} "/v/{staged}/dump.rdb"',
                            source]
             try:
                 if fifo is not None:
                     chunks_to_fifo(project, helper, command, fifo, chunks)
                 else:
                     exec_text(project, helper, command, stdin=chunks)
+            except BackupDamaged:
+                raise
             except FoveaError as exc:
                 raise FoveaError(f"{item.name}: unpacking into a staging folder failed; live data untouched: "
                                  f"{exc.message}") from None
             if item.strategy == BackupStrategy.REDIS_RDB.value:
-                owner = exec_text(project, helper, ["stat", "-c", "%u", "/v"]).strip()
-                exec_text(project, helper, ["sh", "-c", RDB_TO_AOF, "rdb", staged], user=owner)
+                exec_text(project, helper, ["sh", "-c", RDB_TO_AOF, "rdb", staged], user=f"{owner[0]}:{owner[1]}")
     except BaseException:
         stage.discard()
         raise
@@ -227,19 +270,25 @@ def _stage_files(project: Project, folder: Path, item: ItemRecord, journal: Rest
 
 def _fifo_folder(project: Project) -> Path:
     """Where a restore's FIFO lives: the state directory (this user's, 0700); the backup folder may be read-only."""
-    folder = project.settings.state_dir
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return folder
+    return project.settings.private_state_dir()
 
 
-def _ensure_volume(project: Project, volume: str) -> None:
-    """A target volume that `down --volumes` removed is created as `up` would (same labels)."""
+def _service_owner(project: Project, helper: str, target: str) -> tuple[int, int]:
+    """Who owns the volume's files: the owner the service's image gives its mount path (Docker copies it
+    into a fresh volume), read in a helper of that image; the volume root's where the image has no such path."""
+    found = exec_text(project, helper, ["sh", "-c", 'stat -c "%u %g" "$0" 2>/dev/null || stat -c "%u %g" /v', target]).split()
+    return int(found[0]), int(found[1])
+
+
+def _ensure_volume(project: Project, volume: str) -> bool:
+    """A target volume that `down --volumes` removed is created as `up` would (same labels); True if it was."""
     from fovea_ctl.engine import create_stack_volume
 
     engine_name = project.settings.volume_name(volume)
     if engine_name in project.observe().volumes:
-        return
+        return False
     create_stack_volume(project.engine, project.settings.project, engine_name, project.stack.volume(volume))
+    return True
 
 
 def _selected_items(project: Project, folder: Path, manifest: BackupManifest, only: list[str] | None) -> list[ItemRecord]:
@@ -257,10 +306,18 @@ def _selected_items(project: Project, folder: Path, manifest: BackupManifest, on
     if problems:
         raise BackupDamaged(f"refusing to restore from {manifest.id}: it is damaged; nothing was touched\n  "
                             + "\n  ".join(problems), hint="restore from another backup (`fovea backup list`)")
-    volumes = {v.name for v in project.stack.volumes}
+    volumes = {v.name: v for v in project.stack.volumes}
     for item in items:
         if item.kind == "volume" and item.name not in volumes:
             raise UsageError(f"the stack has no volume {item.name!r} to restore into")
+        if item.kind == "volume" and item.strategy != volumes[item.name].backup_strategy.value:
+            raise BackupDamaged(f"{item.name}: the manifest says {item.strategy!r}, the stack backs this volume up with "
+                                f"{volumes[item.name].backup_strategy.value!r}; nothing was touched")
+        if item.strategy == BackupStrategy.PG_DUMP.value:
+            extensions_to_create(database_service(project, item), item)  # refused now, before anything is touched
+        elif item.kind == "volume" and item.source_bytes is None:
+            raise BackupDamaged(f"{item.name}: the manifest records no size for it, so its unpacking could not be "
+                                "bounded; nothing was touched")
         if item.encrypted and item.kind == "volume":
             _identity(item)  # refused now, before anything is touched, when the key is missing
     return items
@@ -278,41 +335,94 @@ def _identity(item: ItemRecord) -> object:
 def restore_backup(project: Project, folder: Path, reporter: Reporter, progress: TransferProgress,
                    only: list[str] | None = None) -> RestoreResult:
     """Checksums, secrets, staging beside the live data, a journalled swap, restart; the previous data is
-    kept until the restored services are ready (see `restore_journal`)."""
-    from fovea_ctl.project import project_lock
-
+    kept until the restored services are ready (see `restore_journal`). All of it under the project lock
+    (`Project.writing`): no other command changes the project while a restore runs."""
     info = load_info(folder)
     manifest: BackupManifest = info.manifest
     result = RestoreResult(backup_id=manifest.id)
     result.notes += permission_warnings(folder)
-    items = _selected_items(project, folder, manifest, only)
-    # Secrets first, before anything starts: a service started now would generate the missing ones.
-    for item in items:
-        if item.name == "secrets":
-            result.skipped[item.name] = _restore_secrets(project, folder, item)
-    needs_db = [i for i in items if i.strategy == BackupStrategy.PG_DUMP.value]
-    if needs_db:  # the database server itself must run: pg_restore talks to it
-        service_name = needs_db[0].details.get("service", "postgres")
-        _, applied = project.up(reporter, [service_name])
-        if applied.failures:
-            raise ServiceFailed(f"{service_name} did not become ready; nothing was restored")
-
-    with journal_owner(project):
-        with project_lock(project.settings):
-            recover_interrupted_restore(project, note=result.notes.append)
-            pending = load_journal(project)
-            if pending is not None:
-                raise FoveaError(f"an earlier restore from {pending.backup_id} is not finished; its previous data is at "
-                                 f"{pending.where_previous()}",
-                                 hint="`fovea up` finishes it, `fovea restore --rollback` undoes it")
-        journal = RestoreJournal(backup_id=manifest.id, tag=f"{time.strftime('%Y%m%d%H%M%S')}_{uuid.uuid4().hex[:6]}",
-                                 pid=os.getpid())
-        # The backend hashes the live admin password while it still runs, beside the staging.
-        live_secrets = InBackground("live-secrets", partial(prepare_reapply_data_secrets, project)) if needs_db else None
-        stages = _stage_all(project, folder, items, journal, progress, result)
-        _swap(project, journal, stages, result)
-        _restart(project, journal, reporter, result, live_secrets)
+    with project.writing(note=result.notes.append) as pending:
+        if pending is not None:
+            raise FoveaError(f"an earlier restore from {pending.backup_id} is not finished; its previous data is at "
+                             f"{pending.where_previous()}",
+                             hint="`fovea up` finishes it, `fovea restore --rollback` undoes it")
+        items = _selected_items(project, folder, manifest, only)
+        # Secrets first, before anything starts: a service started now would generate the missing ones.
+        for item in items:
+            if item.name == "secrets":
+                result.skipped[item.name] = _restore_secrets(project, folder, item)
+        needs_db = [i for i in items if i.strategy == BackupStrategy.PG_DUMP.value]
+        if needs_db:  # the database server itself must run: pg_restore talks to it
+            service_name = needs_db[0].details.get("service", "postgres")
+            _, applied = project.up(reporter, [service_name])
+            if applied.failures:
+                raise ServiceFailed(f"{service_name} did not become ready; nothing was restored")
+        with journal_owner(project):
+            _check_free_space(project, items)
+            journal = RestoreJournal(backup_id=manifest.id, tag=f"{time.strftime('%Y%m%d%H%M%S')}_{uuid.uuid4().hex[:6]}",
+                                     pid=os.getpid())
+            # The live secrets win over the restored data. What they take (the backend hashing the live admin
+            # password) is worked out while every service still runs, beside the staging; the swap only
+            # writes it, and a restore whose live secrets cannot be written is rolled back.
+            live_secrets = InBackground("live-secrets", partial(prepare_reapply_data_secrets, project)) if needs_db else None
+            stages = _stage_all(project, folder, items, journal, progress, result)
+            apply_live_secrets = _ready_before_the_swap(project, stages, live_secrets)
+            _swap(project, journal, stages, result, apply_live_secrets)
+            _restart(project, journal, reporter, result)
     return result
+
+
+def _ready_before_the_swap(project: Project, stages: list[_Stage],
+                           live_secrets: InBackground[Callable[[], list[str]]] | None) -> Callable[[], list[str]] | None:
+    """The live secrets' writes, prepared before anything is stopped; a failure here drops the stages
+    and leaves every service and the live data as they were."""
+    if live_secrets is None:
+        return None
+    try:
+        return live_secrets.result()
+    except BaseException as exc:
+        for stage in stages:
+            stage.discard()
+        drop_journal(project)
+        if isinstance(exc, FoveaError):
+            raise FoveaError(f"the live secrets could not be prepared for the restored data ({exc.message}); nothing "
+                             "was swapped in, the live data is untouched") from None
+        raise
+
+
+FREE_SPACE_MARGIN = 64 << 20  # room left for the filesystem's own metadata and the services' writes meanwhile
+
+
+def _check_free_space(project: Project, items: list[ItemRecord]) -> None:
+    """Every target volume's filesystem must hold what the restore stages there, beside the live data:
+    checked before anything is written. Volumes on one filesystem add up (the engine keeps them side by
+    side); a database needs its recorded size, Redis its RDB twice (the RDB and the AOF made from it)."""
+    needs: dict[str, int] = {}
+    for item in items:
+        if item.kind != "volume":
+            continue
+        size = item.source_bytes or item.size
+        needs[item.name] = 2 * size if item.strategy == BackupStrategy.REDIS_RDB.value else size
+    if not needs:
+        return
+    for name in needs:
+        _ensure_volume(project, name)
+    volumes = {f"/v{n}": project.settings.volume_name(name) for n, name in enumerate(needs)}
+    service = mounting_service(project, next(iter(needs)))
+    image = image_for(project, service) if service is not None else any_image(project)
+    with helper_container(project, image, volumes, read_only=True) as helper:
+        # filesystem id, free blocks for unprivileged users, block size: one line per mount point
+        stats = exec_text(project, helper, ["stat", "-f", "-c", "%i %a %S", *volumes]).strip().splitlines()
+    by_filesystem: dict[str, tuple[int, int, list[str]]] = {}
+    for name, line in zip(needs, stats, strict=True):
+        fsid, blocks, block_size = line.split()
+        _, needed, names = by_filesystem.get(fsid, (0, 0, []))
+        by_filesystem[fsid] = (int(blocks) * int(block_size), needed + needs[name], [*names, name])
+    for free, needed, names in by_filesystem.values():
+        if needed + FREE_SPACE_MARGIN > free:
+            raise FoveaError(f"not enough free space to stage {', '.join(names)} beside the live data: "
+                             f"{human(needed)} needed (plus {human(FREE_SPACE_MARGIN)} to spare), {human(free)} free; "
+                             "nothing was touched", hint="free space on the engine's volume filesystem, then retry")
 
 
 def _until(cancel: threading.Event, chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -372,44 +482,49 @@ def _stage_all(project: Project, folder: Path, items: list[ItemRecord], journal:
     return [staged[item.name] for item in items if item.name in staged]
 
 
-def _swap(project: Project, journal: RestoreJournal, stages: list[_Stage], result: RestoreResult) -> None:
-    """Phase `swapping`, under the project lock: stop the users, swap each item in; any failure or signal
-    rolls every item back to the previous data (and the journal lets the next command finish that)."""
-    from fovea_ctl.project import project_lock
-
+def _swap(project: Project, journal: RestoreJournal, stages: list[_Stage], result: RestoreResult,
+          apply_live_secrets: Callable[[], list[str]] | None) -> None:
+    """Phase `swapping`: stop the users, swap each item in, write the live secrets into the restored data;
+    any failure or signal rolls every item back to the previous data (and the journal lets the next
+    command finish that), so the data and the secrets never disagree."""
     stop: set[str] = set().union(*(s.stop for s in stages)) if stages else set()
     try:
-        with project_lock(project.settings):
+        try:
+            journal.phase = "swapping"
+            save_journal(project, journal)
+            result.stopped = _stop_dependents_first(project, stop)
+            journal.stopped = result.stopped
+            result.rerun_jobs = _init_jobs_of(project, stop)
+            save_journal(project, journal)
+            for database in journal.databases:
+                swap_database(project, database)
+            for volume in journal.volumes:
+                swap_files(project, volume)
+            if apply_live_secrets is not None:
+                with signals_deferred():
+                    try:
+                        result.notes += apply_live_secrets()
+                    except FoveaError as exc:
+                        raise FoveaError(f"the live secrets could not be written into the restored data ({exc.message}); "
+                                         "rolled back: the live data is the data from before the restore") from None
+            journal.phase = "swapped"
+            save_journal(project, journal)
+        except BaseException:
             try:
-                journal.phase = "swapping"
-                save_journal(project, journal)
-                result.stopped = _stop_dependents_first(project, stop)
-                journal.stopped = result.stopped
-                result.rerun_jobs = _init_jobs_of(project, stop)
-                save_journal(project, journal)
-                for database in journal.databases:
-                    swap_database(project, database)
-                for volume in journal.volumes:
-                    swap_files(project, volume)
-                journal.phase = "swapped"
-                save_journal(project, journal)
-            except BaseException:
-                try:
-                    rollback(project, journal)
-                    drop_journal(project)
-                except BaseException as exc:  # the journal stays: the next fovea command rolls back
-                    result.notes.append(f"rollback did not finish ({exc}); the next fovea command finishes it")
-                raise
+                rollback(project, journal)
+                drop_journal(project)
+            except BaseException as exc:  # the journal stays: the next fovea command rolls back
+                result.notes.append(f"rollback did not finish ({exc}); the next fovea command finishes it")
+            raise
     except BaseException:
         if result.stopped:
             project.up(_quiet(), result.stopped)
         raise
 
 
-def _restart(project: Project, journal: RestoreJournal, reporter: Reporter, result: RestoreResult,
-             live_secrets: InBackground[Callable[[], list[str]]] | None) -> None:
-    """Phase `swapped`: the live secrets go into the restored data, its init jobs (migrations) run again,
-    then what was stopped starts; only once it is ready is the previous copy dropped."""
+def _restart(project: Project, journal: RestoreJournal, reporter: Reporter, result: RestoreResult) -> None:
+    """Phase `swapped`: the restored data's init jobs (migrations) run again, then what was stopped
+    starts; only once it is ready is the previous copy dropped."""
     try:
         pause_point("restart")
         failures: list[str] = []
@@ -417,8 +532,6 @@ def _restart(project: Project, journal: RestoreJournal, reporter: Reporter, resu
             _rerun_init_jobs(project, result.rerun_jobs)
         except ServiceFailed as exc:
             failures.append(exc.message)
-        if live_secrets is not None and not failures:
-            result.notes += _apply_live_secrets(live_secrets)
         targets = sorted(journal.stopped)
         if targets and not failures:
             _, applied = project.up(reporter, targets)
@@ -434,16 +547,6 @@ def _restart(project: Project, journal: RestoreJournal, reporter: Reporter, resu
         raise
     finish(project, journal)
     drop_journal(project)
-
-
-def _apply_live_secrets(prepared: InBackground[Callable[[], list[str]]]) -> list[str]:
-    """Live secrets win over restored data (the restored users table gets the live admin password), written
-    before the backend starts on it, so it never serves the restored hash."""
-    try:
-        write_all = prepared.result()
-    except FoveaError as exc:
-        return [f"could not apply the live secrets to the restored data: {exc.message}"]
-    return write_all()
 
 
 def _init_jobs_of(project: Project, stopped_set: set[str]) -> list[str]:
@@ -473,13 +576,11 @@ def _rerun_init_jobs(project: Project, jobs: list[str]) -> None:
 
 def rollback_restore(project: Project, reporter: Reporter) -> RestoreResult:
     """`fovea restore --rollback`: the previous data of the last restore back in place, its services restarted."""
-    from fovea_ctl.project import project_lock
-
-    journal = load_journal(project)
-    if journal is None:
-        raise UsageError("there is no restore to roll back (no restore journal)")
-    result = RestoreResult(backup_id=journal.backup_id)
-    with journal_owner(project):
+    with project.writing(), journal_owner(project):
+        journal = load_journal(project)  # read under the lock: an interrupted one was just rolled back
+        if journal is None:
+            raise UsageError("there is no restore to roll back (no restore journal)")
+        result = RestoreResult(backup_id=journal.backup_id)
         if journal.databases:
             _, applied = project.up(reporter, sorted({d.service for d in journal.databases}))
             if applied.failures:
@@ -491,11 +592,10 @@ def rollback_restore(project: Project, reporter: Reporter) -> RestoreResult:
             item = project.stack.volume(volume.item).name
             users = {u.name for u in project.stack.units.values() if any(m.volume == item for m in u.mounts)}
             stop |= users.union(*(project.stack.dependents(u) for u in users))
-        with project_lock(project.settings):
-            result.stopped = _stop_dependents_first(project, stop)
-            result.rerun_jobs = _init_jobs_of(project, stop)
-            rollback(project, journal)
-            drop_journal(project)
+        result.stopped = _stop_dependents_first(project, stop)
+        result.rerun_jobs = _init_jobs_of(project, stop)
+        rollback(project, journal)
+        drop_journal(project)
         _rerun_init_jobs(project, result.rerun_jobs)
         targets = sorted(set(result.stopped) | set(journal.stopped))
         if targets:
@@ -540,7 +640,7 @@ def _restore_secrets(project: Project, folder: Path, item: ItemRecord) -> str:
         return f"left encrypted: set {AGE_IDENTITY_ENV} to the age identity file to restore missing secrets"
     store = project.secrets
     declared = set(store.declared)
-    with decrypt_secrets(folder / str(item.artifact), Path(identity)) as tar:
+    with decrypt_secrets(item.path_in(folder), Path(identity)) as tar:
         members = tar.getmembers()
         wanted = []
         for member in members:

@@ -127,7 +127,7 @@ def save_journal(project: Project, journal: RestoreJournal) -> None:
     from fovea_ctl.backup.files import write_json_atomic
 
     path = journal_path(project)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    project.settings.private_state_dir()
     with _SAVING:
         write_json_atomic(path, journal.model_dump_json(indent=2))
 
@@ -152,9 +152,9 @@ def journal_owner(project: Project) -> Iterator[None]:
 
 
 def _lock_file(project: Project) -> IO[str]:
-    directory = project.settings.state_dir
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(directory / JOURNAL_LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    from fovea_ctl.private_files import open_private
+
+    fd = open_private(project.settings.private_state_dir() / JOURNAL_LOCK, os.O_RDWR | os.O_CREAT)
     return os.fdopen(fd, "r+")
 
 
@@ -177,25 +177,36 @@ def _db_service(project: Project, entry: JournalDatabase) -> tuple[Service, str]
     return service, running_container(project, service)
 
 
+# Database names come from the stack and the journal (a file of this user's): still quoted by psycopg's
+# `sql` module, never pasted into a statement.
 def _db_exists(project: Project, service: Service, container: str, name: str) -> bool:
+    from psycopg import sql
+
     from fovea_ctl.backup import psql
 
-    return psql(project, container, service, f"select 1 from pg_database where datname = '{name}'",
+    return psql(project, container, service, sql.SQL("select 1 from pg_database where datname = {}").format(sql.Literal(name)),
                 database="postgres") == "1"
 
 
 def _db_rename(project: Project, service: Service, container: str, source: str, target: str) -> None:
+    from psycopg import sql
+
     from fovea_ctl.backup import psql
 
-    psql(project, container, service, f"select pg_terminate_backend(pid) from pg_stat_activity where datname = '{source}' "
-         "and pid <> pg_backend_pid()", database="postgres")
-    psql(project, container, service, f'alter database "{source}" rename to "{target}"', database="postgres")
+    psql(project, container, service, sql.SQL("select pg_terminate_backend(pid) from pg_stat_activity where datname = {} "
+                                              "and pid <> pg_backend_pid()").format(sql.Literal(source)), database="postgres")
+    psql(project, container, service, sql.SQL("alter database {} rename to {}").format(sql.Identifier(source),
+                                                                                      sql.Identifier(target)),
+         database="postgres")
 
 
 def _db_drop(project: Project, service: Service, container: str, name: str) -> None:
+    from psycopg import sql
+
     from fovea_ctl.backup import psql
 
-    psql(project, container, service, f'drop database if exists "{name}" with (force)', database="postgres")
+    psql(project, container, service, sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)),
+         database="postgres")
 
 
 def swap_database(project: Project, entry: JournalDatabase) -> None:
@@ -341,10 +352,12 @@ def _start_database_servers(project: Project, journal: RestoreJournal) -> bool:
     return True
 
 
-def recover_interrupted_restore(project: Project, note: object = None) -> RestoreJournal | None:
-    """Called by every command that changes the project (under its lock): an interrupted restore in
-    `staging` or `swapping` is rolled back now; one in `swapped` is left for `up` to finish. Returns the
-    journal still pending (swapped), else None."""
+def recover_interrupted_restore(project: Project, note: object = None,
+                                on_rolled_back: Callable[[RestoreJournal], None] | None = None) -> RestoreJournal | None:
+    """Called by every command that changes the project (under its lock, see `Project.writing`): an
+    interrupted restore in `staging` or `swapping` is rolled back now (then `on_rolled_back` gets its
+    journal: what it had stopped); one in `swapped` is left for `up` to finish. Returns the journal still
+    pending (swapped), else None."""
     journal = load_journal(project)
     if journal is None or owner_alive(project):
         return None
@@ -361,4 +374,6 @@ def recover_interrupted_restore(project: Project, note: object = None) -> Restor
     drop_journal(project)
     say(f"an interrupted restore from {journal.backup_id} ({journal.phase}) was rolled back: the live data is "
         "the data from before it")
+    if on_rolled_back is not None:
+        on_rolled_back(journal)
     return None

@@ -5,7 +5,7 @@ POSTGRES_PASSWORD_FILE), the backend's users table the admin's bcrypt hash (seed
 file alone would leave them with the old one, and the backend and the probes would fail forever. Those
 "data-bound" secrets are found from the stack (the env var that points a service at the secret's file):
 
-- `POSTGRES_PASSWORD_FILE=/run/secrets/<name>` on a service: `ALTER ROLE <POSTGRES_USER> PASSWORD ...`,
+- `POSTGRES_PASSWORD_FILE=/run/secrets/<name>` on a service: `ALTER ROLE <POSTGRES_APP_USER> PASSWORD ...`,
   through `docker exec psql` over the local socket (the SQL on stdin, never in argv);
 - `BACKEND_ADMIN_PASSWORD_FILE=/run/secrets/<name>`: the backend image hashes the new value (its own
   `hash_password`, the value on stdin) and the admin row gets the hash.
@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 from fovea_ctl.errors import FoveaError, ServiceFailed, UsageError
 
 if TYPE_CHECKING:
+    from psycopg.sql import Composable
+
     from fovea_ctl.desired import DesiredUnit
     from fovea_ctl.model import Service
     from fovea_ctl.observe import ObservedState
@@ -65,24 +67,24 @@ def _database_server(project: Project) -> Service:
     raise FoveaError("the stack has no postgres service (no service sets POSTGRES_PASSWORD_FILE)")
 
 
-def _sql_on_stdin(project: Project, server: Service, sql: str) -> str:
+def _sql_on_stdin(project: Project, server: Service, statement: Composable) -> str:
+    """One statement (built with psycopg's `sql` module: values quoted by it) as the superuser, on stdin:
+    a secret in it never appears in an argv."""
     from fovea_ctl.backup import exec_text, postgres_access, running_container
 
     user, database = postgres_access(server)
     return exec_text(project, running_container(project, server),
                      ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", database, "-At"],
-                     user="postgres", stdin=iter([sql.encode()])).strip()
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+                     user="postgres", stdin=iter([statement.as_string(None).encode()])).strip()
 
 
 def _set_role_password(project: Project, server: Service, value: str) -> str:
-    from fovea_ctl.backup import postgres_access
+    from psycopg import sql
 
-    role = postgres_access(server)[0]
-    _sql_on_stdin(project, server, f'ALTER ROLE "{role}" PASSWORD {_quote(value)};')
+    from fovea_ctl.backup import app_role
+
+    role = app_role(server)
+    _sql_on_stdin(project, server, sql.SQL("ALTER ROLE {} PASSWORD {};").format(sql.Identifier(role), sql.Literal(value)))
     return f"postgres role {role}"
 
 
@@ -103,11 +105,18 @@ def _admin_hash(project: Project, backend: Service, value: str) -> str:
 
 
 def _store_admin_hash(project: Project, hashed: str) -> str:
-    updated = _sql_on_stdin(project, _database_server(project), "UPDATE users SET password_hash = "
-                            f"{_quote(hashed)} WHERE username = 'admin' RETURNING username;")
-    if not updated:
+    """The admin's new hash, and the end of every session the admin had: a password change locks out
+    whoever held the old one, signed in or not (one statement: both or neither)."""
+    from psycopg import sql
+
+    updated = _sql_on_stdin(project, _database_server(project), sql.SQL(
+        "WITH admin AS (UPDATE users SET password_hash = {} WHERE username = 'admin' RETURNING id), "
+        "ended AS (DELETE FROM sessions WHERE user_id IN (SELECT id FROM admin) RETURNING 1) "
+        "SELECT (SELECT count(*) FROM admin), (SELECT count(*) FROM ended);").format(sql.Literal(hashed)))
+    users, sessions = (updated or "0|0").split("|")
+    if users == "0":
         return "no admin user yet (the backend seeds it from the new value)"
-    return "the backend's admin user"
+    return f"the backend's admin user (its {sessions} session{'s' if sessions != '1' else ''} ended)"
 
 
 def _writes_to_data(project: Project, name: str, value: str) -> list[Callable[[], str]]:
@@ -137,7 +146,6 @@ def rotate_secret(project: Project, name: str, reporter: Reporter, edited: bool 
     """A new value (or, with `edited`, the one now in the file) applied to the data, then `up` recreates
     the services that mount the secret, so everything authenticates with it."""
     from fovea_ctl.plan import OpKind
-    from fovea_ctl.project import project_lock
     from fovea_ctl.restore_journal import signals_deferred
 
     store = project.secrets
@@ -147,9 +155,11 @@ def rotate_secret(project: Project, name: str, reporter: Reporter, edited: bool 
         raise UsageError(f"secret {name} is supplied through FOVEA_SECRET_{name.upper()}[_FILE]: change the value "
                          f"there, then run `fovea secrets rotate {name} --edited`")
     result = RotateResult(name=name)
-    bound = name in data_bound(project)
-    users = _users_of(project, name)
-    with project_lock(project.settings):
+    # Under the project lock, and only once an interrupted restore is rolled back: the new value goes
+    # into the data that stays, never into data the next command would roll back.
+    with project.writing():
+        bound = name in data_bound(project)
+        users = _users_of(project, name)
         old = store.value(name)
         new = old if edited else store.generate(name)
         if bound and users:
@@ -164,15 +174,15 @@ def rotate_secret(project: Project, name: str, reporter: Reporter, edited: bool 
                         raise
         elif not edited:
             store.write(name, new)
-    project.applied_secrets.add(name)
-    if users:
-        plan, applied = project.up(reporter, users)
-        result.recreated = sorted({op.unit for op in plan.operations if op.unit and op.kind is OpKind.CREATE_CONTAINER})
-        if applied.failures:
-            raise ServiceFailed(f"secret {name} rotated, but services failed to start with it: "
-                                + "; ".join(f.describe() for f in applied.failures))
-    else:
-        result.notes.append("no service that uses it has a container: the new value is used from the next `up`")
+        project.applied_secrets.add(name)
+        if users:
+            plan, applied = project.up(reporter, users)
+            result.recreated = sorted({op.unit for op in plan.operations if op.unit and op.kind is OpKind.CREATE_CONTAINER})
+            if applied.failures:
+                raise ServiceFailed(f"secret {name} rotated, but services failed to start with it: "
+                                    + "; ".join(f.describe() for f in applied.failures))
+        else:
+            result.notes.append("no service that uses it has a container: the new value is used from the next `up`")
     if name == "session_secret" or any(u.env.get("BACKEND_SESSION_SECRET_FILE") == f"{SECRETS_MOUNT}{name}"
                                        for u in project.stack.units.values()):
         result.notes.append("every session is invalidated: users log in again")
@@ -199,26 +209,13 @@ def check_data_secrets(project: Project, desired: dict[str, DesiredUnit], observ
 
 def prepare_reapply_data_secrets(project: Project) -> Callable[[], list[str]]:
     """For a restore: the live secrets win, so the restored data is given their values again. Called while
-    the services still run (the backend hashes the admin password); the returned step writes the values
-    once the restored data is in place, and says what it did."""
-    prepared: list[tuple[str, list[Callable[[], str]] | FoveaError]] = []
-    for name in sorted(data_bound(project)):
-        try:
-            prepared.append((name, _writes_to_data(project, name, project.secrets.value(name))))
-        except FoveaError as exc:
-            prepared.append((name, exc))
+    the services still run (the backend hashes the admin password; a FoveaError when it cannot); the
+    returned step only writes, once the restored data is in place, says what it did, and raises a
+    FoveaError when a value cannot be written (the restore then rolls back)."""
+    prepared = [(name, _writes_to_data(project, name, project.secrets.value(name))) for name in sorted(data_bound(project))]
 
     def write_all() -> list[str]:
-        notes = []
-        for name, writes in prepared:
-            try:
-                if isinstance(writes, FoveaError):
-                    raise writes
-                applied = [write() for write in writes]
-            except FoveaError as exc:
-                notes.append(f"could not apply the live {name} to the restored data: {exc.message}")
-                continue
-            notes.append(f"live {name} applied to the restored data ({', '.join(applied)})")
-        return notes
+        return [f"live {name} applied to the restored data ({', '.join(write() for write in writes)})"
+                for name, writes in prepared]
 
     return write_all

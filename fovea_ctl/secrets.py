@@ -68,20 +68,17 @@ class SecretStore:
         return target
 
     def _ensure_directory(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(self.directory, 0o700)
+        from fovea_ctl.private_files import private_dir
+
+        private_dir(self.directory, self.settings.root)
 
     @staticmethod
     def _write(target: Path, value: str) -> None:
         # Written under a temporary name with 0600 from the start, then renamed: never world-readable,
         # never half-written.
-        temporary = target.with_name(f".{target.name}.tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(value)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
+        from fovea_ctl.private_files import write_private
+
+        write_private(target, value.encode(), durable=True)
 
     def supplied_by_user(self, name: str) -> bool:
         """The value comes from FOVEA_SECRET_<NAME>[_FILE]: fovea never writes it."""
@@ -109,11 +106,10 @@ class SecretStore:
         Keyed with a per-project salt kept beside the secrets, so even a weak user-chosen password
         cannot be brute-forced from the hash that engine labels carry.
         """
-        salt_path = self.settings.state_dir / "hash-salt"
-        if not salt_path.exists():
-            salt_path.parent.mkdir(parents=True, exist_ok=True)
-            self._write(salt_path, random_source.token_hex(32))
-        key = salt_path.read_bytes()
+        from fovea_ctl.lean import fingerprint_key
+
+        key = fingerprint_key(str(self.settings.root), self.settings.project, create=True)
+        assert key is not None
         return hmac.new(key, self.path(name).read_bytes(), hashlib.sha256).hexdigest()[:16]
 
     def list(self) -> list[SecretInfo]:

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     otlp_endpoint: str | None = None
     probe_timeout_s: float = 2.0
     scale: str = ""  # instances of scalable services on this engine: "model-worker=3,frontend=2"
+    # Anyone who reaches the app may make an account (role viewer) at its login page: off unless set.
+    self_registration: bool = False
 
     @field_validator("root")
     @classmethod
@@ -54,6 +56,12 @@ class Settings(BaseSettings):
     @property
     def state_dir(self) -> Path:
         return self.root / ".fovea" / self.project
+
+    def private_state_dir(self) -> Path:
+        """The state directory, made (or checked) 0700 from `.fovea` down: see fovea_ctl.private_files."""
+        from fovea_ctl.private_files import private_dir
+
+        return Path(private_dir(self.state_dir, self.root))
 
     @property
     def network_name(self) -> str:

@@ -94,12 +94,14 @@ def _port_free(port: int) -> bool:
 
 
 def smoke_settings(base: Settings) -> Settings:
-    """The user's settings with a unique project and a free port base (the stack decides which ports)."""
+    """The user's settings with a unique project and a free port base (the stack decides which ports),
+    every port published: the checks talk to the backend and Prometheus directly."""
     from fovea_ctl.project import load_stack
 
     project = f"smoke-{uuid.uuid4().hex[:8]}"
     ports = [p.default_host for s in load_stack(base).services for p in s.ports]
-    return base.model_copy(update={"project": project, "port_base": free_port_base(ports), "secrets_dir": None})
+    return base.model_copy(update={"project": project, "port_base": free_port_base(ports), "secrets_dir": None,
+                                   "publish": "all"})
 
 
 class Http:
@@ -109,10 +111,12 @@ class Http:
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
         self.timeout_s = timeout_s
 
-    def call(self, method: str, url: str, body: object = None) -> tuple[int, object]:
+    def call(self, method: str, url: str, body: object = None, authorization: str | None = None) -> tuple[int, object]:
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(url, data=data, method=method,
-                                         headers={"content-type": "application/json"} if data else {})
+        headers = {"content-type": "application/json"} if data else {}
+        if authorization:
+            headers["authorization"] = authorization
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with self.opener.open(request, timeout=self.timeout_s) as response:
                 raw = response.read()
@@ -143,6 +147,13 @@ class Smoke:
         if port is None:
             raise CheckFailed(f"{service} publishes no port {container_port}", [service])
         return f"http://127.0.0.1:{stack.host_port(port)}{path}"
+
+    def credential(self, service: str) -> str | None:
+        """What a client of `service` presents: the credential its own probe presents (Prometheus: basic auth)."""
+        from fovea_ctl.wire import authorization
+
+        auth = getattr(self.project.stack.units[service].probe, "auth", None)
+        return authorization(auth.scheme, auth.user, self.project.secrets.value(auth.secret)) if auth else None
 
     def left(self, cap: float) -> float:
         return max(1.0, min(cap, self.deadline - time.monotonic()))
@@ -252,11 +263,12 @@ class Smoke:
         """Services export every 10 s; the collector forwards at once: allow a few intervals."""
         query = urllib.parse.urlencode({"query": f"sum({metric})"})
         url = self.url("prometheus", 9090, f"/api/v1/query?{query}")
+        credential = self.credential("prometheus")
         end = time.monotonic() + self.left(45)
         last: object = None
         while time.monotonic() < end:
             self.http.call("GET", self.url("backend", 3001, "/health"))  # keep traffic flowing
-            status, last = self.http.call("GET", url)
+            status, last = self.http.call("GET", url, authorization=credential)
             if status == 200 and isinstance(last, dict) and last.get("data", {}).get("result"):
                 return
             time.sleep(2.0)
@@ -313,8 +325,9 @@ def run_smoke(project: Project, reporter: Reporter, *, keep: bool = False, timeo
 
 def tear_down(project: Project) -> str:
     """Containers, network, every volume, and the generated secrets: nothing of the smoke project stays."""
-    removed = project.down(volumes=True, force=True, timeout_s=5)
-    for volume in project.engine.list_volumes(project.settings.project):
-        project.engine.remove_volume(volume.name)
-    shutil.rmtree(project.settings.state_dir, ignore_errors=True)
+    with project.writing():
+        removed = project.down(volumes=True, force=True, timeout_s=5)
+        for volume in project.engine.list_volumes(project.settings.project):
+            project.engine.remove_volume(volume.name)
+        shutil.rmtree(project.settings.state_dir, ignore_errors=True)
     return f"removed {len(removed.removed_containers)} containers, {len(removed.removed_volumes)} volumes and the network"

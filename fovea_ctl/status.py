@@ -21,6 +21,7 @@ import threading
 import time
 from fovea_ctl import wire
 from fovea_ctl.errors import FoveaError
+from fovea_ctl.labels import LABEL_PROJECT, LABEL_ROLE, LABEL_SERVICE
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: this module runs on every status
 if TYPE_CHECKING:
@@ -98,7 +99,9 @@ def remember_roster(settings: Settings, stack: Stack, fingerprint: str) -> None:
     command run with --gpu or a test's own settings describe another project than `status` would see).
 
     `fingerprint` was taken before the stack loaded: an input that changed meanwhile misses the memo.
+    The file is 0600 in the project's 0700 state folder, like everything under `.fovea/`.
     """
+    from fovea_ctl.private_files import private_dir, write_private
     from fovea_ctl.settings import load_settings
 
     try:
@@ -108,30 +111,31 @@ def remember_roster(settings: Settings, stack: Stack, fingerprint: str) -> None:
         document = json.dumps({"fingerprint": fingerprint, **roster_of(stack, settings)}, indent=1)
         try:
             with open(path, encoding="utf-8") as handle:
-                if handle.read() == document:
+                if handle.read() == document and os.stat(path).st_mode & 0o777 == 0o600:
                     return
         except OSError:
             pass
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        temporary = f"{path}.{os.getpid()}.tmp"
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(document)
-        os.replace(temporary, path)
+        private_dir(os.path.dirname(path), str(settings.root))
+        write_private(path, document.encode())
     except Exception:  # noqa: BLE001 - a memo that cannot be written only makes the next status slower
         pass
 
 
 def remembered_roster() -> dict | None:
     """The roster for the environment's project, if one was remembered under the current fingerprint."""
-    from fovea_ctl.lean import find_root, project_name_guess, settings_fingerprint
+    from fovea_ctl.lean import find_root, fingerprint_key, project_name_guess, settings_fingerprint
 
     root = find_root()
+    project = project_name_guess(root)
+    key = fingerprint_key(root, project)
+    if key is None:
+        return None
     try:
-        with open(roster_path(root, project_name_guess(root)), encoding="utf-8") as handle:
+        with open(roster_path(root, project), encoding="utf-8") as handle:
             roster = json.load(handle)
     except (OSError, ValueError):
         return None
-    return roster if roster.get("fingerprint") == settings_fingerprint(root) else None
+    return roster if roster.get("fingerprint") == settings_fingerprint(root, key) else None
 
 
 # -- collecting ---------------------------------------------------------------------------------------------
@@ -184,7 +188,7 @@ def _one(unit: dict | None, name: str, container: dict | None, engine: object, r
     exit_code = int(state.get("ExitCode") or 0)
     ports = {int(p["PrivatePort"]): int(p["PublicPort"]) for p in container.get("Ports") or [] if p.get("PublicPort")}
     status = ServiceStatus(
-        name=name, role=labels.get(wire.LABEL_ROLE, "service"), state=current, ready=False,
+        name=name, role=labels.get(LABEL_ROLE, "service"), state=current, ready=False,
         health=(state.get("Health") or {}).get("Status"), uptime_s=_uptime_of(state),
         restarts=int(raw.get("RestartCount") or 0), exit_code=exit_code if current in ("exited", "dead") else None,
         ports={f"{c}/tcp": h for c, h in sorted(ports.items())}, image=container.get("Image", ""),
@@ -212,10 +216,10 @@ def _one(unit: dict | None, name: str, container: dict | None, engine: object, r
 
 def collect(roster: dict, engine: object) -> StatusReport:
     """Every unit of the roster (and any orphan container of the project), probed now, in parallel."""
-    listed = engine.list_containers(f"{wire.LABEL_PROJECT}={roster['project']}")  # type: ignore[attr-defined]
+    listed = engine.list_containers(f"{LABEL_PROJECT}={roster['project']}")  # type: ignore[attr-defined]
     containers: dict[str, dict] = {}
     for container in listed:
-        containers.setdefault((container.get("Labels") or {}).get(wire.LABEL_SERVICE, ""), container)
+        containers.setdefault((container.get("Labels") or {}).get(LABEL_SERVICE, ""), container)
     units = {u["name"]: u for u in roster["units"]}
     names = list(units) + [n for n in containers if n not in units]
     rows: dict[str, ServiceStatus] = {}

@@ -8,20 +8,17 @@ even be imported; `up`'s probes (fovea_ctl.probes) use the same functions.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
-import struct
 import time
 
+from fovea_ctl.engine_stream import demultiplex
 from fovea_ctl.errors import EngineError, EngineUnreachable
 from fovea_ctl.redis_cli import REDIS_PASSWORD_SECRET, redis_ping_check
 
 DEFAULT_DOCKER_SOCKET = "unix:///var/run/docker.sock"
-# Labels fovea puts on every engine object (fovea_ctl.engine writes them; status reads them here).
-LABEL_PROJECT = "io.fovea.project"
-LABEL_SERVICE = "io.fovea.service"
-LABEL_ROLE = "io.fovea.role"
 RQ_WORKER_PREFIX = "rq:worker:"  # rq.worker.Worker.redis_worker_namespace_prefix
 
 
@@ -79,8 +76,10 @@ def _dechunk(body: bytes) -> bytes:
     return bytes(out)
 
 
-def _request_bytes(method: str, path: str, host: str, body: bytes | None) -> bytes:
+def _request_bytes(method: str, path: str, host: str, body: bytes | None, authorization: str | None = None) -> bytes:
     head = f"{method} {path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\nUser-Agent: fovea\r\n"
+    if authorization:
+        head += f"Authorization: {authorization}\r\n"
     if body is not None:
         head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
     return (head + "\r\n").encode() + (body or b"")
@@ -157,13 +156,9 @@ class DockerSocket:
         created = json.loads(self.call("POST", f"/containers/{container_id}/exec",
                                        {"Cmd": command, "AttachStdout": True, "AttachStderr": True}))
         stream = self.call("POST", f"/exec/{created['Id']}/start", {"Detach": False, "Tty": False}, timeout_s)
-        output = bytearray()
-        while len(stream) >= 8:
-            _, length = struct.unpack(">BxxxL", stream[:8])
-            output += stream[8:8 + length]
-            stream = stream[8 + length:]
+        output = b"".join(data for _, data in demultiplex(io.BytesIO(stream).read))
         code = json.loads(self.call("GET", f"/exec/{created['Id']}/json")).get("ExitCode")
-        return int(code if code is not None else -1), bytes(output)
+        return int(code if code is not None else -1), output
 
 
 # -- readiness on the wire (host side, 127.0.0.1 only) ----------------------------------------------------
@@ -266,11 +261,11 @@ def rq_worker_registered(port: int, password: str | None, worker: str, timeout_s
         raise ProbeFailed(f"rq worker {worker}: marked dead")
 
 
-def http_get(port: int, path: str, timeout_s: float) -> None:
+def http_get(port: int, path: str, timeout_s: float, authorization: str | None = None) -> None:
     deadline = time.monotonic() + timeout_s
     try:
         with _connect_local(port, timeout_s) as sock:
-            sock.sendall(_request_bytes("GET", path, f"127.0.0.1:{port}", None))
+            sock.sendall(_request_bytes("GET", path, f"127.0.0.1:{port}", None, authorization))
             status, _, body = _split_response(_receive_all(sock, deadline, limit=1 << 16))
     except (OSError, ValueError, IndexError) as exc:
         raise ProbeFailed(f"http GET {path}: {exc.__class__.__name__}: {exc}") from None
@@ -311,14 +306,45 @@ def parse_engine_time(value: str | None) -> float | None:
 # `status` keeps these in its memo (fovea_ctl.status), so it probes without importing the stack's types.
 
 # GET over bash's /dev/tcp, exit 0 on a 2xx status: every fovea-built image is Debian (bash is essential
-# there), while python3 or curl are not in all of them.
-HTTP_GET_2XX = ["bash", "-c", r'exec 3<>"/dev/tcp/127.0.0.1/$0" && printf "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" "$1" >&3 '
-                r'&& read -r _ code _ <&3 && [[ $code == 2?? ]]']
+# there), while python3 or curl are not in all of them. $0: the port, $1: the path; with a credential, $2:
+# its scheme (basic | bearer), $3: the user, $4: the secret's file inside the container, read by bash
+# builtins and handed to coreutils' base64 on a pipe, so the value is in no process's argv.
+HTTP_GET_2XX = ["bash", "-c", """auth=
+if [ -n "$2" ]; then
+  IFS= read -r secret < "$4" || [ -n "$secret" ] || exit 1
+  if [ "$2" = basic ]; then auth="Authorization: Basic $(printf '%s:%s' "$3" "$secret" | base64 -w0)"
+  else auth="Authorization: Bearer $secret"; fi
+  auth="$auth"$'\\r\\n'
+fi
+exec 3<>"/dev/tcp/127.0.0.1/$0" && printf 'GET %s HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n%s\\r\\n' "$1" "$auth" >&3 \\
+  && read -r _ code _ <&3 && [[ $code == 2?? ]]"""]
 
 
 def secret_file(secrets_dir: str, name: str) -> str:
     """Where secret `name` lives on the host, as SecretStore.path finds it (nothing is created here)."""
     return os.environ.get(f"FOVEA_SECRET_{name.upper()}_FILE") or os.path.join(secrets_dir, name)
+
+
+def _authorization(spec: dict, secrets_dir: str | None) -> str | None:
+    """The Authorization header an HTTP probe presents (its `auth`), from the secret's file on the host."""
+    auth = spec.get("auth")
+    if not auth:
+        return None
+    try:
+        with open(secret_file(secrets_dir or "", auth["secret"]), encoding="utf-8") as handle:
+            secret = handle.read().strip()
+    except OSError as exc:
+        raise ProbeFailed(f"http: secret {auth['secret']} unreadable: {exc.__class__.__name__}") from None
+    return authorization(auth["scheme"], auth["user"], secret)
+
+
+def authorization(scheme: str, user: str, secret: str) -> str:
+    """An Authorization header value: `Bearer <secret>`, or HTTP basic auth of `user` and `secret`."""
+    if scheme == "bearer":
+        return f"Bearer {secret}"
+    from base64 import b64encode  # only for basic auth: `status` imports nothing it does not need
+
+    return "Basic " + b64encode(f"{user}:{secret}".encode()).decode()
 
 
 def _redis_password(spec: dict, secrets_dir: str | None) -> str | None:
@@ -352,9 +378,14 @@ def probe_spec(service: object, stack: object) -> dict | None:
         return {"kind": "redis", "port": port,
                 "password_secret": getattr(probe, "password_secret", None) or REDIS_PASSWORD_SECRET}
     if kind == "http":
+        auth = getattr(probe, "auth", None)
         if port is None:
-            return {"kind": "exec", "command": [*HTTP_GET_2XX, str(probe.port), probe.path]}
-        return {"kind": "http", "port": port, "path": probe.path}
+            credential = [auth.scheme, auth.user, f"/run/secrets/{auth.secret}"] if auth else ["", "", ""]
+            return {"kind": "exec", "command": [*HTTP_GET_2XX, str(probe.port), probe.path, *credential]}
+        spec = {"kind": "http", "port": port, "path": probe.path}
+        if auth is not None:
+            spec["auth"] = {"scheme": auth.scheme, "user": auth.user, "secret": auth.secret}
+        return spec
     if kind == "tcp-banner":
         if port is None:
             return {"kind": "fail", "detail": f"tcp-banner probe needs port {probe.port} published"}
@@ -379,7 +410,7 @@ def run_probe(spec: dict, container_id: str, exec_in: object, secrets_dir: str |
     elif kind == "redis":
         redis_ping(spec["port"], _redis_password(spec, secrets_dir), timeout_s)
     elif kind == "http":
-        http_get(spec["port"], spec["path"], timeout_s)
+        http_get(spec["port"], spec["path"], timeout_s, _authorization(spec, secrets_dir))
     elif kind == "tcp-banner":
         tcp_banner(spec["port"], spec["expect"], timeout_s)
     elif kind == "rq-worker":

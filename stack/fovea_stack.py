@@ -23,8 +23,11 @@ from fovea_ctl.model import (
     Port,
     PostgresProbe,
     Priority,
+    HttpAuth,
     HttpProbe,
+    ROOT_ENTRYPOINT_CAPABILITIES,
     RedisProbe,
+    Resources,
     ScalePolicy,
     Secret,
     Service,
@@ -35,11 +38,14 @@ from fovea_ctl.redis_cli import REDIS_PASSWORD_SECRET, redis_ping_check
 from fovea_ctl.settings import Settings
 
 DATABASE = "fovea"
+DATABASE_SUPERUSER = "fovea"  # made by initdb; no password, no network login: fovea's maintenance only
+DATABASE_APP_ROLE = "fovea_app"  # the backend and its migrations: owns the database, not a superuser
+DATABASE_EXTENSIONS = ["vector"]  # made by the superuser; the only ones a restore will create
+METRICS_USER = "fovea"  # the basic-auth user of Prometheus and the collector (passwords: secrets below)
 # Node labels for multi-node engines (Swarm, Kubernetes): the node that holds the database's volume,
 # and GPU nodes as NVIDIA's GPU feature discovery labels them. A single local engine ignores them.
 DATA_NODE = Placement(node_labels={"io.fovea.data": "true"})
 GPU_NODE = Placement(node_labels={"nvidia.com/gpu.present": "true"})
-DATABASE_USER = "fovea"
 
 
 def recipe(name: str, context: str | None = None) -> BuildRecipe:
@@ -58,25 +64,40 @@ VOLUMES = [
 ]
 
 SECRETS = [
-    Secret(name="postgres_password", description="password of the fovea database user"),
+    Secret(name="postgres_password", description=f"password of the application's database role ({DATABASE_APP_ROLE})"),
     Secret(name="admin_password", description="password of the backend's `admin` user"),
     Secret(name="session_secret", length=64, description="key of the backend's session tokens"),
     Secret(name=REDIS_PASSWORD_SECRET, description="password of Redis: the backend, the workers and fovea AUTH with it"),
+    Secret(name="prometheus_password", description="Prometheus' basic-auth password: nginx's read-only proxy, the "
+                                                   "collector's remote write and fovea's probe present it"),
+    Secret(name="collector_password", description="the collector's basic-auth password: the services' metric "
+                                                  "exporters (and Prometheus' scrape of it) present it"),
+    Secret(name="model_service_token", description="the model-service's bearer token: everything but /health "
+                                                   "refuses a request without it; fovea's probes present it"),
 ]
 REDIS_PASSWORD_FILE = f"/run/secrets/{REDIS_PASSWORD_SECRET}"
+PROMETHEUS_PASSWORD_FILE = "/run/secrets/prometheus_password"
+COLLECTOR_PASSWORD_FILE = "/run/secrets/collector_password"
+# Every container runs with no-new-privileges and no Linux capability but those its service lists: the
+# images' entrypoints start as root only to hand their service user private copies of the mounted secrets,
+# then drop root for good (see ROOT_ENTRYPOINT_CAPABILITIES).
+DROPS_ROOT = ROOT_ENTRYPOINT_CAPABILITIES
 
 
 postgres = Service(
     name="postgres",
     description="PostgreSQL 17 + pgvector: personas, ontologies, annotations, summaries",
     image=ImageSpec(recipe=recipe("postgres"), registry="pgvector/pgvector:pg17"),
-    env={"POSTGRES_USER": DATABASE_USER, "POSTGRES_DB": DATABASE,
-         "POSTGRES_PASSWORD_FILE": "/run/secrets/postgres_password"},
+    env={"POSTGRES_USER": DATABASE_SUPERUSER, "POSTGRES_DB": DATABASE, "POSTGRES_APP_USER": DATABASE_APP_ROLE,
+         "POSTGRES_PASSWORD_FILE": "/run/secrets/postgres_password",
+         "POSTGRES_EXTENSIONS": ",".join(DATABASE_EXTENSIONS)},
     ports=[Port(container=5432)],
     mounts=[Mount(volume="postgres-data", target="/var/lib/postgresql/data")],
     secrets=["postgres_password"],
-    probe=PostgresProbe(user=DATABASE_USER, database=DATABASE, password_secret="postgres_password",
-                        healthcheck=["pg_isready", "-q", "-h", "127.0.0.1", "-U", DATABASE_USER]),
+    probe=PostgresProbe(user=DATABASE_APP_ROLE, database=DATABASE, password_secret="postgres_password",
+                        healthcheck=["pg_isready", "-q", "-h", "127.0.0.1", "-U", DATABASE_APP_ROLE]),
+    resources=Resources(cpus=2.0, memory_mb=1024),
+    capabilities=DROPS_ROOT,
     placement=DATA_NODE,
 )
 
@@ -92,34 +113,50 @@ redis = Service(
     mounts=[Mount(volume="redis-data", target="/data")],
     secrets=[REDIS_PASSWORD_SECRET],
     probe=RedisProbe(password_secret=REDIS_PASSWORD_SECRET, healthcheck=redis_ping_check(REDIS_PASSWORD_SECRET)),
+    resources=Resources(cpus=1.0, memory_mb=512),
+    capabilities=DROPS_ROOT,
 )
 
 
+# Every endpoint behind HTTP basic auth (its image's entrypoint writes the web config from the secret):
+# nginx's read-only proxy, the collector's remote write and fovea's probe present prometheus_password.
+# No lifecycle API (a page on another origin could POST /-/quit): a changed config recreates the
+# container; SIGHUP reloads it by hand. A person reads it through the app's Metrics page.
 prometheus = Service(
     name="prometheus",
     description="Prometheus 2.53: metrics storage, remote-write receiver for the collector",
     image=ImageSpec(recipe=recipe("prometheus"), registry="prom/prometheus:v2.53.3"),
     command=["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus",
              "--storage.tsdb.retention.time=15d", "--storage.tsdb.retention.size=2GB", "--web.listen-address=:9090",
-             "--web.enable-remote-write-receiver", "--web.enable-lifecycle"],
+             "--web.enable-remote-write-receiver", "--web.config.file=/run/fovea/web.yml"],
+    env={"PROMETHEUS_PASSWORD_FILE": PROMETHEUS_PASSWORD_FILE, "COLLECTOR_PASSWORD_FILE": COLLECTOR_PASSWORD_FILE},
     ports=[Port(container=9090)],
-    user_facing=True,
     mounts=[Mount(volume="prometheus-data", target="/prometheus")],
     configs=[ConfigFile(source="configs/prometheus.yml", target="/etc/prometheus/prometheus.yml")],
-    probe=HttpProbe(port=9090, path="/-/ready",
-                    healthcheck=["promtool", "check", "ready", "--url=http://127.0.0.1:9090"]),
+    secrets=["prometheus_password", "collector_password"],
+    probe=HttpProbe(port=9090, path="/-/ready", auth=HttpAuth(scheme="basic", user=METRICS_USER, secret="prometheus_password"),
+                    healthcheck=["promtool", "check", "ready", "--url=http://127.0.0.1:9090",
+                                 "--http.config.file=/run/fovea/client.yml"]),
+    resources=Resources(cpus=1.0, memory_mb=1024),
+    capabilities=DROPS_ROOT,
 )
 
 # Offline: vmagent takes OTLP/HTTP metrics and remote-writes them into Prometheus (no traces, no gRPC).
 # Registry: the official collector-contrib, whose prometheus exporter on 8889 Prometheus scrapes.
 # Both deliver the same names (fovea_api_requests_total, ...); services send to http://otel-collector:4318.
+# Every endpoint but /health wants HTTP basic auth (collector_password; the services' exporters present
+# it), /-/reload and /debug/pprof included; its remote write presents prometheus_password.
 otel_collector = Service(
     name="otel-collector",
     description="OTLP metrics receiver → Prometheus (vmagent offline, collector-contrib from a registry)",
     image=ImageSpec(recipe=recipe("otel-collector"), registry="otel/opentelemetry-collector-contrib:0.114.0"),
+    env={"COLLECTOR_PASSWORD_FILE": COLLECTOR_PASSWORD_FILE, "PROMETHEUS_PASSWORD_FILE": PROMETHEUS_PASSWORD_FILE},
     ports=[Port(container=4318, name="otlp-http"), Port(container=4317, name="otlp-grpc")],
+    secrets=["collector_password", "prometheus_password"],
     depends_on={"prometheus": Condition.READY},
     probe=HttpProbe(port=4318, path="/health", budget_s=30),
+    resources=Resources(cpus=1.0, memory_mb=512),
+    capabilities=DROPS_ROOT,
 )
 
 
@@ -132,6 +169,7 @@ def collector_variant(settings: Settings) -> Service:
                   Port(container=13133, name="health")],
         "configs": [ConfigFile(source="configs/otel-collector.yaml", target="/etc/otelcol-contrib/config.yaml")],
         "probe": HttpProbe(port=13133, path="/", budget_s=30),
+        "capabilities": [],  # the official image runs as its own user from the start
     })
 
 
@@ -153,6 +191,7 @@ grafana = Service(
     ],
     depends_on={"prometheus": Condition.READY},
     probe=HttpProbe(port=3000, path="/api/health", budget_s=90),
+    resources=Resources(cpus=1.0, memory_mb=512),
 )
 
 
@@ -167,30 +206,39 @@ def prometheus_variant(settings: Settings) -> Service:
     """Offline the collector remote-writes; from a registry Prometheus scrapes the collector's :8889."""
     if settings.image_source != "registry":
         return prometheus
-    return prometheus.model_copy(update={"configs": [
-        ConfigFile(source="configs/prometheus-registry.yml", target="/etc/prometheus/prometheus.yml")]})
+    # The official image has no entrypoint that turns the secret into a web config (and no registry can be
+    # reached here to build and test one against): from a registry, Prometheus runs without basic auth, as
+    # its own unprivileged user, still with no lifecycle API. FOVEA_PUBLISH=user-facing keeps it off the host.
+    return prometheus.model_copy(update={
+        "configs": [ConfigFile(source="configs/prometheus-registry.yml", target="/etc/prometheus/prometheus.yml")],
+        "command": [a for a in prometheus.command or [] if not a.startswith("--web.config.file")],
+        "probe": HttpProbe(port=9090, path="/-/ready",
+                           healthcheck=["promtool", "check", "ready", "--url=http://127.0.0.1:9090"]),
+        "capabilities": []})
 
 
 backend = Service(
     name="backend",
     description="the FOVEA API (FastAPI): personas, ontologies, videos, annotations, jobs",
     image=ImageSpec(recipe=recipe("backend", "services/backend")),
-    env={"BACKEND_DB_HOST": "postgres", "BACKEND_DB_NAME": DATABASE, "BACKEND_DB_USER": DATABASE_USER,
+    env={"BACKEND_DB_HOST": "postgres", "BACKEND_DB_NAME": DATABASE, "BACKEND_DB_USER": DATABASE_APP_ROLE,
          "BACKEND_DB_PASSWORD_FILE": "/run/secrets/postgres_password",
          "BACKEND_ADMIN_PASSWORD_FILE": "/run/secrets/admin_password",
          "BACKEND_SESSION_SECRET_FILE": "/run/secrets/session_secret",
          "BACKEND_REDIS_URL": "redis://redis:6379/0", "BACKEND_REDIS_PASSWORD_FILE": REDIS_PASSWORD_FILE,
          "BACKEND_VIDEO_ROOT": "/data/videos",
-         "BACKEND_OTLP_ENDPOINT": "http://otel-collector:4318"},
-    ports=[Port(container=3001)],
-    user_facing=True,
+         "BACKEND_OTLP_ENDPOINT": "http://otel-collector:4318", "BACKEND_OTLP_PASSWORD_FILE": COLLECTOR_PASSWORD_FILE},
+    ports=[Port(container=3001)],  # a person opens the app (the frontend proxies /api); fovea's commands use it
     mounts=[Mount(volume="video-data", target="/data/videos")],
-    secrets=["postgres_password", "admin_password", "session_secret", REDIS_PASSWORD_SECRET],
+    secrets=["postgres_password", "admin_password", "session_secret", REDIS_PASSWORD_SECRET, "collector_password"],
     depends_on={"postgres": Condition.READY, "redis": Condition.READY, "otel-collector": Condition.STARTED},
     init_jobs=[InitJob(name="migrate", command=["python3", "-m", "fovea_backend.migrate"],
                        inputs=["services/backend/migrations"])],
     probe=HttpProbe(port=3001, path="/health",
                     healthcheck=["python3", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:3001/health', timeout=2)"]),
+    # Until imports stream (a whole import is held in memory today), room for one of 256 MiB.
+    resources=Resources(cpus=2.0, memory_mb=2048),
+    capabilities=DROPS_ROOT,
 )
 
 
@@ -207,8 +255,13 @@ frontend = Service(
     ports=[Port(container=3000)],
     # The Metrics page draws the same dashboard files Grafana provisions (one source for both).
     configs=[ConfigFile(source="configs/grafana/dashboards", target="/usr/share/fovea-dashboards")],
+    # Its /prometheus/ proxy presents Prometheus' password (the entrypoint turns it into a header file).
+    env={"PROMETHEUS_PASSWORD_FILE": PROMETHEUS_PASSWORD_FILE},
+    secrets=["prometheus_password"],
     depends_on={"backend": Condition.READY},
     probe=HttpProbe(port=3000, path="/api/health", budget_s=30, healthcheck=FRONTEND_HEALTHCHECK),
+    resources=Resources(cpus=1.0, memory_mb=256),
+    capabilities=DROPS_ROOT,
     user_facing=True,
     links={"app": "/", "metrics": "/metrics"},
 )
@@ -220,41 +273,56 @@ MODEL_SERVICE_CONTEXT = "services/model_service"
 MODEL_ENV = {"MODEL_REDIS_URL": "redis://redis:6379/0", "MODEL_REDIS_PASSWORD_FILE": REDIS_PASSWORD_FILE,
              "MODEL_VIDEO_ROOT": "/data/videos",
              "MODEL_CACHE_DIR": "/models", "MODEL_CONFIG": "/etc/fovea/models.yaml",
-             "MODEL_OTLP_ENDPOINT": "http://otel-collector:4318"}
+             "MODEL_OTLP_ENDPOINT": "http://otel-collector:4318", "MODEL_OTLP_PASSWORD_FILE": COLLECTOR_PASSWORD_FILE}
+MODEL_TOKEN_FILE = "/run/secrets/model_service_token"
 MODEL_MOUNTS = [Mount(volume="model-cache", target="/models"),
                 Mount(volume="video-data", target="/data/videos", read_only=True)]
 MODEL_CONFIGS = [ConfigFile(source="configs/models.yaml", target="/etc/fovea/models.yaml")]
 
 
-def model_image(variant: str) -> ImageSpec:
+def model_image(variant: str, image_source: str = "build") -> ImageSpec:
     # The wheelhouse is fetched by `prepare` from hash-pinned lock files, which the content hash covers;
-    # hashing the 200 MB of wheels themselves on every `up` would only slow the no-op path.
+    # hashing the 200 MB of wheels themselves on every `up` would only slow the no-op path. The GPU image
+    # is built offline from Debian as well (CUDA wheels from .wheelhouse-gpu); registry mode keeps the recipe
+    # on NVIDIA's PyTorch base image for operators who prefer it.
+    if variant != "gpu":
+        return ImageSpec(recipe=BuildRecipe(
+            name="fovea/model-service", context=MODEL_SERVICE_CONTEXT, dockerfile="Dockerfile",
+            exclude=[".wheelhouse"], prepare=[sys.executable, "fetch_wheels.py"],  # fovea's own Python has pip
+        ))
+    if image_source == "registry":
+        return ImageSpec(recipe=BuildRecipe(
+            name="fovea/model-service-gpu", context=MODEL_SERVICE_CONTEXT, dockerfile="Dockerfile.gpu.registry",
+            exclude=[".wheelhouse", ".wheelhouse-gpu"],
+        ))
     return ImageSpec(recipe=BuildRecipe(
-        name="fovea/model-service" + ("-gpu" if variant == "gpu" else ""), context=MODEL_SERVICE_CONTEXT,
-        dockerfile="Dockerfile.gpu" if variant == "gpu" else "Dockerfile",
-        exclude=[".wheelhouse"], prepare=[sys.executable, "fetch_wheels.py"],  # fovea's own Python has pip
+        name="fovea/model-service-gpu", context=MODEL_SERVICE_CONTEXT, dockerfile="Dockerfile.gpu",
+        exclude=[".wheelhouse", ".wheelhouse-gpu"], prepare=[sys.executable, "fetch_wheels.py", "--gpu"],
     ))
 
 
-def model_services(variant: str, enabled: bool, dedicated_workers: bool = False) -> list[Service]:
+def model_services(variant: str, enabled: bool, dedicated_workers: bool = False,
+                   image_source: str = "build") -> list[Service]:
     """One variant's model-service (the other variant's is disabled: exclusive roles). It is the HTTP API
     and the RQ worker of every queue in one process (MODEL_WORKER=1), so the models load once.
 
     Two healths: fovea's probe (`up`'s gate and `status`'s live "ready") is GET /health/queues: the API
     answers and its worker is registered in Redis, consuming the object-detection, object-tracking,
-    video-summarization and ontology-augmentation queues; the container's HEALTHCHECK (the health column
+    video-summarization, ontology-augmentation and speech-transcription queues; the container's HEALTHCHECK (the health column
     of `fovea status` and `docker ps`) is GET /health: the API is up with its models loaded.
     """
     suffix = "-gpu" if variant == "gpu" else ""
     common = dict(
-        image=model_image(variant), env={**MODEL_ENV, "MODEL_DEVICE": "cuda" if variant == "gpu" else "cpu"},
-        mounts=MODEL_MOUNTS, configs=MODEL_CONFIGS, secrets=[REDIS_PASSWORD_SECRET], variant=variant,
+        image=model_image(variant, image_source), env={**MODEL_ENV, "MODEL_DEVICE": "cuda" if variant == "gpu" else "cpu"},
+        mounts=MODEL_MOUNTS, configs=MODEL_CONFIGS, secrets=[REDIS_PASSWORD_SECRET, "collector_password"], variant=variant,
         gpu=GpuRequest() if variant == "gpu" else None, placement=GPU_NODE if variant == "gpu" else None,
+        # Torch, three models and a batch of frames; measured ~0.6 GB settled, more while detecting.
+        resources=Resources(cpus=2.0, memory_mb=4096), capabilities=DROPS_ROOT,
     )
     api = Service(
         name=f"model-service{suffix}", role="model-service",
         description=f"AI inference API and queue worker ({variant}): detection, tracking, summaries, "
-                    "ontology suggestions",
+                    "ontology suggestions, transcripts",
         ports=[Port(container=8000)],
         # It loads its models (~4 s alone, far longer on two busy cores) before it first connects to Redis,
         # and retries while Redis is away; its own probe proves the queue connection. Its metrics exporter
@@ -262,17 +330,20 @@ def model_services(variant: str, enabled: bool, dedicated_workers: bool = False)
         # Redis ready and the collector (itself after Prometheus) started it ~0.9 s into a cold `up`, on
         # the full stack's longest chain; now it starts with the first containers.
         depends_on={"redis": Condition.STARTED},
-        probe=HttpProbe(port=8000, path="/health/queues", budget_s=180, healthcheck=[
+        # Everything but /health wants the service token; the probe presents it.
+        probe=HttpProbe(port=8000, path="/health/queues", budget_s=180,
+                        auth=HttpAuth(scheme="bearer", secret="model_service_token"), healthcheck=[
             "python3", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/health', timeout=2)"]),
         enabled=enabled,
-        **{**common, "env": {**common["env"], "MODEL_WORKER": "1"}},  # type: ignore[arg-type]
+        **{**common, "env": {**common["env"], "MODEL_WORKER": "1", "MODEL_SERVICE_TOKEN_FILE": MODEL_TOKEN_FILE},  # type: ignore[arg-type, dict-item]
+           "secrets": [*common["secrets"], "model_service_token"]},  # type: ignore[list-item]
     )
     # Dedicated workers, only when asked for (`--scale model-worker=N`, FOVEA_SCALE): more consumers of the
     # same queues beside the API's own worker, each loading its models once.
     worker = Service(
         name=f"model-worker{suffix}", role="model-worker",
         description=f"extra RQ worker ({variant}) for the object-detection, object-tracking, "
-                    "video-summarization and ontology-augmentation queues",
+                    "video-summarization, ontology-augmentation and speech-transcription queues",
         command=["python3", "-m", "model_service.worker"],
         # Stateless: each worker takes jobs from the queue (at-least-once: a dead worker's job is requeued).
         scale=ScalePolicy(max_replicas=16),
@@ -291,15 +362,23 @@ def workers_requested(settings: Settings) -> bool:
     return any(name.startswith("model-worker") for name in parse_scale(settings.scale))
 
 
+def backend_variant(settings: Settings) -> Service:
+    """FOVEA_SELF_REGISTRATION=true lets anyone make an account (as a viewer); the default stack is unchanged."""
+    if not settings.self_registration:
+        return backend
+    return backend.model_copy(update={"env": {**backend.env, "BACKEND_SELF_REGISTRATION": "true"}})
+
+
 def build_stack(settings: Settings) -> Stack:
     return Stack(
         name=settings.project,
         port_base=settings.port_base,
         publish=settings.publish,
         services=[postgres, redis, prometheus_variant(settings), collector_variant(settings),
-                  grafana_variant(settings), backend, frontend,
+                  grafana_variant(settings), backend_variant(settings), frontend,
                   *model_services("cpu", enabled=not settings.gpu, dedicated_workers=workers_requested(settings)),
-                  *model_services("gpu", enabled=settings.gpu, dedicated_workers=workers_requested(settings))],
+                  *model_services("gpu", enabled=settings.gpu, dedicated_workers=workers_requested(settings),
+                                  image_source=settings.image_source)],
         volumes=VOLUMES,
         secrets=SECRETS,
     )

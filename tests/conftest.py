@@ -80,10 +80,10 @@ class ProjectFactory:
     def cleanup(self) -> None:
         for project in self.made:
             try:
-                project.down(volumes=True, force=True, timeout_s=2)
-                leftovers = project.engine.list_volumes(project.settings.project)
-                for volume in leftovers:
-                    project.engine.remove_volume(volume.name)
+                with project.writing():
+                    project.down(volumes=True, force=True, timeout_s=2)
+                    for volume in project.engine.list_volumes(project.settings.project):
+                        project.engine.remove_volume(volume.name)
             except Exception as exc:  # report, but clean the others too
                 print(f"cleanup of {project.settings.project} failed: {exc}", file=sys.stderr)
 
@@ -95,8 +95,10 @@ def make_project(engine_ready: None, tmp_path_factory: pytest.TempPathFactory) -
     factory.cleanup()
 
 
-def run_fovea(args: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*FOVEA, *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+def run_fovea(args: list[str], env: dict[str, str], timeout: float = 300,
+              stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*FOVEA, *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+                          input=stdin)
 
 
 class RecordingReporter:
@@ -187,3 +189,15 @@ def stack_without_job_retries(settings: Settings) -> Stack:
     backend = next(s for s in real.services if s.name == "backend")
     backend = backend.model_copy(update={"env": {**backend.env, "BACKEND_JOB_RETRY_INTERVALS": "[]"}})
     return real.model_copy(update={"services": [backend if s.name == "backend" else s for s in real.services]})
+
+
+def host_clip(path: Path, codec: str = "libx264", seconds: int = 2, size: str = "320x240") -> Path:
+    """A real video made by the host's ffmpeg (.ci/setup installs it): moving noise, so it does not compress to
+    almost nothing and a cut copy is truly cut."""
+    extra = ["-tag:v", "hvc1"] if codec == "libx265" else []
+    made = subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                           f"testsrc2=duration={seconds}:size={size}:rate=25", "-vf", "noise=alls=40:allf=t",
+                           "-c:v", codec, "-pix_fmt", "yuv420p", *extra, "-movflags", "+faststart", str(path)],
+                          capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    return path

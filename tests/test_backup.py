@@ -6,7 +6,6 @@ leaves the stack restored.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -15,58 +14,19 @@ import subprocess
 import tarfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
-from fovea_ctl.backup import (
-    MANIFEST,
-    VERIFIED,
-    BackupClass,
-    BackupManifest,
-    ItemRecord,
-    VerifyRecord,
-    sha256_file,
-    list_backups,
-    prune_backups,
-)
-from fovea_ctl.engine import LABEL_PROJECT
+from fovea_ctl.backup import MANIFEST, VERIFIED, sha256_file
 from fovea_ctl.project import Project
 from tests.conftest import FOVEA, ROOT, ProjectFactory, RecordingReporter, engine_available, run_fovea
 
 VIDEOS = {"street.mp4": 1_500_000, "harbour.mp4": 700_000, "night.webm": 300_000}
-
-
-# -- no engine: layout, listing and retention -----------------------------------------------------
-def _fake_backup(root: Path, backup_id: str, created: datetime, backup_class: str, verified: bool | None) -> None:
-    folder = root / backup_id
-    folder.mkdir(parents=True)
-    manifest = BackupManifest(id=backup_id, project="p", backup_class=BackupClass(backup_class), created_at=created,
-                              stack_hash="x", items=[ItemRecord(name="video-data", kind="volume", strategy="tar")])
-    (folder / MANIFEST).write_text(manifest.model_dump_json())
-    if verified is not None:
-        record = VerifyRecord(ok=verified, verified_at=created, manifest_sha256=sha256_file(folder / MANIFEST))
-        (folder / VERIFIED).write_text(record.model_dump_json())
-
-
-def test_prune_keeps_the_newest_per_class_and_the_newest_verified_one(tmp_path: Path) -> None:
-    t0 = datetime(2025, 1, 1, tzinfo=UTC)
-    _fake_backup(tmp_path, "a-critical", t0, "critical", True)
-    _fake_backup(tmp_path, "b-critical", t0 + timedelta(hours=1), "critical", False)
-    _fake_backup(tmp_path, "c-critical", t0 + timedelta(hours=2), "critical", None)
-    _fake_backup(tmp_path, "d-important", t0 + timedelta(hours=3), "important", None)
-    (tmp_path / ".partial-e-critical-1").mkdir()  # an interrupted backup: never listed
-    assert [b.id for b in list_backups(tmp_path, "p")] == ["a-critical", "b-critical", "c-critical", "d-important"]
-    assert list_backups(tmp_path, "other") == []
-
-    removed = prune_backups(tmp_path, "p", keep=1)
-
-    assert removed == ["b-critical"]  # a-critical is the newest verified critical backup
-    assert [b.id for b in list_backups(tmp_path, "p")] == ["a-critical", "c-critical", "d-important"]
 
 
 # -- the real stack ---------------------------------------------------------------------------------
@@ -112,7 +72,8 @@ class Live:
                 info = tarfile.TarInfo(name)
                 info.size, info.uid, info.gid, info.mode = len(data), 10001, 10001, 0o644
                 tar.addfile(info, io.BytesIO(data))
-        self.project.engine.put_archive(self.backend(), "/data/videos", buffer.getvalue())
+        with self.project.writing():
+            self.project.engine.put_archive(self.backend(), "/data/videos", buffer.getvalue())
 
     def backup(self, backup_class: str = "critical", *args: str, **extra_env: str) -> dict[str, object]:
         result = self.fovea("backup", backup_class, "--json", *args, **extra_env)
@@ -168,6 +129,37 @@ def _seed(live: Live) -> None:
                 "videoId": video, "personaId": persona, "type": "entity", "label": f"bus {n}",
                 "frames": [{"frame": 3 + n, "x": 10.5, "y": 20, "width": 30, "height": 40}]})
             assert response.status_code in (200, 201), response.text
+        _seed_annotation_model(client, video)
+
+
+def _seed_annotation_model(client: httpx.Client, video: str) -> None:
+    """The annotation model's tables: a world entity typed by a persona, a track linked to it with fixed and held
+    attributes (locked), an event with the track in a role, a relation from the track to the entity."""
+    persona = client.post("/api/personas", json={"name": "Witness"}).json()["id"]
+    response = client.put(f"/api/personas/{persona}/ontology", json={
+        "entityTypes": [{"id": "person", "name": "Person", "attributes": [
+            {"name": "coat", "type": "text"}, {"name": "running", "type": "checkbox", "mutable": True}]}],
+        "eventTypes": [{"id": "theft", "name": "Theft", "roles": [{"roleTypeId": "thief"}]}],
+        "roleTypes": [{"id": "thief", "name": "Thief", "allowedFillerTypes": ["person"]}],
+        "relationTypes": [{"id": "is", "name": "is", "sourceTypes": ["person"], "targetTypes": ["entity"]}]})
+    assert response.status_code == 200, response.text
+    response = client.post("/api/world/entities", json={"id": "entity-ann", "name": "Ann", "typeAssignments": [
+        {"personaId": persona, "entityTypeId": "person"}]})
+    assert response.status_code == 201, response.text
+    track, event, relation = (str(uuid.uuid4()) for _ in range(3))
+    revision = client.get(f"/api/videos/{video}").json()["annotationRevision"]
+    response = client.put(f"/api/videos/{video}/annotations", headers={"If-Match": f'"{revision}"'}, json={"changes": [
+        {"op": "create", "id": track, "track": {
+            "personaId": persona, "type": "person", "label": "Ann", "entityId": "entity-ann", "attributes": {"coat": "red"},
+            "locked": True, "frames": [{"frame": 0, "x": 1, "y": 2, "width": 30, "height": 60, "attributes": {"running": False}},
+                                       {"frame": 40, "x": 90, "y": 2, "width": 30, "height": 60, "attributes": {"running": True}}]}},
+        {"op": "create", "kind": "event", "id": event, "event": {
+            "personaId": persona, "type": "theft", "label": "bag taken", "startFrame": 10, "endFrame": 30,
+            "roles": {"thief": [{"kind": "track", "id": track}]}, "attributes": {}}},
+        {"op": "create", "kind": "relation", "id": relation, "relation": {
+            "personaId": persona, "type": "is", "source": {"kind": "track", "id": track},
+            "target": {"kind": "entity", "id": "entity-ann"}}}]})
+    assert response.status_code == 200 and response.json()["rejected"] == [], response.text
 
 
 def test_no_secret_value_appears_in_any_artifact_or_the_manifest(live: Live, tmp_path: Path) -> None:
@@ -303,9 +295,102 @@ def test_a_backup_taken_while_a_client_writes_restores_to_a_consistent_state(liv
     assert at_start <= len(names) < len(written)
 
 
+TEAM_PASSWORD = "Team-pass-24680"
+
+
+def _users(live: Live, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return run_fovea(["users", *args], live.env, stdin=stdin)
+
+
+@contextmanager
+def _login(live: Live, username: str, password: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live.url, timeout=30) as client:
+        response = client.post("/api/auth/login", json={"username": username, "password": password})
+        assert response.status_code == 200, (username, response.text)
+        yield client
+
+
+def _login_status(live: Live, username: str, password: str) -> int:
+    with httpx.Client(base_url=live.url, timeout=30) as client:
+        return client.post("/api/auth/login", json={"username": username, "password": password}).status_code
+
+
+def test_fovea_users_verbs_manage_accounts_through_the_backend(live: Live) -> None:
+    """`fovea users` runs the backend's own account module in its container; passwords only ever on stdin. Leaves a
+    team behind (an annotator's reviewed work) for the round trip below to bring back."""
+    added = _users(live, "add", "ann", "--role", "annotator")
+    assert added.returncode == 0, added.stderr
+    one_time = json.loads(added.stdout)["oneTimePassword"]
+    assert json.loads(added.stdout)["user"]["mustChangePassword"] is True
+    with _login(live, "ann", one_time) as ann:
+        assert ann.put("/api/auth/password", json={"currentPassword": one_time, "newPassword": TEAM_PASSWORD}).status_code == 200
+    piped = _users(live, "add", "rita", "--role", "reviewer", "--password-stdin", stdin=TEAM_PASSWORD + "\n")
+    assert piped.returncode == 0 and json.loads(piped.stdout)["oneTimePassword"] is None, piped.stderr
+    assert TEAM_PASSWORD not in piped.stdout + piped.stderr
+    assert _login_status(live, "rita", TEAM_PASSWORD) == 200
+
+    for args, stdin, says in ((("add", "rita", "--role", "viewer"), None, "already exists"),
+                              (("add", "weak", "--role", "viewer", "--password-stdin"), "short\n", "too short"),
+                              (("add", "Bad Name", "--role", "viewer"), None, "username"),
+                              (("add", "who", "--role", "owner"), None, "owner"),
+                              (("disable", "nobody"), None, "not found"),
+                              (("role", "ann", "king"), None, "king")):
+        refused = _users(live, *args, stdin=stdin)
+        assert refused.returncode == 2 and says in refused.stderr, (args, refused.stdout, refused.stderr)
+    listed = {u["username"]: u for u in json.loads(_users(live, "list").stdout)}
+    assert {name: u["role"] for name, u in listed.items()} == {"admin": "admin", "ann": "annotator", "rita": "reviewer"}
+
+    assert _users(live, "disable", "ann").returncode == 0
+    assert _login_status(live, "ann", TEAM_PASSWORD) == 403
+    assert _users(live, "enable", "ann").returncode == 0
+    assert json.loads(_users(live, "role", "ann", "viewer").stdout)["role"] == "viewer"
+    assert json.loads(_users(live, "role", "ann", "annotator").stdout)["role"] == "annotator"
+    reset = _users(live, "reset-password", "rita")
+    assert reset.returncode == 0 and _login_status(live, "rita", TEAM_PASSWORD) == 401
+    with _login(live, "rita", json.loads(reset.stdout)["oneTimePassword"]) as rita:
+        assert rita.put("/api/auth/password", json={"currentPassword": json.loads(reset.stdout)["oneTimePassword"],
+                                                    "newPassword": TEAM_PASSWORD}).status_code == 200
+
+    # Work to keep: ann's track on an assigned video, submitted, in review with an open issue from rita.
+    with live.client() as admin, _login(live, "ann", TEAM_PASSWORD) as ann, _login(live, "rita", TEAM_PASSWORD) as rita:
+        video = admin.get("/api/videos").json()[-1]["id"]
+        assignment = admin.post("/api/assignments", json={"videoId": video, "assignee": "ann"}).json()["id"]
+        revision = ann.get(f"/api/videos/{video}").json()["annotationRevision"]
+        track = str(uuid.uuid4())
+        saved = ann.put(f"/api/videos/{video}/annotations", headers={"If-Match": f'"{revision}"'}, json={"changes": [
+            {"op": "create", "id": track, "track": {"type": "entity", "label": "ann's", "source": "manual",
+                                                    "frames": [{"frame": 5, "x": 1, "y": 1, "width": 9, "height": 9}]}}]})
+        assert saved.status_code == 200, saved.text
+        assert ann.put(f"/api/assignments/{assignment}/state", json={"state": "submitted"}).status_code == 200
+        assert rita.put(f"/api/assignments/{assignment}/state", json={"state": "in_review"}).status_code == 200
+        issue = rita.post(f"/api/assignments/{assignment}/issues", json={"frame": 5, "trackId": track, "message": "too small"})
+        assert issue.status_code == 201, issue.text
+
+
+def _team(live: Live) -> dict[str, object]:
+    """What a restore must keep of the team: accounts, assignments and their review issues, tracks' history."""
+    with live.client() as client:
+        assignments = client.get("/api/assignments").json()
+        return {
+            "users": sorted((u["username"], u["role"], u["disabled"]) for u in json.loads(_users(live, "list").stdout)),
+            "assignments": [(a["video"], a["assignee"], a["state"], a["reviewer"], a["openIssues"]) for a in assignments],
+            "issues": [(i["frame"], i["trackId"], i["message"], i["author"]) for a in assignments
+                       for i in client.get(f"/api/assignments/{a['id']}/issues").json()],
+            "history": {line["data"]["id"]: [(h["version"], h["op"], h["actor"]) for h in
+                                             client.get(f"/api/annotations/{line['data']['id']}/history").json()]
+                        for line in live.export() if line["type"] == "annotation"},
+        }
+
+
 def test_round_trip_backup_destroy_restore_gives_identical_export_and_videos(live: Live) -> None:
-    export_before, videos_before = live.export(), live.video_digests()
+    export_before, videos_before, team_before = live.export(), live.video_digests(), _team(live)
     assert len(videos_before) == 2 * len(VIDEOS)
+    # The annotation model is in what must come back: entity links, attributes, locks, events, relations, the world.
+    kinds = {line["type"] for line in export_before}
+    assert {"event", "relation", "world"} <= kinds
+    linked = [line["data"] for line in export_before if line["type"] == "annotation" and line["data"]["entityId"]]
+    assert [(t["entityId"], t["attributes"], t["locked"], t["frames"][1]["attributes"]) for t in linked] == [
+        ("entity-ann", {"coat": "red"}, True, {"running": True})]
 
     # Without a backup that holds the latest writes, `down --volumes` keeps the critical volumes.
     live.put_videos({"late.mp4": os.urandom(1000)})
@@ -339,8 +424,9 @@ def test_round_trip_backup_destroy_restore_gives_identical_export_and_videos(liv
     restored = live.fovea("restore", summary["manifest"]["id"], "--json")  # type: ignore[index]
     assert restored.returncode == 0, restored.stderr
 
-    assert live.export() == export_before
+    assert live.export() == export_before  # the tracks' authors included (createdBy, updatedBy)
     assert live.video_digests() == videos_before
+    assert _team(live) == team_before  # accounts, assignments in review with their issues, every track's history
     # A local engine: the files came back through a FIFO the helper bind-mounted, which is gone again.
     if live.project.engine.is_local_socket():
         assert json.loads(restored.stdout)["transfers"]["video-data"].startswith("a FIFO")

@@ -8,7 +8,6 @@ stack up (but not necessarily with the same data).
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
@@ -23,95 +22,9 @@ import pytest
 
 from fovea_ctl.backup import MANIFEST, BackupClass, BackupManifest, ItemRecord, sha256_file
 from fovea_ctl.project import project_lock
-from tests.conftest import FOVEA, ROOT, run_fovea
+from tests.conftest import FOVEA, ROOT, host_clip
 from tests.test_backup import Live, live_stack
-
-
-# -- no engine: a crafted secrets archive ------------------------------------------------------------
-def _crafted_backup(folder: Path, members: list[tarfile.TarInfo | tuple[str, bytes]], recipient: object) -> None:
-    import pyrage
-
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for member in members:
-            if isinstance(member, tarfile.TarInfo):
-                tar.addfile(member)
-            else:
-                name, data = member
-                info = tarfile.TarInfo(name)
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-    folder.mkdir(parents=True)
-    (folder / "secrets.tar.age").write_bytes(pyrage.encrypt(buffer.getvalue(), [recipient]))
-    item = ItemRecord(name="secrets", kind="file", strategy="age", artifact="secrets.tar.age",
-                      size=(folder / "secrets.tar.age").stat().st_size, sha256=sha256_file(folder / "secrets.tar.age"))
-    from datetime import UTC, datetime
-
-    manifest = BackupManifest(id=folder.name, project="crafted", backup_class=BackupClass.IMPORTANT,
-                              created_at=datetime.now(UTC), stack_hash="x", items=[item])
-    (folder / MANIFEST).write_text(manifest.model_dump_json())
-
-
-def _link(name: str, target: str) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.type, info.linkname = tarfile.SYMTYPE, target
-    return info
-
-
-@pytest.mark.parametrize("member", [
-    ("secrets/../../escaped", b"owned"),
-    ("../escaped", b"owned"),
-    ("secrets/not_declared", b"owned"),
-    _link("secrets/admin_password", "/etc/passwd"),
-], ids=["dotdot-under-secrets", "dotdot", "undeclared", "symlink"])
-def test_restore_refuses_a_secrets_archive_with_names_fovea_never_writes(tmp_path: Path, member: object) -> None:
-    import pyrage
-
-    identity = pyrage.x25519.Identity.generate()
-    (tmp_path / "key").write_text(str(identity) + "\n")
-    folder = tmp_path / "backups" / "20250101T000000Z-important"
-    # A valid-looking secret first: it must not be written either (the archive is checked whole).
-    _crafted_backup(folder, [("secrets/session_secret", b"planted"), member], identity.to_public())  # type: ignore[list-item]
-    secrets_dir = tmp_path / "p" / "secrets"
-    env = {**os.environ, "FOVEA_ROOT": str(ROOT), "FOVEA_PROJECT": "crafted", "FOVEA_SECRETS_DIR": str(secrets_dir),
-           "FOVEA_BACKUP_AGE_IDENTITY": str(tmp_path / "key"), "FOVEA_PORT_BASE": "25000"}
-
-    result = run_fovea(["restore", str(folder), "--only", "secrets"], env, timeout=120)
-
-    assert result.returncode == 8, result.stderr
-    assert "refusing the secrets" in result.stderr and "nothing was written" in result.stderr
-    assert not (tmp_path / "escaped").exists() and not (tmp_path / "p" / "escaped").exists()
-    assert not (secrets_dir / "session_secret").exists() and not (secrets_dir / "not_declared").exists()
-
-
-def test_permission_warnings_name_a_backup_others_can_read(tmp_path: Path) -> None:
-    from fovea_ctl.backup import permission_warnings
-    from fovea_ctl.backup.files import make_private_dir, open_private
-
-    folder = tmp_path / "b"
-    make_private_dir(folder)
-    with open_private(folder / "a.pgdump") as handle:
-        handle.write(b"x")
-    assert (folder.stat().st_mode & 0o777, (folder / "a.pgdump").stat().st_mode & 0o777) == (0o700, 0o600)
-    assert permission_warnings(folder) == []
-    os.chmod(folder / "a.pgdump", 0o644)
-    assert "readable or writable by other users: b/a.pgdump (0644)" in permission_warnings(folder)[0]
-
-
-def test_a_fresh_cluster_never_matches_an_old_backup() -> None:
-    """A new cluster reuses the database oid and can even show the same transaction snapshot; its
-    system identifier (chosen by initdb) is what tells it apart, and it is compared first."""
-    from fovea_ctl.backup.write_markers import _what_changed, pg_unchanged
-    from fovea_ctl.model import BackupStrategy, Priority, Volume
-
-    then = "pg:7715248387900719126:16384:0/1AE4C80:745:745:"
-    fresh = "pg:7715249283850338326:16384:0/1AE4C80:745:745:"
-    volume = Volume(name="postgres-data", priority=Priority.CRITICAL, backup=BackupStrategy.PG_DUMP)
-    assert not pg_unchanged(None, "", None, then, fresh)  # type: ignore[arg-type]  (decided before any engine call)
-    assert "not the one backup b1 was taken from (a new cluster)" in _what_changed(volume, "b1", then, fresh)
-    recreated = "pg:7715248387900719126:24576:0/1AE4C80:745:745:"
-    assert not pg_unchanged(None, "", None, then, recreated)  # type: ignore[arg-type]
-    assert "restored or recreated since" in _what_changed(volume, "b1", then, recreated)
+from tests.unit.test_backup_archives import _archive, _member
 
 
 # -- the real stack -----------------------------------------------------------------------------------
@@ -234,7 +147,8 @@ def test_backup_while_up_recreates_postgres_is_serialized_by_the_project_lock(li
     # The real race: postgres removed, `up` recreates it while a backup starts.
     postgres = live.project.observe().container("postgres")
     assert postgres is not None
-    live.project.engine.remove_container(postgres.id)
+    with live.project.writing():
+        live.project.engine.remove_container(postgres.id)
     up = subprocess.Popen([*FOVEA, "up", "backend"], env=live.env, cwd=ROOT, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True)
     time.sleep(1)
@@ -349,10 +263,10 @@ def test_sigterm_in_restart_leaves_exactly_the_restored_data_and_rollback_puts_t
 
 
 def test_restore_of_an_older_schema_reruns_the_migrations(live: Live) -> None:
-    # An older schema: migration 0002 undone, then backed up; the live database is migrated again.
-    _psql(live, "drop trigger annotations_rev_insert on annotations; drop trigger annotations_rev_update on annotations; "
-                "drop trigger annotations_rev_delete on annotations; drop function bump_annotation_rev(); "
-                "alter table videos drop column annotation_rev; delete from schema_migrations where version = 2")
+    # An older schema: the newest migration (0051, the world's revision) undone, then backed up; the live database
+    # is migrated again. The newest one because nothing later depends on it (0002's function is used by 0050).
+    _psql(live, "drop trigger world_state_revision on world_state; drop function bump_world_revision(); "
+                "alter table world_state drop column revision; delete from schema_migrations where version = 51")
     summary = live.backup("critical", "--verify")
     migrate = live.fovea("migrate")
     assert migrate.returncode == 0, migrate.stderr
@@ -368,12 +282,13 @@ def test_restore_of_an_older_schema_reruns_the_migrations(live: Live) -> None:
 
 
 # -- secrets ----------------------------------------------------------------------------------------
-def test_rotating_each_secret_on_a_running_stack_keeps_everything_authenticating(live: Live) -> None:
+def test_rotating_each_secret_keeps_everything_authenticating_and_a_password_rotation_ends_that_users_sessions(
+        live: Live) -> None:
     secrets = live.project.secrets
-    with httpx.Client(base_url=live.url, timeout=30) as old_session:
-        response = old_session.post("/api/auth/login", json={"username": "admin", "password": secrets.value("admin_password")})
-        assert response.status_code == 200
-        for name in ("postgres_password", "admin_password", "session_secret"):
+    for name in ("postgres_password", "admin_password", "session_secret"):
+        with httpx.Client(base_url=live.url, timeout=30) as signed_in:  # a session from before this rotation
+            response = signed_in.post("/api/auth/login", json={"username": "admin", "password": secrets.value("admin_password")})
+            assert response.status_code == 200
             before = secrets.value(name)
             rotated = live.fovea("secrets", "rotate", name)
             assert rotated.returncode == 0, rotated.stderr
@@ -385,9 +300,14 @@ def test_rotating_each_secret_on_a_running_stack_keeps_everything_authenticating
                 with httpx.Client(base_url=live.url, timeout=30) as client:
                     refused = client.post("/api/auth/login", json={"username": "admin", "password": before})
                     assert refused.status_code == 401
-                assert old_session.get("/api/personas").status_code == 200  # sessions outlive a password change
-        assert "every session is invalidated" in rotated.stderr
-        assert old_session.get("/api/personas").status_code == 401
+                # whoever was signed in with the old password is out (before: the session outlived the change)
+                assert signed_in.get("/api/personas").status_code == 401
+                assert "session ended" in rotated.stderr or "sessions ended" in rotated.stderr
+            elif name == "postgres_password":
+                assert signed_in.get("/api/personas").status_code == 200  # the database's own password: no one's session
+            else:
+                assert "every session is invalidated" in rotated.stderr
+                assert signed_in.get("/api/personas").status_code == 401
 
 
 def test_a_hand_edited_database_password_is_refused_by_plan_until_applied(live: Live) -> None:
@@ -401,3 +321,267 @@ def test_a_hand_edited_database_password_is_refused_by_plan_until_applied(live: 
     applied = live.fovea("secrets", "rotate", "postgres_password", "--edited")
     assert applied.returncode == 0, applied.stderr
     assert len(_personas(live)) > 0
+
+
+# -- restore against the live secrets, and every writer after a killed restore (issue 19) -----------
+def _login(live: Live, password: str) -> int:
+    with httpx.Client(base_url=live.url, timeout=30) as client:
+        return client.post("/api/auth/login", json={"username": "admin", "password": password}).status_code
+
+
+def _sidecar_clip(folder: Path, name: str) -> Path:
+    # `videos add` checks every file with ffprobe: a real clip, as a user adds.
+    return host_clip(folder / name, seconds=1, size="64x64")
+
+
+def test_a_restore_after_a_password_rotation_keeps_the_rotated_password_working(live: Live, tmp_path: Path) -> None:
+    """Before: the restore hashed the live admin password in the backend while it stopped the backend (exit
+    137), exited 0 anyway, and the restored (old) password logged in while the live one was refused."""
+    summary = live.backup("critical")
+    old = live.project.secrets.value("admin_password")
+    rotated = live.fovea("secrets", "rotate", "admin_password")
+    assert rotated.returncode == 0, rotated.stderr
+    live_password = live.project.secrets.value("admin_password")
+
+    restored = live.fovea("restore", str(summary["manifest"]["id"]), "--only", "postgres-data")  # type: ignore[index]
+
+    assert restored.returncode == 0, restored.stderr
+    assert "live admin_password applied to the restored data" in restored.stderr, restored.stderr
+    assert _login(live, live_password) == 200 and _login(live, old) == 401
+    added = live.fovea("videos", "add", str(_sidecar_clip(tmp_path, "after-restore.mp4")))
+    assert added.returncode == 0, added.stderr
+
+
+def test_a_restore_whose_live_secrets_cannot_be_written_is_rolled_back_and_exits_non_zero(live: Live) -> None:
+    _psql(live, "alter table users rename to users_elsewhere")
+    try:  # a backup whose database has no users table: the live admin hash has nowhere to go
+        summary = live.backup("critical")
+    finally:
+        _psql(live, "alter table users_elsewhere rename to users")
+    _add_persona(live, "after the backup without users")
+    before = _state(live)
+
+    restored = live.fovea("restore", str(summary["manifest"]["id"]), "--only", "postgres-data")  # type: ignore[index]
+
+    assert restored.returncode == 1, restored.stderr
+    assert "could not be written into the restored data" in restored.stderr and "rolled back" in restored.stderr
+    assert _state(live) == before
+    assert not (live.project.settings.state_dir / "restore-journal.json").exists()
+    assert _psql(live, "select count(*) from pg_database where datname like 'fovea_%'") == "0"
+
+
+def _restore_killed_between_renames(live: Live, restore_point: dict[str, object], phase: str) -> None:
+    process = _restore_paused(live, str(restore_point["id"]), phase)
+    process.kill()  # no handler runs: only the journal knows
+    process.wait(timeout=60)
+    assert (live.project.settings.state_dir / "restore-journal.json").exists()
+
+
+def test_secrets_rotate_after_a_killed_restore_first_rolls_the_restore_back(
+        live: Live, restore_point: dict[str, object]) -> None:
+    """Before: rotate wrote the new password into the half-swapped database, which the next `up` rolled
+    back: the role and the admin hash went back to values no file held any more."""
+    old = _state(live)
+    _restore_killed_between_renames(live, restore_point, "between-renames")
+
+    rotated = live.fovea("secrets", "rotate", "admin_password")
+
+    assert rotated.returncode == 0, rotated.stderr
+    assert "was rolled back" in rotated.stderr
+    assert _state(live) == old  # the live data from before the restore, read with the rotated password
+    assert not (live.project.settings.state_dir / "restore-journal.json").exists()
+
+
+def test_videos_add_after_a_killed_restore_first_rolls_the_restore_back(
+        live: Live, restore_point: dict[str, object], tmp_path: Path) -> None:
+    """Before: `videos add` took no lock and did not look for an interrupted restore: its files went into the
+    half-swapped volume, and the rollback that followed moved them out of sight."""
+    personas, videos = _state(live)
+    _restore_killed_between_renames(live, restore_point, "file-swap")
+
+    added = live.fovea("videos", "add", str(_sidecar_clip(tmp_path, "after-killed-restore.mp4")))
+
+    assert added.returncode == 0, added.stderr
+    assert "was rolled back" in added.stderr
+    assert _personas(live) == personas
+    now = live.video_digests()
+    assert {k: v for k, v in now.items() if "after-killed-restore" not in k} == videos
+    assert "./after-killed-restore.mp4" in now
+
+
+def test_an_engine_write_outside_project_writing_is_refused_before_it_reaches_the_engine(live: Live) -> None:
+    from fovea_ctl.errors import FoveaError
+
+    name = f"{live.project.settings.project}_never-made"
+    with pytest.raises(FoveaError, match=r"outside `Project.writing\(\)`"):
+        live.project.engine.create_volume(name, {})
+    assert name not in {v.name for v in live.project.engine.list_volumes(live.project.settings.project)}
+    with live.project.writing():  # the one way in: the lock, an interrupted restore finished first
+        live.project.engine.create_volume(name, {"io.fovea.project": live.project.settings.project})
+        live.project.engine.remove_volume(name)
+
+
+# -- the database: no superuser for the application, no SQL from a manifest (issue 19) ---------------
+def test_the_backend_and_its_migrations_run_as_a_role_that_is_not_a_superuser(live: Live) -> None:
+    import psycopg
+
+    connected = _psql(live, "select distinct usename from pg_stat_activity where datname = 'fovea' "
+                            "and application_name = 'fovea-backend'")
+    assert connected == "fovea_app"
+    assert _psql(live, "select rolsuper or rolcreaterole or rolcreatedb from pg_roles where rolname = 'fovea_app'") == "f"
+    assert _psql(live, "select distinct tableowner from pg_tables where schemaname = 'public'") == "fovea_app"
+    assert _psql(live, "select pg_get_userbyid(datdba) from pg_database where datname = 'fovea'") == "fovea_app"
+    port = live.project.stack.host_port(live.project.stack.units["postgres"].ports[0])
+    password = live.project.secrets.value("postgres_password")
+    with psycopg.connect(host="127.0.0.1", port=port, user="fovea_app", dbname="fovea", password=password) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("COPY (SELECT 1) TO PROGRAM 'touch /tmp/owned'")
+    with pytest.raises(psycopg.OperationalError, match="rejects connection"):  # the superuser: never over the network
+        psycopg.connect(host="127.0.0.1", port=port, user="fovea", dbname="fovea", password=password).close()
+
+
+def _tampered_copy(live: Live, tmp_path: Path, backup_id: str, change: object) -> Path:
+    import shutil
+
+    folder = tmp_path / f"{backup_id}-tampered"
+    shutil.copytree(live.backups / backup_id, folder)
+    manifest = json.loads((folder / MANIFEST).read_text())
+    change(manifest)  # type: ignore[operator]
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    return folder
+
+
+@pytest.mark.parametrize("field, value, refusal", [
+    ("extensions", "vector\"; COPY (SELECT 1) TO PROGRAM 'touch /tmp/owned'; --", "which the stack does not declare"),
+    ("extensions", "plpython3u", "which the stack does not declare"),
+    ("service", "backend", "which does not hold this volume in the stack"),
+], ids=["sql-in-extensions", "undeclared-extension", "another-service"])
+def test_a_crafted_manifest_cannot_choose_the_sql_a_restore_or_verify_runs(live: Live, tmp_path: Path, field: str,
+                                                                           value: str, refusal: str) -> None:
+    summary = live.backup("critical")
+
+    def change(manifest: dict) -> None:
+        next(i for i in manifest["items"] if i["name"] == "postgres-data")["details"][field] = value
+
+    folder = _tampered_copy(live, tmp_path, str(summary["manifest"]["id"]), change)  # type: ignore[index]
+    before = _state(live)
+
+    verify = live.fovea("backup", "verify", str(folder))
+    restore = live.fovea("restore", str(folder), "--only", "postgres-data")
+
+    for result in (verify, restore):
+        assert result.returncode == 8, result.stderr
+        assert refusal in result.stderr and "Traceback" not in result.stderr
+    assert _state(live) == before
+    postgres = live.project.observe().container("postgres")
+    assert postgres is not None
+    assert live.project.engine.exec(postgres.id, ["test", "-e", "/tmp/owned"])[0] != 0
+    assert _psql(live, "select count(*) from pg_database where datname like 'fovea_%'") == "0"
+
+
+# -- crafted volume archives: owners, setuid bits, devices, sizes, free space (issue 19) --------------
+def _crafted_video_backup(live: Live, tmp_path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]],
+                          source_bytes: int | None = None) -> Path:
+    """A backup folder of this project holding only a video-data archive made here, checksums and all."""
+    from datetime import UTC, datetime
+
+    import zstandard
+
+    raw = _archive(*members)
+    folder = tmp_path / "crafted-videos"
+    folder.mkdir()
+    (folder / "video-data.tar.zst").write_bytes(zstandard.ZstdCompressor(level=1).compress(raw))
+    item = ItemRecord(name="video-data", kind="volume", strategy="tar", artifact="video-data.tar.zst",
+                      size=(folder / "video-data.tar.zst").stat().st_size, sha256=sha256_file(folder / "video-data.tar.zst"),
+                      source_bytes=len(raw) if source_bytes is None else source_bytes)
+    manifest = BackupManifest(id=folder.name, project=live.project.settings.project, backup_class=BackupClass.CRITICAL,
+                              created_at=datetime.now(UTC), stack_hash="x", items=[item])
+    (folder / MANIFEST).write_text(manifest.model_dump_json())
+    return folder
+
+
+def _in_backend(live: Live, command: str) -> str:
+    code, out = live.project.engine.exec(live.backend(), ["sh", "-c", command])
+    assert code == 0, out
+    return out.decode().strip()
+
+
+def test_a_restored_volume_has_no_setuid_root_file_and_belongs_to_its_service_user(live: Live, tmp_path: Path) -> None:
+    """Before: a tar's setuid-root file came back setuid root, and gave the service user euid 0."""
+    folder = _crafted_video_backup(live, tmp_path, [
+        (_member("escalate", mode=0o4755, uid=0), b"#!/bin/sh\nid -u\n"),
+        (_member("clip.mp4", uid=0), os.urandom(4096))])
+
+    restored = live.fovea("restore", str(folder), "--only", "video-data")
+
+    assert restored.returncode == 0, restored.stderr
+    assert _in_backend(live, "stat -c '%a %u %g' /data/videos/escalate /data/videos/clip.mp4").splitlines() == [
+        "755 10001 10001", "644 10001 10001"]
+
+
+@pytest.mark.parametrize("members, source_bytes, code, refusal", [
+    ([(_member("null", tarfile.CHRTYPE), None)], None, 8, "is a character device"),
+    ([(_member("etc", tarfile.SYMTYPE, link="/etc"), None)], None, 8, "outside the volume"),
+    ([(_member("big.bin"), bytes(3 << 20))], 1 << 20, 8, "unpacks to more than the 1048576 bytes its manifest records"),
+    ([(_member("small.bin"), b"x")], 1 << 50, 1, "not enough free space to stage video-data"),
+], ids=["device", "link-out", "bigger-than-recorded", "no-room"])
+def test_a_crafted_volume_archive_is_refused_and_the_live_volume_stays(live: Live, tmp_path: Path, members: list,
+                                                                       source_bytes: int | None, code: int,
+                                                                       refusal: str) -> None:
+    folder = _crafted_video_backup(live, tmp_path, members, source_bytes)
+    before = live.video_digests()
+
+    restored = live.fovea("restore", str(folder), "--only", "video-data")
+
+    assert restored.returncode == code, restored.stderr
+    assert refusal in restored.stderr and "Traceback" not in restored.stderr
+    assert live.video_digests() == before
+    assert _in_backend(live, "ls -A /data/videos | grep '^.fovea-' || true") == ""  # no stage left behind
+
+
+def test_every_container_runs_without_new_privileges_with_only_its_listed_capabilities_and_limits(live: Live) -> None:
+    units = live.project.stack.units
+    containers = live.project.observe().containers
+    assert containers
+    for name, container in containers.items():
+        host = live.project.engine.inspect_raw(container.id)["HostConfig"]
+        unit = units[name]
+        assert host["SecurityOpt"] == ["no-new-privileges:true"], name
+        assert host["CapDrop"] == ["ALL"] and sorted(host["CapAdd"] or []) == unit.capabilities, name
+        assert unit.resources.memory_mb and host["Memory"] == unit.resources.memory_mb << 20, name
+        assert unit.resources.cpus and host["NanoCpus"] > 0, name
+    status = _in_backend(live, "grep -E '^(NoNewPrivs|CapBnd)' /proc/1/status")
+    assert "NoNewPrivs:\t1" in status and "CapBnd:\t00000000000000cb" in status  # CHOWN DAC_OVERRIDE FOWNER SETGID SETUID
+    # the service itself (dropped to its user) holds no capability at all
+    service = _in_backend(live, "for p in /proc/[0-9]*; do grep -q '^Uid:.10001' $p/status 2>/dev/null && grep CapEff $p/status; done | sort -u")
+    assert service == "CapEff:\t0000000000000000"
+
+
+def test_a_cluster_from_before_the_application_role_is_handed_to_it_on_its_first_start(live: Live) -> None:
+    """A volume made by an older fovea: its superuser (`fovea`, with the password) owned the database and
+    everything in it, and the backend logged in as that superuser. Started by this image, the cluster
+    gets the application's role, which takes the database and its objects over; the superuser loses its
+    password; the backend then works as the application's role."""
+    postgres = live.project.observe().container("postgres")
+    assert postgres is not None
+    with live.project.writing():  # back to how an older fovea left it
+        live.project.engine.stop_container(live.backend(), 10)
+        password = live.project.secrets.value("postgres_password").replace("'", "''")
+        _psql(live, "select pg_terminate_backend(pid) from pg_stat_activity where usename = 'fovea_app'")
+        _psql(live, "alter database fovea owner to fovea")
+        _psql(live, "reassign owned by fovea_app to fovea")
+        _psql(live, "drop owned by fovea_app")
+        _psql(live, f"alter role fovea password '{password}'")
+        _psql(live, "drop role fovea_app")
+        assert live.project.engine.exec(postgres.id, ["rm", "/var/lib/postgresql/data/fovea-app-role"])[0] == 0
+        live.project.engine.stop_container(postgres.id, 10)
+        live.project.engine.start_container(postgres.id)
+    _up(live)
+
+    assert _psql(live, "select distinct tableowner from pg_tables where schemaname = 'public'") == "fovea_app"
+    assert _psql(live, "select rolpassword is null from pg_authid where rolname = 'fovea'") == "t"
+    assert _psql(live, "select distinct usename from pg_stat_activity where datname = 'fovea' "
+                       "and application_name = 'fovea-backend'") == "fovea_app"
+    assert len(_personas(live)) > 0
+    code, logs = live.project.engine.exec(postgres.id, ["cat", "/var/lib/postgresql/data/fovea-app-role"])
+    assert code == 0 and logs.decode().strip() == "fovea_app"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from fovea_ctl.model import BuildRecipe, ImageSpec, Port, RedisProbe, Service, Stack
+from fovea_ctl.model import ROOT_ENTRYPOINT_CAPABILITIES, BuildRecipe, ImageSpec, Port, RedisProbe, Service, Stack
 from fovea_ctl.settings import Settings
 from tests.conftest import FOVEA, ROOT, ProjectFactory, run_fovea, write_stack_root
 
@@ -30,7 +30,7 @@ REDIS = ImageSpec(recipe=BuildRecipe(name="fovea/redis", context="stack/images/r
 
 def redis_service(name: str, **kwargs: object) -> Service:
     return Service(name=name, image=REDIS, command=["redis-server", "--bind", "0.0.0.0", "--protected-mode", "no"],
-                   **kwargs)  # type: ignore[arg-type]
+                   capabilities=ROOT_ENTRYPOINT_CAPABILITIES, **kwargs)  # type: ignore[arg-type]
 
 
 # -- host port already taken -----------------------------------------------------------------------------
@@ -65,11 +65,11 @@ def test_a_taken_host_port_names_service_and_port_and_changes_nothing(make_proje
 
 def test_a_taken_host_port_from_the_cli_is_exit_2_and_one_line(make_project: ProjectFactory, tmp_path: Path) -> None:
     source = '''
-from fovea_ctl.model import BuildRecipe, ImageSpec, Port, RedisProbe, Service, Stack
+from fovea_ctl.model import ROOT_ENTRYPOINT_CAPABILITIES as CAPS, BuildRecipe, ImageSpec, Port, RedisProbe, Service, Stack
 def build_stack(settings):
     image = ImageSpec(recipe=BuildRecipe(name="fovea/redis", context="@REPO@/stack/images/redis"))
     return Stack(name=settings.project, port_base=settings.port_base, services=[
-        Service(name="queue", image=image, command=["redis-server", "--protected-mode", "no"],
+        Service(name="queue", image=image, command=["redis-server", "--protected-mode", "no"], capabilities=CAPS,
                 ports=[Port(container=6379)], probe=RedisProbe()),
     ])
 '''
@@ -91,12 +91,13 @@ def build_stack(settings):
 UP_FOR = "test $(( $(date +%s) - $(stat -c %Y /proc/1) )) -ge {seconds}"
 
 SLOW_READY_STACK = '''
-from fovea_ctl.model import BuildRecipe, ExecProbe, ImageSpec, Service, Stack
+from fovea_ctl.model import ROOT_ENTRYPOINT_CAPABILITIES as CAPS, BuildRecipe, ExecProbe, ImageSpec, Service, Stack
 def build_stack(settings):
     image = ImageSpec(recipe=BuildRecipe(name="fovea/redis", context="@REPO@/stack/images/redis"))
     def redis(name, seconds, **kw):
         probe = ExecProbe(command=["sh", "-c", @UP_FOR@.format(seconds=seconds)], budget_s=120)
-        return Service(name=name, image=image, command=["redis-server", "--protected-mode", "no"], probe=probe, **kw)
+        return Service(name=name, image=image, command=["redis-server", "--protected-mode", "no"], probe=probe,
+                       capabilities=CAPS, **kw)
     return Stack(name=settings.project, port_base=settings.port_base, services=[
         redis("first", 0),
         redis("gate", 10, depends_on={"first": "ready"}),

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 import types
+import urllib.error
 import urllib.parse
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,17 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from fovea_ctl.project import load_stack
-from fovea_ctl.settings import Settings
+from fovea_ctl.project import Project
 from fovea_ctl.smoke import Http
 from fovea_ctl.videos import add_videos, backend_session
-from tests.conftest import ROOT, ProjectFactory, RecordingReporter, detect_and_wait, make_clip, run_fovea, \
+from tests.conftest import ProjectFactory, RecordingReporter, detect_and_wait, make_clip, run_fovea, \
     stack_without_job_retries
-
-DASHBOARDS = sorted((ROOT / "configs" / "grafana" / "dashboards").glob("*.json"))
-
+from tests.unit.test_observability_wiring import DASHBOARDS
 
 MODEL_SERIES = "fovea_model_"  # exported by the model-service itself: only a real one running jobs has them
 
@@ -42,8 +39,20 @@ def panel_queries(model_service: bool) -> list[tuple[str, str, str]]:
     return found
 
 
-def wait_for_panel_data(http: Http, prometheus: str, queries: list[tuple[str, str, str]], traffic: Callable[[], None],
-                        timeout_s: float = 60) -> None:
+class Prometheus:
+    """The project's Prometheus over its published port, with the credential it asks for (basic auth)."""
+
+    def __init__(self, project: Project) -> None:
+        from fovea_ctl.wire import authorization
+
+        unit = project.stack.units["prometheus"]
+        self.url = f"http://127.0.0.1:{project.stack.host_port(unit.ports[0])}"
+        auth = unit.probe.auth  # type: ignore[union-attr]
+        self.authorization = authorization(auth.scheme, auth.user, project.secrets.value(auth.secret))
+
+
+def wait_for_panel_data(http: Http, prometheus: Prometheus, queries: list[tuple[str, str, str]],
+                        traffic: Callable[[], None], timeout_s: float = 60) -> None:
     """Every query returns a series within the deadline (exports every 10 s; rates need two samples)."""
     empty = queries
     deadline = time.monotonic() + timeout_s
@@ -52,46 +61,6 @@ def wait_for_panel_data(http: Http, prometheus: str, queries: list[tuple[str, st
         time.sleep(2)
         empty = [q for q in empty if not query(http, prometheus, q[2])]
     assert not empty, "panels without data:\n" + "\n".join(f"{d} / {t}: {e}" for d, t, e in empty)
-
-
-# -- wiring (no engine) ----------------------------------------------------------------------------
-def test_offline_stack_skips_grafana_and_points_the_backend_at_vmagent() -> None:
-    stack = load_stack(Settings(root=ROOT, project="wiring", image_source="build"))
-    assert [s.name for s in stack.skipped] == ["grafana"]
-    assert "registry mode only" in (stack.skipped[0].unavailable_reason or "")
-    assert stack.units["backend"].env["BACKEND_OTLP_ENDPOINT"] == "http://otel-collector:4318"
-    collector = stack.units["otel-collector"]
-    assert collector.image.recipe is not None and collector.probe.path == "/health"  # type: ignore[union-attr]
-    assert "vmagent" in (ROOT / collector.image.recipe.context / "Dockerfile").read_text()
-
-
-def test_registry_stack_wires_collector_contrib_grafana_and_the_scrape_job() -> None:
-    stack = load_stack(Settings(root=ROOT, project="wiring", image_source="registry"))
-    assert not stack.skipped and "grafana" in stack.units
-    sources = {s.name: [c.source for c in s.configs] for s in stack.services}
-    assert sources["otel-collector"] == ["configs/otel-collector.yaml"]
-    assert sources["prometheus"] == ["configs/prometheus-registry.yml"]
-    for source in sources["grafana"]:
-        assert (ROOT / source).exists(), source
-    collector = yaml.safe_load((ROOT / "configs" / "otel-collector.yaml").read_text())
-    http = collector["receivers"]["otlp"]["protocols"]["http"]
-    assert http["metrics_url_path"] == "/opentelemetry/v1/metrics"  # same backend setting as offline
-    assert "namespace" not in collector["exporters"]["prometheus"]  # names already start with fovea_
-    pipelines = collector["service"]["pipelines"]
-    assert pipelines["metrics"]["processors"] == ["memory_limiter", "batch"]
-    assert pipelines["traces"]["exporters"] == ["debug"]
-    scrape = yaml.safe_load((ROOT / "configs" / "prometheus-registry.yml").read_text())
-    targets = [t for job in scrape["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]]
-    assert "otel-collector:" + collector["exporters"]["prometheus"]["endpoint"].rsplit(":", 1)[1] in targets
-
-
-def test_dashboards_use_the_provisioned_datasource() -> None:
-    datasource = yaml.safe_load((ROOT / "configs/grafana/provisioning/datasources/prometheus.yaml").read_text())
-    uid = datasource["datasources"][0]["uid"]
-    assert {p.stem for p in DASHBOARDS} == {"stack-overview", "api", "queues", "model-service"}
-    for path in DASHBOARDS:
-        for panel in json.loads(path.read_text())["panels"]:
-            assert panel["datasource"]["uid"] == uid, (path.name, panel["title"])
 
 
 # -- live metrics path ------------------------------------------------------------------------------
@@ -132,7 +101,7 @@ def test_backend_metrics_reach_prometheus_and_every_dashboard_query_returns_data
     assert result.ok, [f.describe() for f in result.failures]
     s = project.stack
     api = f"http://127.0.0.1:{s.host_port(s.units['backend'].ports[0])}"
-    prometheus = f"http://127.0.0.1:{s.host_port(s.units['prometheus'].ports[0])}"
+    prometheus = Prometheus(project)
     redis_port = s.host_port(s.units["redis"].ports[0])
 
     http = Http()
@@ -169,8 +138,7 @@ def test_model_service_panels_return_data_after_a_detection_job(make_project: Pr
     _, result = project.up(RecordingReporter(), ["backend", "model-service"])  # its own process consumes the queues
     assert result.ok, [f.describe() for f in result.failures]
     add_videos(project, [make_clip(project, tmp_path / "panels.mp4")])
-    s = project.stack
-    prometheus = f"http://127.0.0.1:{s.host_port(s.units['prometheus'].ports[0])}"
+    prometheus = Prometheus(project)
     client = backend_session(project)
     try:
         video = next(v for v in client.get("/api/videos").json() if v["filename"] == "panels.mp4")
@@ -182,8 +150,9 @@ def test_model_service_panels_return_data_after_a_detection_job(make_project: Pr
     wait_for_panel_data(Http(), prometheus, queries, traffic=lambda: None, timeout_s=90)
 
 
-def query(http: Http, prometheus: str, expr: str) -> list[dict[str, Any]]:
-    status, body = http.call("GET", f"{prometheus}/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
+def query(http: Http, prometheus: Prometheus, expr: str) -> list[dict[str, Any]]:
+    status, body = http.call("GET", f"{prometheus.url}/api/v1/query?" + urllib.parse.urlencode({"query": expr}),
+                             authorization=prometheus.authorization)
     assert status == 200, (expr, body)
     return body["data"]["result"]  # type: ignore[index]
 
@@ -254,3 +223,47 @@ def test_up_sends_a_trace_with_a_span_per_service_when_an_endpoint_is_set(
     quiet = run_fovea(["up", "redis"], {**env, "FOVEA_OTLP_ENDPOINT": ""}, timeout=60)
     assert quiet.returncode == 0, quiet.stderr
     assert trace_receiver.bodies == []
+
+
+# -- Prometheus and the collector behind credentials (issue 19) ------------------------------------------
+def test_prometheus_and_the_collector_refuse_every_request_without_credentials_and_have_no_lifecycle_api(
+        make_project: ProjectFactory) -> None:
+    """Before: a page on any origin could POST Prometheus' /-/quit, and the collector took metric writes,
+    /-/reload and /debug/pprof from anyone. Now nothing answers without the generated credentials (a web
+    page does not have them), and Prometheus has no lifecycle API at all."""
+    import urllib.request
+
+    from fovea_ctl.wire import authorization
+
+    project = make_project()
+    _, result = project.up(RecordingReporter(), ["otel-collector"])  # with Prometheus, which it needs ready
+    assert result.ok, [f.describe() for f in result.failures]
+    s = project.stack
+    prometheus = f"http://127.0.0.1:{s.host_port(s.units['prometheus'].ports[0])}"
+    collector = f"http://127.0.0.1:{s.host_port(s.units['otel-collector'].port_for(4318))}"  # type: ignore[arg-type]
+    metrics_password = authorization("basic", "fovea", project.secrets.value("prometheus_password"))
+    collector_password = authorization("basic", "fovea", project.secrets.value("collector_password"))
+
+    def status(method: str, url: str, credential: str | None = None, origin: str | None = None) -> int:
+        headers = {"Content-Type": "text/plain"} | ({"Authorization": credential} if credential else {}) \
+            | ({"Origin": origin} if origin else {})
+        request = urllib.request.Request(url, method=method, headers=headers, data=b"" if method == "POST" else None)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    for method, path in (("POST", "/-/quit"), ("POST", "/-/reload"), ("GET", "/-/ready"), ("GET", "/api/v1/query?query=up"),
+                         ("POST", "/api/v1/write"), ("GET", "/metrics")):
+        assert status(method, prometheus + path, origin="http://evil.example") == 401, path
+    assert status("POST", prometheus + "/-/quit", metrics_password) == 403  # no lifecycle API, even with the password
+    assert status("GET", prometheus + "/api/v1/query?query=up", metrics_password) == 200
+    assert status("GET", prometheus + "/api/v1/query?query=up", collector_password) == 401  # each its own secret
+
+    for method, path in (("POST", "/opentelemetry/v1/metrics"), ("GET", "/-/reload"), ("GET", "/debug/pprof/"),
+                         ("GET", "/metrics"), ("GET", "/flags")):
+        assert status(method, collector + path, origin="http://evil.example") == 401, path
+    assert status("GET", collector + "/health") == 200  # the probe's: tells nothing, changes nothing
+    assert status("GET", collector + "/metrics", collector_password) == 200
+    assert status("GET", prometheus + "/-/ready", metrics_password) == 200  # both still up

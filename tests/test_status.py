@@ -9,8 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fovea_ctl.status import StatusReport, ServiceStatus, collect_status, remembered_roster, render_table
-from fovea_ctl.wire import parse_engine_time
+from fovea_ctl.status import collect_status, remembered_roster
 from tests.conftest import ROOT, ProjectFactory, run_fovea, write_stack_root
 
 # A real RQ worker (the backend image has RQ) registered in a Redis that requires a password from a secret.
@@ -26,12 +25,14 @@ def build_stack(settings):
     backend = ImageSpec(recipe=BuildRecipe(name="fovea/backend", context="@REPO@/services/backend"))
     return Stack(name=settings.project, port_base=settings.port_base, secrets=[Secret(name="redis_password")], services=[
         Service(name="redis", image=redis, user="0", secrets=["redis_password"], ports=[Port(container=6379)],
+                capabilities=["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"],
                 env={{"REDIS_PASSWORD_FILE": "/run/secrets/redis_password"}},  # the image's entrypoint: requirepass from the file
                 command=["redis-server", "--bind", "0.0.0.0"],
                 probe=RedisProbe(budget_s=30)),
         Service(name="worker", image=backend, user="0", secrets=["redis_password"], depends_on={{"redis": "ready"}},
                 entrypoint=["python3", "-c", WORKER], probe=RqWorkerProbe(redis="redis", budget_s=90)),
-        Service(name="setup", image=redis, command=["true"], one_shot=True),
+        Service(name="setup", image=redis, command=["true"], one_shot=True,
+                capabilities=["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"]),
     ])
 '''
 
@@ -97,7 +98,8 @@ def test_status_probes_live_without_heavy_imports_and_authenticates_to_redis(mak
     assert result.returncode == 1
 
     # The worker stops: it is no longer registered (a stopped RQ worker marks itself dead / drops its key).
-    project.engine.stop_container(project.observe().containers["worker"].id, 5)
+    with project.writing():
+        project.engine.stop_container(project.observe().containers["worker"].id, 5)
     listed = rows(run_fovea(["status", "--json"], env).stdout)
     assert listed["worker"]["state"] == "exited" and not listed["worker"]["ready"]
 
@@ -120,30 +122,34 @@ def test_roster_memo_is_used_only_while_every_input_is_unchanged(make_project: P
     assert remembered_roster() is None  # another setting: another roster (other host ports)
 
 
-def test_table_is_one_aligned_line_per_service() -> None:
-    report = StatusReport("p", [
-        ServiceStatus("postgres", "service", "running", True, "probe passed", "healthy", 75.0, 0, None,
-                      {"5432/tcp": 25432}, "fovea/postgres:abc"),
-        ServiceStatus("grafana", "service", "unavailable", False, "registry mode only"),
-    ])
-    lines = render_table(report, colour=False).splitlines()
-    assert lines[0].split() == ["service", "state", "ready", "health", "uptime", "restarts", "ports", "image", "detail"]
-    assert lines[1].split() == ["postgres", "running", "yes", "healthy", "1m", "0", "127.0.0.1:25432->5432/tcp",
-                                "fovea/postgres:abc"]
-    assert lines[2].split()[:3] == ["grafana", "unavailable", "n/a"] and lines[2].endswith("registry mode only")
-    assert lines[0].index("state") == lines[1].index("running") == lines[2].index("unavailable")
-    assert all(line == line.rstrip() for line in lines)
-    assert "\x1b[32myes\x1b[0m" in render_table(report, colour=True)
+def test_no_file_fovea_keeps_under_its_state_folder_holds_a_secret_or_is_open_to_others(
+        make_project: ProjectFactory, tmp_path: Path) -> None:
+    """Before: `FOVEA_SECRET_<NAME>=value` and the whole `.env` were copied into status-roster.json, 0644 in a
+    0755 folder. Now the roster keeps a keyed digest of its inputs, and everything fovea writes under
+    `.fovea/` (roster, lock, hash key, content hashes, build logs, restore journal) is 0600 in 0700."""
+    import secrets as random
 
+    root = write_stack_root(tmp_path, AUTH_STACK)
+    supplied, in_dotenv = f"supplied-{random.token_hex(16)}", f"dotenv-{random.token_hex(16)}"
+    (root / ".env").write_text(f"FOVEA_SCALE=\nSOME_API_TOKEN={in_dotenv}\n")
+    project = make_project(root=root)
+    env = {**make_project.env(project), "FOVEA_SECRET_REDIS_PASSWORD": supplied}
+    for command in (["up"], ["status", "--json"], ["status"], ["plan"], ["config"]):
+        result = run_fovea(command, env)
+        assert result.returncode == 0, (command, result.stdout + result.stderr)
+    assert any(r["name"] == "redis" and r["ready"] for r in json.loads(run_fovea(["status", "--json"], env).stdout)["services"])
 
-def test_engine_times_parse_to_posix_seconds() -> None:
-    assert parse_engine_time("0001-01-01T00:00:00Z") is None
-    assert parse_engine_time("2026-12-04T00:55:14.123456789Z") == 1796345714.123456789
-    assert parse_engine_time("2026-12-04T00:55:14Z") == 1796345714.0
-    # The arithmetic against the standard library, over leap days, century rules and month ends.
-    from datetime import UTC, datetime, timedelta
-
-    for moment in [datetime(1970, 1, 1, tzinfo=UTC), datetime(2000, 2, 29, 23, 59, 59, tzinfo=UTC),
-                   datetime(2100, 3, 1, tzinfo=UTC), datetime(2024, 12, 31, 12, 0, 1, tzinfo=UTC),
-                   *(datetime(1999, 12, 25, 6, 7, 8, tzinfo=UTC) + timedelta(days=37 * n) for n in range(400))]:
-        assert parse_engine_time(moment.strftime("%Y-%m-%dT%H:%M:%SZ")) == moment.timestamp(), moment
+    state = root / ".fovea"
+    written = sorted(state.rglob("*"))
+    assert (state / project.settings.project / "status-roster.json") in written
+    assert (state / project.settings.project / "project.lock") in written
+    assert state.stat().st_mode & 0o777 == 0o700
+    loose = [(str(p.relative_to(state)), oct(p.stat().st_mode & 0o777)) for p in written
+             if p.stat().st_mode & 0o777 != (0o700 if p.is_dir() else 0o600)]
+    assert loose == []
+    for path in written:
+        if path.is_file():
+            content = path.read_bytes()
+            assert supplied.encode() not in content and in_dotenv.encode() not in content, path
+    roster = json.loads((state / project.settings.project / "status-roster.json").read_text())
+    assert len(roster["fingerprint"]) == 64 and set(roster["fingerprint"]) <= set("0123456789abcdef")

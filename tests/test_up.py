@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import socket
 import subprocess
 import time
@@ -13,6 +12,7 @@ import pytest
 import yaml
 
 from fovea_ctl.model import (
+    ROOT_ENTRYPOINT_CAPABILITIES,
     BuildRecipe,
     Condition,
     ConfigFile,
@@ -25,14 +25,14 @@ from fovea_ctl.model import (
     Stack,
 )
 from fovea_ctl.settings import Settings
-from tests.conftest import FOVEA, compose_binary, ROOT, ProjectFactory, RecordingReporter, run_fovea, write_stack_root
+from tests.conftest import ProjectFactory, RecordingReporter, compose_binary, host_clip, run_fovea, write_stack_root
 
 REDIS = ImageSpec(recipe=BuildRecipe(name="fovea/redis", context="stack/images/redis"))
 
 
 def redis_service(name: str, **kwargs: object) -> Service:
     return Service(name=name, image=REDIS, command=["redis-server", "--bind", "0.0.0.0", "--protected-mode", "no"],
-                   **kwargs)  # type: ignore[arg-type]
+                   capabilities=ROOT_ENTRYPOINT_CAPABILITIES, **kwargs)  # type: ignore[arg-type]
 
 
 def test_up_respects_the_dag_then_converges(make_project: ProjectFactory, tmp_path: Path) -> None:
@@ -82,7 +82,7 @@ def test_probe_that_never_passes_and_container_that_exits(make_project: ProjectF
         return Stack(name=settings.project, port_base=settings.port_base, services=[
             redis_service("healthy", ports=[Port(container=6379)], probe=RedisProbe()),
             redis_service("stuck", probe=ExecProbe(command=["sh", "-c", "echo not yet >&2; exit 1"], budget_s=2)),
-            Service(name="crasher", image=REDIS, command=["sh", "-c", "echo boom from crasher; exit 3"],
+            Service(name="crasher", image=REDIS, capabilities=ROOT_ENTRYPOINT_CAPABILITIES, command=["sh", "-c", "echo boom from crasher; exit 3"],
                     probe=RedisProbe(budget_s=30)),
             redis_service("after-stuck", depends_on={"stuck": Condition.READY}),
         ])
@@ -121,11 +121,11 @@ def test_a_dependency_that_fails_to_create_stops_its_started_dependents(make_pro
 
 
 FAILING_STACK = '''
-from fovea_ctl.model import BuildRecipe, ImageSpec, ExecProbe, Service, Stack
+from fovea_ctl.model import ROOT_ENTRYPOINT_CAPABILITIES as CAPS, BuildRecipe, ImageSpec, ExecProbe, Service, Stack
 def build_stack(settings):
     image = ImageSpec(recipe=BuildRecipe(name="fovea/redis", context="@REPO@/stack/images/redis"))
     return Stack(name=settings.project, port_base=settings.port_base, services=[
-        Service(name="never-ready", image=image, command=["redis-server"],
+        Service(name="never-ready", image=image, command=["redis-server"], capabilities=CAPS,
                 probe=ExecProbe(command=["sh", "-c", "echo probe says no >&2; exit 1"], budget_s=1.5)),
     ])
 '''
@@ -244,11 +244,11 @@ def test_secrets_never_leak_but_work(make_project: ProjectFactory) -> None:
     password = passwords["postgres_password"]
 
     port = project.stack.host_port(project.stack.units["postgres"].ports[0])
-    with psycopg.connect(host="127.0.0.1", port=port, user="fovea", dbname="fovea", password=password) as conn:
-        # pgvector is installed; the backend's migration creates the extension (see the image's entrypoint)
-        assert conn.execute("SELECT name FROM pg_available_extensions WHERE name = 'vector'").fetchone() == ("vector",)
+    with psycopg.connect(host="127.0.0.1", port=port, user="fovea_app", dbname="fovea", password=password) as conn:
+        # the application's role: pgvector is there (the image's entrypoint made it, as the superuser)
+        assert conn.execute("SELECT extname FROM pg_extension WHERE extname = 'vector'").fetchone() == ("vector",)
     with pytest.raises(psycopg.OperationalError):
-        psycopg.connect(host="127.0.0.1", port=port, user="fovea", dbname="fovea", password="wrong").close()
+        psycopg.connect(host="127.0.0.1", port=port, user="fovea_app", dbname="fovea", password="wrong").close()
 
 
 def test_redis_probe_counts_neither_noauth_nor_an_open_server_as_ready(make_project: ProjectFactory) -> None:
@@ -260,10 +260,12 @@ def test_redis_probe_counts_neither_noauth_nor_an_open_server_as_ready(make_proj
         locked = {"env": {"REDIS_PASSWORD_FILE": "/run/secrets/pw"}, "secrets": ["pw"]}
         return Stack(name=settings.project, port_base=settings.port_base, secrets=[Secret(name="pw")], services=[
             Service(name="locked-no-password-given", image=REDIS, ports=[Port(container=6379)],
+                    capabilities=ROOT_ENTRYPOINT_CAPABILITIES,
                     probe=RedisProbe(budget_s=2), **locked),  # type: ignore[arg-type]
             redis_service("open-but-password-given", ports=[Port(container=6379, host=6380)], secrets=["pw"],
                           probe=RedisProbe(password_secret="pw", budget_s=2)),
             Service(name="locked-and-given", image=REDIS, ports=[Port(container=6379, host=6381)],
+                    capabilities=ROOT_ENTRYPOINT_CAPABILITIES,
                     probe=RedisProbe(password_secret="pw", budget_s=30), **locked),  # type: ignore[arg-type]
         ])
 
@@ -275,29 +277,33 @@ def test_redis_probe_counts_neither_noauth_nor_an_open_server_as_ready(make_proj
     assert "AUTH answered" in failures["open-but-password-given"] and "without any password configured" in failures["open-but-password-given"]
 
 
-def test_publish_user_facing_leaves_internal_ports_unpublished_and_probes_by_exec(
-        make_project: ProjectFactory) -> None:
-    """FOVEA_PUBLISH=user-facing: postgres, redis and the collector publish nothing; they are still
-    proven ready (through `docker exec`), and only the backend and Prometheus listen on 127.0.0.1."""
+def test_publish_user_facing_publishes_only_the_app_and_probes_the_rest_by_exec(
+        make_project: ProjectFactory, tmp_path: Path) -> None:
+    """FOVEA_PUBLISH=user-facing: only what a person opens listens on 127.0.0.1 — the app (the frontend,
+    which proxies /api/ and the read-only /prometheus/) — while postgres, redis, the collector, Prometheus
+    and the backend are still proven ready (through `docker exec`, Prometheus with its credential) and
+    `videos add` reaches the backend through the app."""
     project = make_project(publish="user-facing")
     env = {**make_project.env(project), "FOVEA_PUBLISH": "user-facing"}
-    up = run_fovea(["up", "backend"], env, timeout=600)
+    up = run_fovea(["up", "frontend"], env, timeout=600)
     assert up.returncode == 0, up.stderr
     containers = project.observe().containers
-    for internal in ("postgres", "redis", "otel-collector"):
+    for internal in ("postgres", "redis", "otel-collector", "prometheus", "backend"):
         assert containers[internal].ports == {}, (internal, containers[internal].ports)
         port = project.settings.port_base + project.stack.units[internal].ports[0].container
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", port), timeout=2).close()
-    assert containers["backend"].ports == {3001: project.settings.port_base + 3001}
-    assert containers["prometheus"].ports == {9090: project.settings.port_base + 9090}
+    assert containers["frontend"].ports == {3000: project.settings.port_base + 3000}
     status = json.loads(run_fovea(["status", "--json"], env).stdout)
     rows = {row["name"]: row for row in status["services"] if row["state"] not in ("absent", "unavailable")}
     assert all(row["ready"] for row in rows.values()), [(n, r["detail"]) for n, r in rows.items()]
-    assert run_fovea(["plan", "backend"], env).stdout.strip() == "nothing to do"
+    assert run_fovea(["plan", "frontend"], env).stdout.strip() == "nothing to do"
+    clip = host_clip(tmp_path / "through-the-app.mp4", seconds=1, size="64x64")
+    added = run_fovea(["videos", "add", str(clip)], env)
+    assert added.returncode == 0, added.stderr
     rendered = run_fovea(["render", "compose"], env).stdout
     compose = yaml.safe_load(rendered)
-    assert "ports" not in compose["services"]["postgres"] and compose["services"]["backend"]["ports"]
+    assert [name for name, service in compose["services"].items() if "ports" in service] == ["frontend"]
 
 
 def test_down_keeps_critical_volumes_and_data_survives(make_project: ProjectFactory) -> None:
@@ -308,16 +314,27 @@ def test_down_keeps_critical_volumes_and_data_survives(make_project: ProjectFact
     assert run_fovea(["up", "postgres", "redis"], env).returncode == 0
     port = project.stack.host_port(project.stack.units["postgres"].ports[0])
     password = project.secrets.value("postgres_password")
-    dsn = dict(host="127.0.0.1", port=port, user="fovea", dbname="fovea", password=password)
+    dsn = dict(host="127.0.0.1", port=port, user="fovea_app", dbname="fovea", password=password)
     with psycopg.connect(**dsn) as conn:
         conn.execute("CREATE TABLE keep_me (v text)")
         conn.execute("INSERT INTO keep_me VALUES ('still here')")
+
+    # What a backup killed with SIGKILL leaves behind (no `finally` runs): its helper, holding redis' volume.
+    from fovea_ctl.backup.containers import image_for
+    from fovea_ctl.engine import helper_labels
+
+    leftover = f"{project.settings.project}-helper-killed"
+    with project.writing():
+        project.engine.run_helper(leftover, image_for(project, project.stack.units["redis"]),
+                                  helper_labels(project.settings.project),
+                                  volume_mounts=[(f"{project.settings.project}_redis-data", "/v", True)])
 
     down = run_fovea(["down", "--volumes"], env)
     assert down.returncode == 0, down.stderr
     assert f"kept volume {project.settings.project}_postgres-data" in down.stderr
     assert f"removed volume {project.settings.project}_redis-data" in down.stderr
     assert not project.observe().containers
+    assert not project.engine.list_helpers(project.settings.project)
 
     assert run_fovea(["up", "postgres"], env).returncode == 0
     with psycopg.connect(**dsn) as conn:
@@ -343,58 +360,3 @@ def test_render_compose_is_accepted_by_docker_compose(make_project: ProjectFacto
     assert "/api/health" in " ".join(frontend["healthcheck"]["test"])
 
 
-def test_project_lock_serialises_one_project_only(tmp_path: Path) -> None:
-    from fovea_ctl.errors import LockTimeout
-    from fovea_ctl.project import project_lock
-
-    first = Settings(root=ROOT, project="lock-a")
-    other = Settings(root=ROOT, project="lock-b")
-    with project_lock(first):
-        with project_lock(other):
-            pass  # another project is not blocked
-        with pytest.raises(LockTimeout):
-            with project_lock(first, timeout_s=0.3):
-                pass
-
-
-def test_project_lock_refuses_a_planted_symlink_and_leaves_its_target_untouched(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
-    from fovea_ctl.errors import LockUnsafe
-    from fovea_ctl.project import project_lock
-
-    settings = Settings(root=ROOT, project="lock-planted")
-    victim = tmp_path / "victim"
-    victim.write_text("precious\n")
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    lock_dir = tmp_path / f"fovea-locks-{os.getuid()}"
-
-    lock_dir.mkdir(mode=0o700)
-    (lock_dir / "lock-planted.lock").symlink_to(victim)  # where the lock file would be
-    with pytest.raises(LockUnsafe, match="symlink"):
-        with project_lock(settings):
-            pass
-    assert victim.read_text() == "precious\n"
-
-    (lock_dir / "lock-planted.lock").unlink()
-    lock_dir.rmdir()
-    lock_dir.symlink_to(tmp_path)  # where the lock directory would be
-    with pytest.raises(LockUnsafe, match="is a symlink"):
-        with project_lock(settings):
-            pass
-    lock_dir.unlink()
-    lock_dir.mkdir(mode=0o755)
-    lock_dir.chmod(0o755)  # ours, but others may enter (an older fovea made it so): tightened
-    with project_lock(settings):  # a private directory works, and the lock file is not truncated
-        (lock_dir / "lock-planted.lock").write_text("kept")
-    with project_lock(settings):
-        pass
-    assert (lock_dir / "lock-planted.lock").read_text() == "kept"
-    assert lock_dir.stat().st_mode & 0o777 == 0o700
-    assert victim.read_text() == "precious\n"
-    if os.getuid() == 0:  # a directory someone else made in the shared /tmp is never used
-        os.chown(lock_dir, 65534, 65534)
-        with pytest.raises(LockUnsafe, match="owned by uid 65534"):
-            with project_lock(settings):
-                pass

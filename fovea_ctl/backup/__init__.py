@@ -18,15 +18,16 @@ public face: `restore`, the CLI and `down` import from here only.
 
 from fovea_ctl.backup.background import InBackground
 from fovea_ctl.backup.catalog import backup_root, list_backups, load_info, resolve_backup
-from fovea_ctl.backup.containers import (exec_text, helper_container, image_for, mounting_service,
-                                         postgres_access, psql, running_container)
+from fovea_ctl.backup.containers import (any_image, app_role, database_service, exec_text, extensions_to_create,
+                                         helper_container, image_for, mounting_service, postgres_access, psql,
+                                         running_container)
 from fovea_ctl.backup.create import create_backup, stack_hash
 from fovea_ctl.backup.fifo_transport import chunks_to_fifo, helper_with_fifo
 from fovea_ctl.backup.files import counting, permission_warnings, read_file_chunks, sha256_file
 from fovea_ctl.backup.manifest import (AGE_IDENTITY_ENV, AGE_RECIPIENT_ENV, MANIFEST, OLD_PREFIX, PARTIAL_PREFIX,
                                        SCHEMA_VERSION, STAGING_PREFIX, VERIFIED, BackupClass, BackupInfo,
                                        BackupManifest, BackupResult, ItemRecord, VerifyRecord)
-from fovea_ctl.backup.progress import QuietProgress, TransferProgress, make_progress
+from fovea_ctl.backup.progress import QuietProgress, TransferProgress, human, make_progress
 from fovea_ctl.backup.prune import prune_backups
 from fovea_ctl.backup.verify import check_checksums, decrypt_secrets, verify_backup
 from fovea_ctl.backup.write_markers import fresh_backups
@@ -34,8 +35,8 @@ from fovea_ctl.backup.write_markers import fresh_backups
 __all__ = [
     "AGE_IDENTITY_ENV", "AGE_RECIPIENT_ENV", "MANIFEST", "OLD_PREFIX", "PARTIAL_PREFIX", "SCHEMA_VERSION",
     "STAGING_PREFIX", "VERIFIED", "BackupClass", "BackupInfo", "BackupManifest", "BackupResult", "InBackground", "ItemRecord",
-    "QuietProgress", "TransferProgress", "VerifyRecord", "backup_root", "check_checksums", "chunks_to_fifo", "counting", "create_backup", "decrypt_secrets",
-    "exec_text", "fresh_backups", "helper_container", "helper_with_fifo", "image_for", "list_backups", "load_info", "make_progress",
+    "QuietProgress", "TransferProgress", "VerifyRecord", "any_image", "app_role", "backup_root", "database_service", "extensions_to_create", "check_checksums", "chunks_to_fifo", "counting", "create_backup", "decrypt_secrets",
+    "exec_text", "fresh_backups", "helper_container", "helper_with_fifo", "human", "image_for", "list_backups", "load_info", "make_progress",
     "mounting_service", "permission_warnings", "postgres_access", "prune_backups", "psql", "read_file_chunks", "resolve_backup",
     "running_container", "sha256_file", "stack_hash", "verify_backup",
 ]

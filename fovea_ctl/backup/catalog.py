@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fovea_ctl.backup.manifest import MANIFEST, VERIFIED, BackupInfo, BackupManifest, VerifyRecord
-from fovea_ctl.errors import UsageError
+from fovea_ctl.errors import BackupDamaged, UsageError
 
 if TYPE_CHECKING:
     from fovea_ctl.project import Project
@@ -22,7 +22,16 @@ def backup_root(project: Project, override: Path | None = None) -> Path:
 
 
 def load_info(path: Path) -> BackupInfo:
-    manifest = BackupManifest.model_validate_json((path / MANIFEST).read_text())
+    """A backup's manifest and verify record; a manifest that is not one fovea writes is BackupDamaged
+    (an artifact named by a path, a field of the wrong type, ...)."""
+    from pydantic import ValidationError
+
+    try:
+        manifest = BackupManifest.model_validate_json((path / MANIFEST).read_text())
+    except ValidationError as exc:
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()][:5]
+        raise BackupDamaged(f"backup {path.name}: its manifest is not one `fovea backup` writes: " + "; ".join(problems),
+                            hint="do not trust this folder; restore from another backup (`fovea backup list`)") from None
     verified = None
     if (path / VERIFIED).is_file():
         try:
@@ -42,7 +51,7 @@ def list_backups(root: Path, project: str | None = None) -> list[BackupInfo]:
             continue
         try:
             info = load_info(path)
-        except (ValueError, OSError):
+        except (ValueError, OSError, BackupDamaged):
             continue
         if project is None or info.manifest.project == project:
             found.append(info)

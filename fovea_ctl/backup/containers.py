@@ -9,11 +9,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fovea_ctl.backup.manifest import ItemRecord
 from fovea_ctl.engine import helper_labels
-from fovea_ctl.errors import FoveaError
+from fovea_ctl.errors import BackupDamaged, FoveaError
 from fovea_ctl.model import Service
 
 if TYPE_CHECKING:
+    from psycopg.sql import Composable
+
     from fovea_ctl.observe import ObservedState
     from fovea_ctl.project import Project
 
@@ -52,7 +55,7 @@ def helper_container(project: Project, image: str, volumes: dict[str, str], read
         yield cid
     finally:
         try:
-            engine.remove_container(cid)
+            engine.remove_helper(cid)
         except FoveaError:
             pass
 
@@ -78,13 +81,52 @@ def running_container(project: Project, service: Service, observed: ObservedStat
 
 
 def postgres_access(service: Service) -> tuple[str, str]:
+    """The cluster's superuser and the application's database: what fovea's maintenance (dumps, restores,
+    rotations) uses, over the local socket inside the container."""
     return service.env.get("POSTGRES_USER", "postgres"), service.env.get("POSTGRES_DB", service.env.get("POSTGRES_USER", "postgres"))
 
 
-def psql(project: Project, container: str, service: Service, sql: str, database: str | None = None) -> str:
+def app_role(service: Service) -> str:
+    """The role the application logs in as and that owns its database (not a superuser, see the image)."""
+    return service.env.get("POSTGRES_APP_USER") or postgres_access(service)[0]
+
+
+def declared_extensions(service: Service) -> list[str]:
+    """The extensions the stack declares for this database (POSTGRES_EXTENSIONS): the only ones fovea makes."""
+    return [name for name in service.env.get("POSTGRES_EXTENSIONS", "").split(",") if name]
+
+
+def database_service(project: Project, item: ItemRecord) -> Service:
+    """The service a database item of a backup belongs to: named by the manifest, and only one of the
+    stack's that mounts that item's volume (a manifest cannot send SQL to another service)."""
+    name = item.details.get("service", "postgres")
+    service = project.stack.units.get(name)
+    if service is None or not any(m.volume == item.name for m in service.mounts):
+        raise BackupDamaged(f"{item.name}: the manifest names service {name!r}, which does not hold this volume in the stack",
+                            hint="this manifest was not written by `fovea backup` for this stack; do not trust it")
+    return service
+
+
+def extensions_to_create(service: Service, item: ItemRecord) -> list[str]:
+    """The extensions a dump needs before pg_restore (recorded in its manifest), each one the stack declares;
+    anything else refuses the backup: a manifest never chooses what SQL runs."""
+    recorded = [name for name in item.details.get("extensions", "").split(",") if name]
+    undeclared = [name for name in recorded if name not in declared_extensions(service)]
+    if undeclared:
+        raise BackupDamaged(f"{item.name}: the manifest asks for extensions {', '.join(map(repr, undeclared))}, which the "
+                            f"stack does not declare (declared: {', '.join(declared_extensions(service)) or 'none'}); "
+                            "nothing was touched", hint="this manifest was not written by `fovea backup` for this stack; "
+                                                        "do not trust it")
+    return recorded
+
+
+def psql(project: Project, container: str, service: Service, sql: str | Composable, database: str | None = None) -> str:
+    """One statement as the superuser over the local socket. Build statements that carry names or values
+    with psycopg's `sql` module (identifiers and literals quoted by it), never by pasting strings."""
     user, db = postgres_access(service)
+    text = sql if isinstance(sql, str) else sql.as_string(None)
     return exec_text(project, container, ["psql", "-X", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", database or db,
-                                          "-Atc", sql], user="postgres").strip()
+                                          "-Atc", text], user="postgres").strip()
 
 
 

@@ -40,11 +40,8 @@ def create_backup(project: Project, backup_class: BackupClass, root: Path, progr
     Under the project lock, like `up`, `down` and `restore`: a backup never reads a service that another
     command is recreating (it waits for that command, or that command waits for it).
     """
-    from fovea_ctl.project import project_lock
-    from fovea_ctl.restore_journal import recover_interrupted_restore
-
-    with project_lock(project.settings, on_wait=lambda: progress.note("waiting: another fovea command holds this project")):
-        recover_interrupted_restore(project, note=progress.note)
+    with project.writing(on_wait=lambda: progress.note("waiting: another fovea command holds this project"),
+                         note=progress.note):
         if not root.is_dir():
             root.mkdir(parents=True, mode=PRIVATE_DIR)
         _remove_dead_partials(root, project.settings.project, progress)

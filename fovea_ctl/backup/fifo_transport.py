@@ -207,6 +207,8 @@ def chunks_to_fifo(project: Project, container: str, command: list[str], fifo: H
         finally:
             os.close(fd)
     code = exited.result()
+    if isinstance(unreadable, FoveaError):  # the source refused itself (a restore's archive check): as it said
+        raise unreadable
     if unreadable is not None:
         raise FoveaError(f"reading what goes into `{' '.join(command)[:80]}` failed: "
                          f"{type(unreadable).__name__}: {unreadable}") from None

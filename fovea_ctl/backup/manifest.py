@@ -6,7 +6,9 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel
+from typing import Annotated
+
+from pydantic import BaseModel, Field
 
 from fovea_ctl import __version__
 from fovea_ctl.backup.files import sha256_file
@@ -36,11 +38,16 @@ class BackupClass(StrEnum):
         return priority is Priority.IMPORTANT and self is not BackupClass.CRITICAL
 
 
+# An artifact is a plain file name inside its backup folder: never a path (absolute, `../`, a subfolder),
+# so a manifest can only point at files of its own folder.
+ARTIFACT_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+
 class ItemRecord(BaseModel):
     name: str  # a stack volume name, or `dotenv` / `secrets`
     kind: str  # volume | file
     strategy: str
-    artifact: str | None = None
+    artifact: Annotated[str, Field(pattern=ARTIFACT_NAME)] | None = None
     size: int = 0
     sha256: str | None = None
     duration_s: float = 0.0
@@ -50,6 +57,12 @@ class ItemRecord(BaseModel):
     # compares it with now to know whether the backup still holds every byte.
     write_marker: str | None = None
     details: dict[str, str] = {}
+
+    def path_in(self, folder: Path) -> Path:
+        """The artifact's file in backup `folder` (its name is a plain file name: see ARTIFACT_NAME)."""
+        if not self.artifact:
+            raise UsageError(f"item {self.name} has no artifact: {self.skipped}")
+        return folder / self.artifact
 
     @property
     def encrypted(self) -> bool:

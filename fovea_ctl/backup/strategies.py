@@ -61,7 +61,9 @@ def _backup_pg(ctx: BackupContext, volume: Volume) -> ItemRecord:
     user, database = postgres_access(service)
     marker, wal_lsn = pg_position(project, container, service)  # before pg_dump's snapshot: see write_markers
     ctx.postgres_version = psql(project, container, service, "show server_version")
-    size = int(psql(project, container, service, f"select pg_database_size('{database}')") or 0)
+    from psycopg import sql
+
+    size = int(psql(project, container, service, sql.SQL("select pg_database_size({})").format(sql.Literal(database))) or 0)
     # Extensions made while initdb's single-user bootstrap ran get system OIDs, and pg_dump skips those
     # (pgvector here): they are recorded and created before pg_restore instead.
     extensions = psql(project, container, service, "select string_agg(extname, ',') from pg_extension where extname <> 'plpgsql'")

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fovea_ctl.backup.catalog import load_info
-from fovea_ctl.backup.containers import helper_container, image_for
+from fovea_ctl.backup.containers import (database_service, extensions_to_create, helper_container, image_for,
+                                         postgres_access)
 from fovea_ctl.backup.encryption import identity_from
 from fovea_ctl.backup.files import CHUNK, ChunkReader, counting, permission_warnings, read_file_chunks, sha256_file, write_json_atomic
 from fovea_ctl.backup.manifest import AGE_IDENTITY_ENV, MANIFEST, VERIFIED, BackupManifest, ItemRecord, VerifyRecord
@@ -29,7 +30,11 @@ def check_checksums(folder: Path, manifest: BackupManifest, only: list[str] | No
     for item in manifest.copied:
         if only and item.name not in only:
             continue
-        path = folder / str(item.artifact)
+        path = item.path_in(folder)
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            problems.append(f"{item.name}: artifact {path.name} is not a regular file of the backup folder "
+                            "(a link or a folder): refusing to read it")
+            continue
         if not path.is_file():
             problems.append(f"{item.name}: artifact {path.name} is missing")
             continue
@@ -46,23 +51,27 @@ TRIAL_PG = """set -e
 initdb -D /tmp/trial -U "$1" --auth=trust >/dev/null </dev/null
 pg_ctl -D /tmp/trial -w -l /tmp/trial.log -o "-c listen_addresses= -c fsync=off" start >/dev/null </dev/null
 createdb -U "$1" "$2" </dev/null
-for ext in $(echo "$3" | tr ',' ' '); do psql -X -q -U "$1" -d "$2" -c "create extension if not exists \"$ext\"" </dev/null; done
+for ext in $(echo "$3" | tr ',' ' '); do psql -X -q -v ON_ERROR_STOP=1 -U "$1" -d "$2" -v ext="$ext" <<'SQL'
+create extension if not exists :"ext";
+SQL
+done
 pg_restore -U "$1" -d "$2" --exit-on-error --no-owner --no-privileges
 psql -X -U "$1" -d "$2" -Atc "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relkind = 'r' and n.nspname = 'public'" </dev/null
 """
 
 
 def _trial_pg(project: Project, folder: Path, item: ItemRecord, progress: TransferProgress, identity: Any) -> str:
-    service = project.stack.units.get(item.details.get("service", "postgres"))
-    if service is None:
-        raise FoveaError(f"{item.name}: the stack has no service {item.details.get('service')!r} to take its image from")
+    """pg_restore into a throwaway server of the stack's image. Names come from the stack, and only the
+    extensions it declares are made: a manifest never chooses what runs (see containers.extensions_to_create)."""
+    service = database_service(project, item)
+    extensions = extensions_to_create(service, item)
+    user, database = postgres_access(service)
     image = image_for(project, service)
-    path = folder / str(item.artifact)
+    path = item.path_in(folder)
     progress.begin(f"{item.name} (trial)", path.stat().st_size)
     with helper_container(project, image, {}) as helper:
         stream = project.engine.exec_stream(
-            helper, ["sh", "-c", TRIAL_PG, "trial", item.details.get("user", "postgres"), item.details.get("database", "postgres"),
-                     item.details.get("extensions", "")],
+            helper, ["sh", "-c", TRIAL_PG, "trial", user, database, ",".join(extensions)],
             user="postgres", stdin=counting(read_file_chunks(path, identity=identity),
                                             lambda n: progress.advance(f"{item.name} (trial)", n)))
         out = b"".join(stream).decode(errors="replace").strip()
@@ -76,7 +85,7 @@ def _trial_pg(project: Project, folder: Path, item: ItemRecord, progress: Transf
 def _trial_tar(project: Project, folder: Path, item: ItemRecord, progress: TransferProgress, identity: Any) -> str:
     import zstandard
 
-    path = folder / str(item.artifact)
+    path = item.path_in(folder)
     members = 0
     data = 0
     label = f"{item.name} (read)"
@@ -101,7 +110,7 @@ def _trial_rdb(project: Project, folder: Path, item: ItemRecord, progress: Trans
     service = project.stack.units.get(item.details.get("service", "redis"))
     if service is None:
         raise FoveaError(f"{item.name}: the stack has no service {item.details.get('service')!r} to take its image from")
-    path = folder / str(item.artifact)
+    path = item.path_in(folder)
     with helper_container(project, image_for(project, service), {}) as helper:
         stream = project.engine.exec_stream(helper, ["sh", "-c", "cat > /tmp/dump.rdb && redis-check-rdb /tmp/dump.rdb"],
                                             stdin=read_file_chunks(path, identity=identity))
@@ -112,7 +121,7 @@ def _trial_rdb(project: Project, folder: Path, item: ItemRecord, progress: Trans
 
 
 def _trial_secrets(project: Project, folder: Path, item: ItemRecord, progress: TransferProgress, identity: Any) -> str:
-    names = _open_secrets(folder / str(item.artifact), identity, "the identity").getnames()
+    names = _open_secrets(item.path_in(folder), identity, "the identity").getnames()
     return f"decrypted ok ({len(names)} files)"
 
 

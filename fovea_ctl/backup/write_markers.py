@@ -42,14 +42,14 @@ LISTING = ("find /v -mindepth 1 \\( -name '.fovea-restore-*' -o -name '.fovea-ol
 #   (recycled after a checkpoint) or pg_walinspect is missing, only the snapshot counts: stale, never
 #   wrongly fresh.
 PG_POSITION = ("select (select system_identifier from pg_control_system()) || ' ' || "
-               "(select oid from pg_database where datname = '{database}') || ' ' || pg_current_wal_lsn(); "
+               "(select oid from pg_database where datname = {database}) || ' ' || pg_current_wal_lsn(); "
                "select pg_current_snapshot()")
 PG_WALINSPECT = "create extension if not exists pg_walinspect"
 STATISTICS_FILENODES = ("select string_agg(pg_relation_filenode(c.oid)::text, ',') from pg_class c where c.oid = "
                         "'pg_statistic'::regclass or c.oid = (select reltoastrelid from pg_class where oid = 'pg_statistic'::regclass) "
                         "or c.oid in (select indexrelid from pg_index where indrelid in ('pg_statistic'::regclass, "
                         "(select reltoastrelid from pg_class where oid = 'pg_statistic'::regclass)))")
-WAL_WRITES = ("select count(*) from pg_get_wal_block_info('{since}', pg_current_wal_lsn()) b where b.reldatabase = {oid} "
+WAL_WRITES = ("select count(*) from pg_get_wal_block_info({since}, pg_current_wal_lsn()) b where b.reldatabase = {oid} "
               "and b.relfilenode not in ({excluded}) and ((b.resource_manager = 'Heap' and split_part(b.record_type, '+', 1) "
               "in ('INSERT', 'DELETE', 'UPDATE', 'HOT_UPDATE')) or (b.resource_manager = 'Heap2' and "
               "split_part(b.record_type, '+', 1) = 'MULTI_INSERT') or b.resource_manager = 'Sequence')")
@@ -62,7 +62,9 @@ def pg_position(project: Project, container: str, service: Service) -> tuple[str
         psql(project, container, service, PG_WALINSPECT, database="postgres")  # before the marker: its commit precedes it
     except FoveaError:
         pass  # without it only the snapshot is compared
-    first, snapshot = psql(project, container, service, PG_POSITION.format(database=database),
+    from psycopg import sql
+
+    first, snapshot = psql(project, container, service, sql.SQL(PG_POSITION).format(database=sql.Literal(database)),
                            database="postgres").splitlines()
     cluster, oid, lsn = first.split(" ")
     return f"pg:{cluster}:{oid}:{lsn}:{snapshot}", lsn
@@ -85,12 +87,16 @@ def pg_unchanged(project: Project, container: str, service: Service, then: str, 
         return True
     if snapshot.split(":")[2] != "":  # a transaction with an id was in flight at the marker
         return False
+    from psycopg import sql
+
     try:
         database = postgres_access(service)[1]
         excluded = psql(project, container, service, STATISTICS_FILENODES, database=database)
-        writes = psql(project, container, service, WAL_WRITES.format(since=lsn, oid=int(oid), excluded=excluded),
-                      database="postgres")
-    except FoveaError:  # the WAL since is recycled, or pg_walinspect is missing
+        # `lsn` comes from the backup's manifest: a value, quoted as one, never part of the statement
+        statement = sql.SQL(WAL_WRITES).format(since=sql.Literal(lsn), oid=sql.Literal(int(oid)),
+                                               excluded=sql.SQL(", ").join(sql.Literal(int(n)) for n in excluded.split(",")))
+        writes = psql(project, container, service, statement, database="postgres")
+    except (FoveaError, ValueError):  # the WAL since is recycled, pg_walinspect is missing, or the marker is not ours
         return False
     return writes == "0"
 

@@ -45,13 +45,14 @@ def _exit_at_once(code: int) -> None:
 
 
 def _typer_main() -> None:
-    from fovea_ctl.cli import config, images, lifecycle, logs, render, models, secrets, smoke, status, swarm, videos  # noqa: F401  (registers)
+    from fovea_ctl.cli import config, images, lifecycle, logs, render, models, secrets, smoke, status, swarm, users, videos  # noqa: F401  (registers)
+    from fovea_ctl.cli import exec, ops  # noqa: F401  (registers the operator verbs)
     from fovea_ctl.cli import backup  # noqa: F401  (registers `backup` and `restore`)
     from fovea_ctl.cli.app import app
     from fovea_ctl.errors import FoveaError
 
     try:
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="fovea")  # also under `python -m fovea_ctl`
         if isinstance(code, int) and code:
             sys.exit(code)
     except FoveaError as exc:

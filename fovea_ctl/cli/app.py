@@ -5,13 +5,17 @@ from __future__ import annotations
 import sys
 from typing import NoReturn
 
+from fovea_ctl.cli import help as compose_help  # before typer: it picks typer's plain help formatter
+
 import typer
+
+compose_help.install()
 
 app = typer.Typer(
     name="fovea",
     help="Build, start, watch, back up and tear down the FOVEA stack.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
     pretty_exceptions_enable=False,
 )
 
@@ -46,6 +50,15 @@ def project(**overrides: object):  # -> Project (imported lazily: pydantic model
                     for e in exc.errors()]
         raise UsageError("invalid settings:\n  " + "\n  ".join(problems)) from None
     return Project(settings)
+
+
+def complete_service(incomplete: str) -> list[str]:
+    """Service names of this project's stack for shell completion; nothing when the stack does not load
+    (a completion must never print an error into the user's command line)."""
+    try:
+        return [name for name in project().stack.units if name.startswith(incomplete)]
+    except Exception:  # noqa: BLE001 - see above
+        return []
 
 
 def fail(message: str, code: int) -> NoReturn:

@@ -163,3 +163,46 @@ def _quiet_reporter():  # -> Reporter
     from fovea_ctl.progress import PlainReporter
 
     return PlainReporter()
+
+
+@backup_app.command("schedule")
+def schedule(
+    daily: Annotated[Optional[str], typer.Option("--daily", help="Run every day at HH:MM (local time)", show_default=False)] = None,
+    backup_class: Annotated[str, typer.Option("--class", help="critical, important or all")] = "critical",
+    keep: Annotated[int, typer.Option("--keep", help="Backups kept per class after each run")] = 7,
+    to: ToOption = None,
+    show: Annotated[bool, typer.Option("--show", help="Print the installed schedule")] = False,
+    remove: Annotated[bool, typer.Option("--remove", help="Remove the installed schedule")] = False,
+    print_only: Annotated[bool, typer.Option("--print", help="Print the units and the cron line; install nothing")] = False,
+) -> None:
+    """Back up daily with a systemd timer (or cron where systemd is absent): `backup CLASS --verify`, then `prune`."""
+    from fovea_ctl.backup import backup_root
+    from fovea_ctl.cli.app import fail
+    from fovea_ctl.ops import schedule as schedules
+
+    target = project()
+    if sum([show, remove, daily is not None]) != 1:
+        fail("give one of --daily HH:MM, --show or --remove", 2)
+    if show:
+        installed = schedules.show(target)
+        if installed is None:
+            fail(f"no backup schedule for project {target.settings.project!r}", 1)
+        sys.stdout.write(f"# {installed.scheduler}: {', '.join(installed.where)}\n{installed.text}\n")
+        return
+    if remove:
+        removed = schedules.remove(target)
+        for what in removed:
+            sys.stderr.write(f"removed {what}\n")
+        if not removed:
+            sys.stderr.write(f"fovea: no backup schedule for project {target.settings.project!r}\n")
+        return
+    assert daily is not None
+    chosen = schedules.parse_schedule(daily, backup_class, keep, backup_root(target, to))
+    if print_only:
+        sys.stdout.write(f"# {schedules.unit_name(target)}.service\n{schedules.render_service(target, chosen)}\n"
+                         f"# {schedules.unit_name(target)}.timer\n{schedules.render_timer(target, chosen)}\n"
+                         f"# crontab line\n{schedules.render_cron(target, chosen)}\n")
+        return
+    installed = schedules.install(target, chosen)
+    sys.stderr.write(f"fovea: {chosen.backup_class} backup daily at {chosen.daily} into {chosen.to} "
+                     f"(verified, keeping {chosen.keep}) via {installed.scheduler}: {', '.join(installed.where)}\n")

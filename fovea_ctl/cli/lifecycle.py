@@ -1,4 +1,4 @@
-"""`fovea up`, `fovea plan`, `fovea down`."""
+"""`fovea up`, `fovea plan`, `fovea down`, `fovea migrate`, and `stop`/`start`/`restart` (ops/lifecycle)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,16 @@ import typer
 
 if TYPE_CHECKING:
     from fovea_ctl.apply import ApplyResult
+    from fovea_ctl.plan import Plan
+    from fovea_ctl.project import Project
 
-from fovea_ctl.cli.app import app, echo_json, project
+from fovea_ctl.cli.app import app, complete_service, echo_json, project
 
 
 @app.command()
 def plan(
-    services: Annotated[Optional[list[str]], typer.Argument(help="Limit to these services and their dependencies")] = None,
+    services: Annotated[Optional[list[str]], typer.Argument(help="Limit to these services and their dependencies",
+                                                            autocompletion=complete_service)] = None,
     remove_orphans: Annotated[bool, typer.Option("--remove-orphans")] = False,
 ) -> None:
     """Print the operations `up` would perform, one per line with its cause, or `nothing to do`."""
@@ -27,7 +30,8 @@ def plan(
 
 @app.command()
 def up(
-    services: Annotated[Optional[list[str]], typer.Argument(help="Start these services and their dependencies")] = None,
+    services: Annotated[Optional[list[str]], typer.Argument(help="Start these services and their dependencies",
+                                                            autocompletion=complete_service)] = None,
     json_lines: Annotated[bool, typer.Option("--json", help="Events as JSON lines on stdout")] = False,
     timeout: Annotated[Optional[float], typer.Option("--timeout", help="Bound the whole run (seconds)")] = None,
     remove_orphans: Annotated[bool, typer.Option("--remove-orphans")] = False,
@@ -35,7 +39,6 @@ def up(
     scale: Annotated[Optional[list[str]], typer.Option("--scale", help="SERVICE=N instances of a scalable service (repeatable)")] = None,
 ) -> None:
     """Build what is missing, create what is absent, start each service the moment its dependencies are ready."""
-    from fovea_ctl.errors import EngineUnreachable, Interrupted
     from fovea_ctl.progress import make_reporter
 
     target = project(gpu=True if gpu else None, scale=",".join(scale) if scale else None)
@@ -44,10 +47,18 @@ def up(
         plan_, result = target.up(reporter, services or None, remove_orphans, timeout)
     finally:
         reporter.close()
+    report_up(target, plan_, result, json_lines)
+
+
+def report_up(target: Project, plan_: Plan, result: ApplyResult, json_lines: bool, verb: str = "up") -> None:
+    """The end of every command that brings services up (`up`, `start`, `restart`): the same exit codes
+    (130 interrupted, 3 engine lost, 5 a service failed) and the same summary and links."""
+    from fovea_ctl.errors import EngineUnreachable, Interrupted
+
     if result.cancelled:
         raise Interrupted("interrupted: ready services stay up; run `fovea up` again to converge")
     if result.engine_lost is not None:  # one line: the units' failures all say the same
-        raise EngineUnreachable(f"{result.engine_lost.message} during `up`; start it, then run `fovea up` "
+        raise EngineUnreachable(f"{result.engine_lost.message} during `{verb}`; start it, then run `fovea up` "
                                 "again (it converges)")
     _raise_failures(result)
     if not json_lines:
@@ -115,3 +126,78 @@ def migrate() -> None:
     finally:
         reporter.close()
     _raise_failures(result)
+
+
+ServicesArgument = Annotated[Optional[list[str]], typer.Argument(
+    help="These services (default: all); what needs a stopped service stops with it", show_default=False,
+    autocompletion=complete_service)]
+
+
+@app.command()
+def stop(
+    services: ServicesArgument = None,
+    timeout: Annotated[Optional[int], typer.Option("--timeout", "-t", help="Seconds to wait for each stop")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="What stopped, as JSON")] = False,
+) -> None:
+    """Stop services (and what needs them), dependents first; containers and data are kept."""
+    from fovea_ctl.ops.lifecycle import stop_services
+
+    target = project()
+    result = stop_services(target, services or None, timeout, note=None if json_out else _note)
+    if json_out:
+        echo_json(result.__dict__)
+        return
+    for name in result.stopped:
+        sys.stderr.write(f"stopped {name}\n")
+    for name in result.already_stopped:
+        sys.stderr.write(f"{name} was not running\n")
+    if result.stopped:
+        sys.stderr.write(f"fovea: {len(result.stopped)} stopped; `fovea start` starts them again\n")
+
+
+@app.command()
+def start(
+    services: Annotated[Optional[list[str]], typer.Argument(
+        help="These services and their dependencies (default: every stopped one)", show_default=False,
+        autocompletion=complete_service)] = None,
+    json_lines: Annotated[bool, typer.Option("--json", help="Events as JSON lines on stdout")] = False,
+    timeout: Annotated[Optional[float], typer.Option("--timeout", help="Bound the whole run (seconds)")] = None,
+) -> None:
+    """Start stopped services through `up`'s plan: each waits for its dependencies, then for its own readiness."""
+    from fovea_ctl.ops.lifecycle import start_services
+    from fovea_ctl.progress import make_reporter
+
+    target = project()
+    reporter = make_reporter(json_lines)
+    try:
+        outcome = start_services(target, reporter, services or None, timeout)
+    finally:
+        reporter.close()
+    if outcome is None:
+        sys.stderr.write("fovea: nothing is stopped (`fovea up` creates what is missing)\n")
+        return
+    report_up(target, *outcome, json_lines, verb="start")
+
+
+@app.command()
+def restart(
+    services: ServicesArgument = None,
+    timeout: Annotated[Optional[int], typer.Option("--timeout", "-t", help="Seconds to wait for each stop")] = None,
+    json_lines: Annotated[bool, typer.Option("--json", help="Events as JSON lines on stdout")] = False,
+) -> None:
+    """Stop services (and what needs them), then start them all again and wait until each is ready."""
+    from fovea_ctl.ops.lifecycle import restart_services
+    from fovea_ctl.progress import make_reporter
+
+    target = project()
+    reporter = make_reporter(json_lines)
+    try:
+        _, plan_, result = restart_services(target, reporter, services or None, timeout,
+                                            note=None if json_lines else _note)
+    finally:
+        reporter.close()
+    report_up(target, plan_, result, json_lines, verb="restart")
+
+
+def _note(text: str) -> None:
+    sys.stderr.write(f"fovea: {text}\n")

@@ -1,4 +1,4 @@
-"""`fovea models import`."""
+"""`fovea models list|import`."""
 
 from __future__ import annotations
 
@@ -9,8 +9,30 @@ import typer
 
 from fovea_ctl.cli.app import app, echo_json, project
 
-models_app = typer.Typer(help="Model weights in the model-cache volume.", no_args_is_help=True)
+models_app = typer.Typer(help="The model registry (configs/models.yaml) and weights in the model-cache volume.",
+                         no_args_is_help=True)
 app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def list_(
+    task: Annotated[Optional[str], typer.Option("--task", help="detection | box-tracking | embedding | transcript")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """The models each task can use: runtime, weights source (hash-pinned package), classes, licence, device."""
+    from fovea_ctl.models import list_models
+
+    rows = list_models(project().settings.root, task)
+    if as_json:
+        echo_json(rows)
+        return
+    header = ("NAME", "TASK", "RUNTIME", "DEVICE", "CLASSES", "LICENCE", "SOURCE")
+    table = [header] + [(r["name"] + (" *" if r["default"] else ""), r["task"], r["runtime"], r["device"],
+                         str(r["classes"] or "-"), r["licence"], r["source"]) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    typer.echo("* the task's default (configs/models.yaml: general_detection.model, box_tracking.model, transcript.model)")
 
 
 @models_app.command("import")

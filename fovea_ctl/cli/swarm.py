@@ -14,22 +14,24 @@ swarm_app = typer.Typer(help="Deploy the stack to Docker Swarm in dependency ord
 app.add_typer(swarm_app, name="swarm")
 
 
-def _project(scale: list[str] | None):
-    return project(scale=",".join(scale) if scale else None)
+def _project(scale: list[str] | None, gpu: bool = False):
+    return project(scale=",".join(scale) if scale else None, gpu=True if gpu else None)
 
 
 ScaleOption = Annotated[Optional[list[str]], typer.Option("--scale", help="SERVICE=N replicas of a scalable service (repeatable)")]
+GpuOption = Annotated[bool, typer.Option("--gpu", help="The GPU variant of services that have one, on a node "
+                                                       "advertising the NVIDIA-GPU generic resource")]
 
 
 @swarm_app.command("plan")
-def plan(scale: ScaleOption = None) -> None:
+def plan(scale: ScaleOption = None, gpu: GpuOption = False) -> None:
     """The Swarm writes `deploy` would make, one per line with its cause, or `nothing to do`."""
     from fovea_ctl.progress import make_reporter
     from fovea_ctl.swarm import SwarmDeployer
 
     reporter = make_reporter(False)
     try:
-        deployer = SwarmDeployer(_project(scale), reporter)
+        deployer = SwarmDeployer(_project(scale, gpu), reporter)
         deployer.preflight()
         sys.stdout.write(deployer.plan()[0].text() + "\n")
     finally:
@@ -39,6 +41,7 @@ def plan(scale: ScaleOption = None) -> None:
 @swarm_app.command("deploy")
 def deploy(
     scale: ScaleOption = None,
+    gpu: GpuOption = False,
     json_lines: Annotated[bool, typer.Option("--json", help="Events as JSON lines on stdout")] = False,
 ) -> None:
     """Create or update each Swarm service once its dependencies pass fovea's probes; nothing changed, nothing written."""
@@ -48,7 +51,7 @@ def deploy(
 
     reporter = make_reporter(json_lines)
     try:
-        result = SwarmDeployer(_project(scale), reporter).deploy()
+        result = SwarmDeployer(_project(scale, gpu), reporter).deploy()
     finally:
         reporter.close()
     if not result.ok:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from fovea_ctl.errors import FoveaError, UsageError
 from fovea_ctl.images import ResolvedImage
+from fovea_ctl.labels import LABEL_SWARM_KIND
 from fovea_ctl.model import Condition
 from fovea_ctl.plan import change_cause
 from fovea_ctl.probes import ContainerStopped, ProbeFailed, probe_context_for, wait_until_ready
@@ -26,6 +27,7 @@ from fovea_ctl.swarm.spec import (
     SwarmObject,
     desired_services,
     network_name,
+    placement_problem,
     service_spec,
     stack_labels,
 )
@@ -80,7 +82,7 @@ class SwarmPlan:
             if action.action != "keep":
                 lines.append(f"{action.action} service {name} — {action.cause}")
         lines += [f"remove service {o.unit or o.name} — not in the stack" for o in self.orphans]
-        lines += [f"remove {'secret' if o.labels.get('io.fovea.kind') == 'secret' else 'config'} {o.name} — no longer used"
+        lines += [f"remove {'secret' if o.labels.get(LABEL_SWARM_KIND) == 'secret' else 'config'} {o.name} — no longer used"
                   for o in self.stale_objects]
         return "\n".join(f"#{i} {line}" for i, line in enumerate(lines, 1)) if lines else "nothing to do"
 
@@ -171,13 +173,10 @@ class SwarmDeployer:
             raise UsageError(
                 f"project {self.settings.project!r} also runs locally ({', '.join(sorted(local))}): both would write "
                 "the same volumes; run `fovea down` first, or deploy under another FOVEA_PROJECT")
-        nodes = self.swarm.node_labels()
+        nodes = self.swarm.node_resources()
         for unit in self.stack.units.values():
-            for key, value in (unit.placement.node_labels if unit.placement else {}).items():
-                if not any(labels.get(key) == value for labels in nodes):
-                    raise UsageError(
-                        f"service {unit.name!r}, field placement: no Swarm node has the label {key}={value}; "
-                        f"label the node that should run it: `docker node update --label-add {key}={value} NODE`")
+            if problem := placement_problem(unit, nodes):
+                raise UsageError(problem)
 
     def images(self) -> dict[str, ResolvedImage]:
         """Every image this node needs, built (or pulled) now if missing: Swarm never resolves them."""
@@ -204,6 +203,10 @@ class SwarmDeployer:
 
     # -- rollout -------------------------------------------------------------------------------------
     def deploy(self, prune: bool = True) -> SwarmDeployResult:
+        with self.project.writing():  # like every command that changes the project (see Project.writing)
+            return self._deploy(prune)
+
+    def _deploy(self, prune: bool) -> SwarmDeployResult:
         self.preflight()
         plan, desired, observed = self.plan()
         for skipped in self.stack.skipped:
@@ -239,7 +242,7 @@ class SwarmDeployer:
         return network_id
 
     def _create_object(self, obj: SwarmObject) -> str:
-        labels = {**stack_labels(self.settings), "io.fovea.kind": obj.kind}
+        labels = {**stack_labels(self.settings), LABEL_SWARM_KIND: obj.kind}
         create = self.swarm.create_secret if obj.kind == "secret" else self.swarm.create_config
         object_id = create(obj.name, obj.data(), labels)
         self.reporter.event(obj.name, "created", f"{obj.kind} for {obj.target}")
@@ -250,7 +253,7 @@ class SwarmDeployer:
             self.swarm.remove_service(orphan.id)
             self.reporter.event(orphan.unit or orphan.name, "removed", "not in the stack")
         for stale in plan.stale_objects:
-            remove = self.swarm.remove_secret if stale.labels.get("io.fovea.kind") == "secret" else self.swarm.remove_config
+            remove = self.swarm.remove_secret if stale.labels.get(LABEL_SWARM_KIND) == "secret" else self.swarm.remove_config
             remove(stale.id)
             self.reporter.event(stale.name, "removed", "no longer used")
 

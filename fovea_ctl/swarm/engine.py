@@ -10,12 +10,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from fovea_ctl.engine import LABEL_CONFIG_HASH, LABEL_HASH_PARTS, LABEL_SERVICE, Engine
+from fovea_ctl.engine import Engine
 from fovea_ctl.errors import EngineError
-
-LABEL_SWARM_STACK = "io.fovea.swarm-stack"  # on every Swarm object fovea made (not io.fovea.project:
-# local `fovea up` must never mistake a task container for one of its own)
-STACK_NAMESPACE = "com.docker.stack.namespace"  # so `docker stack services NAME` lists them too
+from fovea_ctl.labels import LABEL_CONFIG_HASH, LABEL_HASH_PARTS, LABEL_SERVICE, LABEL_SWARM_STACK
 
 
 @dataclass(frozen=True)
@@ -82,6 +79,24 @@ def _task_view(raw: dict[str, Any]) -> TaskView:
     )
 
 
+@dataclass(frozen=True)
+class NodeResources:
+    labels: dict[str, str]
+    generic: dict[str, int]  # kind → how many (a discrete count, or the number of named resources of that kind)
+
+
+def node_resources(node: dict[str, Any]) -> NodeResources:
+    """From one node of `GET /nodes`: Spec.Labels and Description.Resources.GenericResources, where each
+    entry is {"DiscreteResourceSpec": {"Kind", "Value"}} or {"NamedResourceSpec": {"Kind", "Value"}}."""
+    generic: dict[str, int] = {}
+    for resource in ((node.get("Description") or {}).get("Resources") or {}).get("GenericResources") or []:
+        if discrete := resource.get("DiscreteResourceSpec"):
+            generic[discrete["Kind"]] = generic.get(discrete["Kind"], 0) + int(discrete.get("Value") or 0)
+        elif named := resource.get("NamedResourceSpec"):
+            generic[named["Kind"]] = generic.get(named["Kind"], 0) + 1
+    return NodeResources(labels=(node.get("Spec") or {}).get("Labels") or {}, generic=generic)
+
+
 class SwarmEngine:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -98,8 +113,9 @@ class SwarmEngine:
             return "this engine is a Swarm worker; run fovea against a manager node (FOVEA_DOCKER_HOST)"
         return None
 
-    def node_labels(self) -> list[dict[str, str]]:
-        return [((n.get("Spec") or {}).get("Labels") or {}) for n in self.engine._call(self.api.nodes)]
+    def node_resources(self) -> list[NodeResources]:
+        """Each node's labels and the generic resources it advertises (dockerd's `node-generic-resources`)."""
+        return [node_resources(n) for n in self.engine._call(self.api.nodes)]
 
     # -- listings ----------------------------------------------------------------------------------
     def services(self, stack: str) -> list[SwarmServiceView]:
@@ -129,31 +145,40 @@ class SwarmEngine:
 
     # -- writes (one engine call each) -------------------------------------------------------------
     def create_network(self, name: str, labels: dict[str, str]) -> str:
+        self.engine.guard_write(f"create network {name}")
         return self.engine._call(self.api.create_network, name, driver="overlay", attachable=False,
                                  labels=labels)["Id"]
 
     def create_secret(self, name: str, data: bytes, labels: dict[str, str]) -> str:
+        self.engine.guard_write(f"create secret {name}")
         return self.engine._call(self.api.create_secret, name, data, labels=labels)["ID"]
 
     def create_config(self, name: str, data: bytes, labels: dict[str, str]) -> str:
+        self.engine.guard_write(f"create config {name}")
         return self.engine._call(self.api.create_config, name, data, labels=labels)["ID"]
 
     def remove_secret(self, secret_id: str) -> None:
+        self.engine.guard_write(f"remove secret {secret_id[:12]}")
         self.engine._call(self.api.remove_secret, secret_id)
 
     def remove_config(self, config_id: str) -> None:
+        self.engine.guard_write(f"remove config {config_id[:12]}")
         self.engine._call(self.api.remove_config, config_id)
 
     def remove_network(self, network_id: str) -> None:
+        self.engine.guard_write(f"remove network {network_id[:12]}")
         self.engine._call(self.api.remove_network, network_id)
 
     def create_service(self, spec: dict[str, Any]) -> str:
+        self.engine.guard_write("create a service")
         return self.engine._call(self.api.create_service, **spec)["ID"]
 
     def update_service(self, service: SwarmServiceView, spec: dict[str, Any]) -> None:
+        self.engine.guard_write(f"update service {service.name}")
         self.engine._call(self.api.update_service, service.id, service.version, **spec)
 
     def remove_service(self, service_id: str) -> None:
+        self.engine.guard_write(f"remove service {service_id[:12]}")
         try:
             self.engine._call(self.api.remove_service, service_id)
         except EngineError as exc:

@@ -17,22 +17,23 @@ from typing import Any
 
 from fovea_ctl import __version__
 from fovea_ctl.desired import HEALTH_INTERVAL_S, combined_hash, content_hash, hash_parts_for
-from fovea_ctl.engine import (
-    import_docker_sdk,
+from fovea_ctl.engine import import_docker_sdk, project_labels
+from fovea_ctl.images import ResolvedImage
+from fovea_ctl.labels import (
     LABEL_CONFIG_HASH,
     LABEL_HASH_PARTS,
     LABEL_PRIORITY,
     LABEL_ROLE,
     LABEL_SERVICE,
+    LABEL_SWARM_STACK,
     LABEL_VERSION,
     LABEL_VOLUME,
-    project_labels,
+    STACK_NAMESPACE,
 )
-from fovea_ctl.images import ResolvedImage
 from fovea_ctl.model import Service, Stack
 from fovea_ctl.secrets import SecretStore
 from fovea_ctl.settings import Settings
-from fovea_ctl.swarm.engine import LABEL_SWARM_STACK, STACK_NAMESPACE
+from fovea_ctl.swarm.engine import NodeResources
 
 JOB_ATTEMPTS = 3
 SWARM_HEALTH_TIMEOUT_S = 30
@@ -136,6 +137,34 @@ def placement_constraints(service: Service) -> list[str]:
     return [f"node.labels.{key} == {value}" for key, value in sorted(labels.items())]
 
 
+# Swarm schedules GPUs only as a generic resource that a node advertises (`node-generic-resources` in its
+# daemon.json, e.g. "NVIDIA-GPU=GPU-<uuid>"); this is the kind name Docker's documentation uses.
+GPU_RESOURCE_KIND = "NVIDIA-GPU"
+
+
+def gpu_reservation(service: Service) -> dict[str, int] | None:
+    """The generic resources a service reserves: its GPUs ("all" (-1) reserves one: Swarm counts devices)."""
+    return {GPU_RESOURCE_KIND: max(1, service.gpu.count)} if service.gpu else None
+
+
+def placement_problem(service: Service, nodes: list[NodeResources]) -> str | None:
+    """Why no node can run this service (its placement labels, its GPUs), or None. Swarm itself would only
+    leave the task pending ("no suitable node") with nothing said to the operator."""
+    wanted = service.placement.node_labels if service.placement else {}
+    for key, value in wanted.items():
+        if not any(node.labels.get(key) == value for node in nodes):
+            return (f"service {service.name!r}, field placement: no Swarm node has the label {key}={value}; "
+                    f"label the node that should run it: `docker node update --label-add {key}={value} NODE`")
+    reservation = gpu_reservation(service) or {}
+    for kind, count in reservation.items():
+        fitting = [node for node in nodes if all(node.labels.get(k) == v for k, v in wanted.items())]
+        if not any(node.generic.get(kind, 0) >= count for node in fitting):
+            return (f"service {service.name!r}, field gpu: no Swarm node{' so labelled' if wanted else ''} advertises "
+                    f"{count} generic resource(s) {kind}; add `\"node-generic-resources\": [\"{kind}=GPU-<uuid>\"]` "
+                    "(uuids from `nvidia-smi -L`) to that node's /etc/docker/daemon.json and restart dockerd")
+    return None
+
+
 def service_spec(desired: DesiredSwarmService, stack: Stack, settings: Settings, network_id: str,
                  object_ids: dict[str, str]) -> dict[str, Any]:
     """Keyword arguments of one create_service/update_service call (ids of secrets and configs resolved)."""
@@ -184,12 +213,13 @@ def service_spec(desired: DesiredSwarmService, stack: Stack, settings: Settings,
         configs=[ConfigReference(object_ids[c.name], c.name, filename=c.target, uid="0", gid="0", mode=CONFIG_MODE)
                  for c in desired.configs] or None,
         healthcheck=healthcheck, stop_grace_period=int(unit.stop_timeout_s * 1e9), init=True,
+        # Capabilities as on one engine; no-new-privileges Swarm's API (1.41) cannot express.
+        cap_drop=["ALL"], cap_add=list(unit.capabilities) or None,
     )
     resources = Resources(
         cpu_limit=int(unit.resources.cpus * 1e9) if unit.resources.cpus else None,
         mem_limit=unit.resources.memory_mb * 1024 * 1024 if unit.resources.memory_mb else None,
-        # Swarm knows GPUs only as generic resources the node advertises (dockerd's node-generic-resources).
-        generic_resources={"NVIDIA-GPU": max(1, unit.gpu.count)} if unit.gpu else None,
+        generic_resources=gpu_reservation(unit),
     )
     task = TaskTemplate(
         container, resources=resources,

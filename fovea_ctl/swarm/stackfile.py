@@ -19,6 +19,7 @@ from fovea_ctl.swarm.spec import (
     SWARM_HEALTH_RETRIES,
     SWARM_HEALTH_TIMEOUT_S,
     config_objects,
+    gpu_reservation,
     placement_constraints,
     replicas_of,
     swarm_units,
@@ -36,6 +37,7 @@ def render_swarm_stack(stack: Stack, settings: Settings, images: dict[str, Resol
     for name, unit in units.items():
         entry = dict(compose["services"][name])
         entry.pop("restart", None)
+        entry.pop("security_opt", None)  # `stack deploy` ignores it: Swarm's API (1.41) has no no-new-privileges
         entry["volumes"] = [v for v in entry.get("volumes", []) if v["type"] == "volume"] or None
         if unit.ports:
             entry["ports"] = [{"target": p.container, "published": stack.host_port(p), "protocol": "tcp", "mode": "host"}
@@ -57,7 +59,11 @@ def render_swarm_stack(stack: Stack, settings: Settings, images: dict[str, Resol
         })
         if placement_constraints(unit):
             deploy["placement"] = {"constraints": placement_constraints(unit)}
-        deploy.get("resources", {}).pop("reservations", None)  # v3 has no device reservations
+        # v3 has no device reservations; a GPU is a generic resource the node advertises, as with the API.
+        deploy.get("resources", {}).pop("reservations", None)
+        if reservation := gpu_reservation(unit):
+            deploy.setdefault("resources", {})["reservations"] = {"generic_resources": [
+                {"discrete_resource_spec": {"kind": kind, "value": value}} for kind, value in reservation.items()]}
         entry["deploy"] = deploy
         services[name] = {k: v for k, v in entry.items() if v is not None}
     document: dict[str, Any] = {

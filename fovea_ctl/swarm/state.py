@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from fovea_ctl.engine import LABEL_PRIORITY, LABEL_VOLUME
 from fovea_ctl.errors import EngineError
+from fovea_ctl.labels import LABEL_PRIORITY, LABEL_VOLUME
 from fovea_ctl.model import Priority
 from fovea_ctl.probes import ProbeFailed, probe_context_for, probe_once
 from fovea_ctl.swarm.engine import SwarmEngine, SwarmServiceView
@@ -106,6 +106,11 @@ class SwarmDownResult:
 def swarm_down(project: Project, volumes: bool = False, force: bool = False) -> SwarmDownResult:
     """Services in reverse dependency order (each one's tasks gone before its dependencies stop), then
     secrets, configs and the network; volumes only on request, and critical ones as local `down` keeps them."""
+    with project.writing():
+        return _swarm_down(project, volumes, force)
+
+
+def _swarm_down(project: Project, volumes: bool, force: bool) -> SwarmDownResult:
     swarm = SwarmEngine(project.engine)
     name = project.settings.project
     result = SwarmDownResult()

@@ -11,6 +11,7 @@ and every file is hash-checked before it is moved into place. Stdlib only: runs 
 
     python3 services/model_service/fetch_wheels.py            # fetch what is missing, verify all
     python3 services/model_service/fetch_wheels.py --check    # verify only; exit 1 if anything is missing
+    python3 services/model_service/fetch_wheels.py --gpu      # also the GPU image's CUDA wheels (~3 GB)
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ WHEELHOUSE = HERE / ".wheelhouse"
 # (lock file, folder under the wheelhouse): weight-bearing wheels stay apart so `pip install /wheels/*.whl`
 # never installs them; the Dockerfile only unpacks their weights.
 LOCKS = ((HERE / "requirements.lock", WHEELHOUSE), (HERE / "weights.lock", WHEELHOUSE / "weights"))
+# The GPU image installs the CPU image's wheels plus torch/torchvision's CUDA builds and their nvidia-* runtime
+# wheels, kept in a folder of their own so the CPU image's build context never carries their 3 GB.
+GPU_WHEELHOUSE = HERE / ".wheelhouse-gpu"
+GPU_LOCKS = ((HERE / "requirements-gpu.lock", GPU_WHEELHOUSE),)
 # The image's interpreter: Debian trixie's CPython 3.13 on x86_64 (glibc 2.41). pip does not widen a given
 # --platform to the older manylinux tags it implies, so every tag a pinned wheel carries is listed.
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64", "manylinux_2_12_x86_64",
@@ -116,10 +121,11 @@ def download(pins: list[Pin], folder: Path, log) -> None:
             raise WheelhouseError("pip did not deliver: " + ", ".join(f"{p.name}=={p.version}" for p in by_hash.values()))
 
 
-def fetch(check_only: bool = False, log=lambda message: print(message, file=sys.stderr)) -> list[str]:
+def fetch(check_only: bool = False, gpu: bool = False,
+          log=lambda message: print(message, file=sys.stderr)) -> list[str]:
     """Bring the wheelhouse in line with the locks. Returns the names still missing (only with check_only)."""
     missing: list[str] = []
-    for lock, folder in LOCKS:
+    for lock, folder in (*LOCKS, *GPU_LOCKS) if gpu else LOCKS:
         gone = sync_folder(read_lock(lock), folder, check_only=check_only, log=log)
         missing += [f"{pin.name}=={pin.version}" for pin in gone]
     return missing
@@ -128,17 +134,19 @@ def fetch(check_only: bool = False, log=lambda message: print(message, file=sys.
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="verify only; exit 1 when a wheel is missing")
+    parser.add_argument("--gpu", action="store_true", help="also the GPU image's CUDA wheels (requirements-gpu.lock)")
     args = parser.parse_args(argv)
     try:
-        missing = fetch(check_only=args.check)
+        missing = fetch(check_only=args.check, gpu=args.gpu)
     except WheelhouseError as exc:
         print(f"fetch_wheels: {exc}", file=sys.stderr)
         return 2
     if missing:
         print("fetch_wheels: missing or wrong: " + ", ".join(missing)
-              + "\n  run: python3 services/model_service/fetch_wheels.py", file=sys.stderr)
+              + "\n  run: python3 services/model_service/fetch_wheels.py" + (" --gpu" if args.gpu else ""), file=sys.stderr)
         return 1
-    print(f"fetch_wheels: {WHEELHOUSE} matches the locks", file=sys.stderr)
+    folders = f"{WHEELHOUSE} and {GPU_WHEELHOUSE}" if args.gpu else str(WHEELHOUSE)
+    print(f"fetch_wheels: {folders} match the locks", file=sys.stderr)
     return 0
 
 

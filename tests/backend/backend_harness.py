@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -26,6 +27,27 @@ if str(BACKEND_DIR) not in sys.path:
 
 from fovea_backend.app import create_app  # noqa: E402
 from fovea_backend.settings import Settings  # noqa: E402
+
+
+# What an import's body is typed as: the backend refuses an untyped body (see fovea_backend/csrf.py).
+NDJSON = {"Content-Type": "application/x-ndjson"}
+
+
+def concrete_path(path: str) -> str:
+    """An OpenAPI path template with syntactically valid ids filled in (nothing need exist under them)."""
+    path = path.replace("{video_id}", "0123456789abcdef")
+    return re.sub(r"\{[a-z_]+\}", "00000000-0000-4000-8000-00000000abcd", path)
+
+
+def table_digests(settings: Settings) -> dict[str, str]:
+    """md5 of every table's rows in the app's database: equal before and after means nothing was written."""
+    import psycopg
+
+    with psycopg.connect(**settings.db_kwargs()) as conn:
+        tables = [row[0] for row in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename").fetchall()]
+        return {table: conn.execute(f'SELECT md5(coalesce(string_agg(t::text, \'|\' ORDER BY t::text), \'\')) FROM "{table}" t')
+                .fetchone()[0] for table in tables}
 
 
 def free_port() -> int:
@@ -55,8 +77,9 @@ class ServedApp:
         self.app = create_app(settings, run_job_sync=run_job_sync)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # proxy_headers=False as in fovea_backend.__main__: the backend decides whose X-Forwarded-For it trusts.
         self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="on"))
+                                                    lifespan="on", proxy_headers=False))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> ServedApp:

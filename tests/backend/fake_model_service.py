@@ -58,3 +58,29 @@ def augment(persona: dict[str, Any], ontology: dict[str, Any], params: dict[str,
     assert persona["name"] and "entityTypes" in ontology
     return {"suggestions": [{"category": "entityTypes", "name": "Wheelchair", "description": "A mobility aid",
                              "confidence": 0.7, "reason": f"relevant to {persona['name']}"}]}
+
+
+def detect_types(video_id: str, video_path: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The typed-detection contract: one bus track typed by whichever type maps 'bus', the rest unmapped."""
+    owner = next((t["id"] for t in params["types"] if "bus" in t.get("detectorClasses", [])), None)
+    box = {"x": 0.1, "y": 0.2, "width": 0.5, "height": 0.4}
+    tracks = [] if owner is None else [{"track_id": 1, "type": owner, "label": "bus", "confidence": 0.9,
+                                        "frames": [{"frame": 0, **box}, {"frame": 10, **box, "x": 0.2},
+                                                   {"frame": 20, **box, "x": 0.2, "outside": True}]}]
+    return {"model": "fake-ssd", "width": 640, "height": 360, "fps": 25.0, "persona_id": params["persona_id"],
+            "sample_every": 10, "frames_sampled": 3,
+            "mapping": [{"type_id": t["id"], "classes": t.get("detectorClasses", [])} for t in params["types"]],
+            "classes_searched": {t["id"]: t.get("detectorClasses", []) for t in params["types"]},
+            "tracks": tracks, "unmapped": [{"class": "person", "detections": 4}] + (
+                [] if owner else [{"class": "bus", "detections": 2}]), "detections": 6}
+
+
+def track_box(video_id: str, video_path: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The track-this-box contract: keyframes every 5 frames after the start, lost (outside) 15 frames on."""
+    start, box = params["start_frame"], params["box"]
+    x, y, w, h = box["x"] / 640, box["y"] / 360, box["width"] / 640, box["height"] / 360
+    frames = [{"frame": start + n, "x": min(x + 0.01 * n, 1 - w), "y": y, "width": w, "height": h, "confidence": 0.8}
+              for n in (5, 10)]
+    frames.append({**frames[-1], "frame": start + 15, "confidence": 0.1, "outside": True})
+    return {"model": "fake-csrt", "width": 640, "height": 360, "fps": 25.0, "start_frame": start, "frames": frames,
+            "lost_at": start + 15, "frames_tracked": 15}

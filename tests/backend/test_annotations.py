@@ -23,18 +23,45 @@ def _body(video_id: str, **overrides: Any) -> dict[str, Any]:
     return body
 
 
+def read(track: dict[str, Any]) -> dict[str, str]:
+    """The precondition of a whole-track write or delete: the version the client last read."""
+    return {"If-Match": '"%d"' % track["version"]}
+
+
 def test_annotation_crud(client: httpx.Client, video_a: str) -> None:
     created = client.post("/api/annotations", json=_body(video_a, confidence=0.5))
     assert created.status_code == 201, created.text
     ann = created.json()
     assert ann["videoId"] == video_a and ann["frames"][1]["x"] == 600 and ann["confidence"] == 0.5 and ann["jobId"] is None
     assert ann in client.get(f"/api/annotations/{video_a}").json()
-    replaced = client.put(f"/api/annotations/{ann['id']}", json={**_body(video_a), "label": "cyclist", "source": "ai-assisted"})
+    replaced = client.put(f"/api/annotations/{ann['id']}", json={**_body(video_a), "label": "cyclist", "source": "ai-assisted"},
+                          headers=read(ann))
     assert replaced.status_code == 200
     assert replaced.json()["label"] == "cyclist" and replaced.json()["createdAt"] == ann["createdAt"]
-    assert client.delete(f"/api/annotations/{ann['id']}").status_code == 204
-    assert client.delete(f"/api/annotations/{ann['id']}").status_code == 404
-    assert client.put(f"/api/annotations/{ann['id']}", json=_body(video_a)).status_code == 404
+    assert client.delete(f"/api/annotations/{ann['id']}", headers=read(replaced.json())).status_code == 204
+    assert client.delete(f"/api/annotations/{ann['id']}", headers=read(replaced.json())).status_code == 404
+    assert client.put(f"/api/annotations/{ann['id']}", json=_body(video_a), headers=read(ann)).status_code == 404
+
+
+def test_a_whole_track_write_needs_the_version_it_read_and_never_replaces_newer_keyframes(
+        client: httpx.Client, video_a: str) -> None:
+    ann = client.post("/api/annotations", json=_body(video_a)).json()
+    newer = client.put(f"/api/annotations/{ann['id']}", headers=read(ann), json=_body(video_a, frames=[
+        {"frame": 0, "x": 10, "y": 20, "width": 30, "height": 40}, {"frame": 9, "x": 50, "y": 50, "width": 5, "height": 5}]))
+    assert newer.status_code == 200 and newer.json()["version"] > ann["version"]
+    # A client that read the first version writes its whole track: refused, the newer keyframe 9 stays.
+    stale = client.put(f"/api/annotations/{ann['id']}", json=_body(video_a, label="stale"), headers=read(ann))
+    assert stale.status_code == 409, stale.text
+    assert stale.json()["current"]["version"] == newer.json()["version"]
+    assert client.delete(f"/api/annotations/{ann['id']}", headers=read(ann)).status_code == 409
+    missing = client.put(f"/api/annotations/{ann['id']}", json=_body(video_a, label="blind"))
+    assert missing.status_code == 428 and missing.json()["detail"][0]["loc"] == ["header", "If-Match"]
+    assert client.delete(f"/api/annotations/{ann['id']}").status_code == 428
+    garbled = client.put(f"/api/annotations/{ann['id']}", json=_body(video_a), headers={"If-Match": '"v3"'})
+    assert garbled.status_code == 422
+    stored = next(a for a in client.get(f"/api/annotations/{video_a}").json() if a["id"] == ann["id"])
+    assert [kf["frame"] for kf in stored["frames"]] == [0, 9] and stored["label"] == "person"
+    assert client.delete(f"/api/annotations/{ann['id']}", headers=read(stored)).status_code == 204
 
 
 @pytest.mark.parametrize(
@@ -67,7 +94,7 @@ def test_invalid_annotations_are_422_naming_the_field(client: httpx.Client, vide
 def test_update_validates_against_the_annotations_own_video(client: httpx.Client, video_a: str) -> None:
     ann = client.post("/api/annotations", json=_body(video_a)).json()
     body = _body(video_a, frames=[{"frame": 0, "x": 0, "y": 0, "width": 641, "height": 1}])
-    response = client.put(f"/api/annotations/{ann['id']}", json=body)
+    response = client.put(f"/api/annotations/{ann['id']}", json=body, headers=read(ann))
     assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "frames", 0, "width"]
 
 
@@ -91,15 +118,16 @@ def test_list_etag_and_cache_follow_every_change(client: httpx.Client, video_a: 
     ann = client.post("/api/annotations", json=_body(video_a, personaId=persona)).json()
     second = client.get(f"/api/annotations/{video_a}", headers={"If-None-Match": etag})
     assert second.status_code == 200 and second.headers["etag"] != etag and ann in second.json()
-    client.put(f"/api/annotations/{ann['id']}", json=_body(video_a, personaId=persona, label="renamed"))
+    client.put(f"/api/annotations/{ann['id']}", json=_body(video_a, personaId=persona, label="renamed"), headers=read(ann))
     third = client.get(f"/api/annotations/{video_a}")
     assert next(a for a in third.json() if a["id"] == ann["id"])["label"] == "renamed"
     # Deleting the persona nulls personaId through ON DELETE SET NULL; the cached body must not survive that.
     client.delete(f"/api/personas/{persona}")
     fourth = client.get(f"/api/annotations/{video_a}")
     assert fourth.headers["etag"] != third.headers["etag"]
-    assert next(a for a in fourth.json() if a["id"] == ann["id"])["personaId"] is None
-    client.delete(f"/api/annotations/{ann['id']}")
+    kept = next(a for a in fourth.json() if a["id"] == ann["id"])
+    assert kept["personaId"] is None
+    client.delete(f"/api/annotations/{ann['id']}", headers=read(kept))
     assert all(a["id"] != ann["id"] for a in client.get(f"/api/annotations/{video_a}").json())
 
 
@@ -108,7 +136,7 @@ def test_large_lists_are_served_gzipped_when_accepted(client: httpx.Client, back
     import json
 
     frames = [{"frame": i, "x": 1, "y": 1, "width": 2, "height": 2} for i in range(400)]
-    created = [client.post("/api/annotations", json=_body(video_a, frames=frames)).json()["id"] for _ in range(3)]
+    created = [client.post("/api/annotations", json=_body(video_a, frames=frames)).json() for _ in range(3)]
     with httpx.Client(base_url=str(client.base_url), cookies=client.cookies) as raw:
         plain = raw.get(f"/api/annotations/{video_a}", headers={"Accept-Encoding": "identity"})
         with raw.stream("GET", f"/api/annotations/{video_a}", headers={"Accept-Encoding": "gzip"}) as zipped:
@@ -117,5 +145,5 @@ def test_large_lists_are_served_gzipped_when_accepted(client: httpx.Client, back
     assert "content-encoding" not in plain.headers
     assert len(compressed) < len(plain.content) / 5
     assert json.loads(gzip.decompress(compressed)) == plain.json()
-    for annotation_id in created:
-        client.delete(f"/api/annotations/{annotation_id}")
+    for track in created:
+        client.delete(f"/api/annotations/{track['id']}", headers=read(track))

@@ -6,25 +6,19 @@ import re
 
 import httpx
 import pytest
-from backend_harness import ServedApp
-
-PUBLIC = {("POST", "/api/auth/login"), ("GET", "/health")}
-
-
-def _concrete(path: str) -> str:
-    # Any syntactically valid id: the session check runs before the lookup, so 401 must come first.
-    path = path.replace("{video_id}", "0123456789abcdef")
-    return re.sub(r"\{[a-z_]+\}", "00000000-0000-4000-8000-00000000abcd", path)
+from backend_harness import ServedApp, concrete_path
+from fovea_backend.roles import PUBLIC
 
 
-def test_every_route_except_health_and_login_needs_a_session(served: ServedApp, anon: httpx.Client) -> None:
+def test_every_route_except_the_public_ones_needs_a_session(served: ServedApp, anon: httpx.Client) -> None:
     spec = anon.get("/openapi.json").json()
     checked = 0
     for path, operations in spec["paths"].items():
         for method in operations:
             if (method.upper(), path) in PUBLIC:
                 continue
-            response = anon.request(method.upper(), _concrete(path), json={})
+            # Any syntactically valid id: the session check runs before the lookup, so 401 must come first.
+            response = anon.request(method.upper(), concrete_path(path), json={})
             assert response.status_code == 401, (method, path, response.text)
             assert response.json()["detail"][0]["loc"] == ["cookie", "fovea_session"]
             checked += 1
@@ -100,3 +94,19 @@ def test_an_unknown_user_costs_a_full_bcrypt_check_and_never_passes() -> None:
     assert bcrypt.checkpw(b"not-a-password", auth._DUMMY_HASH)
     # ...that no password opens.
     assert auth.verify_password("not-a-password", None) is False
+
+
+def test_api_docs_are_off_unless_asked_and_then_load_nothing_from_another_origin(served: ServedApp, migrated) -> None:  # type: ignore[no-untyped-def]
+    """FastAPI's /docs loaded a floating swagger-ui-dist@5 from a CDN into the API's origin."""
+    with served.client() as c:
+        assert c.get("/docs").status_code == 404 and c.get("/redoc").status_code == 404
+        assert c.get("/openapi.json").status_code == 200  # the document itself stays (clients, tests)
+    with ServedApp(migrated.model_copy(update={"api_docs": True})) as documented, documented.client() as c:
+        page = c.get("/docs")
+        assert page.status_code == 200 and "swagger-ui" in page.text
+        sources = re.findall(r"""(?:src|href)\s*=\s*['"]([^'"]+)['"]|url:\s*['"]([^'"]+)['"]""", page.text)
+        urls = [url for pair in sources for url in pair if url]
+        assert len(urls) >= 3 and all(url.startswith("/") and not url.startswith("//") for url in urls), urls
+        assert "cdn" not in page.text.lower() and "https://" not in page.text, page.text
+        for url in urls:
+            assert c.get(url).status_code == 200, url  # the pinned assets, served by the backend itself

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from backend_harness import BACKEND_DIR, free_port, make_clip, write_video
+from backend_harness import BACKEND_DIR, NDJSON, free_port, make_clip, write_video
 
 pytestmark = pytest.mark.engine
 IMAGE = "fovea/backend:test"
@@ -111,8 +111,8 @@ def _exercise_api_on_debian_packages(base: str, admin_password: str) -> None:
                      headers={"If-Match": f'"{revision}"'}).json()["revision"] == saved.json()["revision"]  # the 409 body
         interpolated = c.get("/api/export", params={"videoId": video, "interpolate": "true"}).text
         assert '"frame": 2, "x": 2.0' in interpolated
-        assert c.post("/api/import", params={"dryRun": "true"}, content=interpolated).json()["errors"] == []
+        assert c.post("/api/import", params={"dryRun": "true"}, content=interpolated, headers=NDJSON).json()["errors"] == []
         job = c.post(f"/api/videos/{video}/detect", json={"confidence": 0.3}).json()["jobId"]
         assert c.get(f"/api/jobs/{job}").json()["status"] == "queued"
         exported = c.get("/api/export").content
-        assert c.post("/api/import", content=exported).json()["imported"]["annotation"] == 2
+        assert c.post("/api/import", content=exported, headers=NDJSON).json()["imported"]["annotation"] == 2

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
-from backend_harness import write_video
+import pytest
+from backend_harness import NDJSON, write_video
 from fovea_backend import tracks
 from fovea_backend.videos import video_id
 
@@ -81,13 +83,39 @@ def test_interpolated_export_of_one_video_has_every_frame_exactly(isolated_backe
     assert len(stored) == 3 and stored[moving["id"]] == moving["frames"]
 
 
+EXTENT_CASES = json.loads((Path(__file__).resolve().parents[2] / "services" / "frontend" / "src" / "editor"
+                           / "extent.cases.json").read_text())["cases"]
+
+
+@pytest.mark.parametrize("case", EXTENT_CASES, ids=[c["name"] for c in EXTENT_CASES])
+def test_a_track_lasts_as_the_workspace_draws_it(case: dict[str, Any]) -> None:
+    frames = tracks.expand(case["track"], case["frameCount"])
+    assert [[f["frame"], f["x"], f["keyframe"], f["outside"]] for f in frames] == case["expect"]
+    assert tracks.span(case["track"], case["frameCount"]) == case["expect"][-1][0] - case["expect"][0][0] + 1
+
+
+def test_the_interpolated_export_holds_a_track_to_the_videos_end_as_the_workspace_shows_it(isolated_backend) -> None:  # type: ignore[no-untyped-def]
+    c = isolated_backend.client
+    write_video(isolated_backend.root, "two-seconds.mp4", 1000, {"width": 640, "height": 360, "fps": 25, "duration": 2})
+    assert c.post("/api/videos/sync").status_code == 200
+    vid = video_id("two-seconds.mp4")
+    assert c.get(f"/api/videos/{vid}").json()["frameCount"] == 50
+    held = _annotation(c, vid, [_box(10, 10, 20, 30, 40)], label="held")
+    ended = _annotation(c, vid, [_box(10, 10, 20, 30, 40), _box(20, 10, 20, 30, 40, outside=True)], label="ended")
+    exported = {line["data"]["id"]: line["data"]["frames"] for line in
+                _lines(c.get("/api/export", params={"videoId": vid, "interpolate": "true"})) if line["type"] == "annotation"}
+    assert [f["frame"] for f in exported[held["id"]]] == list(range(10, 50))
+    assert exported[held["id"]][-1] == {**_box(49, 10, 20, 30, 40), "keyframe": False}
+    assert [f["frame"] for f in exported[ended["id"]]] == list(range(10, 21))
+
+
 def test_importing_an_interpolated_export_restores_the_keyframes(isolated_backend) -> None:  # type: ignore[no-untyped-def]
     c, main, _ = _two_videos(isolated_backend)
     _annotation(c, main, [_box(0, 0, 0, 10, 10), _box(50, 100, 100, 10, 10, outside=True), _box(90, 5, 5, 5, 5)])
     before = _rows(isolated_backend.settings)
     exported = c.get("/api/export", params={"interpolate": "true"}).content
     assert exported.count(b'"keyframe": false') == 49
-    imported = c.post("/api/import", content=exported)
+    imported = c.post("/api/import", content=exported, headers=NDJSON)
     assert imported.status_code == 200, imported.text
     after = _rows(isolated_backend.settings)
     assert after["annotations"] == before["annotations"]
@@ -128,10 +156,12 @@ def test_import_dry_run_reports_counts_conflicts_and_every_error_and_writes_noth
     body = "\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n"
     before = _rows(isolated_backend.settings)
 
-    preview = c.post("/api/import", params={"dryRun": "true"}, content=body)
+    preview = c.post("/api/import", params={"dryRun": "true"}, content=body, headers=NDJSON)
     assert preview.status_code == 200, preview.text
     report = preview.json()
     assert report["wouldImport"] == {"persona": 2, "annotation": 1}
+    # Each record once: new, or replacing a row (never both).
+    assert report["wouldAdd"] == {"persona": 1} and report["wouldReplace"] == {"persona": 1, "annotation": 1}
     assert [(x["line"], x["kind"], x["id"]) for x in report["conflicts"]] == [(3, "persona", persona["id"]),
                                                                               (7, "annotation", existing["id"])]
     assert "replaces" in report["conflicts"][0]["reason"] and f"moves it to video {other}" in report["conflicts"][1]["reason"]
@@ -141,12 +171,13 @@ def test_import_dry_run_reports_counts_conflicts_and_every_error_and_writes_noth
     assert _rows(isolated_backend.settings) == before
 
     # The real import of the same body: 422 naming the first bad line, as before; nothing written either.
-    real = c.post("/api/import", content=body)
+    real = c.post("/api/import", content=body, headers=NDJSON)
     assert real.status_code == 422 and real.json()["detail"][0]["loc"] == ["body", "line 4"]
     assert _rows(isolated_backend.settings) == before
-    for junk, field in ((b"\xff\xfe", "body"), (b"", "body")):
-        whole = c.post("/api/import", params={"dryRun": "true"}, content=junk).json()
-        assert whole["wouldImport"] == {} and [(e["line"], e["field"]) for e in whole["errors"]] == [(0, field)]
-    clean = c.post("/api/import", params={"dryRun": "true"}, content=json.dumps(lines[2]) + "\n").json()
+    for junk, where in ((b"\xff\xfe", (1, "line")), (b"", (0, "body"))):
+        whole = c.post("/api/import", params={"dryRun": "true"}, content=junk, headers=NDJSON).json()
+        assert whole["wouldImport"] == {} and [(e["line"], e["field"]) for e in whole["errors"]] == [where]
+    clean = c.post("/api/import", params={"dryRun": "true"}, content=json.dumps(lines[2]) + "\n", headers=NDJSON).json()
     assert clean["errors"] == [] and clean["wouldImport"] == {"persona": 1} and len(clean["conflicts"]) == 1
+    assert clean["wouldAdd"] == {} and clean["wouldReplace"] == {"persona": 1}
     assert _rows(isolated_backend.settings) == before

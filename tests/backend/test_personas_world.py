@@ -36,6 +36,19 @@ def test_persona_crud_and_ontology(client: httpx.Client) -> None:
     assert client.get(f"/api/personas/{pid}/ontology").status_code == 404
 
 
+def test_a_persona_without_an_ontology_row_has_the_empty_ontology(client: httpx.Client, settings) -> None:  # type: ignore[no-untyped-def]
+    """An import may bring a persona without its ontology line: every page that lists personas reads theirs."""
+    import psycopg
+
+    pid = client.post("/api/personas", json={"name": "Imported"}).json()["id"]
+    with psycopg.connect(**settings.db_kwargs()) as conn:
+        conn.execute("DELETE FROM ontologies WHERE persona_id = %s", (pid,))
+    response = client.get(f"/api/personas/{pid}/ontology")
+    assert response.status_code == 200, response.text
+    assert {k: response.json()[k] for k in ("personaId", "entityTypes", "eventTypes", "roleTypes", "relationTypes")} == {
+        "personaId": pid, "entityTypes": [], "eventTypes": [], "roleTypes": [], "relationTypes": []}
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [("GET", f"/api/personas/{MISSING}"), ("PUT", f"/api/personas/{MISSING}"), ("DELETE", f"/api/personas/{MISSING}"),

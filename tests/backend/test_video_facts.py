@@ -87,7 +87,7 @@ def test_annotation_count_and_revision_follow_changes(isolated) -> None:  # type
     box = {"frame": 0, "x": 1, "y": 1, "width": 5, "height": 5}
     made = [c.post("/api/annotations", json={"videoId": vid, "type": "object", "label": str(i), "frames": [box]}).json()
             for i in range(3)]
-    c.delete(f"/api/annotations/{made[0]['id']}")
+    c.delete(f"/api/annotations/{made[0]['id']}", headers={"If-Match": f'"{made[0]["version"]}"'})
     video = _video(c, "a.mp4")
     assert video["annotationCount"] == 2 and video["annotationRevision"] == 4
     listed = c.get(f"/api/annotations/{vid}")

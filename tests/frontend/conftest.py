@@ -28,6 +28,10 @@ Browser (function-scoped; a fresh browser context, so cookies and storage never 
 Output for people to look at:
     output_dir       test-output/frontend/ under the repository (or $FOVEA_TEST_OUTPUT): screenshots.
 
+While developing, the same tests run against a frontend that is already running — a `vite` dev server whose /api
+proxy reaches a `fovea up` slice — when FOVEA_E2E_URL names its address, with FOVEA_PROJECT / FOVEA_PORT_BASE /
+FOVEA_SECRETS_DIR naming that project (its backend must run; the clip is added to it, replacing an earlier copy).
+
 Chromium is /usr/bin/chromium (Debian's `chromium`, installed by .ci/setup); FOVEA_CHROMIUM overrides it.
 Without it the browser tests skip, except under CI=true, where they fail.
 """
@@ -62,6 +66,7 @@ FRONTEND_SERVICES = ["frontend"]
 FULL_SERVICES = ["frontend", "model-service"]  # the model-service runs its own queue worker
 FULL_FIXTURES = {"full_stack", "full_app"}
 CLIP_NAME = "bus_pan.mp4"
+EXTERNAL_URL = os.environ.get("FOVEA_E2E_URL")
 
 
 def fail_or_skip(reason: str) -> None:
@@ -91,8 +96,38 @@ class FrontendStack:
             yield client
 
 
+def _video_named(stack: FrontendStack, filename: str) -> dict[str, Any]:
+    with stack.api() as client:
+        return next(v for v in client.get("/api/videos").json() if v["filename"] == filename)
+
+
+def clip_copy(stack: FrontendStack, directory: Path, filename: str) -> dict[str, Any]:
+    """A video of a test module's own (nothing there depends on what other tests drew): a copy of the shared clip
+    under `filename`, added with fovea's `videos add`; its entry from GET /api/videos."""
+    copy = directory / filename
+    shutil.copyfile(stack.clip, copy)
+    add_videos(stack.project, [copy], replace=True)
+    return _video_named(stack, filename)
+
+
+def _external_stack() -> Iterator[FrontendStack]:
+    from fovea_ctl.settings import load_settings
+
+    project = Project(load_settings())
+    with tempfile.TemporaryDirectory(prefix="fovea-frontend-") as tmp:
+        clip = make_clip(project, Path(tmp) / CLIP_NAME)
+        add_videos(project, [clip], replace=True)
+        stack = FrontendStack(project=project, base_url=EXTERNAL_URL or "", password=project.secrets.value("admin_password"),
+                              clip=clip, video={}, full=True, cli_env=dict(os.environ))
+        stack.video = _video_named(stack, CLIP_NAME)
+        yield stack
+
+
 @pytest.fixture(scope="session")
 def _stack(request: pytest.FixtureRequest, engine_ready: None) -> Iterator[FrontendStack]:
+    if EXTERNAL_URL:
+        yield from _external_stack()
+        return
     wants_full = any(FULL_FIXTURES & set(getattr(item, "fixturenames", ())) for item in request.session.items)
     factory = ProjectFactory(Path(tempfile.mkdtemp(prefix="fovea-frontend-")))
     try:
@@ -107,8 +142,7 @@ def _stack(request: pytest.FixtureRequest, engine_ready: None) -> Iterator[Front
         frontend = FrontendStack(project=project, base_url=base_url, password=project.secrets.value("admin_password"),
                                  clip=clip, video={}, full=wants_full,
                                  cli_env=factory.env(project))
-        with frontend.api() as client:
-            frontend.video = next(v for v in client.get("/api/videos").json() if v["filename"] == CLIP_NAME)
+        frontend.video = _video_named(frontend, CLIP_NAME)
         yield frontend
     finally:
         factory.cleanup()

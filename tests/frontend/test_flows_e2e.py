@@ -1,6 +1,6 @@
-"""Three of the app's flows end to end in Debian's Chromium against the stack fovea started (with the
-model-service): "suggest types" on the ontology page, the workspace's summary panel, and import with a
-preview. Plus personas: create, rename, hide, delete. Each test drives the page as a person would, reads
+"""Four of the app's flows end to end in Debian's Chromium against the stack fovea started (with the
+model-service): "suggest types" on the ontology page, the workspace's summary panel, import with a preview,
+and the transcript panel (a click on a word seeks the player). Plus personas: create, rename, hide, delete. Each test drives the page as a person would, reads
 what the page shows from its DOM (test ids and data attributes, see services/frontend/README.md) and checks
 the backend's state through the API.
 
@@ -16,7 +16,9 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fovea_ctl.videos import add_videos
 from tests.frontend.conftest import BrowserSession, FrontendStack
+from tests.speech_clip import make_speech_clip, plain_word
 
 if TYPE_CHECKING:
     import httpx
@@ -205,13 +207,17 @@ def test_import_previews_counts_and_conflicts_imports_on_confirm_and_refuses_a_b
     added_id, added_name = str(uuid.uuid4()), unique("Imported")
     upload(page, "with-new-persona.jsonl", [*exported, persona_line(template, added_id, added_name)])
     page.wait_for_selector("[data-testid=import-preview]", timeout=SLOW)
-    expected = Counter(k for k in kinds if k != "header")
-    expected["persona"] += 1
+    # Each record is listed once: the new persona under "would add", every record that exists already (the whole
+    # export) under "would replace" — never both (issue 18, item 8).
     counts = {c.get_attribute("data-kind"): int(c.get_attribute("data-count") or "-1")
               for c in page.get_by_test_id("import-count").all()}
-    assert counts == dict(expected), (counts, expected)
+    # (the world singleton counts as new while it is empty: replacing nothing is not listed as a conflict)
+    assert {k: n for k, n in counts.items() if k != "world"} == {"persona": 1}, counts
+    replaced = page.get_by_test_id("import-conflicts").locator("li")
     conflicts = page.get_by_test_id("import-conflicts").inner_text()
     assert existing["id"] in conflicts and added_id not in conflicts, conflicts
+    expected = Counter(k for k in kinds if k != "header")
+    assert replaced.count() + sum(counts.values()) == sum(expected.values()) + 1
     assert page.get_by_test_id("import-errors").count() == 0
     with app.stack.api() as client:
         assert added_id not in [p["id"] for p in client.get("/api/personas").json()], "the preview wrote"
@@ -242,6 +248,71 @@ def test_import_previews_counts_and_conflicts_imports_on_confirm_and_refuses_a_b
         assert "line 3" in refused.text and "hidden" in refused.text
         assert second_id not in [p["id"] for p in client.get("/api/personas").json()]
     assert not app.console_errors
+
+
+# -- 4. the transcript panel -----------------------------------------------------------------------------
+def test_transcript_panel_highlights_the_word_at_the_playhead_and_a_click_seeks_to_it(
+        full_app: BrowserSession, output_dir: Path, tmp_path: Path) -> None:
+    page = full_app.page
+    clip = tmp_path / "speech-panel.mp4"
+    second = make_speech_clip(clip, tmp_path)[1]
+    add_videos(full_app.stack.project, [clip], replace=True)
+    with full_app.stack.api() as client:
+        video = next(v for v in client.get("/api/videos").json() if v["filename"] == clip.name)
+    page.goto(f"/videos/{video['id']}")
+    page.wait_for_selector("[data-testid=video][data-ready=true]", timeout=SLOW)
+    page.get_by_test_id("tab-transcript").click()
+    panel = page.get_by_test_id("transcript-panel")
+    panel.get_by_test_id("transcript-note").wait_for(timeout=SLOW)
+    assert panel.get_by_test_id("transcript-note").inner_text() == "No transcript yet."
+
+    panel.get_by_test_id("transcribe-request").click()
+    page.wait_for_selector("[data-testid=transcript-word]", timeout=MODEL_JOB)
+    words = {plain_word(w.inner_text()): w for w in panel.get_by_test_id("transcript-word").all()}
+    assert {"car", "police", "bridge"} <= set(words), list(words)
+    # The words wrap inside the panel like text (no sideways scrolling to find the next one).
+    assert page.evaluate("() => { const w = document.querySelector('[data-testid=transcript-words]');"
+                         " return w.scrollWidth <= w.clientWidth; }")
+    police = words["police"]
+    start = float(police.get_attribute("data-start") or "-1")
+    assert abs(start - second.onset) <= 0.5, (start, second)
+    police.click()
+    fps = video["fps"]
+    page.wait_for_function(f"() => Math.abs(Number(document.querySelector('[data-testid=frame-counter]')"
+                           f".dataset.frame) / {fps} - {start}) <= {1 / fps + 1e-6}", timeout=SLOW)
+    # The player stands on the word now, and the word is the one marked as being said.
+    page.wait_for_selector("[data-testid=transcript-word][aria-current=true]", timeout=SLOW)
+    assert plain_word(panel.locator("[data-testid=transcript-word][aria-current=true]").inner_text()) == "police"
+    current = page.evaluate("() => document.querySelector('video').currentTime")
+    assert abs(current - start) <= 1 / fps, (current, start)
+    panel.screenshot(path=str(output_dir / "transcript-panel.png"))
+
+    # The videos page searches what was said: the hit opens the workspace at the frame the words start.
+    page.goto("/")
+    page.get_by_test_id("said-search-input").fill("closed the bridge")
+    page.get_by_test_id("said-search-submit").click()
+    hit = page.locator(f"[data-testid=said-hit][data-video-id='{video['id']}']")
+    hit.wait_for(timeout=SLOW)
+    said_frame = int(hit.get_attribute("data-frame") or "-1")
+    page.screenshot(path=str(output_dir / "said-search.png"))
+    assert abs(said_frame / fps - second.onset) <= 0.5 + 1 / fps, (said_frame, second)
+    hit.get_by_role("link").click()
+    page.wait_for_url(f"**/videos/{video['id']}?frame={said_frame}", timeout=SLOW)
+    page.wait_for_function(f"() => Number(document.querySelector('[data-testid=frame-counter]')?.dataset.frame) === {said_frame}",
+                           timeout=SLOW)
+    page.goto("/")
+    page.get_by_test_id("said-search-input").fill("zeppelin")
+    page.get_by_test_id("said-search-submit").click()
+    page.get_by_test_id("said-search-none").wait_for(timeout=SLOW)
+
+    # The shared clip has no audio stream: the panel says so instead of an empty list.
+    page.goto(f"/videos/{full_app.stack.video['id']}")
+    page.wait_for_selector("[data-testid=video][data-ready=true]", timeout=SLOW)
+    page.get_by_test_id("tab-transcript").click()
+    page.get_by_test_id("transcribe-request").click()
+    page.wait_for_selector("[data-testid=transcript-panel][data-status=no_audio]", timeout=MODEL_JOB)
+    assert page.get_by_test_id("transcript-note").inner_text().startswith("No audio track")
+    assert not full_app.console_errors
 
 
 # -- personas --------------------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from fovea_ctl.videos import add_videos
 from tests.conftest import ROOT, detect_and_wait
 from tests.frontend.conftest import BrowserSession, FrontendStack
 
@@ -27,10 +26,13 @@ def traffic(full_stack: FrontendStack, tmp_path_factory: pytest.TempPathFactory)
     """What the dashboards show: API calls (some 4xx), a detection job that completes and one that fails
     (a file no decoder can open), submitted more than one export interval apart so 1 h increases move."""
     project = full_stack.project
-    broken = tmp_path_factory.mktemp("metrics") / BROKEN_CLIP
-    broken.write_bytes(b"not a video at all\n" * 64)
-    add_videos(project, [broken])
+    # `videos add` refuses a file no decoder can open, so the broken one goes into the volume directly, then a
+    # sync catalogues it (the backend lists what it cannot probe, with its problem).
+    backend = project.observe().containers["backend"]
+    with project.writing():
+        project.engine.exec(backend.id, ["sh", "-c", f"printf 'not a video at all\\n%.0s' $(seq 64) > /data/videos/{BROKEN_CLIP}"])
     with full_stack.api() as client:
+        assert client.post("/api/videos/sync").status_code == 200
         for _ in range(3):
             assert client.get("/api/videos").status_code == 200
             assert 400 <= client.get("/api/videos/no-such-video").status_code < 500  # the 4xx panels
@@ -39,7 +41,6 @@ def traffic(full_stack: FrontendStack, tmp_path_factory: pytest.TempPathFactory)
         time.sleep(12)
         assert detect_and_wait(client, videos[BROKEN_CLIP]["id"])["status"] == "failed"
     # The broken file goes again, so the workspace tests see only real clips.
-    backend = project.observe().containers["backend"]
     project.engine.exec(backend.id, ["rm", "-f", f"/data/videos/{BROKEN_CLIP}"])
     with full_stack.api() as client:
         assert client.post("/api/videos/sync", params={"prune": "true"}).status_code == 200

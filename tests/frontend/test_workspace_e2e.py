@@ -6,16 +6,13 @@ Coordinates are read from the overlay's DOM attributes (video pixels, as the app
 screen pixels. The clip is longer than the shared fixture's 30 frames (the scenario needs frame 60) and
 runs at 30000/1001 fps, the rate that drifts when an app assumes 30.
 
-The stack is the one tests/frontend/conftest.py starts (nginx image, backend, model-service). To run the same
-tests against a frontend that is already running — a `vite` dev server whose /api proxy reaches a `fovea up`
-slice, while developing — set FOVEA_E2E_URL to its address, with FOVEA_PROJECT / FOVEA_PORT_BASE naming the
-project whose backend and model-service it reaches.
+The stack is the one tests/frontend/conftest.py starts (nginx image, backend, model-service), or with FOVEA_E2E_URL
+a running one (see there).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import uuid
@@ -24,8 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from fovea_ctl.project import Project
-from fovea_ctl.settings import load_settings
 from fovea_ctl.videos import add_videos
 from tests.frontend.conftest import BrowserSession, FrontendStack
 
@@ -42,27 +37,6 @@ ffmpeg -loglevel error -y -i "$assets/bus.jpg" \\
   -frames:v {CLIP_FRAMES} -c:v libx264 -preset veryfast -g 30 /tmp/{CLIP}
 """
 SLOW = 120_000  # ms: the machine is shared and loaded; waits are generous, never timed assertions
-EXTERNAL_URL = os.environ.get("FOVEA_E2E_URL")
-
-
-def external_stack() -> FrontendStack:
-    project = Project(load_settings())
-    return FrontendStack(project=project, base_url=EXTERNAL_URL or "", password=project.secrets.value("admin_password"),
-                         clip=Path(), video={}, full=True)
-
-
-@pytest.fixture(scope="session")
-def frontend_stack(request: pytest.FixtureRequest) -> FrontendStack:
-    return external_stack() if EXTERNAL_URL else request.getfixturevalue("_stack")
-
-
-@pytest.fixture(scope="session")
-def full_stack(request: pytest.FixtureRequest) -> FrontendStack:
-    if EXTERNAL_URL:
-        return request.getfixturevalue("frontend_stack")
-    stack: FrontendStack = request.getfixturevalue("_stack")
-    assert stack.full, "the session stack was started without the model-service"
-    return stack
 
 
 @pytest.fixture(scope="module")
@@ -248,6 +222,7 @@ def test_detection_candidate_accepted_and_found_in_the_export(full_app: BrowserS
     page = full_app.page
     open_workspace(page, clip_video)
     page.get_by_test_id("tab-detect").click()
+    page.get_by_test_id("detect-kind").select_option("detect")  # per-frame boxes (the panel opens on typed detection)
     page.get_by_test_id("detect-range").select_option("range")
     page.get_by_test_id("detect-from").fill("0")
     page.get_by_test_id("detect-to").fill("20")
@@ -283,6 +258,40 @@ def test_detection_candidate_accepted_and_found_in_the_export(full_app: BrowserS
         if interpolated:  # every frame from the first keyframe to the last, each flagged
             assert [f["frame"] for f in frames] == list(range(frames[0]["frame"], frames[-1]["frame"] + 1))
             assert frames[0]["keyframe"] is True
+
+
+def test_typed_detection_chooses_types_shows_what_it_searched_and_files_typed_tracks(
+        full_app: BrowserSession, clip_video: dict[str, Any]) -> None:
+    """Choose the persona's types in the Detect panel, run, watch the job to its end: the bus becomes a track of the
+    persona's Vehicle type, the class of the type left unticked is reported unmapped, and "add as type" makes it one."""
+    page = full_app.page
+    with full_app.stack.api() as client:
+        persona = client.post("/api/personas", json={"name": f"Transit {uuid.uuid4().hex[:6]}",
+                                                     "informationNeed": "vehicles on the road"}).json()
+        saved = client.put(f"/api/personas/{persona['id']}/ontology", json={"entityTypes": [
+            {"id": "vehicle", "name": "Vehicle", "detectorClasses": ["bus"]},
+            {"id": "walker", "name": "Walker", "detectorClasses": ["person"]}]})
+        assert saved.status_code == 200, saved.text
+    open_workspace(page, clip_video)
+    page.get_by_test_id("persona-select").select_option(persona["id"])
+    page.get_by_test_id("tab-detect").click()
+    page.get_by_test_id("detect-kind").select_option("types")
+    page.locator("[data-testid=detect-type][data-type=walker]").uncheck()
+    page.get_by_test_id("detect-every").fill("10")
+    page.get_by_test_id("detect-run").click()
+    page.wait_for_selector("[data-testid=job-progress][data-status=completed]", timeout=600_000)
+    assert page.locator("[data-testid=typed-searched][data-type=vehicle]").inner_text() == "vehicle ← bus"
+    assert "person ×" in page.get_by_test_id("typed-unmapped").inner_text()
+    with full_app.stack.api() as client:
+        mine = [a for a in client.get(f"/api/annotations/{clip_video['id']}").json() if a["personaId"] == persona["id"]]
+    assert [(a["type"], a["label"]) for a in mine] == [("vehicle", "bus")], mine
+    page.wait_for_selector(f"[data-testid=track-row][data-track-id='{mine[0]['id']}']", timeout=SLOW)
+    # "add as type": the unmapped class becomes an entity type of the persona that stands for it.
+    page.locator("[data-testid=typed-add-type][data-class=person]").click()
+    page.wait_for_selector("[data-testid=typed-add-type][data-class=person]:disabled", timeout=SLOW)
+    with full_app.stack.api() as client:
+        ontology = client.get(f"/api/personas/{persona['id']}/ontology").json()
+    assert [(t["name"], t["detectorClasses"]) for t in ontology["entityTypes"] if t["name"] == "Person"] == [("Person", ["person"])]
 
 
 def test_a_removed_session_lands_on_login_keeping_the_place(full_app: BrowserSession, clip_video: dict[str, Any]) -> None:

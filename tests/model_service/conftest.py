@@ -1,18 +1,15 @@
 """Engine fixtures for the model-service tests: every container the tests use is made and removed here.
 
-The image is built once per content hash (build context, wheelhouse included) and reused while that tag
-exists. Containers get unique names, publish on 127.0.0.1 only (random host ports), and are removed even
+The image is the stack's own (fovea builds it once per content hash and reuses it while that tag exists). Containers get unique names, publish on 127.0.0.1 only (random host ports), and are removed even
 when a test fails. Host <-> container traffic goes only over those published ports; the worker reaches
 Redis over a private Docker network by container name, as it would in the stack.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -24,12 +21,8 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CONTEXT = ROOT / "services" / "model_service"
 MODELS_YAML = ROOT / "configs" / "models.yaml"
-IMAGE_REPO = "fovea/model-service"
 DOCKER = shutil.which("docker") or "docker"
-BUILDKIT_DOCKER = "/usr/bin/docker" if Path("/usr/bin/docker").exists() else DOCKER
-SKIP_PARTS = {"__pycache__", ".pytest_cache"}
 TEST_VIDEO = "bus_pan.mp4"
 
 
@@ -44,34 +37,33 @@ def engine_available() -> bool:
         return False
 
 
-def context_hash() -> str:
-    """sha256 over names, exec bits and bytes of the build context (wheelhouse included)."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in CONTEXT.rglob("*") if p.is_file()):
-        relative = path.relative_to(CONTEXT)
-        if SKIP_PARTS & set(relative.parts) or path.suffix == ".pyc":
-            continue
-        digest.update(str(relative).encode() + (b"x" if os.access(path, os.X_OK) else b"-"))
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()[:12]
+# The model-service tests run against either variant's image: the CPU one by default, the GPU one (CUDA
+# wheels; no GPU here, so MODEL_DEVICE=auto runs it on the CPU) with FOVEA_TEST_MODEL_VARIANT=gpu, as
+# .ci/run's GPU-image step does.
+MODEL_VARIANT = os.environ.get("FOVEA_TEST_MODEL_VARIANT", "cpu")
 
 
 def build_image() -> str:
-    subprocess.run([sys.executable, str(CONTEXT / "fetch_wheels.py")], check=True, timeout=900)
-    tag = f"{IMAGE_REPO}:test-{context_hash()}"
-    if docker("image", "inspect", tag, check=False).returncode == 0:
-        return tag
-    command = [BUILDKIT_DOCKER, "build", "-q", "-t", tag]
-    ca_bundle = os.environ.get("FOVEA_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
-    if Path(ca_bundle).is_file():
-        command += ["--secret", f"id=ca_bundle,src={ca_bundle}"]
-    result = subprocess.run([*command, str(CONTEXT)], capture_output=True, text=True, timeout=1800,
-                            env={**os.environ, "DOCKER_BUILDKIT": "1"})
-    if result.returncode != 0:
-        pytest.fail(f"model-service image build failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return tag
+    """The stack's own model-service image for this variant, built by fovea when its content-hash tag is
+    missing (the same recipe, wheelhouse fetch and BuildKit path as `fovea up`), never a test-only build."""
+    from fovea_ctl.images import build_missing, ensure_base
+    from fovea_ctl.project import Project
+    from fovea_ctl.settings import Settings
+
+    if MODEL_VARIANT not in ("cpu", "gpu"):
+        pytest.fail(f"FOVEA_TEST_MODEL_VARIANT={MODEL_VARIANT!r}: want cpu or gpu")
+    project = Project(Settings(root=ROOT, project="fovea-mstest", gpu=MODEL_VARIANT == "gpu"))
+    unit = project.stack.units["model-service-gpu" if MODEL_VARIANT == "gpu" else "model-service"]
+    ensure_base(project.settings, project.engine)
+    image = project.resolver().resolve(unit)
+    if image.missing:
+        build_missing(project.settings, project.engine, [image])
+    return image.ref
+
+
+@pytest.fixture(scope="session")
+def model_variant() -> str:
+    return MODEL_VARIANT
 
 
 @pytest.fixture(scope="session")
@@ -146,11 +138,36 @@ def service_env(redis_host: str = "redis") -> list[str]:
     return ["-e", f"MODEL_REDIS_URL=redis://{redis_host}:6379/0"]
 
 
+# The service token every route but /health wants (the stack mounts its model_service_token secret the same way).
+SERVICE_TOKEN = uuid.uuid4().hex + uuid.uuid4().hex
+
+
+def mount_token(folder: Path, token: str = SERVICE_TOKEN) -> list[str]:
+    """docker run arguments that mount `token` as the service's secret file (written into `folder`)."""
+    (folder / "model_service_token").write_text(token + "\n")
+    (folder / "model_service_token").chmod(0o600)
+    return ["-v", f"{folder / 'model_service_token'}:/run/secrets/model_service_token:ro",
+            "-e", "MODEL_SERVICE_TOKEN_FILE=/run/secrets/model_service_token"]
+
+
 @pytest.fixture(scope="session")
-def api(model_image: str, video_root: Path, unique: str) -> Iterator[str]:
-    """The API container; yields its base URL on 127.0.0.1."""
+def service_token() -> str:
+    """What a client of the test containers presents: `Authorization: Bearer <service_token>`."""
+    return SERVICE_TOKEN
+
+
+@pytest.fixture(scope="session")
+def token_mount() -> Iterator[list[str]]:
+    folder = Path(tempfile.mkdtemp(prefix="fovea-mstoken-"))
+    yield mount_token(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def api(model_image: str, video_root: Path, unique: str, token_mount: list[str]) -> Iterator[str]:
+    """The API container (with its service token: send `AUTH`); yields its base URL on 127.0.0.1."""
     name = f"{unique}-api"
-    docker("run", "-d", "--name", name, "-p", "127.0.0.1::8000",
+    docker("run", "-d", "--name", name, "-p", "127.0.0.1::8000", *token_mount,
            "-v", f"{video_root}:/data/videos:ro", "-v", f"{MODELS_YAML}:/etc/fovea/models.yaml:ro", model_image)
     try:
         base = f"http://127.0.0.1:{published_port(name, 8000)}"
@@ -230,18 +247,18 @@ class WorkerContainer:
         return f"http://127.0.0.1:{published_port(self.name, 8000)}{path}"
 
 
-def start_worker(image: str, name: str, network: str, video_root: Path) -> WorkerContainer:
+def start_worker(image: str, name: str, network: str, video_root: Path, token_mount: list[str]) -> WorkerContainer:
     """The stack's model-service: the API process with MODEL_WORKER=1, consuming the queues itself."""
-    docker("run", "-d", "--name", name, "--network", network, *service_env(), "-e", "MODEL_WORKER=1",
+    docker("run", "-d", "--name", name, "--network", network, *service_env(), "-e", "MODEL_WORKER=1", *token_mount,
            "-p", "127.0.0.1::8000",
            "-v", f"{video_root}:/data/videos:ro", "-v", f"{MODELS_YAML}:/etc/fovea/models.yaml:ro", image)
     return WorkerContainer(name)
 
 
 @pytest.fixture(scope="session")
-def worker(model_image: str, video_root: Path, redis_url: str, network: str, unique: str
+def worker(model_image: str, video_root: Path, redis_url: str, network: str, unique: str, token_mount: list[str]
            ) -> Iterator[WorkerContainer]:
-    handle = start_worker(model_image, f"{unique}-worker", network, video_root)
+    handle = start_worker(model_image, f"{unique}-worker", network, video_root, token_mount)
     try:
         handle.wait_ready()
         yield handle
@@ -250,12 +267,13 @@ def worker(model_image: str, video_root: Path, redis_url: str, network: str, uni
 
 
 @pytest.fixture()
-def replacement_worker(model_image: str, video_root: Path, redis_url: str, network: str, unique: str):
+def replacement_worker(model_image: str, video_root: Path, redis_url: str, network: str, unique: str,
+                       token_mount: list[str]):
     """Starts another worker container (another hostname, so another worker name) on demand."""
     started: list[WorkerContainer] = []
 
     def start() -> WorkerContainer:
-        handle = start_worker(model_image, f"{unique}-worker-{uuid.uuid4().hex[:6]}", network, video_root)
+        handle = start_worker(model_image, f"{unique}-worker-{uuid.uuid4().hex[:6]}", network, video_root, token_mount)
         started.append(handle)
         return handle
 
@@ -286,3 +304,19 @@ def run_in_image(model_image: str, unique: str):
                       *volumes, model_image, *command, check=False, timeout=timeout)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def backend_accepts():
+    """The backend's own result models (fovea_backend.jobs.RESULT_MODELS): what it will persist. Skipped
+    checks, not failed tests, where the backend's dependencies are not installed."""
+    import sys
+
+    backend_dir = ROOT / "services" / "backend"
+    if str(backend_dir) not in sys.path:
+        sys.path.insert(0, str(backend_dir))
+    try:
+        from fovea_backend.jobs import RESULT_MODELS
+    except ImportError:
+        return lambda kind, result: None
+    return lambda kind, result: RESULT_MODELS[kind].model_validate(result)

@@ -4,9 +4,12 @@ path confinement and the health contract."""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 
 import httpx
 import pytest
+
 
 pytestmark = pytest.mark.engine
 
@@ -19,8 +22,16 @@ def pretty(data: object) -> str:
     return json.dumps(data, indent=1)[:2000]
 
 
+AUTH: dict[str, str] = {}  # the service token's header, set for every test below
+
+
+@pytest.fixture(autouse=True)
+def _present_the_service_token(service_token: str) -> None:
+    AUTH["Authorization"] = f"Bearer {service_token}"
+
+
 def post(api: str, path: str, body: dict, timeout: float = 180) -> httpx.Response:
-    return httpx.post(f"{api}{path}", json=body, timeout=timeout)
+    return httpx.post(f"{api}{path}", json=body, timeout=timeout, headers=AUTH)
 
 
 def assert_box_inside_frame(box: dict) -> None:
@@ -30,6 +41,20 @@ def assert_box_inside_frame(box: dict) -> None:
     assert box["x"] + box["width"] <= 1.0 + 1e-6 and box["y"] + box["height"] <= 1.0 + 1e-6, box
 
 
+def test_every_route_but_health_refuses_a_request_without_the_service_token(api: str) -> None:
+    """Before: detect, track, summarize, augment and /docs answered anyone, whatever the Host."""
+    body = {"video_id": "bus_pan"}
+    for method, path in (("POST", "/api/detect"), ("POST", "/api/track"), ("POST", "/api/summarize"),
+                         ("POST", "/api/augment"), ("GET", "/docs"), ("GET", "/openapi.json"), ("GET", "/health/queues")):
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": AUTH["Authorization"] + "x"},
+                        {"Host": "localhost"}):
+            response = httpx.request(method, f"{api}{path}", json=body if method == "POST" else None, headers=headers,
+                                     timeout=30)
+            assert response.status_code == 401, (path, headers, response.status_code)
+    assert httpx.get(f"{api}/health", timeout=10).status_code == 200
+    assert httpx.get(f"{api}/openapi.json", headers=AUTH, timeout=10).status_code == 200
+
+
 def test_health_reports_device_torch_and_loaded_models(api: str) -> None:
     response = httpx.get(f"{api}/health", timeout=10)
     assert response.status_code == 200
@@ -37,10 +62,33 @@ def test_health_reports_device_torch_and_loaded_models(api: str) -> None:
     assert body["status"] == "ok"
     assert body["device"] in ("cpu", "cuda")
     assert body["torch_version"].startswith("2.")
-    assert set(body) >= {"cuda_device", "cuda_memory"}
+    assert set(body) >= {"cuda_device", "cuda_memory", "torch_cuda"}
     if body["device"] == "cpu":
         assert body["cuda_device"] is None and body["cuda_memory"] is None
     assert set(body["models_loaded"]) == {"detector", "tracker", "embedder"}
+
+
+def test_without_a_gpu_the_image_runs_on_the_cpu_with_its_own_torch_build(api: str, model_variant: str) -> None:
+    """No GPU exists on these machines: MODEL_DEVICE=auto (the image's default) falls back to the CPU. The GPU
+    image (FOVEA_TEST_MODEL_VARIANT=gpu) still carries PyPI's CUDA torch; the CPU image Debian's CPU build."""
+    body = httpx.get(f"{api}/health", timeout=10).json()
+    assert body["device"] == "cpu"
+    if model_variant == "gpu":
+        assert body["torch_cuda"] and "+debian" not in body["torch_version"], body
+    else:
+        assert body["torch_cuda"] is None, body
+
+
+@pytest.mark.parametrize("command", [[], ["python3", "-m", "model_service.worker"]], ids=["api", "worker"])
+def test_model_device_cuda_without_a_gpu_refuses_to_start_with_one_clear_line(model_image: str,
+                                                                             command: list[str]) -> None:
+    result = subprocess.run([shutil.which("docker") or "docker", "run", "--rm", "--network", "none",
+                             "-e", "MODEL_DEVICE=cuda", model_image, *command], capture_output=True, text=True, timeout=180)
+    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("model-service: MODEL_DEVICE=cuda but torch sees no CUDA device"), result.stderr[-2000:]
+    assert "set MODEL_DEVICE=auto to fall back to the CPU" in last
 
 
 def test_detection_on_the_test_video_finds_people_with_boxes_inside_the_frame(api: str) -> None:

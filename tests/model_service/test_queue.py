@@ -5,9 +5,7 @@ worker being killed mid-job (at-least-once)."""
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from redis import Redis
@@ -16,8 +14,6 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 pytestmark = pytest.mark.engine
-
-BACKEND_DIR = Path(__file__).resolve().parents[2] / "services" / "backend"
 
 TEST_VIDEO = "bus_pan.mp4"
 BOX = {"x", "y", "width", "height"}
@@ -52,19 +48,6 @@ def start_long_job(redis_url: str, video_id: str) -> Job:
     return job
 
 
-@pytest.fixture(scope="module")
-def backend_accepts():
-    """The backend's own result models (fovea_backend.jobs.RESULT_MODELS): what it will persist. Skipped
-    checks, not failed tests, where the backend's dependencies are not installed."""
-    if str(BACKEND_DIR) not in sys.path:
-        sys.path.insert(0, str(BACKEND_DIR))
-    try:
-        from fovea_backend.jobs import RESULT_MODELS
-    except ImportError:
-        return lambda kind, result: None
-    return lambda kind, result: RESULT_MODELS[kind].model_validate(result)
-
-
 def assert_detect_shape(result: dict) -> None:
     assert set(result) == {"model", "width", "height", "fps", "frames"}
     assert isinstance(result["model"], str) and isinstance(result["fps"], float)
@@ -95,14 +78,14 @@ def test_worker_readiness_check_for_exec_probes(worker) -> None:
     assert done.stdout.startswith("ready: model-"), done.stdout + done.stderr
 
 
-def test_api_and_worker_share_one_process_and_report_two_healths(worker) -> None:
+def test_api_and_worker_share_one_process_and_report_two_healths(worker, service_token: str) -> None:
     """The stack's model-service: HTTP API up (/health) and consuming queues (/health/queues) are answered
     separately, by one process that loaded each model once."""
     import httpx
 
     api = httpx.get(worker.url("/health"), timeout=30)
     assert api.status_code == 200 and api.json()["status"] == "ok", api.text
-    queues = httpx.get(worker.url("/health/queues"), timeout=30)
+    queues = httpx.get(worker.url("/health/queues"), timeout=30, headers={"Authorization": f"Bearer {service_token}"})
     assert queues.status_code == 200 and queues.json()["detail"].startswith("worker model-"), queues.text
     logs = worker.logs()  # every run of the container so far: each loaded the detector once, not twice
     assert logs.count("loaded detector on") == logs.count("ready: worker ") >= 1, logs[-3000:]

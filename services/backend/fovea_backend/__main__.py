@@ -24,7 +24,10 @@ def main() -> int:
         return 2
     # One process: the job-sync thread lives beside the API, and 2 cores gain little from more workers
     # while the DB renders the JSON.
-    uvicorn.run(create_app(settings), host=HOST, port=PORT, log_level="info", access_log=False, timeout_graceful_shutdown=10)
+    # proxy_headers=False: uvicorn would take X-Forwarded-For from any peer on 127.0.0.1 as the client's
+    # address; the backend decides whom it trusts itself (BACKEND_TRUSTED_PROXIES, see throttle.py).
+    uvicorn.run(create_app(settings), host=HOST, port=PORT, log_level="info", access_log=False, timeout_graceful_shutdown=10,
+                proxy_headers=False)
     return 0
 
 

@@ -5,24 +5,30 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import redis
 from fastapi import Depends, FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from fovea_backend import __version__, migrate
 from fovea_backend.auth import require_session
 from fovea_backend.cache import BodyCache
+from fovea_backend.csrf import CrossSiteGuard
 from fovea_backend.db import make_pool
 from fovea_backend.errors import install_error_handlers
 from fovea_backend.jobs import JobSync
-from fovea_backend.routes import annotations, auth, bulk_annotations, jobs, personas, summaries, transfer, videos, world
+from fovea_backend.routes import (annotations, assignments, auth, bulk_annotations, formats, history, jobs, personas,
+                                  summaries, transcripts, transfer, users, videos, world)
 from fovea_backend.schemas import HealthOut
 from fovea_backend.seed import seed
 from fovea_backend.settings import ConfigError, Settings
 from fovea_backend.state import BackendState
 from fovea_backend.telemetry import MetricsMiddleware, Telemetry
+from fovea_backend.throttle import LoginThrottle
 
 log = logging.getLogger("fovea_backend")
 
@@ -40,13 +46,33 @@ def _open_state(settings: Settings) -> BackendState:
         # Short timeouts: /health must answer "redis is down" quickly, not hang a probe.
         client = redis.Redis.from_url(settings.redis_url, password=settings.redis_password, socket_timeout=2,
                                       socket_connect_timeout=1, health_check_interval=15)
-        telemetry = Telemetry(settings.otlp_endpoint)
+        telemetry = Telemetry(settings.otlp_endpoint, headers=settings.otlp_headers())
         job_sync = JobSync(pool, client, telemetry, settings.job_sync_interval_s)
         return BackendState(settings=settings, pool=pool, redis=client, telemetry=telemetry, job_sync=job_sync,
-                            annotation_bodies=BodyCache(settings.annotation_cache_mb * 1024 * 1024))
+                            annotation_bodies=BodyCache(settings.annotation_cache_mb * 1024 * 1024),
+                            login_throttle=LoginThrottle.from_settings(settings, client))
     except BaseException:
         pool.close()
         raise
+
+
+API_DOCS_ASSETS = "/docs-assets"
+
+
+def _serve_api_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the copy the `fastapi-offline` wheel pins (hash-locked in requirements.txt):
+    FastAPI's default page loads a floating `swagger-ui-dist@5` from a CDN into a page that holds the
+    session cookie's origin."""
+    import fastapi_offline
+
+    app.mount(API_DOCS_ASSETS, StaticFiles(directory=Path(fastapi_offline.__file__).parent / "static"), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - Swagger UI",
+                                   swagger_js_url=f"{API_DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{API_DOCS_ASSETS}/swagger-ui.css",
+                                   swagger_favicon_url=f"{API_DOCS_ASSETS}/favicon.png")
 
 
 def create_app(settings: Settings, run_job_sync: bool = True) -> FastAPI:
@@ -71,11 +97,16 @@ def create_app(settings: Settings, run_job_sync: bool = True) -> FastAPI:
         title="FOVEA backend",
         version=__version__,
         lifespan=lifespan,
-        docs_url="/docs",
-        description="Video annotation API. Log in with POST /api/auth/login; every other /api route needs the session cookie.",
+        docs_url=None,
+        redoc_url=None,
+        description="Video annotation API. Log in with POST /api/auth/login; every other /api route needs the session cookie"
+                    " or an API token (`Authorization: Bearer`), and a role its line in fovea_backend/roles.py allows.",
     )
     install_error_handlers(app)
+    app.add_middleware(CrossSiteGuard, allowed_origins=settings.allowed_origins)
     app.add_middleware(MetricsMiddleware)
+    if settings.api_docs:
+        _serve_api_docs(app)
 
     @app.get("/health", response_model=HealthOut, tags=["health"], responses={503: {"model": HealthOut}})
     def health() -> JSONResponse:
@@ -99,6 +130,8 @@ def create_app(settings: Settings, run_job_sync: bool = True) -> FastAPI:
 
     app.include_router(auth.public)
     protected = [Depends(require_session)]
-    for module in (auth, personas, world, videos, annotations, bulk_annotations, jobs, summaries, transfer):
+    # Every protected route's role is checked by require_session against roles.ROUTE_ROLES.
+    for module in (auth, users, personas, world, videos, annotations, history, bulk_annotations, jobs, summaries, transfer,
+                   formats, assignments, transcripts):
         app.include_router(module.router, dependencies=protected)
     return app

@@ -8,9 +8,12 @@ OpenAPI schema (and the fuzz tests driven by it) describe exactly this JSON.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from fastapi import Response
@@ -20,11 +23,45 @@ from fovea_backend.errors import ApiError
 from fovea_backend.settings import Settings
 
 
+# The signed-in user of the request being served (set by auth.require_session in the request's own context, so
+# the threads that run its handlers inherit it). Every connection handed out carries it as the session setting
+# `fovea.actor` ('' for none), which the authorship and history triggers (0061) read: whoever wrote a track is
+# recorded by the database itself, whichever route or import wrote it.
+acting_user: ContextVar[UUID | None] = ContextVar("acting_user", default=None)
+
+
+class ActorPool(ConnectionPool):
+    """A pool whose connections are handed out as the request's user (see `acting_user`).
+
+    The setting is made at session level, in autocommit, before the caller's transaction begins: a route may still
+    start its transaction with SET TRANSACTION (the export does), and a rollback does not undo it. It is written
+    only when it differs from what the connection already carries, so most checkouts cost nothing extra."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._actor_of: weakref.WeakKeyDictionary[psycopg.Connection, str] = weakref.WeakKeyDictionary()
+
+    def getconn(self, timeout: float | None = None) -> psycopg.Connection:
+        conn = super().getconn(timeout)
+        actor = acting_user.get()
+        wanted = "" if actor is None else str(actor)
+        if self._actor_of.get(conn, "") != wanted:
+            try:
+                conn.autocommit = True
+                conn.execute("SELECT set_config('fovea.actor', %s, false)", (wanted,))
+                conn.autocommit = False
+                self._actor_of[conn] = wanted
+            except BaseException:
+                self.putconn(conn)
+                raise
+        return conn
+
+
 def make_pool(settings: Settings) -> ConnectionPool:
     kwargs: dict[str, Any] = dict(settings.db_kwargs())
     # UTC so timestamps in rendered JSON (and exports) do not depend on the server's zone.
     kwargs["options"] = "-c timezone=UTC"
-    return ConnectionPool(
+    return ActorPool(
         kwargs=kwargs,
         min_size=2,
         max_size=settings.pool_max_size,

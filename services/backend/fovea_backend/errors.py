@@ -24,12 +24,14 @@ log = logging.getLogger("fovea_backend")
 class ApiError(Exception):
     """An error a client caused or must know about; `field` names the offending input, if any."""
 
-    def __init__(self, status: int, message: str, field: Sequence[str | int] = (), extra: dict[str, Any] | None = None) -> None:
+    def __init__(self, status: int, message: str, field: Sequence[str | int] = (), extra: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.field = tuple(field)
         self.extra = extra or {}  # more top-level keys of the body, e.g. the current revision of a 409
+        self.headers = headers or {}  # e.g. Retry-After of a 429
 
 
 def not_found(what: str, ident: object, field: Sequence[str | int] = ()) -> ApiError:
@@ -47,6 +49,11 @@ def _body(status: int, detail: list[dict[str, Any]], extra: dict[str, Any] | Non
     return JSONResponse({**(extra or {}), "detail": detail, "message": message}, status_code=status)
 
 
+def error_response(status: int, field: Sequence[str | int], message: str) -> JSONResponse:
+    """The one error shape, for code that answers before (or outside) FastAPI's handlers: middleware."""
+    return _body(status, [{"loc": list(field), "msg": message}])
+
+
 def _jsonable_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     # Pydantic puts the offending input (and sometimes the exception object) in each error; echoing
     # inputs could reflect passwords back, and exception objects are not JSON.
@@ -56,7 +63,9 @@ def _jsonable_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return _body(exc.status, [{"loc": list(exc.field), "msg": exc.message}], exc.extra)
+        response = _body(exc.status, [{"loc": list(exc.field), "msg": exc.message}], exc.extra)
+        response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -73,6 +82,16 @@ def install_error_handlers(app: FastAPI) -> None:
     async def data_error(_: Request, exc: psycopg.DataError) -> JSONResponse:
         # e.g. a NUL character or an out-of-range number that got past validation: the client's input.
         return _body(422, [{"loc": ["body"], "msg": f"value cannot be stored: {exc.diag.message_primary or exc}"}])
+
+    # Raised by the database's own guards (0063): writes to a video whose review is done (55000), or by an
+    # annotator to a video assigned to others (42501). The trigger's message says which video and why.
+    @app.exception_handler(psycopg.errors.ObjectNotInPrerequisiteState)
+    async def accepted_work(_: Request, exc: psycopg.Error) -> JSONResponse:
+        return _body(409, [{"loc": [], "msg": exc.diag.message_primary or str(exc)}])
+
+    @app.exception_handler(psycopg.errors.InsufficientPrivilege)
+    async def not_assigned(_: Request, exc: psycopg.Error) -> JSONResponse:
+        return _body(403, [{"loc": [], "msg": exc.diag.message_primary or str(exc)}])
 
     @app.exception_handler(psycopg.OperationalError)
     async def db_down(_: Request, exc: psycopg.OperationalError) -> JSONResponse:

@@ -10,7 +10,8 @@ Flow: the API inserts a `jobs` row (status queued) and enqueues an RQ job with t
 database access: they report progress in `job.meta["progress"]` and return a JSON-able result. A
 background thread (JobSync) mirrors RQ status and progress into the row, so GET /api/jobs/{id} still works
 after Redis loses its data, and when a job finishes it persists the result in ONE transaction:
-detect/track → annotations, summarize → a video_summaries row, augment → the result stays on the job.
+detect/track → annotations, summarize → a video_summaries row, transcribe → the video's video_transcripts row,
+augment → the result stays on the job.
 Persisting is idempotent: annotations carry UNIQUE(job_id, dedupe_key), summaries UNIQUE(job_id), and
 inserts use ON CONFLICT DO NOTHING, so a crash between insert and status update, or two backends
 syncing the same job, never duplicates rows.
@@ -29,6 +30,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field
 from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
@@ -43,13 +45,23 @@ QUEUES: dict[str, str] = {
     "track": "object-tracking",
     "summarize": "video-summarization",
     "augment": "ontology-augmentation",
+    "detect-types": "object-detection",
+    "track-box": "object-tracking",
+    "transcribe": "speech-transcription",
 }
 TASKS: dict[str, str] = {
     "detect": "model_service.tasks.detect",
     "track": "model_service.tasks.track",
     "summarize": "model_service.tasks.summarize",
     "augment": "model_service.tasks.augment",
+    "detect-types": "model_service.tasks.detect_types",
+    "track-box": "model_service.tasks.track_box",
+    "transcribe": "model_service.tasks.transcribe",
 }
+# The worker checks this key at every progress report and ends the job (model_service.tasks.CANCEL_KEY).
+CANCEL_KEY = "fovea:cancel:{job_id}"
+CANCEL_KEY_TTL_S = 24 * 3600
+CANCELLED_ERROR = "JobCancelled"  # the worker's exception: its job failed because someone cancelled it
 # A job row with no RQ job after this long was lost with Redis' data (or never enqueued).
 LOST_AFTER_S = 120
 RESULT_TTL_S = 7 * 24 * 3600
@@ -137,11 +149,84 @@ class AugmentResult(_Strict):
     suggestions: list[Suggestion]
 
 
+class TypedPoint(NormBox):
+    frame: int = Field(ge=0)
+    outside: bool = False
+
+
+class TypedTrack(_Strict):
+    track_id: int
+    type: str = Field(min_length=1, max_length=64)
+    label: str = Field(min_length=1, max_length=500)
+    confidence: float = Field(ge=0, le=1)
+    frames: list[TypedPoint] = Field(min_length=1)
+
+
+class Unmapped(_Strict):
+    class_: str = Field(alias="class", min_length=1)
+    detections: int = Field(ge=0)
+
+
+class TypedDetectResult(_VideoResult):
+    """detect-types: tracks typed by the persona's entity types, plus what was searched and what no type maps."""
+
+    persona_id: str | None = None
+    sample_every: int = Field(ge=1)
+    frames_sampled: int = Field(ge=0)
+    classes_searched: dict[str, list[str]]
+    mapping: list[dict[str, Any]]
+    tracks: list[TypedTrack]
+    unmapped: list[Unmapped]
+    detections: int = Field(ge=0)
+
+
+class BoxPoint(NormBox):
+    frame: int = Field(ge=0)
+    confidence: float = Field(ge=0, le=1)
+    outside: bool = False
+
+
+class TrackBoxResult(_VideoResult):
+    start_frame: int = Field(ge=0)
+    frames: list[BoxPoint]
+    lost_at: int | None = None
+    frames_tracked: int = Field(ge=0)
+
+
+class TranscriptWord(_Strict):
+    start: float = Field(ge=0)
+    end: float = Field(ge=0)
+    word: str = Field(min_length=1, max_length=200)
+    probability: float = Field(ge=0, le=1)
+
+
+class TranscriptSegment(_Strict):
+    start: float = Field(ge=0)
+    end: float = Field(ge=0)
+    text: str = Field(max_length=20_000)
+    words: list[TranscriptWord]
+
+
+class TranscribeResult(_Strict):
+    """Speech to text with word times; 'no_audio' and 'no_speech' are results (with their message), not failures."""
+
+    model: str = Field(min_length=1, max_length=200)
+    language: str | None = Field(None, max_length=20)
+    status: Literal["ok", "no_audio", "no_speech"]
+    message: str | None = Field(None, max_length=200)
+    duration_s: float = Field(ge=0)
+    text: str = Field(max_length=2_000_000)
+    segments: list[TranscriptSegment]
+
+
 RESULT_MODELS: dict[str, type[_Strict]] = {
     "detect": DetectResult,
     "track": TrackResult,
     "summarize": SummarizeResult,
     "augment": AugmentResult,
+    "detect-types": TypedDetectResult,
+    "track-box": TrackBoxResult,
+    "transcribe": TranscribeResult,
 }
 
 
@@ -209,6 +294,9 @@ def _pixels(box: NormBox, width: int, height: int) -> dict[str, float]:
 def persist_result(conn: psycopg.Connection, job: dict[str, Any], result: BaseModel) -> int:
     """Write what a finished job produced; return rows inserted (0 when already persisted)."""
     kind = job["kind"]
+    # The tracks a job makes are its requester's (jobs.created_by, stamped when it was queued).
+    conn.execute("SELECT set_config('fovea.actor', coalesce((SELECT created_by::text FROM jobs WHERE id = %s), ''), true)",
+                 (job["id"],))
     if kind == "augment":
         return 0
     video = conn.execute("SELECT width, height FROM videos WHERE id = %s", (job["video_id"],)).fetchone()
@@ -231,7 +319,13 @@ def persist_result(conn: psycopg.Connection, job: dict[str, Any], result: BaseMo
             ),
         )
         return cur.rowcount
-    assert isinstance(result, (DetectResult, TrackResult))
+    if kind == "transcribe":
+        assert isinstance(result, TranscribeResult)
+        return _persist_transcript(conn, job, result)
+    if kind == "track-box":
+        assert isinstance(result, TrackBoxResult)
+        return _persist_track_box(conn, job, result, video[0] or result.width, video[1] or result.height)
+    assert isinstance(result, (DetectResult, TrackResult, TypedDetectResult))
     # Prefer the dimensions the video row knows (from its sidecar); fall back to what the worker decoded.
     width = video[0] or result.width
     height = video[1] or result.height
@@ -243,7 +337,13 @@ def persist_result(conn: psycopg.Connection, job: dict[str, Any], result: BaseMo
             " fps_den = CASE WHEN fps IS NULL THEN %s ELSE fps_den END, fps = coalesce(fps, %s) WHERE id = %s",
             (width, height, *(rate or (None, None)), rate[0] / rate[1] if rate else None, job["video_id"]))
     rows: list[tuple[Any, ...]] = []
-    if isinstance(result, DetectResult):
+    if isinstance(result, TypedDetectResult):
+        # One annotation per track, typed by the persona's entity type, labelled with the detector's class.
+        for typed in result.tracks:
+            keyframes = [{"frame": p.frame, **_pixels(p, width, height), **({"outside": True} if p.outside else {})}
+                         for p in sorted(typed.frames, key=lambda p: p.frame)]
+            rows.append((typed.type, typed.label, keyframes, typed.confidence, f"typed:{typed.track_id}"))
+    elif isinstance(result, DetectResult):
         for frame in result.frames:
             for index, det in enumerate(frame.detections):
                 keyframe = {"frame": frame.frame, **_pixels(det.box, width, height)}
@@ -266,6 +366,73 @@ def persist_result(conn: psycopg.Connection, job: dict[str, Any], result: BaseMo
                 for t, label, frames, conf, key in rows])),
     )
     return max(cur.rowcount, 0)
+
+
+def _persist_transcript(conn: psycopg.Connection, job: dict[str, Any], result: TranscribeResult) -> int:
+    """The video's transcript is its latest finished run's: replaced unless this very job wrote it already."""
+    cur = conn.execute(
+        "INSERT INTO video_transcripts (video_id, job_id, model, language, status, duration_s, text, segments)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (video_id) DO UPDATE SET job_id = excluded.job_id, model = excluded.model,"
+        " language = excluded.language, status = excluded.status, duration_s = excluded.duration_s,"
+        " text = excluded.text, segments = excluded.segments, updated_at = now()"
+        " WHERE video_transcripts.job_id IS DISTINCT FROM excluded.job_id",
+        (job["video_id"], job["id"], result.model, result.language, result.status, result.duration_s, result.text,
+         Jsonb([segment.model_dump() for segment in result.segments])),
+    )
+    return cur.rowcount
+
+
+def _persist_track_box(conn: psycopg.Connection, job: dict[str, Any], result: TrackBoxResult, width: int,
+                       height: int) -> int:
+    """Replace the tracked annotation's keyframes after the start frame with the tracker's (those up to and at the
+    start frame, the annotator's, stay): re-tracking from a corrected keyframe replaces only what follows it."""
+    params = job.get("params") or {}
+    annotation_id, start = params.get("annotation_id"), result.start_frame
+    row = conn.execute("SELECT frames FROM annotations WHERE id = %s AND video_id = %s AND NOT locked FOR UPDATE",
+                       (annotation_id, job["video_id"])).fetchone()
+    if row is None:
+        return 0  # deleted or locked while the job ran: nothing to replace
+    kept = [k for k in row[0] if int(k["frame"]) <= start]
+    tracked = [{"frame": p.frame, **_pixels(p, width, height), **({"outside": True} if p.outside else {})}
+               for p in result.frames if p.frame > start]
+    cur = conn.execute("UPDATE annotations SET frames = %s, updated_at = now() WHERE id = %s",
+                       (Jsonb(kept + tracked), annotation_id))
+    return cur.rowcount
+
+
+def request_cancel(pool: ConnectionPool, rq_redis: redis.Redis, job_id: UUID) -> str | None:
+    """Cancel a job: a queued one leaves the queue at once; a running one is told through CANCEL_KEY and stops at its
+    next progress report (the sync then marks it cancelled). Returns the status now, None when there is no job."""
+    with pool.connection() as conn:
+        row = conn.execute("SELECT status FROM jobs WHERE id = %s FOR UPDATE", (job_id,)).fetchone()
+        if row is None:
+            return None
+        if row[0] not in ("queued", "running"):
+            return str(row[0])
+        rq_redis.set(CANCEL_KEY.format(job_id=job_id), "1", ex=CANCEL_KEY_TTL_S)
+        try:
+            rq_job = Job.fetch(str(job_id), connection=rq_redis, serializer=JSONSerializer)
+            running = rq_job.get_status(refresh=False) == JobStatus.STARTED
+            if not running:
+                rq_job.cancel()  # queued, scheduled for a retry or deferred: it never starts
+        except NoSuchJobError:
+            running = False
+        if running:
+            conn.execute("UPDATE jobs SET detail = detail || '{\"stage\": \"cancelling\"}', updated_at = now()"
+                         " WHERE id = %s", (job_id,))
+            return "running"
+        conn.execute("UPDATE jobs SET status = 'cancelled', error = 'cancelled', finished_at = now(), updated_at = now()"
+                     " WHERE id = %s", (job_id,))
+        return "cancelled"
+
+
+def _camel_detail(raw: Any) -> dict[str, Any] | None:
+    """The worker's {frames_done, frames_total, stage} as the API spells it (framesDone, ...); None when absent."""
+    if not isinstance(raw, dict):
+        return None
+    names = {"frames_done": "framesDone", "frames_total": "framesTotal", "stage": "stage"}
+    return {names[k]: v for k, v in raw.items() if k in names and isinstance(v, int | float | str)}
 
 
 def _error_text(rq_job: Job) -> str:
@@ -330,35 +497,44 @@ class JobSync:
     def _sync(self, job_id: UUID, rq_job: Job | None) -> None:
         with self.pool.connection() as conn:
             row = conn.execute(
-                "SELECT id, kind, queue, status, progress, video_id, persona_id,"
+                "SELECT id, kind, queue, status, progress, video_id, persona_id, params,"
                 " extract(epoch FROM now() - created_at) AS age FROM jobs WHERE id = %s FOR UPDATE SKIP LOCKED",
                 (job_id,),
             ).fetchone()
             if row is None:
                 return
-            job = dict(zip(("id", "kind", "queue", "status", "progress", "video_id", "persona_id", "age"), row, strict=True))
-            if job["status"] in ("completed", "failed"):
+            job = dict(zip(("id", "kind", "queue", "status", "progress", "video_id", "persona_id", "params", "age"),
+                           row, strict=True))
+            if job["status"] in ("completed", "failed", "cancelled"):
                 return
             if rq_job is None:
                 if job["age"] > LOST_AFTER_S:
                     self._finish(conn, job, "failed", error="job disappeared from Redis before finishing; resubmit it")
                 return
             status = rq_job.get_status(refresh=False)
-            progress = rq_job.meta.get("progress", job["progress"]) if isinstance(rq_job.meta, dict) else job["progress"]
+            meta = rq_job.meta if isinstance(rq_job.meta, dict) else {}
+            progress = meta.get("progress", job["progress"])
+            detail = _camel_detail(meta.get("detail"))
             try:
                 progress = min(max(float(progress), 0.0), 1.0)
             except (TypeError, ValueError):
                 progress = job["progress"]
+            if detail and status in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+                # The last frames done / total: a short job may finish between two syncs of its running state.
+                conn.execute("UPDATE jobs SET detail = detail || %s WHERE id = %s", (Jsonb(detail), job_id))
             if status == JobStatus.FINISHED:
                 self._complete(conn, job, rq_job)
             elif status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
-                self._finish(conn, job, "failed", error=_error_text(rq_job))
+                error = _error_text(rq_job)
+                cancelled = status == JobStatus.CANCELED or CANCELLED_ERROR in error
+                self._finish(conn, job, "cancelled" if cancelled else "failed",
+                             error="cancelled" if cancelled else error)
             elif status == JobStatus.STARTED:
-                if job["status"] != "running" or progress != job["progress"]:
+                if job["status"] != "running" or progress != job["progress"] or detail is not None:
                     conn.execute(
                         "UPDATE jobs SET status = 'running', progress = %s, started_at = coalesce(started_at, now()),"
-                        " updated_at = now() WHERE id = %s",
-                        (progress, job_id),
+                        " detail = detail || %s, updated_at = now() WHERE id = %s",
+                        (progress, Jsonb(detail or {}), job_id),
                     )
             elif job["status"] != "queued":  # queued, deferred, scheduled (waiting for a retry)
                 conn.execute("UPDATE jobs SET status = 'queued', updated_at = now() WHERE id = %s", (job_id,))
@@ -377,7 +553,7 @@ class JobSync:
             self._finish(conn, job, "failed", error=f"worker result breaks the {job['kind']} contract at {where}: {first['msg']}")
             return
         persist_result(conn, job, result)
-        self._finish(conn, job, "completed", result=result.model_dump(mode="json"))
+        self._finish(conn, job, "completed", result=result.model_dump(mode="json", by_alias=True))
 
     def _finish(self, conn: psycopg.Connection, job: dict[str, Any], status: str,
                 result: Any = None, error: str | None = None) -> None:
@@ -386,5 +562,7 @@ class JobSync:
             " finished_at = now(), updated_at = now() WHERE id = %s",
             (status, Jsonb(result) if result is not None else None, error, status, job["id"]),
         )
+        if status == "cancelled":
+            return
         counter = self.telemetry.jobs_completed if status == "completed" else self.telemetry.jobs_failed
         counter.add(1, {"queue": job["queue"]})

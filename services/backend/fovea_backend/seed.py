@@ -41,7 +41,7 @@ def seed(conn: psycopg.Connection, admin_password: str) -> bool:
     if conn.execute("SELECT 1 FROM app_state WHERE key = 'seeded'").fetchone():
         return False
     conn.execute(
-        "INSERT INTO users (username, password_hash, is_admin) VALUES ('admin', %s, true)"
+        "INSERT INTO users (username, password_hash, role) VALUES ('admin', %s, 'admin')"
         " ON CONFLICT (username) DO NOTHING",
         (hash_password(admin_password),),
     )

@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SECRET_NAMES = ("DB_PASSWORD", "ADMIN_PASSWORD", "SESSION_SECRET", "REDIS_PASSWORD")
+SECRET_NAMES = ("DB_PASSWORD", "ADMIN_PASSWORD", "SESSION_SECRET", "REDIS_PASSWORD", "OTLP_PASSWORD")
+OTLP_USER = "fovea"  # the collector's basic-auth user (its password: BACKEND_OTLP_PASSWORD_FILE)
 
 
 class ConfigError(RuntimeError):
@@ -34,7 +36,20 @@ class Settings(BaseSettings):
     session_secret_file: Path = Path("/run/secrets/session_secret")
     video_root: Path = Path("/data/videos")
     otlp_endpoint: str | None = None
+    # The stack's collector wants HTTP basic auth (its collector_password secret); None: one without.
+    otlp_password_file: Path | None = None
     cookie_secure: bool = False
+    # Origins other than the one a request was sent to that may make state-changing requests (a proxy that
+    # rewrites Host); JSON list, e.g. ["https://fovea.example.org"]. See csrf.py.
+    allowed_origins: tuple[str, ...] = ()
+    # Peers whose X-Forwarded-For names the client (the login throttle's per-client key): host names,
+    # resolved when asked. The stack's nginx is `frontend`; a direct peer is its own client.
+    trusted_proxies: tuple[str, ...] = ("frontend",)
+    # Swagger UI at /docs: off unless asked, and then served from the pinned copy in the image, never a CDN.
+    api_docs: bool = False
+    # Anyone may make an account at POST /api/auth/register (with this role): off unless the stack says so.
+    self_registration: bool = False
+    self_registration_role: Literal["viewer", "annotator"] = "viewer"
 
     # Tuning knobs with safe defaults; not part of the stack's contract.
     pool_max_size: int = 16
@@ -43,6 +58,10 @@ class Settings(BaseSettings):
     job_retry_intervals: tuple[int, ...] = (10, 60, 300)
     job_timeout_s: int = 3600
     annotation_cache_mb: int = 64
+    # Login attempts (limits' notation) per account and per client, counted in Redis before the password
+    # is checked; a successful login clears its account's count.
+    login_limit_per_account: str = "10 per 5 minutes"
+    login_limit_per_client: str = "60 per minute"
 
     @cached_property
     def db_password(self) -> str:
@@ -61,6 +80,15 @@ class Settings(BaseSettings):
         if self.redis_password_file is None:
             return None
         return read_secret(self.redis_password_file, "BACKEND_REDIS_PASSWORD_FILE")
+
+    def otlp_headers(self) -> dict[str, str]:
+        """What the metrics exporter presents to the collector: basic auth from the password file."""
+        if self.otlp_password_file is None:
+            return {}
+        import base64
+
+        password = read_secret(self.otlp_password_file, "BACKEND_OTLP_PASSWORD_FILE")
+        return {"Authorization": "Basic " + base64.b64encode(f"{OTLP_USER}:{password}".encode()).decode()}
 
     def db_kwargs(self) -> dict[str, object]:
         """psycopg connect kwargs; the password travels as a kwarg so it never appears in a conninfo string."""

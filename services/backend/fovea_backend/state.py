@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import redis
-from fastapi import Request
+from fastapi import Depends, Request
 from psycopg_pool import ConnectionPool
 
 from fovea_backend.cache import BodyCache
 from fovea_backend.jobs import JobSync
 from fovea_backend.settings import Settings
 from fovea_backend.telemetry import Telemetry
+from fovea_backend.throttle import LoginThrottle
 
 
 @dataclass
@@ -23,7 +25,12 @@ class BackendState:
     telemetry: Telemetry
     job_sync: JobSync
     annotation_bodies: BodyCache
+    login_throttle: LoginThrottle
 
 
 def get_state(request: Request) -> BackendState:
     return request.app.state.backend  # type: ignore[no-any-return]
+
+
+# What a route takes to reach the running backend: `state: StateDep`.
+StateDep = Annotated[BackendState, Depends(get_state)]

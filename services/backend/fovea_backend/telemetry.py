@@ -43,7 +43,8 @@ class _Noop:
 
 
 class Telemetry:
-    def __init__(self, endpoint: str | None, extra_readers: tuple[Any, ...] = ()) -> None:
+    def __init__(self, endpoint: str | None, extra_readers: tuple[Any, ...] = (),
+                 headers: dict[str, str] | None = None) -> None:
         self._provider: Any = None
         self.requests: Any = _Noop()
         self.duration: Any = _Noop()
@@ -52,11 +53,11 @@ class Telemetry:
         self.jobs_failed: Any = _Noop()
         if endpoint:
             try:
-                self._start(metrics_url(endpoint), extra_readers)
+                self._start(metrics_url(endpoint), extra_readers, headers or {})
             except Exception as exc:  # noqa: BLE001 - telemetry must never stop the API from starting
                 log.warning("metrics disabled: cannot set up the OTLP exporter: %s", exc)
 
-    def _start(self, url: str, extra_readers: tuple[Any, ...]) -> None:
+    def _start(self, url: str, extra_readers: tuple[Any, ...], headers: dict[str, str]) -> None:
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
         from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider
         from opentelemetry.sdk.metrics.export import AggregationTemporality, PeriodicExportingMetricReader
@@ -66,6 +67,7 @@ class Telemetry:
         # Cumulative temporality: Prometheus (behind vmagent) only understands cumulative counters.
         exporter = OTLPMetricExporter(
             endpoint=url,
+            headers=headers,  # the collector's basic auth (from a secret file: settings.otlp_headers)
             timeout=EXPORT_TIMEOUT_MS / 1000,
             preferred_temporality={Counter: AggregationTemporality.CUMULATIVE, Histogram: AggregationTemporality.CUMULATIVE},
         )

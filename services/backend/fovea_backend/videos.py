@@ -13,11 +13,12 @@ import math
 import mimetypes
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -163,6 +164,7 @@ def sync(conn: psycopg.Connection, root: Path, prune: bool) -> dict[str, Any]:
         )
     added: list[str] = []
     updated: list[str] = []
+    conflicts: list[str] = []
     unchanged = 0
     # width/height keep what a detection job learned when neither sidecar nor ffprobe knows them.
     keep_known = {"width", "height"}
@@ -175,12 +177,17 @@ def sync(conn: psycopg.Connection, root: Path, prune: bool) -> dict[str, Any]:
             unchanged += 1
             continue
         values = tuple(Jsonb(v) if c in JSON_COLUMNS and v is not None else v for c, v in zip(COLUMNS, current, strict=True))
-        conn.execute(
-            f"INSERT INTO videos (id, filename, path, {', '.join(COLUMNS)})"
-            f" VALUES (%s, %s, %s, {', '.join(['%s'] * len(COLUMNS))})"
-            f" ON CONFLICT (id) DO UPDATE SET {assignments}, updated_at = now()",
-            (video.id, video.filename, video.filename, *values),
-        )
+        try:
+            with conn.transaction():  # savepoint: one file's collision must not fail the whole sync
+                conn.execute(
+                    f"INSERT INTO videos (id, filename, path, {', '.join(COLUMNS)})"
+                    f" VALUES (%s, %s, %s, {', '.join(['%s'] * len(COLUMNS))})"
+                    f" ON CONFLICT (id) DO UPDATE SET {assignments}, updated_at = now()",
+                    (video.id, video.filename, video.filename, *values),
+                )
+        except psycopg.errors.UniqueViolation:
+            conflicts.append(_collision(conn, video))
+            continue
         (updated if video.id in existing else added).append(video.filename)
     seen = {video.id for video in scanned}
     missing_rows = conn.execute("SELECT id, filename FROM videos ORDER BY filename").fetchall()
@@ -189,7 +196,18 @@ def sync(conn: psycopg.Connection, root: Path, prune: bool) -> dict[str, Any]:
     if prune and missing:
         conn.execute("DELETE FROM videos WHERE NOT (id = ANY(%s))", (list(seen),))
         pruned, missing = missing, []
-    return {"added": added, "updated": updated, "unchanged": unchanged, "missing": missing, "pruned": pruned}
+    return {"added": added, "updated": updated, "unchanged": unchanged, "missing": missing, "pruned": pruned,
+            "conflicts": conflicts}
+
+
+def _collision(conn: psycopg.Connection, video: ScannedVideo) -> str:
+    """Why a file's row could not be written: another row holds its name under an id that is not the name's
+    (only an import from before ids were checked makes one). That row is reported as missing, so a sync with
+    prune=true removes it (with its annotations) and the next sync adds the file."""
+    holder = conn.execute("SELECT id FROM videos WHERE filename = %s", (video.filename,)).fetchone()
+    who = f"video row {holder[0]}" if holder else "another video row"
+    return (f"{video.filename}: {who} holds this file name under an id that is not md5(filename) ({video.id});"
+            " the file was not synced: sync with prune=true to drop that row, or import it with its right id")
 
 
 def resolve(root: Path, relative: str) -> Path:
@@ -201,6 +219,20 @@ def resolve(root: Path, relative: str) -> Path:
 
 
 THUMBNAIL_DIR = ".fovea-thumbnails"  # inside the video volume; the scan skips dot directories
+
+
+def remove_files(root: Path, relative: str, ident: str) -> None:
+    """A video's file, its sidecar and its cached thumbnails. A file already gone is fine; one that cannot be
+    removed (a read-only volume, another owner) raises, so the caller's transaction rolls the row back."""
+    path = resolve(root, relative)
+    for target in (path, path.with_name(path.stem + ".info.json")):
+        try:
+            target.unlink(missing_ok=True)
+        except OSError as exc:
+            raise ApiError(409, f"cannot remove {relative} from the video directory: {exc.strerror}") from None
+    for directory in (root / THUMBNAIL_DIR, Path(tempfile.gettempdir()) / "fovea-thumbnails"):
+        for cached in directory.glob(f"{ident}-*"):
+            cached.unlink(missing_ok=True)
 
 
 def thumbnail(root: Path, ident: str, video: Path, duration: float | None) -> Path | None:
@@ -256,8 +288,33 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     return start, min(end, size - 1)
 
 
-def read_bytes(path: Path, start: int, end: int) -> Iterator[bytes]:
-    with path.open("rb") as handle:
+def open_video(path: Path, ident: str) -> tuple[BinaryIO, int]:
+    """The open file of a video and its size; 404 when it is gone or is not a regular file (a row whose
+    path names a directory): checked on the open handle, before any byte of a response is sent."""
+    try:
+        handle = path.open("rb")
+    except IsADirectoryError:
+        raise not_a_file(ident, path) from None
+    except OSError:
+        raise file_gone(ident) from None
+    info = os.fstat(handle.fileno())
+    if not stat.S_ISREG(info.st_mode):
+        handle.close()
+        raise not_a_file(ident, path)
+    return handle, info.st_size
+
+
+def file_gone(ident: str) -> ApiError:
+    return ApiError(404, f"file of video {ident} is missing from the video directory; run a sync", ("path", "video_id"))
+
+
+def not_a_file(ident: str, path: Path) -> ApiError:
+    return ApiError(404, f"the path of video {ident} ({path.name}) is not a regular file; fix the file or the row", ("path", "video_id"))
+
+
+def read_bytes(handle: BinaryIO, start: int, end: int) -> Iterator[bytes]:
+    """Bytes start..end (inclusive) of an open file, which it closes at the end."""
+    with handle:
         handle.seek(start)
         remaining = end - start + 1
         while remaining > 0:

@@ -14,6 +14,9 @@ const WorkspacePage = lazy(() => import("./annotate/WorkspacePage").then((m) => 
 const OntologyPage = lazy(() => import("./ontology/OntologyPage").then((m) => ({ default: m.OntologyPage })));
 const WorldPage = lazy(() => import("./world/WorldPage").then((m) => ({ default: m.WorldPage })));
 const TransferPage = lazy(() => import("./transfer/TransferPage").then((m) => ({ default: m.TransferPage })));
+const AdminPage = lazy(() => import("./team/AdminPage").then((m) => ({ default: m.AdminPage })));
+const MyWorkPage = lazy(() => import("./team/MyWorkPage").then((m) => ({ default: m.MyWorkPage })));
+const AccountPage = lazy(() => import("./team/AccountPage").then((m) => ({ default: m.AccountPage })));
 const MetricsPage = lazy(() => import("./metrics/MetricsPage").then((m) => ({ default: m.MetricsPage })));
 
 function Loading({ children }: { children: ReactNode }) {
@@ -45,6 +48,9 @@ const router = createBrowserRouter([
           { path: "/jobs", element: <JobsPage /> },
           { path: "/transfer", element: <Loading><TransferPage /></Loading> },
           { path: "/metrics", element: <Loading><MetricsPage /></Loading> },
+          { path: "/admin", element: <Loading><AdminPage /></Loading> },
+          { path: "/account", element: <Loading><AccountPage /></Loading> },
+          { path: "/work", element: <Loading><MyWorkPage /></Loading> },
         ],
       },
       { path: "/videos/:videoId", element: <Loading><WorkspacePage /></Loading> },

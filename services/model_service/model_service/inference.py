@@ -15,15 +15,17 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from model_service.models import ModelRegistry
+from model_service.summary import ManualTrack, PersonaRef, TranscriptQuote
+from model_service.typing_map import TypeSpec
 from model_service.telemetry import METRICS
 from model_service.video import FrameSelection, VideoInfo, batched, probe, read_frames
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[float], None]
+Progress = Callable[..., None]  # progress(fraction, frames_done=…, frames_total=…, stage=…)
 
 
-def no_progress(_: float) -> None:
+def no_progress(_: float, **__: Any) -> None:
     return None
 
 
@@ -72,7 +74,7 @@ class _Reporter:
         value = self.start + (self.end - self.start) * min(1.0, self.done / self.total)
         if value - self.last >= 0.02 or value >= self.end:
             self.last = value
-            self.progress(round(value, 4))
+            self.progress(round(value, 4), frames_done=self.done, frames_total=self.total)
 
 
 def detect(registry: ModelRegistry, video: Path, params: FrameParams, progress: Progress = no_progress) -> dict:
@@ -158,14 +160,23 @@ def track(registry: ModelRegistry, video: Path, params: FrameParams, progress: P
 
 class SummarizeParams(FrameParams):
     frames_per_second: float | None = Field(None, gt=0, description="sampling rate; default from models.yaml")
+    # For a persona (the backend sends all three): the summary is built from its types' evidence.
+    persona: PersonaRef | None = None
+    types: list[TypeSpec] | None = None
+    manual_tracks: list[ManualTrack] = Field(default_factory=list)
+    transcript: list[TranscriptQuote] = Field(default_factory=list, description="the video's transcript segments")
+    model: str | None = Field(None, description="the detection model for a persona's summary")
 
 
 def summarize(registry: ModelRegistry, video: Path, params: SummarizeParams,
               progress: Progress = no_progress) -> dict:
-    """Sample, detect and track, then a structured summary, a short text and its 384-dim embedding."""
+    """Sample, detect and track, then a structured summary, a short text and its 384-dim embedding. With a
+    persona: typed detection of its entity types plus the annotators' own tracks (summary.persona_summary)."""
     from model_service.summary import build_summary, llm_text
 
     config = registry.config.summarizer
+    if params.persona is not None and params.types is not None:
+        return _summarize_for_persona(registry, video, params, progress)
     info = probe(video)
     if params.frames is None and params.sample_every is None:
         rate = params.frames_per_second or config.frames_per_second
@@ -177,3 +188,30 @@ def summarize(registry: ModelRegistry, video: Path, params: SummarizeParams,
     embedding = registry.embed([text])[0]
     progress(1.0)
     return {"summary": summary, "text": text, "key_frames": key_frames, "embedding": embedding}
+
+
+def _summarize_for_persona(registry: ModelRegistry, video: Path, params: SummarizeParams,
+                           progress: Progress) -> dict:
+    from model_service.summary import llm_text, persona_summary, relevant_quotes
+    from model_service.typed import TypedDetectParams, detect_types
+
+    assert params.persona is not None and params.types is not None
+    detected = detect_types(registry, video, TypedDetectParams(
+        model=params.model, persona_id=params.persona.id, types=params.types,
+        frames_per_second=params.frames_per_second or registry.config.general_detection.frames_per_second,
+        sample_every=params.sample_every), progress, end=0.9)
+    info = probe(video)
+    names = {t.id: t.name or t.id for t in params.types}
+    quotes = relevant_quotes(registry.embed, params.persona, names, params.transcript)
+    summary, text, key_frames = persona_summary(detected, info, params.persona, names, params.manual_tracks,
+                                                registry.config.summarizer.max_key_frames, quotes,
+                                                len(params.transcript))
+    written = llm_text(registry.config.summarizer, summary, ("persona", "video", "types", "not_seen", "quotes"))
+    if written:
+        summary["built_from"]["text"] = f"llm {registry.config.summarizer.llm_model or 'default'}"
+        summary["evidence_text"] = text
+    progress(0.95)
+    # The embedding is of the evidence text (types, classes, times), so similar evidence ranks close.
+    embedding = registry.embed([text])[0]
+    progress(1.0)
+    return {"summary": summary, "text": written or text, "key_frames": key_frames, "embedding": embedding}

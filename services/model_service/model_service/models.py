@@ -41,6 +41,18 @@ def select_device(wanted: str) -> str:
     return "cpu"
 
 
+def refuse_without_cuda() -> None:
+    """MODEL_DEVICE=cuda where torch sees no GPU: one clear line on stderr and exit 2 at start (a traceback
+    from the model loader would bury it)."""
+    import sys
+
+    try:
+        select_device("cuda")
+    except RuntimeError as exc:
+        sys.stderr.write(f"model-service: {exc}\n")
+        raise SystemExit(2) from None
+
+
 def use_all_cores() -> None:
     """ultralytics pins torch to cpu_count-1 threads (1 on a 2-core box, half the speed): use them all."""
     import torch
@@ -88,6 +100,8 @@ class ModelRegistry:
         self.error: str | None = None
         self._load_once = threading.Lock()
         self._all_loaded = False
+        self.catalog_models: dict[str, Any] = {}  # catalog detectors, loaded on first use
+        self._catalog_lock = threading.Lock()
 
     def weights_path(self, relative: str) -> Path:
         for base in (self.settings.cache_dir, self.settings.defaults_dir):
@@ -126,6 +140,64 @@ class ModelRegistry:
 
     def loaded(self) -> list[str]:
         return [name for name in ("detector", "tracker", "embedder") if getattr(self, name) is not None]
+
+    def catalog_entry(self, name: str | None, task: str) -> Any:  # -> ModelEntry
+        """A model of the registry by name (None: the task's default), or ModelUnavailable naming the choices."""
+        default = {"detection": self.config.general_detection.model,
+                   "box-tracking": self.config.box_tracking.model,
+                   "transcript": self.config.transcript.model}.get(task)
+        wanted = name or default
+        entry = self.config.model(wanted, task) if wanted else None
+        if entry is None:
+            choices = ", ".join(m.name for m in self.config.catalog if m.task == task) or "none"
+            raise ModelUnavailable(f"no {task} model {wanted!r} in models.yaml's catalog (have: {choices})")
+        return entry
+
+    def catalog_summary(self) -> list[dict[str, Any]]:
+        """The registry as the backend shows it (GET /api/models): what this worker can run, defaults marked."""
+        defaults = {self.config.general_detection.model, self.config.box_tracking.model, self.config.transcript.model}
+        return [{"name": m.name, "task": m.task, "runtime": m.runtime, "description": m.description,
+                 "licence": m.licence, "device": m.device, "classes": list(m.classes.values()),
+                 "default": m.name in defaults} for m in self.config.catalog]
+
+    def general_detector(self, name: str | None = None) -> Any:  # -> detectors.Detector
+        """A catalog detector, loaded once on first use and kept (the job's progress says 'loading model')."""
+        from model_service.detectors import OpenCvDnnDetector, UltralyticsDetector
+
+        entry = self.catalog_entry(name, "detection")
+        with self._catalog_lock:
+            if entry.name in self.catalog_models:
+                return self.catalog_models[entry.name]
+            if entry.runtime == "opencv-dnn":
+                weights, graph = self.weights_path(entry.weights), self.weights_path(entry.graph)
+                model = self._timed(entry.name, lambda: OpenCvDnnDetector(entry, weights, graph))
+            else:
+                if self.detector is not None and entry.weights == self.config.detector.weights:
+                    yolo, lock = self.detector, self.detector_lock  # the same weights are loaded already
+                else:
+                    yolo, lock = self._timed(entry.name, lambda: self._yolo(entry.weights)), threading.Lock()
+                model = UltralyticsDetector(entry, yolo, self.device, lock)
+            self.catalog_models[entry.name] = model
+            return model
+
+    def speech_model(self, name: str | None = None) -> tuple[Any, Any]:  # -> (WhisperModel, ModelEntry)
+        """The catalog's speech-to-text model, loaded once on first use and kept (tiny.en int8: 71 MB
+        resident loaded, 147 MB once a transcript has run, VAD included)."""
+        entry = self.catalog_entry(name, "transcript")
+        with self._catalog_lock:
+            if entry.name not in self.catalog_models:
+                path = self.weights_path(entry.weights)
+                self.catalog_models[entry.name] = self._timed(entry.name, lambda: self._whisper(path))
+            return self.catalog_models[entry.name], entry
+
+    def _whisper(self, path: Path) -> Any:
+        from faster_whisper import WhisperModel
+
+        config = self.config.transcript
+        # On the GPU image ctranslate2 finds CUDA's libraries because torch (select_device) loaded them first.
+        compute_type = config.compute_type_cuda if self.device == "cuda" else config.compute_type_cpu
+        return WhisperModel(str(path), device=self.device, compute_type=compute_type,
+                            cpu_threads=os.cpu_count() or 1, local_files_only=True)
 
     def _timed(self, name: str, loader: Any) -> Any:
         started = time.monotonic()
@@ -192,9 +264,11 @@ class ModelRegistry:
         return {
             "device": self.device,
             "torch_version": torch.__version__,
+            "torch_cuda": torch.version.cuda,  # the CUDA this torch was built for (the GPU image's), or None
             "cuda_device": cuda_device,
             "cuda_memory": cuda_memory,
             "models_loaded": self.loaded(),
+            "catalog_loaded": sorted(self.catalog_models),  # registry models load on first use, then stay
         }
 
 

@@ -10,8 +10,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from model_service.config import SummarizerConfig
 from model_service.video import VideoInfo
@@ -123,8 +126,9 @@ def _text(summary: dict[str, Any]) -> str:
             f"Busiest moment at {busiest['time_s']:.1f} s with {sum(busiest['objects'].values())} objects in view.")
 
 
-def llm_text(config: SummarizerConfig, summary: dict[str, Any]) -> str | None:
-    """The optional OpenAI-compatible rewrite; None when not configured or when it fails."""
+def llm_text(config: SummarizerConfig, summary: dict[str, Any], keys: tuple[str, ...] = ("video", "objects")
+             ) -> str | None:
+    """The optional OpenAI-compatible rewrite of the facts under `keys`; None when not configured or on failure."""
     if not config.llm_url:
         return None
     import httpx
@@ -138,7 +142,7 @@ def llm_text(config: SummarizerConfig, summary: dict[str, Any]) -> str | None:
         "messages": [
             {"role": "system", "content": "Write a two-sentence factual summary of a video from the detections "
                                           "given as JSON. Mention only what the JSON says."},
-            {"role": "user", "content": json.dumps({k: summary[k] for k in ("video", "objects")})},
+            {"role": "user", "content": json.dumps({k: summary[k] for k in keys})},
         ],
         "temperature": 0,
     }
@@ -150,3 +154,145 @@ def llm_text(config: SummarizerConfig, summary: dict[str, Any]) -> str | None:
     except Exception as exc:  # noqa: BLE001 - any failure means: use the template text
         log.warning("LLM summary endpoint %s failed, using the template text: %s", config.llm_url, exc)
         return None
+
+
+# --- summaries for a persona, from evidence ----------------------------------------------------------------
+class PersonaRef(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    id: str | None = None
+    name: str = ""
+    role: str = ""
+    information_need: str = Field("", alias="informationNeed")
+
+
+class ManualTrack(BaseModel):
+    """One of the annotators' own tracks of this video (any source but automatic), as the backend sends it."""
+
+    model_config = ConfigDict(extra="ignore")
+    type: str
+    label: str = ""
+    first_frame: int = Field(ge=0)
+    last_frame: int = Field(ge=0)
+
+
+class TranscriptQuote(BaseModel):
+    """A transcript segment of this video, as the backend sends it (start/end seconds, what was said)."""
+
+    model_config = ConfigDict(extra="ignore")
+    start: float = Field(ge=0)
+    end: float = Field(ge=0)
+    text: str
+
+
+QUOTES_MAX = 3
+QUOTE_MIN_SCORE = 0.15  # cosine of MiniLM vectors: below this a segment has nothing to do with the persona
+
+
+def relevant_quotes(embed: Callable[[list[str]], list[list[float]]], persona: PersonaRef, type_names: dict[str, str],
+                    segments: list[TranscriptQuote]) -> list[dict[str, Any]]:
+    """The transcript segments closest to what the persona wants (its name, role, information need and types), by
+    embedding cosine, best first: the summary quotes them with their times."""
+    spoken = [s for s in segments if s.text.strip()]
+    if not spoken:
+        return []
+    need = ". ".join(x for x in (persona.name, persona.role, persona.information_need,
+                                 ", ".join(type_names.values())) if x)
+    vectors = embed([need] + [s.text for s in spoken])
+    query = vectors[0]
+    scored = [(sum(a * b for a, b in zip(query, vector)), segment) for vector, segment in zip(vectors[1:], spoken)]
+    best = sorted((x for x in scored if x[0] >= QUOTE_MIN_SCORE), key=lambda x: -x[0])[:QUOTES_MAX]
+    return [{"start": round(s.start, 2), "end": round(s.end, 2), "text": s.text.strip(), "score": round(score, 3)}
+            for score, s in best]
+
+
+def _seconds(frame: int, fps: float) -> float:
+    return round(frame / fps, 3) if fps else 0.0
+
+
+def persona_summary(detected: dict[str, Any], info: VideoInfo, persona: PersonaRef, type_names: dict[str, str],
+                    manual_tracks: list[ManualTrack], max_key_frames: int,
+                    quotes: list[dict[str, Any]] | None = None, transcript_segments: int = 0
+                    ) -> tuple[dict[str, Any], str, list[dict[str, Any]]]:
+    """Which of the persona's types appear, when and how many (automatic tracks and the annotators' own), the
+    key frames, the types never seen, detections no type maps to, what was said that matters to the persona
+    (`quotes`, from relevant_quotes), and what the summary was built from."""
+    fps = info.fps
+    step_s = detected["sample_every"] / fps if fps else 1.0
+    per_frame: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for track in detected["tracks"]:
+        by_type[track["type"]].append(track)
+        for point in track["frames"]:
+            if not point.get("outside"):
+                per_frame[point["frame"]][type_names.get(track["type"], track["type"])] += 1
+    manual_by_type: dict[str, list[ManualTrack]] = defaultdict(list)
+    for manual in manual_tracks:
+        manual_by_type[manual.type].append(manual)
+    types = []
+    for type_id, name in type_names.items():
+        automatic = by_type.get(type_id, [])
+        mine = manual_by_type.get(type_id, [])
+        if not automatic and not mine:
+            continue
+        seen_frames = sorted({p["frame"] for t in automatic for p in t["frames"] if not p.get("outside")})
+        first = min([f for f in seen_frames[:1]] + [m.first_frame for m in mine])
+        last = max([f for f in seen_frames[-1:]] + [m.last_frame for m in mine])
+        types.append({
+            "type_id": type_id, "type_name": name,
+            "automatic_tracks": len(automatic), "annotator_tracks": len(mine),
+            "classes": dict(Counter(t["label"] for t in automatic)),
+            "annotator_labels": sorted({m.label for m in mine if m.label}),
+            "max_simultaneous": max((per_frame[f][name] for f in seen_frames), default=0),
+            "first_seen_s": _seconds(first, fps), "last_seen_s": _seconds(last, fps),
+            "time_spans": _spans([f / fps for f in seen_frames], gap=2.5 * step_s) if seen_frames else [],
+        })
+    present = {t["type_id"] for t in types}
+    key = _key_frames(per_frame, fps, max_key_frames)
+    built_from = {
+        "detector": detected["model"], "frames_sampled": detected["frames_sampled"],
+        "sample_every": detected["sample_every"], "automatic_tracks": len(detected["tracks"]),
+        "annotator_tracks": len(manual_tracks), "classes_searched": detected["classes_searched"],
+        "transcript_segments": transcript_segments, "text": "template",
+    }
+    summary = {
+        "persona": persona.model_dump(),
+        "video": {"duration_s": round(info.duration_s, 3), "width": info.width, "height": info.height,
+                  "fps": round(fps, 3)},
+        "types": types,
+        "not_seen": [name for type_id, name in type_names.items() if type_id not in present],
+        "unmapped": detected["unmapped"],
+        "quotes": quotes or [],
+        "key_frames": key,
+        "built_from": built_from,
+    }
+    return summary, _persona_text(summary), [{"frame": k["frame"], "time_s": k["time_s"]} for k in key]
+
+
+def _persona_text(summary: dict[str, Any]) -> str:
+    persona, video, built = summary["persona"], summary["video"], summary["built_from"]
+    need = f" ({persona['information_need']})" if persona["information_need"] else ""
+    lines = [f"For {persona['name'] or 'this persona'}{need}: a {video['duration_s']:.1f} s video."]
+    for t in summary["types"]:
+        parts = []
+        if t["automatic_tracks"]:
+            classes = ", ".join(f"{n} {_plural(c, n)}" for c, n in sorted(t["classes"].items()))
+            together = f", up to {t['max_simultaneous']} at once" if t["max_simultaneous"] > 1 else ""
+            parts.append(f"{classes} detected{together}")
+        if t["annotator_tracks"]:
+            named = f" ({', '.join(t['annotator_labels'][:5])})" if t["annotator_labels"] else ""
+            parts.append(f"{t['annotator_tracks']} marked by annotators{named}")
+        lines.append(f"{t['type_name']}: {'; '.join(parts)}, from {t['first_seen_s']:.1f} s to "
+                     f"{t['last_seen_s']:.1f} s.")
+    if not summary["types"]:
+        lines.append("None of the persona's types was seen.")
+    if summary["not_seen"]:
+        lines.append("Not seen: " + ", ".join(summary["not_seen"]) + ".")
+    if summary["unmapped"]:
+        lines.append("Also detected, no type of this persona: " + ", ".join(
+            f"{u['class']} x {u['detections']}" for u in summary["unmapped"][:8]) + ".")
+    if summary["quotes"]:
+        lines.append("Said: " + "; ".join(f"\"{q['text']}\" ({q['start']:.1f} s)" for q in summary["quotes"]) + ".")
+    transcript = f", {built['transcript_segments']} transcript segment(s)" if built["transcript_segments"] else ""
+    lines.append(f"Built from {built['detector']} detections on {built['frames_sampled']} sampled frames and "
+                 f"{built['annotator_tracks']} annotator track(s){transcript}.")
+    return " ".join(lines)

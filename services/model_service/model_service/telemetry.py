@@ -32,6 +32,18 @@ def metrics_url(endpoint: str) -> str:
     return endpoint.rstrip("/") + "/opentelemetry/v1/metrics"
 
 
+def collector_auth() -> dict[str, str]:
+    """Basic auth for the stack's collector (user `fovea`, the password from MODEL_OTLP_PASSWORD_FILE)."""
+    path = os.environ.get("MODEL_OTLP_PASSWORD_FILE")
+    if not path:
+        return {}
+    import base64
+
+    with open(path, encoding="utf-8") as handle:
+        password = handle.read().strip()
+    return {"Authorization": "Basic " + base64.b64encode(f"fovea:{password}".encode()).decode()}
+
+
 class Metrics:
     def __init__(self) -> None:
         self._inferences: Any = None
@@ -46,7 +58,7 @@ class Metrics:
         from opentelemetry.sdk.resources import Resource
 
         # Cumulative: Prometheus (behind vmagent) understands only cumulative counters.
-        exporter = OTLPMetricExporter(endpoint=metrics_url(endpoint), timeout=2, preferred_temporality={
+        exporter = OTLPMetricExporter(endpoint=metrics_url(endpoint), timeout=2, headers=collector_auth(), preferred_temporality={
             Counter: AggregationTemporality.CUMULATIVE, Histogram: AggregationTemporality.CUMULATIVE})
         provider = MeterProvider(
             resource=Resource.create({"service.name": service_name}),

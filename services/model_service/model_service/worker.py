@@ -28,6 +28,7 @@ import logging
 import os
 import socket
 import threading
+from typing import TYPE_CHECKING
 
 from rq import Queue, SimpleWorker
 from rq.exceptions import NoSuchJobError
@@ -37,7 +38,10 @@ from rq.serializers import JSONSerializer
 from rq.utils import as_text, current_timestamp, parse_composite_key
 
 from model_service.config import QUEUES, redis_connection, settings
-from model_service.models import registry
+from model_service.models import refuse_without_cuda, registry
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 log = logging.getLogger("model_service.worker")
 
@@ -46,6 +50,7 @@ JOB_HEARTBEAT_TTL = 20
 MAINTENANCE_S = 15
 WORKER_TTL = 30  # idle BLPOP waits worker_ttl - 15 s, so maintenance also runs at least that often
 MAX_ABANDONED = 3
+CATALOG_KEY = "fovea:models:catalog"  # fovea_backend.routes.jobs reads it
 
 
 class JobSerializer(JSONSerializer):
@@ -79,6 +84,13 @@ class ModelWorker(SimpleWorker):
         finally:
             stop.set()
             beat.join()
+
+    def handle_job_failure(self, job: Job, queue: Queue, started_job_registry=None, exc_string: str = "") -> None:  # type: ignore[no-untyped-def, override]
+        """A cancelled job (tasks.JobCancelled) is stopped, not failed: RQ then neither retries it (the backend
+        enqueues with Retry) nor counts it as a failure; the backend marks it cancelled."""
+        if "JobCancelled" in (exc_string or ""):
+            self._stopped_job_id = job.id
+        super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string)
 
     def _job_heartbeat(self, job: Job, stop: threading.Event) -> None:
         while not stop.wait(JOB_HEARTBEAT_S):
@@ -218,8 +230,12 @@ def main() -> None:
 
     setup_logging("fovea-model-worker")
     models = registry()
+    if models.settings.device == "cuda":
+        refuse_without_cuda()
     models.ensure_loaded()  # before the first dequeue: jobs never pay for loading (shared with the API's)
     connection = redis_connection()
+    # The backend's GET /api/models reads what this worker can run (the Detect panel's model choice).
+    connection.set(CATALOG_KEY, json.dumps(models.catalog_summary()))
     worker = ModelWorker(
         [Queue(name, connection=connection, serializer=JobSerializer) for name in queue_names()],
         connection=connection,

@@ -1,20 +1,28 @@
-"""Annotations: list per video, create, replace, delete; validated against the video they belong to."""
+"""Annotations: list per video, create, replace, delete; validated against the video they belong to.
+
+Replacing or deleting one track needs `If-Match` with the track's `version` as the client last read it: a
+whole-track write from a client that has not seen the newest keyframes would otherwise replace them (the
+workspace saves through the merging bulk route instead, which carries only what changed)."""
 
 from __future__ import annotations
 
 import gzip
+import json
+import re
 from typing import Annotated, Any
 from uuid import UUID
 
 import psycopg
-from fastapi import APIRouter, Depends, Header, Path, Response
+from fastapi import APIRouter, Header, Path, Response
 from psycopg.types.json import Jsonb
 
 from fovea_backend import render
 from fovea_backend.db import JsonText, delete_or_404, json_or_404
-from fovea_backend.errors import invalid, not_found
+from fovea_backend.errors import ApiError, invalid, not_found
+from fovea_backend.merge import outside_the_frame
+from fovea_backend.persona_scope import PersonaScope, ScopeParam
 from fovea_backend.schemas import VIDEO_ID_PATTERN, AnnotationBody, AnnotationIn, AnnotationOut, Keyframe
-from fovea_backend.state import BackendState, get_state
+from fovea_backend.state import StateDep
 
 router = APIRouter(prefix="/api/annotations", tags=["annotations"])
 NOT_FOUND = {404: {"description": "no such annotation (or video)"}}
@@ -28,10 +36,9 @@ def validate_frames(frames: list[Keyframe], width: int | None, height: int | Non
         if kf.frame <= previous:
             raise invalid((*loc, index, "frame"), f"frames must be sorted and unique: frame {kf.frame} follows {previous}")
         previous = kf.frame
-        if width is not None and kf.x + kf.width > width:
-            raise invalid((*loc, index, "width"), f"box exceeds the video width: x + width = {kf.x + kf.width} > {width}")
-        if height is not None and kf.y + kf.height > height:
-            raise invalid((*loc, index, "height"), f"box exceeds the video height: y + height = {kf.y + kf.height} > {height}")
+        outside = outside_the_frame(kf, width, height)
+        if outside:
+            raise invalid((*loc, index, outside[0]), outside[1])
 
 
 def check_references(conn: psycopg.Connection, video_id: str, body: AnnotationBody, video_status: int) -> None:
@@ -42,11 +49,14 @@ def check_references(conn: psycopg.Connection, video_id: str, body: AnnotationBo
         raise invalid(("body", "videoId"), f"unknown video {video_id}")
     if body.persona_id is not None and conn.execute("SELECT 1 FROM personas WHERE id = %s", (body.persona_id,)).fetchone() is None:
         raise invalid(("body", "personaId"), f"unknown persona {body.persona_id}")
+    if body.entity_id is not None and conn.execute(
+            "SELECT 1 FROM world_state, jsonb_array_elements(entities) e WHERE e->>'id' = %s", (body.entity_id,)).fetchone() is None:
+        raise invalid(("body", "entityId"), f"unknown world entity {body.entity_id!r}")
     validate_frames(body.frames, video[0], video[1], ("body", "frames"))
 
 
 def _frames(body: AnnotationBody) -> Jsonb:
-    return Jsonb([kf.model_dump() for kf in body.frames])
+    return Jsonb([kf.stored() for kf in body.frames])
 
 
 def _annotation(conn: psycopg.Connection, annotation_id: Any, status: int = 200) -> JsonText:
@@ -58,12 +68,16 @@ def _annotation(conn: psycopg.Connection, annotation_id: Any, status: int = 200)
             responses={**NOT_FOUND, 304: {"description": "unchanged since the ETag in If-None-Match"}})
 def list_annotations(
     video_id: Annotated[str, Path(pattern=VIDEO_ID_PATTERN)],
+    state: StateDep,
+    persona: ScopeParam = None,
     if_none_match: str | None = Header(None, alias="If-None-Match", max_length=200),
     accept_encoding: str | None = Header(None, alias="Accept-Encoding", max_length=200),
-    state: BackendState = Depends(get_state),
 ) -> Response:
-    """All annotations of a video, oldest first. The body is rendered once per change of the video's
-    annotation revision (cached by revision, ETag = revision), since a busy video has thousands."""
+    """All annotations of a video (or one persona's: `personaId`), oldest first. The body is rendered once per change
+    of the video's annotation revision (cached by revision and persona, ETag = revision), since a busy video has
+    thousands."""
+    scope = PersonaScope.of(persona)
+    key = (scope.key,) if scope else ()
     with state.pool.connection() as conn:
         row = conn.execute("SELECT annotation_rev FROM videos WHERE id = %s", (video_id,)).fetchone()
         if row is None:
@@ -71,25 +85,27 @@ def list_annotations(
         revision: int = row[0]
         if if_none_match == etag(video_id, revision):
             return Response(status_code=304, headers={"ETag": etag(video_id, revision)})
-        body = state.annotation_bodies.get((video_id, revision))
+        body = state.annotation_bodies.get((video_id, revision, *key))
         if body is None:
             # Revision and body from one statement, i.e. one snapshot: the cache key matches the content.
+            scoped = f" AND {scope.condition('a')}" if scope else ""
             rendered = conn.execute(
                 f"SELECT v.annotation_rev, (SELECT coalesce(json_agg(q.j), '[]')::text FROM (SELECT {render.ANNOTATION} AS j"
-                " FROM annotations a WHERE a.video_id = v.id ORDER BY a.created_at, a.id) q) FROM videos v WHERE v.id = %s",
-                (video_id,),
+                f" FROM annotations a WHERE a.video_id = v.id{scoped}"
+                " ORDER BY a.created_at, a.id) q) FROM videos v WHERE v.id = %(video)s",
+                {"video": video_id, "persona": scope.persona_id if scope else None},
             ).fetchone()
             if rendered is None:
                 raise not_found("video", video_id, ("path", "video_id"))
             revision, body = rendered[0], rendered[1].encode()
-            state.annotation_bodies.put((video_id, revision), body)
+            state.annotation_bodies.put((video_id, revision, *key), body)
     headers = {"ETag": etag(video_id, revision), "Cache-Control": "private, no-cache", "Vary": "Accept-Encoding"}
     if accept_encoding and "gzip" in accept_encoding and len(body) > GZIP_MIN_BYTES:
         # Annotation JSON is repetitive (~15x smaller gzipped); compress once per revision, not per request.
-        compressed = state.annotation_bodies.get((video_id, revision, "gzip"))
+        compressed = state.annotation_bodies.get((video_id, revision, *key, "gzip"))
         if compressed is None:
             compressed = gzip.compress(body, compresslevel=5, mtime=0)
-            state.annotation_bodies.put((video_id, revision, "gzip"), compressed)
+            state.annotation_bodies.put((video_id, revision, *key, "gzip"), compressed)
         return JsonText(content=compressed, headers={**headers, "Content-Encoding": "gzip"})
     return JsonText(content=body, headers=headers)
 
@@ -99,13 +115,14 @@ def etag(video_id: str, revision: int) -> str:
 
 
 @router.post("", response_model=AnnotationOut, status_code=201)
-def create_annotation(body: AnnotationIn, state: BackendState = Depends(get_state)) -> Response:
+def create_annotation(body: AnnotationIn, state: StateDep) -> Response:
     with state.pool.connection() as conn:
         check_references(conn, body.video_id, body, 422)
         row = conn.execute(
-            "INSERT INTO annotations (video_id, persona_id, type, label, frames, source, confidence)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (body.video_id, body.persona_id, body.type, body.label, _frames(body), body.source, body.confidence),
+            "INSERT INTO annotations (video_id, persona_id, type, label, frames, source, confidence, entity_id, attributes,"
+            " locked) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (body.video_id, body.persona_id, body.type, body.label, _frames(body), body.source, body.confidence,
+             body.entity_id, Jsonb(body.attributes), body.locked),
         ).fetchone()
         assert row is not None
         return _annotation(conn, row[0], 201)
@@ -127,20 +144,53 @@ def lock_video_of(conn: psycopg.Connection, annotation_id: UUID) -> str:
         # An import moved it to another video meanwhile: lock that one instead (rare; the loop ends).
 
 
-@router.put("/{annotation_id}", response_model=AnnotationOut, responses=NOT_FOUND)
-def update_annotation(annotation_id: UUID, body: AnnotationBody, state: BackendState = Depends(get_state)) -> Response:
+TRACK_VERSION = re.compile(r'^(?:W/)?"?(?P<version>[0-9]{1,18})"?$')
+IF_MATCH_HEADER = Header(None, alias="If-Match", max_length=200,
+                         description='the track\'s version as last read, e.g. "3" (the `version` of the track)')
+PRECONDITIONS = {409: {"description": "the track changed since If-Match; nothing written (the body holds the current track)"},
+                 428: {"description": "If-Match missing"}}
+
+
+def require_version(conn: psycopg.Connection, annotation_id: UUID, if_match: str | None) -> None:
+    """Refuse a whole-track write or delete unless the client read the track's current version."""
+    if if_match is None:
+        raise ApiError(428, "If-Match is required: the track's version as you last read it, so this write cannot"
+                            " replace changes made since (or save through PUT /api/videos/{id}/annotations)",
+                       ("header", "If-Match"))
+    match = TRACK_VERSION.match(if_match.strip())
+    if match is None:
+        raise invalid(("header", "If-Match"), f'If-Match must be a track version such as "3", got {if_match[:40]!r}')
+    row = conn.execute(f"SELECT a.version, {render.ANNOTATION}::text, a.locked FROM annotations a WHERE id = %s",
+                       (annotation_id,)).fetchone()
+    if row is None:
+        raise not_found("annotation", annotation_id, ("path", "annotation_id"))
+    if row[2]:
+        raise ApiError(409, "the track is locked: unlock it first (a bulk change of `locked` to false)",
+                       ("path", "annotation_id"), {"current": json.loads(row[1])})
+    if int(match.group("version")) != row[0]:
+        raise ApiError(409, f"the track changed since version {match.group('version')} (now {row[0]}): nothing was"
+                            " written; read it again and reapply your change", ("header", "If-Match"),
+                       {"current": json.loads(row[1])})
+
+
+@router.put("/{annotation_id}", response_model=AnnotationOut, responses={**NOT_FOUND, **PRECONDITIONS})
+def update_annotation(annotation_id: UUID, body: AnnotationBody, state: StateDep,
+                      if_match: str | None = IF_MATCH_HEADER) -> Response:
     with state.pool.connection() as conn:
         check_references(conn, lock_video_of(conn, annotation_id), body, 422)
+        require_version(conn, annotation_id, if_match)
         conn.execute(
             "UPDATE annotations SET persona_id = %s, type = %s, label = %s, frames = %s, source = %s, confidence = %s,"
-            " updated_at = now() WHERE id = %s",
-            (body.persona_id, body.type, body.label, _frames(body), body.source, body.confidence, annotation_id),
+            " entity_id = %s, attributes = %s, locked = %s, updated_at = now() WHERE id = %s",
+            (body.persona_id, body.type, body.label, _frames(body), body.source, body.confidence, body.entity_id,
+             Jsonb(body.attributes), body.locked, annotation_id),
         )
         return _annotation(conn, annotation_id)
 
 
-@router.delete("/{annotation_id}", status_code=204, response_class=Response, responses=NOT_FOUND)
-def delete_annotation(annotation_id: UUID, state: BackendState = Depends(get_state)) -> Response:
+@router.delete("/{annotation_id}", status_code=204, response_class=Response, responses={**NOT_FOUND, **PRECONDITIONS})
+def delete_annotation(annotation_id: UUID, state: StateDep, if_match: str | None = IF_MATCH_HEADER) -> Response:
     with state.pool.connection() as conn:
         lock_video_of(conn, annotation_id)
+        require_version(conn, annotation_id, if_match)
         return delete_or_404(conn, "annotations", annotation_id, not_found("annotation", annotation_id, ("path", "annotation_id")))

@@ -1,14 +1,16 @@
 """GET /api/export?format=jsonl and POST /api/import: the portable copy of what people made.
 
 One JSON object per line, `{"type": ..., "data": {...}}`, types in dependency order: header, video,
-persona, ontology, world, annotation, summary. Data uses the API's own camelCase shapes plus ids and
+persona, ontology, world, annotation, summary, transcript. Data uses the API's own camelCase shapes plus ids and
 timestamps, so an import into a fresh database reproduces identical rows. Videos are included because
-annotations reference them. Import validates every line before touching the database, then writes
-everything in one transaction: any bad line or conflicting row → 422 naming the line, nothing written.
+annotations reference them. Import streams: each line is read from the request as it arrives, validated
+and written inside one transaction, then dropped, so memory holds one line (at most 16 MiB) whatever the
+import's size (up to 256 MiB); any bad line or conflicting row → 422 naming the line and the transaction
+is rolled back: nothing written. (The price: the import holds one database connection while it uploads.)
 
-`videoId` limits the video-scoped kinds (video, annotation, summary) to one video; personas, ontologies
+`videoId` limits the video-scoped kinds (video, annotation, summary, transcript) to one video; personas, ontologies
 and the world stay, so the file still imports on its own. `interpolate=true` expands each track to every
-frame (see tracks.py); an import keeps only the frames marked `keyframe: true`, so it restores the track.
+frame it lasts, by the workspace's rule (see tracks.py); an import keeps only the frames marked `keyframe: true`, so it restores the track.
 `POST /api/import?dryRun=true` runs the real import inside a transaction that is always rolled back and
 reports what it would import, which rows it would replace, and every bad line: exact, and nothing written.
 """
@@ -16,34 +18,39 @@ reports what it would import, which rows it would replace, and every bad line: e
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import psycopg
-from fastapi import APIRouter, Depends, Query, Request
+from anyio import from_thread
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from psycopg.types.json import Jsonb
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 from starlette.concurrency import run_in_threadpool
 
-from fovea_backend import render, tracks
+from fovea_backend import render, tracks, videos
 from fovea_backend.errors import ApiError, invalid, not_found
-from fovea_backend.jsoncheck import check_json
+from fovea_backend.jsoncheck import MAX_DEPTH, check_json
+from fovea_backend.routes import formats
 from fovea_backend.routes.annotations import validate_frames
 from fovea_backend.schemas import (
-    VIDEO_ID_PATTERN, AnnotationOut, ApiModel, ImportConflict, ImportLineError, ImportOut, ImportPreviewOut, Keyframe,
-    OntologyOut, PersonaIn, Text, VideoRow, WorldOut,
+    VIDEO_ID_PATTERN, AnnotationOut, ApiModel, EventOut, RelationOut, ImportConflict, ImportLineError, ImportOut, ImportPreviewOut, Keyframe,
+    OntologyOut, PersonaIn, Text, TranscriptSegmentOut, VideoRow, WorldOut,
 )
-from fovea_backend.state import BackendState, get_state
+from fovea_backend.state import BackendState, StateDep
+from fovea_backend.uploads import MAX_IMPORT_BYTES
 
 router = APIRouter(tags=["export"])
 FORMAT_VERSION = 1
-MAX_IMPORT_BYTES = 256 * 1024 * 1024
-MAX_PREVIEW_ERRORS = 1000
+# One line is parsed whole: 16 MiB holds a keyframes-only track at the API's limit of 100 000 keyframes.
+MAX_LINE_BYTES = 16 * 1024 * 1024
+MAX_PREVIEW_ERRORS = 1000  # listed in a dry run's report, each of errors and conflicts; the totals are exact
 
 # kind, SQL without WHERE/ORDER, the column that names the video (video-scoped kinds), ORDER BY.
 EXPORT_QUERIES: list[tuple[str, str, str | None, str]] = [
@@ -52,15 +59,23 @@ EXPORT_QUERIES: list[tuple[str, str, str | None, str]] = [
     ("ontology", f"SELECT {render.ONTOLOGY}::text FROM ontologies o", None, "o.persona_id"),
     ("world", f"SELECT {render.WORLD}::text FROM world_state w", None, "w.id"),
     ("annotation", f"SELECT {render.ANNOTATION_EXPORT}::text FROM annotations a", "a.video_id", "a.id"),
+    ("event", f"SELECT {render.EVENT}::text FROM annotation_events e", "e.video_id", "e.id"),
+    ("relation", f"SELECT {render.RELATION}::text FROM annotation_relations r", "r.video_id", "r.id"),
     ("summary", f"SELECT {render.SUMMARY_EXPORT}::text FROM video_summaries s", "s.video_id", "s.id"),
+    ("transcript", f"SELECT {render.TRANSCRIPT}::text FROM video_transcripts t", "t.video_id", "t.video_id"),
 ]
 
 
-def export_sql(video_column: str | None, video_id: str | None) -> str:
-    return f"WHERE {video_column} = %(video)s" if video_column and video_id else ""
+def export_sql(video_column: str | None, video_id: str | None, accepted_only: bool = False) -> str:
+    """`accepted_only`: only videos whose review is done (every assignment accepted: 0063's video_is_accepted)."""
+    conditions = [f"{video_column} = %(video)s"] if video_column and video_id else []
+    if video_column and accepted_only:
+        conditions.append(f"video_is_accepted({video_column})")
+    return f"WHERE {' AND '.join(conditions)}" if conditions else ""
 
 
-def export_lines(state: BackendState, video_id: str | None = None, interpolate: bool = False) -> Iterator[bytes]:
+def export_lines(state: BackendState, video_id: str | None = None, interpolate: bool = False,
+                 accepted_only: bool = False) -> Iterator[bytes]:
     with state.pool.connection() as conn:
         # One snapshot for every table, so the export is consistent while people keep annotating.
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -69,24 +84,30 @@ def export_lines(state: BackendState, video_id: str | None = None, interpolate: 
                                   "interpolated": interpolate}
         if video_id is not None:
             header["videoId"] = video_id
+        if accepted_only:
+            header["acceptedOnly"] = True
         yield (json.dumps({"type": "header", "data": header}) + "\n").encode()
+        # How long each video is: a track holds its last box to the video's end (tracks.py).
+        frame_counts: dict[str, int | None] = dict(conn.execute("SELECT id, frame_count FROM videos").fetchall()) \
+            if interpolate else {}
         for kind, select, video_column, order in EXPORT_QUERIES:
             with conn.cursor(name=f"export_{kind}") as cur:
                 cur.itersize = 2000
-                cur.execute(f"{select} {export_sql(video_column, video_id)} ORDER BY {order}", {"video": video_id})
+                cur.execute(f"{select} {export_sql(video_column, video_id, accepted_only)} ORDER BY {order}",
+                            {"video": video_id})
                 for (data,) in cur:
                     if kind == "annotation" and interpolate:
-                        data = _interpolated(data)
+                        data = _interpolated(data, frame_counts)
                     yield f'{{"type": "{kind}", "data": {data}}}\n'.encode()
 
 
-def _interpolated(data: str) -> str:
+def _interpolated(data: str, frame_counts: dict[str, int | None]) -> str:
     record = json.loads(data)
-    keyframes = record["frames"]
-    if tracks.span(keyframes) <= tracks.MAX_TRACK_FRAMES:
-        record["frames"] = tracks.interpolate(keyframes)
+    frame_count = frame_counts.get(record["videoId"])
+    if tracks.span(record, frame_count) <= tracks.MAX_TRACK_FRAMES:
+        record["frames"] = tracks.expand(record, frame_count)
     else:  # only reachable when a track grew past the limit after the check before streaming: keyframes only
-        record["frames"] = [{**key, "keyframe": True} for key in keyframes]
+        record["frames"] = [{**key, "keyframe": True} for key in record["frames"]]
     return json.dumps(record, ensure_ascii=False)
 
 
@@ -94,8 +115,10 @@ def _check_interpolated_size(state: BackendState, video_id: str | None) -> None:
     """Refuse (422) before streaming an interpolated export that would run to gigabytes."""
     with state.pool.connection() as conn:
         row = conn.execute(
-            "SELECT coalesce(max(q.span), 0), coalesce(sum(q.span), 0) FROM (SELECT (a.frames->-1->>'frame')::bigint"
-            f" - (a.frames->0->>'frame')::bigint + 1 AS span FROM annotations a {export_sql('a.video_id', video_id)}) q",
+            # tracks.span in SQL: to the video's last frame for a track that holds its last box, else its last keyframe.
+            f"SELECT coalesce(max(q.span), 0), coalesce(sum(q.span), 0) FROM (SELECT {tracks.LAST_FRAME_SQL}"
+            " - (a.frames->0->>'frame')::bigint + 1 AS span"
+            f" FROM annotations a JOIN videos v ON v.id = a.video_id {export_sql('a.video_id', video_id)}) q",
             {"video": video_id},
         ).fetchone()
     longest, total = row if row else (0, 0)
@@ -111,12 +134,21 @@ def _check_interpolated_size(state: BackendState, video_id: str | None) -> None:
             responses={200: {"description": "JSON Lines", "content": {"application/x-ndjson": {}}},
                        404: {"description": "no such video (videoId)"}})
 def export(
-    format: Literal["jsonl"] = Query("jsonl"),  # noqa: A002
+    state: StateDep,
+    format: Literal["jsonl", "mot", "coco", "yolo", "cvat"] = Query("jsonl", description=(  # noqa: A002
+        "jsonl: everything (this format); mot, coco, yolo, cvat: the accepted tracks of every video (or videoId's) in"
+        " that format (routes/formats.py)")),
+    persona_id: UUID | None = Query(None, alias="personaId", description="standard formats: only this persona's tracks"),
     video_id: Annotated[str | None, Query(alias="videoId", pattern=VIDEO_ID_PATTERN,
                                           description="only this video (and its annotations and summaries)")] = None,
-    interpolate: bool = Query(False, description="every frame of each track from its first to its last keyframe"),
-    state: BackendState = Depends(get_state),
-) -> StreamingResponse:
+    interpolate: bool = Query(False, description="every frame of each track from its first keyframe for as long as it"
+                                                 " lasts: to the video's end unless marked outside (tracks.py)"),
+    accepted_only: bool = Query(False, alias="acceptedOnly", description=(
+        "only videos whose review is done (every assignment accepted) and their annotations; every format (a standard"
+        " format of one videoId that is not accepted: 409)")),
+) -> Response:
+    if format != "jsonl":
+        return formats.export_videos(state, [video_id] if video_id else None, format, persona_id, accepted_only)
     if video_id is not None:
         with state.pool.connection() as conn:
             if conn.execute("SELECT 1 FROM videos WHERE id = %s", (video_id,)).fetchone() is None:
@@ -125,7 +157,7 @@ def export(
         _check_interpolated_size(state, video_id)
     name = f"fovea-export-{video_id}" if video_id else "fovea-export"
     return StreamingResponse(
-        export_lines(state, video_id, interpolate),
+        export_lines(state, video_id, interpolate, accepted_only),
         media_type="application/x-ndjson",
         headers={"Content-Disposition": f'attachment; filename="{name}.jsonl"'},
     )
@@ -147,6 +179,18 @@ class VideoRecord(VideoRow):
     frame_count: Annotated[int, Field(ge=1, le=2**62)] | None = None
     codec: Text(1, 100) | None = None  # type: ignore[valid-type]
 
+    @field_validator("path")
+    @classmethod
+    def _a_video_file_under_the_root(cls, path: str) -> str:
+        """What a sync stores: a normalised relative path to a visible video file (serving a directory or
+        a file outside the video directory is refused later anyway; here the line is named)."""
+        parts = PurePosixPath(path).parts
+        if path.startswith("/") or path != PurePosixPath(path).as_posix() or ".." in parts:
+            raise ValueError("must be a relative path inside the video directory, without '..'")
+        if any(part.startswith(".") for part in parts) or PurePosixPath(path).suffix.lower() not in videos.VIDEO_SUFFIXES:
+            raise ValueError(f"must name a video file ({', '.join(sorted(videos.VIDEO_SUFFIXES))}) outside hidden folders")
+        return path
+
 
 class PersonaRecord(PersonaIn):
     id: UUID
@@ -161,6 +205,7 @@ class ExportedKeyframe(Keyframe):
 class AnnotationRecord(AnnotationOut):
     frames: Annotated[list[ExportedKeyframe], Field(min_length=1, max_length=tracks.MAX_TRACK_FRAMES)]
     dedupe_key: Text(1, 200) | None = None  # type: ignore[valid-type]
+    version: Annotated[int, Field(ge=1, le=2**62)] = 1  # exports made before migration 0010 lack it
 
 
 class SummaryRecord(ApiModel):
@@ -176,6 +221,31 @@ class SummaryRecord(ApiModel):
     updated_at: datetime
 
 
+class TranscriptRecord(ApiModel):
+    """A video's transcript (TranscriptOut's shape; its `message` is derived from the status, not stored)."""
+
+    video_id: str = Field(pattern=r"^[0-9a-f]{16}$")
+    job_id: UUID | None
+    model: Text(1, 200)  # type: ignore[valid-type]
+    language: Text(0, 20) | None  # type: ignore[valid-type]
+    status: Literal["ok", "no_audio", "no_speech"]
+    duration_s: float = Field(ge=0)
+    text: Text(0, 2_000_000)  # type: ignore[valid-type]
+    segments: list[TranscriptSegmentOut]
+    created_at: datetime
+    updated_at: datetime
+
+
+class EventRecord(EventOut):
+    video_id: str = Field(pattern=r"^[0-9a-f]{16}$")
+    version: Annotated[int, Field(ge=1, le=2**62)] = 1
+
+
+class RelationRecord(RelationOut):
+    video_id: str = Field(pattern=r"^[0-9a-f]{16}$")
+    version: Annotated[int, Field(ge=1, le=2**62)] = 1
+
+
 RECORDS: dict[str, type[ApiModel]] = {
     "header": HeaderRecord,
     "video": VideoRecord,
@@ -183,15 +253,20 @@ RECORDS: dict[str, type[ApiModel]] = {
     "ontology": OntologyOut,
     "world": WorldOut,
     "annotation": AnnotationRecord,
+    "event": EventRecord,
+    "relation": RelationRecord,
     "summary": SummaryRecord,
+    "transcript": TranscriptRecord,
 }
 
 
-@dataclass(frozen=True)
-class LineError:
-    line: int  # 0: the body as a whole
-    loc: tuple[str | int, ...]  # inside the line: ("data", "frames", 0, "width"); () for the whole line
-    message: str
+class LineError(Exception):
+    """A bad line: its number (0: the body as a whole), where inside it (("data", "frames", 0, "width"); ()
+    for the whole line), and why."""
+
+    def __init__(self, line: int, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.line, self.loc, self.message = line, loc, message
 
     def api_error(self) -> ApiError:
         return invalid(("body", f"line {self.line}", *self.loc) if self.line else ("body",), self.message)
@@ -201,15 +276,14 @@ class LineError:
         return ImportLineError(line=self.line, field=field, message=self.message)
 
 
-Record = tuple[int, str, Any]  # line number, kind, validated record
-
-
 def _parse_line(line: str) -> tuple[str, Any]:
     """One line → (kind, record); raises ApiError with a loc inside the line."""
     try:
         item = json.loads(line)
     except ValueError as exc:
         raise invalid((), f"not JSON: {exc.msg}") from None
+    except RecursionError:
+        raise invalid((), f"nested too deeply to parse (records nest at most {MAX_DEPTH} levels)") from None
     if not isinstance(item, dict) or item.get("type") not in RECORDS or not isinstance(item.get("data"), dict):
         raise invalid(("type",), f"each line must be {{\"type\": one of {sorted(RECORDS)}, \"data\": {{...}}}}")
     check_json(item["data"], ("data",))
@@ -218,6 +292,10 @@ def _parse_line(line: str) -> tuple[str, Any]:
     except ValidationError as exc:
         first = exc.errors()[0]
         raise invalid(("data", *first["loc"]), str(first["msg"])) from None
+    if isinstance(record, VideoRecord) and record.id != videos.video_id(record.filename):
+        # Ids are derived from file names: a row whose id is not its name's would hold that name against the
+        # row a later sync makes for the file (a UniqueViolation on every sync).
+        raise invalid(("data", "id"), f"must be the first 16 hex digits of md5(filename): {videos.video_id(record.filename)}")
     if isinstance(record, AnnotationRecord):
         record.frames = [frame for frame in record.frames if frame.keyframe]  # an interpolated export's extras
         if not record.frames:
@@ -228,26 +306,52 @@ def _parse_line(line: str) -> tuple[str, Any]:
     return item["type"], record
 
 
-def parse(body: bytes) -> tuple[list[Record], list[LineError]]:
-    """Every valid line, and every invalid one with the reason (the strict import stops at the first)."""
+def body_lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes | None]]:
+    """The body's lines, numbered from 1, split at \\n only (JSON escapes every other line break inside its
+    strings; `str.splitlines` would cut a line at a raw U+2028), holding one line and one chunk at a time.
+    A line longer than MAX_LINE_BYTES is dropped as it arrives and yielded as None. Raises 413 once the
+    body passes MAX_IMPORT_BYTES."""
+    pending = bytearray()
+    number = size = 0
+    skipping = False  # inside a line that is too long: drop bytes up to its end
+    for chunk in chunks:
+        size += len(chunk)
+        if size > MAX_IMPORT_BYTES:
+            raise ApiError(413, "import larger than 256 MiB", ("body",))
+        pending += chunk
+        start = 0
+        while (end := pending.find(b"\n", start)) != -1:
+            if skipping:  # the end of a line already yielded as too long
+                skipping = False
+            else:
+                number += 1
+                yield number, bytes(pending[start:end]) if end - start <= MAX_LINE_BYTES else None
+            start = end + 1
+        del pending[:start]
+        if len(pending) > MAX_LINE_BYTES:
+            if not skipping:
+                number += 1
+                yield number, None
+            skipping = True
+            pending.clear()
+    if pending and not skipping:
+        yield number + 1, bytes(pending)
+
+
+def read_record(number: int, raw: bytes | None) -> tuple[str, Any] | None:
+    """A line of `body_lines` → (kind, record), or None for a blank line; raises LineError."""
+    if raw is None:
+        raise LineError(number, (), f"line longer than {MAX_LINE_BYTES // (1024 * 1024)} MiB")
     try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        return [], [LineError(0, (), "import must be UTF-8 JSON Lines")]
-    records: list[Record] = []
-    errors: list[LineError] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            kind, record = _parse_line(line)
-        except ApiError as exc:
-            errors.append(LineError(number, exc.field, exc.message))
-            continue
-        records.append((number, kind, record))
-    if not records and not errors:
-        errors.append(LineError(0, (), "import is empty"))
-    return records, errors
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LineError(number, (), f"not UTF-8 (byte {exc.start + 1} of the line)") from None
+    if not text.strip():
+        return None
+    try:
+        return _parse_line(text)
+    except ApiError as exc:
+        raise LineError(number, exc.field, exc.message) from None
 
 
 # What an existing row means for each kind: the import replaces it (ON CONFLICT DO UPDATE).
@@ -261,15 +365,19 @@ EXISTING: dict[str, str] = {
                   " 'the annotation exists on video ' || video_id || '; the import moves it to video ' || %s END"
                   " FROM annotations WHERE id = %s",
     "summary": "SELECT 'the summary exists; the import replaces it' FROM video_summaries WHERE id = %s",
+    "transcript": "SELECT 'the video has a transcript; the import replaces it' FROM video_transcripts WHERE video_id = %s",
+    "event": "SELECT 'the event exists; the import replaces it' FROM annotation_events WHERE id = %s",
+    "relation": "SELECT 'the relation exists; the import replaces it' FROM annotation_relations WHERE id = %s",
 }
 
 
 TABLES = {"video": "videos", "persona": "personas", "ontology": "ontologies", "world": "world_state",
-          "annotation": "annotations", "summary": "video_summaries"}
+          "annotation": "annotations", "summary": "video_summaries", "event": "annotation_events",
+          "relation": "annotation_relations", "transcript": "video_transcripts"}
 
 
 def _conflict(conn: psycopg.Connection, number: int, kind: str, r: Any) -> ImportConflict | None:
-    key: Any = r.persona_id if kind == "ontology" else 1 if kind == "world" else r.id
+    key: Any = r.persona_id if kind == "ontology" else 1 if kind == "world" else r.video_id if kind == "transcript" else r.id
     params: tuple[Any, ...] = (r.video_id, r.video_id, r.id) if kind == "annotation" else (key,)
     row = conn.execute(EXISTING[kind], params).fetchone()  # type: ignore[arg-type]
     return ImportConflict(line=number, kind=kind, id="world" if kind == "world" else str(key), reason=row[0]) if row else None
@@ -324,15 +432,41 @@ def write(conn: psycopg.Connection, kind: str, r: Any) -> None:
     elif kind == "annotation":
         conn.execute(
             "INSERT INTO annotations (id, video_id, persona_id, type, label, frames, source, confidence, job_id, dedupe_key,"
-            " created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " version, entity_id, attributes, locked, created_at, updated_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (id) DO UPDATE SET video_id = excluded.video_id, persona_id = excluded.persona_id,"
             " type = excluded.type, label = excluded.label, frames = excluded.frames, source = excluded.source,"
             " confidence = excluded.confidence, job_id = excluded.job_id, dedupe_key = excluded.dedupe_key,"
+            " entity_id = excluded.entity_id, attributes = excluded.attributes, locked = excluded.locked,"
             " created_at = excluded.created_at, updated_at = excluded.updated_at",
-            # As exported: a keyframe without `outside` (older rows, job results) stays without it.
+            # As exported: a keyframe without `outside` (older rows, job results) stays without it. The version of
+            # a replaced row moves on only when its content changed (the row trigger of migration 0010).
             (r.id, r.video_id, r.persona_id, r.type, r.label,
              Jsonb([k.model_dump(exclude_unset=True, exclude={"keyframe"}) for k in r.frames]), r.source,
-             r.confidence, r.job_id, r.dedupe_key, r.created_at, r.updated_at),
+             r.confidence, r.job_id, r.dedupe_key, r.version, r.entity_id, Jsonb(r.attributes), r.locked, r.created_at,
+             r.updated_at),
+        )
+    elif kind == "event":
+        conn.execute(
+            "INSERT INTO annotation_events (id, video_id, persona_id, type, label, start_frame, end_frame, roles, attributes,"
+            " source, version, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (id) DO UPDATE SET video_id = excluded.video_id, persona_id = excluded.persona_id,"
+            " type = excluded.type, label = excluded.label, start_frame = excluded.start_frame,"
+            " end_frame = excluded.end_frame, roles = excluded.roles, attributes = excluded.attributes,"
+            " source = excluded.source, created_at = excluded.created_at, updated_at = excluded.updated_at",
+            (r.id, r.video_id, r.persona_id, r.type, r.label, r.start_frame, r.end_frame,
+             Jsonb(r.model_dump(mode="json", by_alias=True)["roles"]), Jsonb(r.attributes), r.source, r.version,
+             r.created_at, r.updated_at),
+        )
+    elif kind == "relation":
+        conn.execute(
+            "INSERT INTO annotation_relations (id, video_id, persona_id, type, source, target, attributes, version,"
+            " created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (id) DO UPDATE SET video_id = excluded.video_id, persona_id = excluded.persona_id,"
+            " type = excluded.type, source = excluded.source, target = excluded.target, attributes = excluded.attributes,"
+            " created_at = excluded.created_at, updated_at = excluded.updated_at",
+            (r.id, r.video_id, r.persona_id, r.type, Jsonb(r.source.model_dump()), Jsonb(r.target.model_dump()),
+             Jsonb(r.attributes), r.version, r.created_at, r.updated_at),
         )
     elif kind == "summary":
         conn.execute(
@@ -345,60 +479,118 @@ def write(conn: psycopg.Connection, kind: str, r: Any) -> None:
             (r.id, r.video_id, r.persona_id, Jsonb(r.summary), r.text, Jsonb(r.key_frames), r.embedding, r.job_id,
              r.created_at, r.updated_at),
         )
+    elif kind == "transcript":
+        conn.execute(
+            "INSERT INTO video_transcripts (video_id, job_id, model, language, status, duration_s, text, segments,"
+            " created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (video_id) DO UPDATE SET job_id = excluded.job_id, model = excluded.model,"
+            " language = excluded.language, status = excluded.status, duration_s = excluded.duration_s,"
+            " text = excluded.text, segments = excluded.segments,"
+            " created_at = excluded.created_at, updated_at = excluded.updated_at",
+            (r.video_id, r.job_id, r.model, r.language, r.status, r.duration_s, r.text,
+             Jsonb([segment.model_dump() for segment in r.segments]), r.created_at, r.updated_at),
+        )
 
 
-def import_jsonl(state: BackendState, body: bytes, dry_run: bool = False) -> ImportOut | ImportPreviewOut:
-    records, errors = parse(body)
-    if errors and not dry_run:
-        raise errors[0].api_error()
-    counts: dict[str, int] = {}
-    conflicts: list[ImportConflict] = []
+@dataclass
+class ImportReport:
+    """What an import did or, in a dry run, would do: exact counts, the first MAX_PREVIEW_ERRORS of each list."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    conflicts: list[ImportConflict] = field(default_factory=list)
+    errors: list[LineError] = field(default_factory=list)
+    replaced: dict[str, int] = field(default_factory=dict)  # per kind: every conflict, counted
+    error_count: int = 0
+
+    def conflict(self, found: ImportConflict) -> None:
+        self.replaced[found.kind] = self.replaced.get(found.kind, 0) + 1
+        if len(self.conflicts) < MAX_PREVIEW_ERRORS:
+            self.conflicts.append(found)
+
+    def error(self, failed: LineError) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_PREVIEW_ERRORS:
+            self.errors.append(failed)
+
+    def preview(self) -> ImportPreviewOut:
+        # Each record is either new or replaces a row: listed once, under one of the two.
+        added = {kind: n - self.replaced.get(kind, 0) for kind, n in self.counts.items() if n > self.replaced.get(kind, 0)}
+        return ImportPreviewOut(would_import=self.counts, would_add=added, would_replace=self.replaced,
+                                conflicts=self.conflicts, errors=[e.out() for e in self.errors],
+                                conflict_count=sum(self.replaced.values()), error_count=self.error_count)
+
+
+def import_jsonl(state: BackendState, lines: Iterable[tuple[int, bytes | None]], dry_run: bool = False) -> ImportOut | ImportPreviewOut:
+    """Read, check and write each line in turn inside one transaction; the first bad line (any bad line, in a
+    dry run, which reports them all) rolls it back whole."""
+    report = ImportReport()
+    records = 0
     with state.pool.connection() as conn:
         # A dry run is the real import in a transaction that is always rolled back: what it reports is exact.
         with conn.transaction(force_rollback=dry_run):
-            for number, kind, record in records:
-                if kind == "header":
-                    continue
+            for number, raw in lines:
                 try:
-                    with conn.transaction():  # savepoint: report the failing line, then abort everything
-                        conflict = _conflict(conn, number, kind, record) if dry_run else None
-                        write(conn, kind, record)
-                except (psycopg.IntegrityError, psycopg.DataError) as exc:
-                    detail = exc.diag.message_detail or exc.diag.message_primary or str(exc)
-                    failed = LineError(number, _db_loc(kind, record, exc), f"{kind} conflicts with the database: {detail}")
+                    parsed = read_record(number, raw)
+                    if parsed is None:
+                        continue
+                    records += 1
+                    kind, record = parsed
+                    if kind == "header":
+                        continue
+                    try:
+                        with conn.transaction():  # savepoint: in a dry run, report the line and go on
+                            found = _conflict(conn, number, kind, record) if dry_run else None
+                            write(conn, kind, record)
+                    except (psycopg.IntegrityError, psycopg.DataError) as exc:
+                        detail = exc.diag.message_detail or exc.diag.message_primary or str(exc)
+                        raise LineError(number, _db_loc(kind, record, exc), f"{kind} conflicts with the database: {detail}") from None
+                except LineError as failed:
                     if not dry_run:
                         raise failed.api_error() from None
-                    errors.append(failed)
+                    report.error(failed)
                     continue
-                counts[kind] = counts.get(kind, 0) + 1
-                if conflict is not None:
-                    conflicts.append(conflict)
-    if not dry_run:
-        return ImportOut(imported=counts)
-    errors.sort(key=lambda e: e.line)
-    return ImportPreviewOut(would_import=counts, conflicts=conflicts,
-                            errors=[e.out() for e in errors[:MAX_PREVIEW_ERRORS]])
+                report.counts[kind] = report.counts.get(kind, 0) + 1
+                if found is not None:
+                    report.conflict(found)
+            if records == 0 and report.error_count == 0:
+                empty = LineError(0, (), "import is empty")
+                if not dry_run:
+                    raise empty.api_error()
+                report.error(empty)
+    return report.preview() if dry_run else ImportOut(imported=report.counts)
 
 
 @router.post(
     "/api/import",
     response_model=ImportOut | ImportPreviewOut,
     openapi_extra={"requestBody": {"required": True, "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}},
-    responses={413: {"description": "body larger than 256 MiB"}},
+    responses={413: {"description": "body larger than 256 MiB"},
+               415: {"description": "the body is not typed application/x-ndjson (or application/json)"}},
 )
 async def import_(
     request: Request,
+    state: StateDep,
     dry_run: bool = Query(False, alias="dryRun", description="validate and report (ImportPreviewOut); write nothing"),
-    state: BackendState = Depends(get_state),
 ) -> ImportOut | ImportPreviewOut:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_IMPORT_BYTES:
         raise ApiError(413, "import larger than 256 MiB", ("body",))
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_IMPORT_BYTES:
-            raise ApiError(413, "import larger than 256 MiB", ("body",))
-        chunks.append(chunk)
-    return await run_in_threadpool(import_jsonl, state, b"".join(chunks), dry_run)
+    chunks = request.stream()
+
+    def received() -> Iterator[bytes]:
+        """The body's chunks, each fetched from the event loop when the import thread wants the next one."""
+        while True:
+            try:
+                yield from_thread.run(chunks.__anext__)
+            except StopAsyncIteration:
+                return
+
+    try:
+        return await run_in_threadpool(import_jsonl, state, body_lines(received()), dry_run)
+    except ApiError as refused:
+        if refused.status != 413:
+            # The answer comes before the rest of the body: read it (and drop it), so that the client, still
+            # sending, gets the answer rather than a reset connection.
+            async for _ in chunks:
+                pass
+        raise

@@ -7,6 +7,7 @@
 import { memo, useEffect, useLayoutEffect, useRef, useState, type PointerEvent as ReactPointerEvent } from "react";
 import { boxFromCorners, clampBox, clientToVideo, handlePoint, HANDLES, resizeBox, type Handle } from "../editor/coords";
 import { visibleBoxAt } from "../editor/keyframes";
+import { othersCaption } from "../editor/personaScope";
 import type { Box } from "../editor/types";
 import { BoxLayer } from "./boxLayer";
 import { trackColor, type TypeIndex } from "./types";
@@ -27,6 +28,7 @@ export const Overlay = memo(function Overlay({ ws, types, onCreate }: {
   const ui = useUi(ws);
   const svg = useRef<SVGSVGElement>(null);
   const group = useRef<SVGGElement>(null);
+  const othersGroup = useRef<SVGGElement>(null);
   const redraw = useRef<() => void>(() => {});
   const [drag, setDrag] = useState<Drag | null>(null);
   const dragRef = useRef<Drag | null>(null);
@@ -41,12 +43,19 @@ export const Overlay = memo(function Overlay({ ws, types, onCreate }: {
   useLayoutEffect(() => {
     const g = group.current!;
     const l = new BoxLayer(svg.current!, g);
+    // Other personas' tracks (when all are shown): a layer of their own, under this persona's, read only.
+    const og = othersGroup.current!;
+    const others = new BoxLayer(svg.current!, og, true);
     const draw = () => {
       const u = ws.ui.get();
       const d = dragRef.current;
       l.update({
         frame: ws.player.frame, tracks: ws.doc.list(), hidden: u.hidden, selected: u.selected,
         dragging: d && d.kind !== "draw" ? d.id : null, ...settings.current,
+      });
+      others.update({
+        frame: ws.player.frame, tracks: u.others, hidden: u.hidden, selected: null, dragging: null, ...settings.current,
+        caption: (t) => othersCaption(t, u.personaNames),
       });
     };
     draw();
@@ -55,6 +64,7 @@ export const Overlay = memo(function Overlay({ ws, types, onCreate }: {
     return () => {
       unsubscribe.forEach((u) => u());
       g.replaceChildren(); // the next layer starts from an empty group
+      og.replaceChildren();
     };
   }, [ws]);
 
@@ -85,7 +95,10 @@ export const Overlay = memo(function Overlay({ ws, types, onCreate }: {
     const id = (e.target as Element).getAttribute?.("data-track-id");
     const track = id ? ws.doc.get(id) : undefined;
     const box = track ? visibleBoxAt(track, frame) : null;
-    if (track && box) {
+    if (track && box && track.locked) {
+      // Selected, never moved: a locked box that followed the mouse and then jumped back would look like a lost edit.
+      ws.ui.set({ selected: track.id, message: `«${track.label}» is locked: unlock it (L) to move or resize it` });
+    } else if (track && box) {
       ws.ui.set({ selected: track.id });
       const origin = { x: box.x, y: box.y, width: box.width, height: box.height };
       begin(e, { kind: "move", id: track.id, start: p, origin, box: origin });
@@ -137,6 +150,7 @@ export const Overlay = memo(function Overlay({ ws, types, onCreate }: {
       onPointerUp={onUp}
       onPointerCancel={() => setDrag(null)}
     >
+      <g ref={othersGroup} className="others" data-testid="other-boxes" />
       <g ref={group} />
       {selectedTrack && active && (
         <g>
@@ -145,7 +159,7 @@ export const Overlay = memo(function Overlay({ ws, types, onCreate }: {
               width={active.width} height={active.height} stroke={color} fill={color} fillOpacity={0.15} strokeWidth={3}
               vectorEffect="non-scaling-stroke" />
           )}
-          {HANDLES.map((h) => {
+          {!selectedTrack.locked && HANDLES.map((h) => {
             const p = handlePoint(active, h);
             return (
               <rect key={h} data-testid={`handle-${h}`} className={`handle handle-${h}`}

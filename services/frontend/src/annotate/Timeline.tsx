@@ -4,8 +4,10 @@
  * style write, so neither the rows nor the list re-render per frame: 1,000 tracks stay cheap.
  */
 import { memo, useEffect, useLayoutEffect, useRef, useState, type MouseEvent } from "react";
-import { holdsAfterLastKeyframe, keyframeIndexAtOrBefore, outsideSpans } from "../editor/keyframes";
+import { keyframeIndexAtOrBefore, lastFrameOf, outsideSpans } from "../editor/keyframes";
 import type { Track } from "../editor/types";
+import { EventLane } from "./EventLane";
+import { LabelField } from "./SidePanels";
 import { trackColor, typeName, type TypeIndex } from "./types";
 import { useDocVersion, useUi, type Workspace } from "./workspace";
 
@@ -83,6 +85,7 @@ export function Timeline({ ws, types }: { ws: Workspace; types: TypeIndex }) {
         </label>
         <Ruler start={start} visibleFrames={visibleFrames} ppf={ppf} onSeek={(f) => ws.player.seek(f)} />
       </div>
+      <EventLane ws={ws} start={start} visibleFrames={visibleFrames} ppf={ppf} offset={LIST_WIDTH} />
       <div className="timeline-body" ref={scroller} onScroll={(e) => setScrollTop(e.currentTarget.scrollTop)}>
         <div ref={lanes} className="timeline-rows" style={{ height: Math.max(tracks.length * ROW, 40) }} onClick={seekFromLane}>
           {tracks.length === 0 && <div className="muted timeline-empty">No tracks yet: press N and drag a box on the video.</div>}
@@ -129,9 +132,11 @@ const TrackRow = memo(function TrackRow({ ws, track, top, types, selected, hidde
   const lastKey = fr[fr.length - 1];
   const spanStart = Math.max(fr[0].frame, start);
   const spanEnd = Math.min(end, lastKey.frame);
-  // After the last keyframe a person's track is held (fainter) until it is marked outside.
+  // After the last keyframe a person's track is held (fainter) for as long as it lasts (lastFrameOf: the rule the
+  // export follows too), i.e. to the end of the video unless marked outside.
   const heldStart = Math.max(lastKey.frame, start);
-  const held = holdsAfterLastKeyframe(track) && !lastKey.outside && end > heldStart;
+  const heldEnd = Math.min(end, lastFrameOf(track, ws.player.frameCount) + 1);
+  const held = heldEnd > heldStart && lastFrameOf(track, ws.player.frameCount) > lastKey.frame;
   const outside = outsideSpans(fr).map(([a, b]) => [Math.max(a, start), Math.min(b ?? end, end)] as const).filter(([a, b]) => b > a);
   const typeOptions = [...types.values()];
   const select = () => ws.ui.set({ selected: track.id });
@@ -142,13 +147,13 @@ const TrackRow = memo(function TrackRow({ ws, track, top, types, selected, hidde
       <div className="track-cell" onClick={(e) => { e.stopPropagation(); select(); }}>
         <span className="swatch" style={{ background: color }} />
         {renaming ? (
-          <input autoFocus defaultValue={track.label} className="rename" data-testid="track-rename"
-            onBlur={(e) => { setRenaming(false); if (e.target.value.trim() && e.target.value !== track.label) ws.doc.updateTrack(track.id, { label: e.target.value.trim() }); }}
-            onKeyDown={(e) => { if (e.key === "Enter") (e.target as HTMLInputElement).blur(); if (e.key === "Escape") setRenaming(false); e.stopPropagation(); }} />
+          <span className="rename" onClick={(e) => e.stopPropagation()}>
+            <LabelField ws={ws} trackId={track.id} label={track.label} testId="track-rename" autoFocus onDone={() => setRenaming(false)} />
+          </span>
         ) : (
           <span className="track-label" onDoubleClick={() => setRenaming(true)} title="double-click to rename" data-testid="track-label">{track.label}</span>
         )}
-        <select value={track.type} onChange={(e) => ws.doc.updateTrack(track.id, { type: e.target.value, label: types.get(e.target.value)?.name ?? track.label })}
+        <select value={track.type} onChange={(e) => ws.doc.setType(track.id, e.target.value, (type) => types.get(type)?.name ?? type)}
           onClick={(e) => e.stopPropagation()} data-testid="track-type" aria-label="type">
           {!types.has(track.type) && <option value={track.type}>{typeName(track.type, types)}</option>}
           {typeOptions.map((t) => <option key={t.id} value={t.id}>{t.name}</option>)}
@@ -162,12 +167,7 @@ const TrackRow = memo(function TrackRow({ ws, track, top, types, selected, hidde
           <button className="icon" title="Rename" onClick={(e) => { e.stopPropagation(); setRenaming(true); }}>✎</button>
         )}
         <button className="icon" title={hidden ? "Show" : "Hide"} data-testid="track-hide"
-          onClick={(e) => {
-            e.stopPropagation();
-            const next = new Set(ws.ui.get().hidden);
-            if (hidden) next.delete(track.id); else next.add(track.id);
-            ws.ui.set({ hidden: next });
-          }}>{hidden ? "◌" : "●"}</button>
+          onClick={(e) => { e.stopPropagation(); ws.toggleHidden(track.id); }}>{hidden ? "◌" : "●"}</button>
         <button className="icon bad" title="Delete track" data-testid="track-delete"
           onClick={(e) => { e.stopPropagation(); ws.doc.deleteTracks([track.id]); if (selected) ws.ui.set({ selected: null }); }}>✕</button>
       </div>
@@ -175,7 +175,7 @@ const TrackRow = memo(function TrackRow({ ws, track, top, types, selected, hidde
         {spanEnd > spanStart && (
           <span className={`span${hidden ? " span-hidden" : ""}`} style={{ left: (spanStart - start) * ppf, width: (spanEnd - spanStart) * ppf, background: color }} />
         )}
-        {held && <span className="span span-held" style={{ left: (heldStart - start) * ppf, width: (end - heldStart) * ppf, background: color }} />}
+        {held && <span className="span span-held" data-testid="span-held" style={{ left: (heldStart - start) * ppf, width: (heldEnd - heldStart) * ppf, background: color }} />}
         {outside.map(([a, b]) => <span key={a} className="outside" style={{ left: (a - start) * ppf, width: (b - a) * ppf }} />)}
         {marks}
       </div>

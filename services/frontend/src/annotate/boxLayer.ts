@@ -32,14 +32,21 @@ export interface LayerState {
   dragging: string | null;
   types: TypeIndex;
   fontSize: number;
+  /** A box's label (default: the track's). */
+  caption?: (track: Track) => string;
 }
 
 export class BoxLayer {
   private drawn = new Map<string, Drawn>();
 
+  /**
+   * `readOnly`: the other personas' boxes, drawn faded and dotted, never picked (no `data-track-id`, no pointer
+   * events): the workspace cannot select, move or save them.
+   */
   constructor(
     private readonly root: SVGSVGElement,
     private readonly group: SVGGElement,
+    private readonly readOnly = false,
   ) {}
 
   private set(d: Drawn, el: Element, name: string, value: string): void {
@@ -53,9 +60,9 @@ export class BoxLayer {
     const group = document.createElementNS(SVG, "g");
     const rect = document.createElementNS(SVG, "rect");
     const text = document.createElementNS(SVG, "text");
-    rect.setAttribute("data-testid", "box");
-    rect.setAttribute("data-track-id", id);
-    rect.setAttribute("class", "box");
+    rect.setAttribute("data-testid", this.readOnly ? "other-box" : "box");
+    rect.setAttribute(this.readOnly ? "data-other-track-id" : "data-track-id", id);
+    rect.setAttribute("class", this.readOnly ? "box box-other" : "box");
     rect.setAttribute("vector-effect", "non-scaling-stroke");
     text.setAttribute("class", "box-label");
     group.append(rect, text);
@@ -100,12 +107,12 @@ export class BoxLayer {
       this.set(d, rect, "fill", selected ? color : "transparent");
       this.set(d, rect, "fill-opacity", selected ? "0.15" : "0");
       this.set(d, rect, "stroke-width", selected ? "3" : "2");
-      // Past the last keyframe the box is only held there for continuing: shown fainter.
-      this.set(d, rect, "stroke-opacity", box.held ? "0.5" : "1");
+      // Past the last keyframe the box is only held there for continuing: shown fainter. Others' boxes fainter still.
+      this.set(d, rect, "stroke-opacity", this.readOnly ? "0.7" : box.held ? "0.5" : "1");
       this.set(d, rect, "data-held", box.held ? "true" : "false");
-      this.set(d, rect, "stroke-dasharray", candidate ? "8 5" : "none");
+      this.set(d, rect, "stroke-dasharray", this.readOnly ? "6 4" : candidate ? "8 5" : "none");
       const label = labels || selected
-        ? `${track.label}${candidate && track.confidence != null ? ` ${Math.round(track.confidence * 100)}%` : ""}`
+        ? `${s.caption ? s.caption(track) : track.label}${candidate && track.confidence != null ? ` ${Math.round(track.confidence * 100)}%` : ""}`
         : "";
       if (d.text.textContent !== label) d.text.textContent = label;
       if (label) {
@@ -113,6 +120,7 @@ export class BoxLayer {
         this.set(d, d.text, "y", r3(Math.max(box.y - 4, s.fontSize)));
         this.set(d, d.text, "fill", color);
         this.set(d, d.text, "font-size", r3(s.fontSize));
+        if (this.readOnly) this.set(d, d.text, "fill-opacity", "0.8");
       }
     }
     for (const [id, d] of this.drawn) {
@@ -120,6 +128,10 @@ export class BoxLayer {
         d.group.remove();
         this.drawn.delete(id);
       }
+    }
+    if (this.readOnly) {
+      this.root.setAttribute("data-other-box-count", String(count));
+      return;
     }
     this.root.setAttribute("data-frame", String(s.frame));
     this.root.setAttribute("data-box-count", String(count));

@@ -5,7 +5,18 @@ export interface Shortcut {
   keys: string;
   does: string;
   matches: (e: KeyboardEvent) => boolean;
-  run: (ws: Workspace, e: KeyboardEvent, actions: { newBox: () => void }) => void;
+  run: (ws: Workspace, e: KeyboardEvent, actions: Actions) => void;
+}
+
+export interface Actions {
+  newBox: () => void;
+  /** Show the events panel (E). */
+  markEvent?: () => void;
+}
+
+/** A refusal from the document (a locked track, an overlap) goes to the workspace's message line. */
+function tell(ws: Workspace, result: { ok: true } | { ok: false; problem: { message: string } }): void {
+  if (!result.ok) ws.ui.set({ message: result.problem.message });
 }
 
 const ctrl = (e: KeyboardEvent) => e.ctrlKey || e.metaKey;
@@ -25,8 +36,29 @@ export const SHORTCUTS: Shortcut[] = [
   { keys: "Del", does: "delete the selected track", matches: (e) => (e.key === "Delete" || e.key === "Backspace") && !ctrl(e),
     run: (ws) => { const s = selected(ws); if (s) { ws.doc.deleteTracks([s]); ws.ui.set({ selected: null }); } } },
   { keys: "N", does: "new box: drag on the video", matches: (e) => key(e) === "n" && !ctrl(e), run: (_ws, _e, a) => a.newBox() },
+  { keys: "X", does: "split the selected track (or event) at this frame", matches: (e) => key(e) === "x" && !ctrl(e),
+    run: (ws) => {
+      const { selected: s, selectedEvent } = ws.ui.get();
+      if (s) tell(ws, ws.doc.splitTrack(s, ws.player.frame, crypto.randomUUID()));
+      else if (selectedEvent) tell(ws, ws.doc.splitEvent(selectedEvent, ws.player.frame, crypto.randomUUID()));
+    } },
+  { keys: "M", does: "merge the selected track with the next one picked", matches: (e) => key(e) === "m" && !ctrl(e),
+    run: (ws) => {
+      const s = selected(ws);
+      if (s) ws.ui.set({ merging: s, message: "Pick the track to merge with (Esc cancels)" });
+    } },
+  { keys: "C", does: "copy the previous keyframe's box to this frame", matches: (e) => key(e) === "c" && !ctrl(e),
+    run: (ws) => { const s = selected(ws); if (s) tell(ws, ws.doc.copyPreviousBox(s, ws.player.frame)); } },
+  { keys: "L", does: "lock / unlock the selected track", matches: (e) => key(e) === "l" && !ctrl(e),
+    run: (ws) => { const s = selected(ws); if (s) tell(ws, ws.doc.setLocked(s, !ws.doc.get(s)?.locked)); } },
+  { keys: "H", does: "hide / show the selected track (kept for you)", matches: (e) => key(e) === "h" && !ctrl(e),
+    run: (ws) => { const s = selected(ws); if (s) ws.toggleHidden(s); } },
+  { keys: "E", does: "the events tab: mark an event from here, fill its roles", matches: (e) => key(e) === "e" && !ctrl(e), run: (_ws, _e, a) => a.markEvent?.() },
   { keys: "Esc", does: "cancel drawing, deselect, close this help", matches: (e) => e.key === "Escape",
-    run: (ws) => { const ui = ws.ui.get(); ws.ui.set(ui.help ? { help: false } : ui.drawing ? { drawing: false } : { selected: null }); } },
+    run: (ws) => {
+      const ui = ws.ui.get();
+      ws.ui.set(ui.help ? { help: false } : ui.drawing ? { drawing: false } : ui.merging ? { merging: null, message: null } : { selected: null, selectedEvent: null });
+    } },
   { keys: "Ctrl+S", does: "save now", matches: (e) => ctrl(e) && key(e) === "s", run: (ws) => void ws.autosave.saveNow() },
   { keys: "Ctrl+Z", does: "undo", matches: (e) => ctrl(e) && key(e) === "z" && !e.shiftKey, run: (ws) => ws.doc.undo() },
   { keys: "Ctrl+Shift+Z", does: "redo (also Ctrl+Y)", matches: (e) => ctrl(e) && ((key(e) === "z" && e.shiftKey) || key(e) === "y"), run: (ws) => ws.doc.redo() },
@@ -41,7 +73,7 @@ function typing(e: KeyboardEvent): boolean {
   return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || t.isContentEditable;
 }
 
-export function handleShortcut(ws: Workspace, e: KeyboardEvent, actions: { newBox: () => void }): boolean {
+export function handleShortcut(ws: Workspace, e: KeyboardEvent, actions: Actions): boolean {
   if (typing(e) && !(e.key === "Escape" || ctrl(e))) return false;
   if (typing(e) && ctrl(e) && key(e) === "z") return false; // the field's own undo
   const shortcut = SHORTCUTS.find((s) => s.matches(e));

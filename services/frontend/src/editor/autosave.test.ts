@@ -1,6 +1,8 @@
 import { describe, expect, test } from "vitest";
-import { Autosave, SaveConflict, SaveRejected, type SaveTransport, type Timers } from "./autosave";
+import { Autosave, SaveConflict, SaveRejected, type Timers } from "./autosave";
+import type { TrackChange } from "./changes";
 import { AnnotationDocument } from "./document";
+import { MemoryServer } from "./testServer";
 import type { Track } from "./types";
 
 function track(id: string, x = 0): Track {
@@ -31,56 +33,29 @@ class ManualTimers implements Timers {
   }
 }
 
-/** A backend in memory: revision checks like the real route (this is the unit under the real e2e test). */
-class MemoryServer implements SaveTransport {
-  tracks = new Map<string, Track>();
-  revision = 1;
-  calls: Array<{ upsert: string[]; delete: string[]; revision: number }> = [];
-  failNext = 0;
-  rejectNext = false;
-  async save(changes: { upsert: Track[]; delete: string[] }, revision: number) {
-    this.calls.push({ upsert: changes.upsert.map((t) => t.id), delete: changes.delete, revision });
-    if (this.failNext > 0) {
-      this.failNext--;
-      throw new Error("network down");
-    }
-    if (this.rejectNext) {
-      this.rejectNext = false;
-      throw new SaveRejected("upsert[0].frames[0].x: bad");
-    }
-    if (revision !== this.revision) throw new SaveConflict(this.revision);
-    for (const t of changes.upsert) this.tracks.set(t.id, t);
-    for (const id of changes.delete) this.tracks.delete(id);
-    this.revision++;
-    return { revision: this.revision, annotations: changes.upsert };
-  }
-  async load() {
-    return { tracks: [...this.tracks.values()], revision: this.revision };
-  }
-}
-
 function setup() {
-  const server = new MemoryServer();
-  const doc = new AnnotationDocument([track("a"), track("b")]);
-  server.tracks.set("a", track("a"));
-  server.tracks.set("b", track("b"));
+  const server = new MemoryServer([track("a"), track("b")]);
+  const doc = new AnnotationDocument(server.list(), server.revision);
   const timers = new ManualTimers();
-  const autosave = new Autosave(doc, server, server.revision, timers, 800);
+  const autosave = new Autosave(doc, server, timers, 800);
   return { server, doc, timers, autosave };
 }
 
+const ops = (call: { changes: TrackChange[] }) => call.changes.map((c) => `${c.op} ${c.id}`).sort();
+
 describe("autosave", () => {
-  test("saves only the dirty tracks, deletes included, shortly after an edit", async () => {
+  test("saves only what changed, deletes included, shortly after an edit, at the base revision", async () => {
     const { server, doc, timers, autosave } = setup();
     doc.setBox("a", 5, { x: 1, y: 1, width: 5, height: 5 });
     doc.deleteTracks(["b"]);
     expect(autosave.state.kind).toBe("dirty");
     expect(timers.delays()).toEqual([800]);
     await timers.fire();
-    expect(server.calls).toEqual([{ upsert: ["a"], delete: ["b"], revision: 1 }]);
+    expect(server.calls.map(ops)).toEqual([["delete b", "update a"]]);
+    expect(server.calls[0].revision).toBe(1);
     expect(autosave.state.kind).toBe("saved");
     expect(doc.isDirty()).toBe(false);
-    expect(autosave.revision).toBe(2);
+    expect(doc.revision).toBe(2);
   });
 
   test("a failed save keeps the edit and retries with backoff until the backend is back", async () => {
@@ -97,26 +72,38 @@ describe("autosave", () => {
     expect(server.tracks.get("a")!.frames.length).toBe(2);
   });
 
-  test("a 409 reloads the server state, re-applies local dirty tracks and saves again", async () => {
+  test("a save whose answer was lost is sent again and changes nothing twice", async () => {
+    const { server, doc, timers, autosave } = setup();
+    server.loseNextAnswer = true;
+    doc.setBox("a", 5, { x: 1, y: 1, width: 5, height: 5 });
+    await timers.fire();
+    expect(autosave.state.kind).toBe("failed");
+    await timers.fire();
+    expect(autosave.state.kind).toBe("saved");
+    expect(server.calls.length).toBe(2);
+    expect(server.revision).toBe(2); // the retry found its keyframe there already
+    expect(doc.conflicts()).toEqual([]);
+  });
+
+  test("when others saved meanwhile, the save is merged and their other tracks are read in", async () => {
     const { server, doc, timers, autosave } = setup();
     // Another tab saved a rename of b and a new track.
-    server.tracks.set("b", { ...track("b"), label: "other tab" });
-    server.tracks.set("c", track("c"));
+    server.tracks.set("b", { ...track("b"), label: "other tab", version: 2 });
+    server.tracks.set("c", { ...track("c"), version: 1 });
     server.revision = 5;
     doc.setBox("a", 5, { x: 1, y: 1, width: 5, height: 5 });
     await timers.fire();
-    expect(autosave.state.kind).toBe("dirty");
-    await timers.fire();
     expect(autosave.state.kind).toBe("saved");
-    expect(server.calls.map((c) => c.revision)).toEqual([1, 5]);
+    expect(server.calls.map((c) => c.revision)).toEqual([1]);
     expect(server.tracks.get("a")!.frames.length).toBe(2);
     expect(doc.get("b")!.label).toBe("other tab");
     expect(doc.get("c")).toBeDefined();
+    expect(doc.revision).toBe(6);
   });
 
   test("a validation error stops retrying and keeps the edit for the next attempt", async () => {
     const { server, doc, timers, autosave } = setup();
-    server.rejectNext = true;
+    server.rejectNext = new SaveRejected("body.changes.0.keyframes: bad");
     doc.setBox("a", 5, { x: 1, y: 1, width: 5, height: 5 });
     await timers.fire();
     expect(autosave.state).toMatchObject({ kind: "failed", retryInMs: null });
@@ -125,16 +112,27 @@ describe("autosave", () => {
     expect(autosave.state.kind).toBe("saved");
   });
 
+  test("a 409 reads the server's tracks and saves again", async () => {
+    const { server, doc, timers, autosave } = setup();
+    server.rejectNext = new SaveConflict(1);
+    doc.setBox("a", 5, { x: 1, y: 1, width: 5, height: 5 });
+    await timers.fire();
+    expect(autosave.state.kind).toBe("dirty");
+    await timers.fire();
+    expect(autosave.state.kind).toBe("saved");
+    expect(server.tracks.get("a")!.frames.length).toBe(2);
+  });
+
   test("saveNow saves at once and an edit during a save is saved after it", async () => {
     const { server, doc, timers, autosave } = setup();
     doc.setBox("a", 5, { x: 1, y: 1, width: 5, height: 5 });
     const saving = autosave.saveNow();
     doc.setBox("b", 5, { x: 1, y: 1, width: 5, height: 5 });
     await saving;
-    expect(server.calls[0].upsert).toEqual(["a"]);
-    expect(doc.pendingChanges().upsert.map((t) => t.id)).toEqual(["b"]);
+    expect(ops(server.calls[0])).toEqual(["update a"]);
+    expect(doc.pendingChanges().map((c) => c.id)).toEqual(["b"]);
     await timers.fire();
-    expect(server.calls[1].upsert).toEqual(["b"]);
+    expect(ops(server.calls[1])).toEqual(["update b"]);
     expect(autosave.state.kind).toBe("saved");
   });
 });

@@ -1,17 +1,20 @@
 /**
- * Autosave: a save of only the dirty tracks shortly after the last edit, with the revision the document
- * was loaded (or last saved) at. Plain TypeScript with injectable transport and timers, so it is unit-tested.
+ * Autosave: shortly after the last edit, a save of what changed since the base revision (per field and keyframe,
+ * see changes.ts), which the server merges with what others saved since. Plain TypeScript with injectable
+ * transport and timers, so it is unit-tested.
  *
- * - A failed save (network down, backend restarting, 5xx) keeps every edit dirty and retries with
- *   exponential backoff (1 s, 2 s, 4 s ... 30 s); a new edit or `saveNow` retries at once.
- * - A 409 (someone else saved this video since we loaded it) is resolved by reloading the server's
- *   tracks and re-applying our dirty tracks on top of them (`AnnotationDocument.rebase`): for a track we
- *   changed, ours wins; every other track takes the other writer's version; then we save again at the
- *   new revision. Last writer wins per track, never per video, and nothing is dropped silently.
- * - A 4xx that retrying cannot fix (422 validation) stops the retries and shows "failed" with the message;
- *   the edits stay dirty, so the next edit or Ctrl+S tries again.
+ * - A failed save (network down, backend restarting, 5xx) keeps every edit unsaved and retries with exponential
+ *   backoff (1 s, 2 s, 4 s ... 30 s); a new edit or `saveNow` retries at once.
+ * - The answer carries the server's copy of every track the save named; the document takes it as its base and
+ *   keeps what was edited meanwhile on top. Parts someone else changed differently come back as conflicts, shown
+ *   for a choice and never written over. When others saved in between (the answer says the save was merged into
+ *   a later revision), the whole list is read again so their other tracks show too.
+ * - A 409 (the If-Match named another video's revision, a persona vanished mid-save) reloads and saves again.
+ * - A 4xx that retrying cannot fix (422 for the request as a whole) stops the retries and shows "failed" with the
+ *   message; the edits stay unsaved, so the next edit or Ctrl+S tries again.
  */
-import type { AnnotationDocument } from "./document";
+import type { AnnotationDocument, OtherObjects, SaveResult } from "./document";
+import type { TrackChange } from "./changes";
 import type { Track } from "./types";
 
 export type SaveState =
@@ -20,10 +23,7 @@ export type SaveState =
   | { kind: "saving" }
   | { kind: "failed"; message: string; retryInMs: number | null };
 
-export interface SaveResult {
-  revision: number;
-  annotations: Track[];
-}
+export type { SaveResult };
 
 export class SaveConflict extends Error {
   constructor(readonly revision: number | null) {
@@ -35,9 +35,9 @@ export class SaveConflict extends Error {
 export class SaveRejected extends Error {}
 
 export interface SaveTransport {
-  save(changes: { upsert: Track[]; delete: string[] }, revision: number): Promise<SaveResult>;
-  /** The server's tracks and revision now (after a conflict). */
-  load(): Promise<{ tracks: Track[]; revision: number }>;
+  save(changes: TrackChange[], revision: number): Promise<SaveResult>;
+  /** The server's tracks and revision now. */
+  load(): Promise<{ tracks: Track[]; revision: number } & OtherObjects>;
 }
 
 export interface Timers {
@@ -65,7 +65,6 @@ export class Autosave {
   constructor(
     private readonly doc: AnnotationDocument,
     private readonly transport: SaveTransport,
-    public revision: number,
     private readonly timers: Timers = realTimers,
     private readonly debounceMs = DEBOUNCE_MS,
   ) {
@@ -142,44 +141,55 @@ export class Autosave {
   }
 
   private async run(): Promise<void> {
-    const changes = this.doc.pendingChanges();
+    const snapshot = this.doc.beginSave();
     this.setState({ kind: "saving" });
     try {
-      const result = await this.transport.save(changes, this.revision);
-      this.revision = result.revision;
+      const result = await this.transport.save(snapshot.changes, snapshot.revision);
       this.failures = 0;
-      this.doc.markSaved(changes, result.annotations);
+      this.doc.applySaved(snapshot, result);
+      // Not fatal: what was saved is saved; tracks others changed show at the next catch-up or reload.
+      if (result.previousRevision !== snapshot.revision) await this.catchUp().catch(() => {});
       this.lastVersion = this.doc.version;
       this.setState({ kind: "saved" });
     } catch (error) {
       if (error instanceof SaveConflict) {
-        await this.resolveConflict(error);
+        await this.resolveConflict();
         return;
       }
       if (error instanceof SaveRejected) {
         this.setState({ kind: "failed", message: error.message, retryInMs: null });
         return;
       }
-      this.failures++;
-      const delay = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (this.failures - 1));
-      this.setState({ kind: "failed", message: error instanceof Error ? error.message : String(error), retryInMs: delay });
-      this.schedule(delay);
+      this.fail(error instanceof Error ? error.message : String(error));
     }
   }
 
-  private async resolveConflict(conflict: SaveConflict): Promise<void> {
+  private fail(message: string): void {
+    this.failures++;
+    const delay = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (this.failures - 1));
+    this.setState({ kind: "failed", message, retryInMs: delay });
+    this.schedule(delay);
+  }
+
+  /** Nothing is being saved or waiting to be: a good moment to look for what others saved. */
+  idle(): boolean {
+    return !this.inFlight && this.timer === null && this.state.kind === "saved";
+  }
+
+  /** Others saved since our base: read every track again, our unsaved edits replayed on top. */
+  async catchUp(): Promise<void> {
+    const server = await this.transport.load();
+    this.doc.rebase(server.tracks, server.revision, { events: server.events, relations: server.relations });
+  }
+
+  private async resolveConflict(): Promise<void> {
     try {
-      const server = await this.transport.load();
-      this.doc.rebase(server.tracks);
+      await this.catchUp();
       this.lastVersion = this.doc.version;
-      this.revision = server.revision ?? conflict.revision;
       this.setState({ kind: "dirty" });
       this.schedule(0);
     } catch (error) {
-      this.failures++;
-      const delay = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (this.failures - 1));
-      this.setState({ kind: "failed", message: `conflict, reload failed: ${String(error)}`, retryInMs: delay });
-      this.schedule(delay);
+      this.fail(`conflict, reload failed: ${String(error)}`);
     }
   }
 }

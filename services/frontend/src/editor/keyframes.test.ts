@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
-import { adjacentKeyframe, boxAt, interpolatedFrames, keyframeIndexAtOrBefore, outsideSpans, visibleBoxAt } from "./keyframes";
-import type { Keyframe } from "./types";
+import extentCases from "./extent.cases.json";
+import { adjacentKeyframe, boxAt, interpolatedFrames, keyframeIndexAtOrBefore, lastFrameOf, outsideSpans, visibleBoxAt } from "./keyframes";
+import type { Keyframe, Track } from "./types";
 
 const kf = (frame: number, x: number, outside = false): Keyframe => ({ frame, x, y: x / 2, width: 10 + x, height: 20, outside });
 
@@ -64,12 +65,29 @@ describe("outside spans", () => {
   });
 
   test("the interpolated export leaves outside frames out and marks keyframes", () => {
-    const frames = interpolatedFrames(track);
+    const frames = interpolatedFrames(track, null);
     expect(frames[0]).toMatchObject({ frame: 10, keyframe: true });
     expect(frames.find((f) => f.frame === 25)).toMatchObject({ x: 15, keyframe: false });
-    expect(frames.some((f) => f.frame >= 60 && f.frame < 80)).toBe(false);
-    expect(frames.length).toBe(50 + 1);
+    expect(frames.some((f) => f.frame > 60 && f.frame < 80)).toBe(false);
+    expect(frames.find((f) => f.frame === 60)).toMatchObject({ outside: true, keyframe: true });
+    expect(frames.length).toBe(50 + 1 + 1);
   });
+});
+
+describe("how long a track lasts: one rule for the canvas, the timeline and the export", () => {
+  for (const c of extentCases.cases) {
+    test(c.name, () => {
+      const t = c.track as unknown as Pick<Track, "frames" | "source" | "type">;
+      const exported = interpolatedFrames(t, c.frameCount);
+      expect(exported.map((f) => [f.frame, f.x, f.keyframe, f.outside])).toEqual(c.expect);
+      expect(lastFrameOf(t, c.frameCount)).toBe(c.expect[c.expect.length - 1][0]);
+      // The canvas draws a box on exactly the frames the export has one on (an outside keyframe hides it).
+      if (c.frameCount === null) return;
+      const drawn = [];
+      for (let f = 0; f < c.frameCount; f++) if (visibleBoxAt(t, f)) drawn.push(f);
+      expect(drawn).toEqual(exported.filter((f) => !f.outside).map((f) => f.frame));
+    });
+  }
 });
 
 describe("keyframe navigation", () => {

@@ -3,12 +3,17 @@ import type { Box, Keyframe, Track } from "./types";
 
 /** Index of the last keyframe at or before `frame`, or -1 when `frame` is before the first (binary search). */
 export function keyframeIndexAtOrBefore(frames: readonly Keyframe[], frame: number): number {
+  return lastIndexAtOrBefore(frames, (k) => k.frame, frame);
+}
+
+/** Index of the last item whose position is at or before `at` in a list sorted by position, or -1 (binary search). */
+export function lastIndexAtOrBefore<T>(items: readonly T[], position: (item: T) => number, at: number): number {
   let lo = 0;
-  let hi = frames.length - 1;
+  let hi = items.length - 1;
   let found = -1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
-    if (frames[mid].frame <= frame) {
+    if (position(items[mid]) <= at) {
       found = mid;
       lo = mid + 1;
     } else {
@@ -65,12 +70,26 @@ export function boxAt(track: Pick<Track, "frames">, frame: number): ResolvedBox 
 }
 
 /**
- * Whether a track's last box is shown after its last keyframe. People's tracks: yes (as in CVAT, so a box
- * drawn at frame 10 can be moved at frame 40). The detector's candidates and per-frame detections
- * (type "detection", one box for one frame): no — holding them would stack stale boxes on later frames.
+ * Whether a track's last box is held after its last keyframe. People's tracks: yes (as in CVAT, so a box drawn at
+ * frame 10 can be moved at frame 40). The detector's candidates and per-frame detections (type "detection", one box
+ * for one frame): no — holding them would stack stale boxes on later frames.
  */
 export function holdsAfterLastKeyframe(track: Partial<Pick<Track, "source" | "type">>): boolean {
   return track.source !== "automatic" && track.type !== "detection";
+}
+
+/**
+ * The last frame a track has a box at — the one rule for how long a track lasts, used by the canvas, the timeline
+ * and the export (CVAT's: a track lasts until a keyframe marks it outside). A track that holds runs to the video's
+ * last frame (`frameCount - 1`) unless its last keyframe is outside; one that does not hold, or whose video's length
+ * is unknown, ends at its last keyframe. The backend's interpolated export (tracks.py) follows the same rule, held
+ * to it by the cases in extent.cases.json.
+ */
+export function lastFrameOf(track: Pick<Track, "frames"> & Partial<Pick<Track, "source" | "type">>, frameCount: number | null | undefined): number {
+  const last = track.frames[track.frames.length - 1];
+  if (!last) return -1;
+  if (last.outside || !holdsAfterLastKeyframe(track) || !frameCount) return last.frame;
+  return Math.max(last.frame, frameCount - 1);
 }
 
 /** The box is drawn at this frame: it exists, is not outside, and is not a held box of a track that does not hold. */
@@ -79,6 +98,14 @@ export function visibleBoxAt(track: Pick<Track, "frames"> & Partial<Pick<Track, 
   if (!box || box.outside) return null;
   if (box.held && !holdsAfterLastKeyframe(track)) return null;
   return box;
+}
+
+/** The mutable attributes at `frame`: each as the last keyframe at or before it set it ("hold"). */
+export function attributesAt(frames: readonly Keyframe[], frame: number): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  const last = keyframeIndexAtOrBefore(frames, frame);
+  for (let i = 0; i <= last; i++) Object.assign(out, frames[i].attributes ?? {});
+  return out;
 }
 
 /** Keyframes with `kf` put in at its frame (replacing one there), still sorted. */
@@ -116,15 +143,20 @@ export function outsideSpans(frames: readonly Keyframe[]): Array<[number, number
   return spans;
 }
 
-/** Every frame from the first to the last keyframe, interpolated, outside frames left out (like the export). */
-export function interpolatedFrames(track: Pick<Track, "frames">): Array<Keyframe & { keyframe: boolean }> {
+/**
+ * The track at every frame it lasts (`lastFrameOf`): keyframes always (with their `outside` flag), other frames
+ * interpolated or held, frames where the object is outside left out. What the interpolated export holds.
+ */
+export function interpolatedFrames(track: Pick<Track, "frames"> & Partial<Pick<Track, "source" | "type">>,
+  frameCount: number | null | undefined): Array<Keyframe & { outside: boolean; keyframe: boolean }> {
   const frames = track.frames;
-  const out: Array<Keyframe & { keyframe: boolean }> = [];
+  const out: Array<Keyframe & { outside: boolean; keyframe: boolean }> = [];
   if (frames.length === 0) return out;
-  for (let f = frames[0].frame; f <= frames[frames.length - 1].frame; f++) {
+  const end = lastFrameOf(track, frameCount);
+  for (let f = frames[0].frame; f <= end; f++) {
     const box = boxAt(track, f);
-    if (!box || box.outside) continue;
-    out.push({ frame: f, x: box.x, y: box.y, width: box.width, height: box.height, keyframe: box.keyframe });
+    if (!box || (box.outside && !box.keyframe)) continue;
+    out.push({ frame: f, x: box.x, y: box.y, width: box.width, height: box.height, outside: box.outside, keyframe: box.keyframe });
   }
   return out;
 }

@@ -25,11 +25,11 @@ export function JobsPage() {
         <h2>Jobs</h2>
         <select value={status} onChange={(e) => setStatus(e.target.value)} data-testid="jobs-status">
           <option value="">any status</option>
-          {["queued", "running", "completed", "failed"].map((s) => <option key={s}>{s}</option>)}
+          {["queued", "running", "completed", "failed", "cancelled"].map((s) => <option key={s}>{s}</option>)}
         </select>
         <select value={kind} onChange={(e) => setKind(e.target.value)} data-testid="jobs-kind">
           <option value="">any kind</option>
-          {["detect", "track", "summarize", "augment"].map((s) => <option key={s}>{s}</option>)}
+          {["detect", "track", "summarize", "augment", "detect-types", "track-box", "transcribe"].map((s) => <option key={s}>{s}</option>)}
         </select>
       </div>
       {list.error && <div className="error-box">{errorText(list.error)}</div>}

@@ -1,8 +1,10 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useEffect, useState } from "react";
-import { ONTOLOGY_CATEGORIES, personas, type Ontology, type OntologyCategory, type Persona, type Suggestion } from "../api";
+import { Fragment, useEffect, useState } from "react";
+import { ApiError, ONTOLOGY_CATEGORIES, personas, type Ontology, type OntologyCategory, type OntologyType, type Persona, type Suggestion } from "../api";
 import { isFinished, JobProgress, useJob } from "../jobs/useJob";
 import { colorFor, errorText } from "../ui/format";
+import { TypeDetails } from "./TypeDetails";
+import { useMe } from "../auth/session";
 
 const CATEGORY_NAMES: Record<OntologyCategory, string> = {
   entityTypes: "Entity types (boxes)", eventTypes: "Event types", roleTypes: "Role types", relationTypes: "Relation types",
@@ -49,6 +51,9 @@ export function OntologyPage() {
 }
 
 function PersonaEditor({ persona, onChanged }: { persona: Persona; onChanged: () => void }) {
+  const me = useMe().data;
+  // The backend decides (owner or admin); this only hides buttons that would be refused.
+  const mayEdit = !!me && (me.isAdmin || (persona.owner != null && persona.owner === me.username));
   const [draft, setDraft] = useState(persona);
   const [error, setError] = useState<string | null>(null);
   const save = async (next: Persona) => {
@@ -66,14 +71,15 @@ function PersonaEditor({ persona, onChanged }: { persona: Persona; onChanged: ()
           <label>role <input value={draft.role} onChange={(e) => setDraft({ ...draft, role: e.target.value })} /></label>
           <label className="wide">information need <textarea value={draft.informationNeed} onChange={(e) => setDraft({ ...draft, informationNeed: e.target.value })} /></label>
         </div>
-        <div className="row">
+        <div className="muted" data-testid="persona-owner">{persona.owner ? `owner: ${persona.owner}` : "the team's persona"}</div>
+        {mayEdit ? <div className="row">
           <button className="primary" onClick={() => save(draft)} data-testid="persona-save">Save</button>
           <button onClick={() => { const next = { ...draft, hidden: !draft.hidden }; setDraft(next); void save(next); }} data-testid="persona-hide">{draft.hidden ? "Unhide" : "Hide"}</button>
           <button className="danger" onClick={async () => {
             if (!confirm(`Delete persona ${persona.name} and its ontology?`)) return;
             try { await personas.remove(persona.id); onChanged(); } catch (e) { setError(errorText(e)); }
           }} data-testid="persona-delete">Delete</button>
-        </div>
+        </div> : <p className="muted" data-testid="persona-read-only">Only its owner and admins edit this persona and its ontology.</p>}
         {error && <div className="error-text">{error}</div>}
       </div>
       <OntologyEditor persona={persona} />
@@ -81,11 +87,32 @@ function PersonaEditor({ persona, onChanged }: { persona: Persona; onChanged: ()
   );
 }
 
+/** The server's refusals of an ontology, by category and type index: each shows under its type's row. */
+type Problems = Map<string, string[]>;
+
+function problemsOf(error: unknown): { byType: Problems; summary: string } {
+  const byType: Problems = new Map();
+  if (!(error instanceof ApiError) || error.status !== 422) return { byType, summary: errorText(error) };
+  for (const d of error.detail) {
+    const [, category, index] = d.loc ?? [];
+    if (typeof category === "string" && typeof index === "number") {
+      const key = `${category}/${index}`;
+      byType.set(key, [...(byType.get(key) ?? []), String(d.msg)]);
+    }
+  }
+  const count = error.detail.length;
+  return { byType, summary: `Not saved: ${count} problem${count === 1 ? "" : "s"}, shown under ${byType.size === 1 ? "its type" : "their types"}` };
+}
+
 function OntologyEditor({ persona }: { persona: Persona }) {
+  const me = useMe().data;
+  const mayEdit = !!me && (me.isAdmin || (persona.owner != null && persona.owner === me.username));
   const queryClient = useQueryClient();
   const query = useQuery({ queryKey: ["ontology", persona.id], queryFn: () => personas.ontology(persona.id) });
   const [draft, setDraft] = useState<Ontology | null>(null);
   const [status, setStatus] = useState<string | null>(null);
+  const [problems, setProblems] = useState<Problems>(new Map());
+  const [open, setOpen] = useState<Set<string>>(new Set());
   useEffect(() => { if (query.data) setDraft(query.data); }, [query.data]);
   if (!draft) return <p className="muted">Loading ontology…</p>;
 
@@ -94,14 +121,21 @@ function OntologyEditor({ persona }: { persona: Persona }) {
     try {
       const saved = await personas.saveOntology(persona.id, next);
       queryClient.setQueryData(["ontology", persona.id], saved);
+      setProblems(new Map());
       setStatus("saved");
-    } catch (e) { setStatus(errorText(e)); }
+    } catch (e) {
+      const found = problemsOf(e);
+      setProblems(found.byType);
+      setOpen(new Set([...open, ...found.byType.keys()]));
+      setStatus(found.summary);
+    }
   };
-  const update = (cat: OntologyCategory, i: number, patch: Record<string, string>) => {
+  const update = (cat: OntologyCategory, i: number, patch: Partial<OntologyType>) => {
     const items = draft[cat].slice();
     items[i] = { ...items[i], ...patch };
     setDraft({ ...draft, [cat]: items });
   };
+  const toggle = (key: string) => setOpen(open.has(key) ? new Set([...open].filter((k) => k !== key)) : new Set([...open, key]));
 
   return (
     <>
@@ -110,26 +144,52 @@ function OntologyEditor({ persona }: { persona: Persona }) {
           <h3>{CATEGORY_NAMES[cat]}</h3>
           <table className="grid-table">
             <tbody>
-              {draft[cat].map((t, i) => (
-                <tr key={t.id} data-testid="ontology-type">
-                  <td><input type="color" value={t.color?.startsWith("#") ? t.color : colorFor(t.name || t.id)} onChange={(e) => update(cat, i, { color: e.target.value })} /></td>
-                  <td><input value={t.name} onChange={(e) => update(cat, i, { name: e.target.value })} placeholder="name" data-testid="type-name" /></td>
-                  <td className="wide"><input value={t.description ?? ""} onChange={(e) => update(cat, i, { description: e.target.value })} placeholder="description" /></td>
-                  <td><button className="icon bad" onClick={() => setDraft({ ...draft, [cat]: draft[cat].filter((_, j) => j !== i) })}>✗</button></td>
-                </tr>
-              ))}
+              {draft[cat].map((t, i) => {
+                const key = `${cat}/${i}`;
+                const wrong = problems.get(key) ?? [];
+                return (
+                  <Fragment key={t.id}>
+                    <tr data-testid="ontology-type" data-type-id={t.id} className={wrong.length ? "has-problem" : ""}>
+                      <td><input type="color" value={t.color?.startsWith("#") ? t.color : colorFor(t.name || t.id)} onChange={(e) => update(cat, i, { color: e.target.value })} /></td>
+                      <td><input value={t.name} onChange={(e) => update(cat, i, { name: e.target.value })} placeholder="name" data-testid="type-name" /></td>
+                      <td className="wide"><input value={t.description ?? ""} onChange={(e) => update(cat, i, { description: e.target.value })} placeholder="description" /></td>
+                      <td className="nowrap"><button className="link" onClick={() => toggle(key)} data-testid="type-details-toggle" aria-expanded={open.has(key)}>
+                        {summaryOf(cat, t)} {open.has(key) ? "▴" : "▾"}</button></td>
+                      <td><button className="icon bad" title="Delete type" onClick={() => setDraft({ ...draft, [cat]: draft[cat].filter((_, j) => j !== i) })}>✗</button></td>
+                    </tr>
+                    {(open.has(key) || wrong.length > 0) && (
+                      <tr className="details-row"><td />
+                        <td colSpan={4}>
+                          {wrong.map((m, k) => <div key={k} className="error-text" role="alert" data-testid="type-problem">{m}</div>)}
+                          {open.has(key) && <TypeDetails category={cat} type={t} ontology={draft} onChange={(patch) => update(cat, i, patch)} />}
+                        </td>
+                      </tr>
+                    )}
+                  </Fragment>
+                );
+              })}
             </tbody>
           </table>
           <button onClick={() => setDraft({ ...draft, [cat]: [...draft[cat], { id: newId(cat.replace("Types", "")), name: "", description: "", color: colorFor(String(draft[cat].length) + cat) }] })} data-testid={`add-${cat}`}>+ Add</button>
         </div>
       ))}
-      <div className="row">
-        <button className="primary" onClick={() => saveOntology(draft)} data-testid="ontology-save">Save ontology</button>
-        {status && <span className="muted" data-testid="ontology-status">{status}</span>}
+      <div className="row save-row">
+        {mayEdit && <button className="primary" onClick={() => saveOntology(draft)} data-testid="ontology-save">Save ontology</button>}
+        {status && <span className={problems.size ? "error-text" : "muted"} data-testid="ontology-status">{status}</span>}
       </div>
       <Suggestions persona={persona} ontology={draft} onAccept={(next) => { setDraft(next); void saveOntology(next); }} />
     </>
   );
+}
+
+/** What a type's details hold, in a few words (the toggle's text). */
+function summaryOf(category: OntologyCategory, t: OntologyType): string {
+  const n = (count: number, word: string) => `${count} ${word}${count === 1 ? "" : "s"}`;
+  if (category === "entityTypes") return n(t.attributes?.length ?? 0, "attribute");
+  if (category === "eventTypes") return `${n(t.roles?.length ?? 0, "role")}, ${n(t.attributes?.length ?? 0, "attribute")}`;
+  if (category === "roleTypes") return t.allowedFillerTypes?.length ? `filled by ${t.allowedFillerTypes.length} kind(s)` : "filled by anything";
+  const ends = (t.sourceTypes?.length ?? 0) + (t.targetTypes?.length ?? 0);
+  return ends ? "constrained ends" : "any ends";
 }
 
 function suggestionsOf(result: Record<string, unknown> | null | undefined): Suggestion[] {

@@ -7,7 +7,7 @@ export function formatDuration(seconds: number | null | undefined): string {
 
 export function formatFps(fps: number | null | undefined, num?: number | null, den?: number | null): string {
   if (num && den) return `${(num / den).toFixed(den === 1 ? 0 : 2)} fps`;
-  if (fps == null) return "fps ?";
+  if (fps == null) return "fps unknown";
   return `${Number.isInteger(fps) ? fps : fps.toFixed(2)} fps`;
 }
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from fovea_ctl.desired import DesiredUnit, desired_units
-from fovea_ctl.engine import LABEL_CONFIG_HASH, ContainerView, NetworkView, VolumeView
+from fovea_ctl.engine import ContainerView, NetworkView, VolumeView
+from fovea_ctl.labels import LABEL_CONFIG_HASH
 from fovea_ctl.images import ResolvedImage
 from fovea_ctl.model import (
     Condition,
@@ -173,3 +174,16 @@ def test_targeted_plan_covers_only_the_service_and_its_dependencies(root: Path) 
     plan = make_plan(stack, settings, desired(stack, settings), ObservedState(project="p"), targets=["db"])
     assert plan.units == ["db"]
     assert all(op.unit in (None, "db") for op in plan.operations)
+
+
+def test_self_registration_is_off_unless_the_settings_turn_it_on(tmp_path: Path) -> None:
+    """FOVEA_SELF_REGISTRATION=true hands the backend BACKEND_SELF_REGISTRATION; the default stack names nothing,
+    so a stack that never asked keeps its config hash (no recreate)."""
+    from stack.fovea_stack import build_stack
+
+    def backend_env(**overrides: object) -> dict[str, str]:
+        stack = build_stack(Settings(root=tmp_path, **overrides))  # type: ignore[arg-type]
+        return dict(next(unit for unit in stack.services if unit.name == "backend").env)
+
+    assert "BACKEND_SELF_REGISTRATION" not in backend_env()
+    assert backend_env(self_registration=True)["BACKEND_SELF_REGISTRATION"] == "true"

@@ -174,47 +174,48 @@ def test_placement_and_replicas(tmp_path: Path) -> None:
     assert set(kustomization["resources"]) == {p.name for p in (tmp_path / "k8s").glob("*.yaml")} - {"kustomization.yaml"}
 
 
-def test_cli_writes_a_folder_kubectl_kustomize_builds(make_project, tmp_path: Path) -> None:
-    project = make_project()
-    out = tmp_path / "manifests"
-    result = run_fovea(["render", "k8s", "-o", str(out)], make_project.env(project))
-    assert result.returncode == 0, result.stderr
-    assert (out / "kustomization.yaml").is_file() and (out / "postgres.yaml").is_file()
-    import shutil
-
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.skip("kubectl is not installed: the kustomization is checked by the schema tests only")
-    built = subprocess.run([kubectl, "kustomize", str(out)], capture_output=True, text=True, timeout=120)
-    assert built.returncode == 0, built.stderr
-    assert built.stdout.count("kind: StatefulSet") == 3
-
-
 def test_the_cli_loads_no_kubernetes_models_until_render_k8s_runs() -> None:
     code = "import sys, fovea_ctl.cli, fovea_ctl.status; print(any(m.startswith('lightkube') for m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert result.stdout.strip() == "False", result.stderr
 
 
-def test_volume_init_gives_a_fresh_volume_the_images_content_and_owner(make_project, tmp_path: Path) -> None:
-    """The initContainer's own command, run by Docker in the service's real image against a fresh, empty,
-    root-owned volume (what a new PVC is): afterwards the volume has the owner of the image's path."""
-    import uuid
+def test_every_service_has_memory_and_cpu_limits_shown_by_config_and_rendered_for_compose_swarm_and_k8s(
+        tmp_path: Path) -> None:
+    """Before: no service had a limit, so one 229 MiB import raised the backend to 1.28 GB with nothing to
+    stop it. Now each service of the stack carries its limits (and its capabilities), the same everywhere."""
+    from fovea_ctl.render import render_compose
+    from fovea_ctl.swarm.spec import desired_services, service_spec
 
-    project = make_project()
-    image = project.resolver().resolve(project.stack.units["redis"])
-    assert not image.missing, "the redis image is built by .ci/setup"
+    stack, settings = stack_and_settings(tmp_path)
+    units = {n: u for n, u in stack.units.items()}
+    assert all(u.resources.cpus and u.resources.memory_mb for u in units.values()), \
+        [n for n, u in units.items() if not (u.resources.cpus and u.resources.memory_mb)]
+
+    config = run_fovea(["config"], {"FOVEA_ROOT": str(ROOT), "FOVEA_PROJECT": "limits-test", "PATH": "/usr/bin:/bin",
+                                    "FOVEA_SECRETS_DIR": str(tmp_path / "secrets")})
+    assert config.returncode == 0, config.stderr
+    shown = {s["name"]: s["resources"] for s in yaml.safe_load(config.stdout)["stack"]["services"]}
+    assert all(shown[n]["cpus"] and shown[n]["memory_mb"] for n in units if n in shown)
+
+    secrets = SecretStore(settings, stack)
+    compose = render_compose(stack, settings, fake_images(stack), secrets)["services"]
     _, documents, _, _ = rendered(tmp_path)
-    init = workload(documents, "redis")["spec"]["template"]["spec"]["initContainers"][0]
-    assert init["name"] == "volume-init" and init["securityContext"] == {"runAsUser": 0}
-    volume = f"{project.settings.project}_k8s-init-{uuid.uuid4().hex[:6]}"
-    mount = init["volumeMounts"][0]["mountPath"]
-    run = ["/usr/bin/docker", "run", "--rm", "--user", "0", "-v", f"{volume}:{mount}", "--entrypoint", "sh", image.ref]
-    try:
-        done = subprocess.run([*run, "-c", init["command"][2]], capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr
-        owners = subprocess.run([*run, "-c", f"stat -c %u:%g /data {mount}"], capture_output=True, text=True, timeout=120)
-        image_owner, volume_owner = owners.stdout.split()
-        assert volume_owner == image_owner != "0:0"
-    finally:
-        subprocess.run(["/usr/bin/docker", "volume", "rm", "-f", volume], capture_output=True, timeout=60)
+    desired = desired_services(stack, settings, fake_images(stack), secrets)
+    ids = {o.name: f"id-{o.name}" for d in desired.values() for o in [*d.secrets, *d.configs]}
+    for name, unit in units.items():
+        limits = compose[name]["deploy"]["resources"]["limits"]
+        assert (limits["cpus"], limits["memory"]) == (str(unit.resources.cpus), f"{unit.resources.memory_mb}M"), name
+        assert compose[name]["cap_drop"] == ["ALL"] and compose[name].get("cap_add", []) == unit.capabilities
+        assert compose[name]["security_opt"] == ["no-new-privileges:true"]
+        if name in desired:
+            task = service_spec(desired[name], stack, settings, "net", ids)["task_template"]
+            assert task["Resources"]["Limits"] == {"NanoCPUs": int(unit.resources.cpus * 1e9),
+                                                   "MemoryBytes": unit.resources.memory_mb << 20}, name
+            assert task["ContainerSpec"]["CapabilityDrop"] == ["ALL"]
+        if unit.one_shot:
+            continue
+        container = next(c for c in workload(documents, name)["spec"]["template"]["spec"]["containers"] if c["name"] == name)
+        assert container["resources"]["limits"]["memory"] == f"{unit.resources.memory_mb}Mi", name
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from fovea_ctl.images import ContentHashMemo, context_files, hash_paths
+from fovea_ctl.images import ContentHashMemo, context_files, hash_paths, recipe_content_hash
+from fovea_ctl.model import BuildRecipe
+from fovea_ctl.settings import Settings
 
 
 def test_memo_returns_the_real_hash_and_sees_every_change(tmp_path: Path) -> None:
@@ -38,3 +40,16 @@ def test_memo_returns_the_real_hash_and_sees_every_change(tmp_path: Path) -> Non
     remembered, real_exec = hashed()
     assert remembered == real_exec != real_with_extra
 
+
+
+def test_two_recipes_of_one_context_with_other_dockerfiles_get_other_tags(tmp_path: Path) -> None:
+    """The GPU image's offline and registry recipes share a name and a context: only the Dockerfile differs."""
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile.gpu").write_text("FROM debian:trixie-slim\n")
+    (context / "Dockerfile.gpu.registry").write_text("FROM pytorch/pytorch:2.7.1\n")
+    settings = Settings(root=tmp_path, project="hash-test")
+    offline, registry = (recipe_content_hash(settings, BuildRecipe(name="fovea/x-gpu", context="context",
+                                                                    dockerfile=name), "sha256:base")
+                         for name in ("Dockerfile.gpu", "Dockerfile.gpu.registry"))
+    assert offline != registry

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from fovea_ctl.engine import VolumeView
 from fovea_ctl.errors import StackInvalid, UsageError
 from fovea_ctl.model import (
     Condition,
@@ -29,10 +30,9 @@ from fovea_ctl.model import (
 from fovea_ctl.observe import ObservedState
 from fovea_ctl.plan import make_plan
 from fovea_ctl.scale import parse_scale, scaled_stack
-from fovea_ctl.engine import VolumeView
 from fovea_ctl.settings import Settings
-from tests.test_plan import converged as converged_units
-from tests.test_plan import desired, settings_for
+from tests.unit.test_plan import converged as converged_units
+from tests.unit.test_plan import desired, settings_for
 
 IMAGE = ImageSpec(registry="example/image:1")
 
