@@ -11,12 +11,13 @@ import fcntl
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -101,7 +102,7 @@ class _Compressor:
 
     def done(self) -> bool:
         if self.process is not None:
-            return self.process.poll() is not None
+            return _has_exited(self.process)
         return self.thread is None or not self.thread.is_alive()
 
     def failure(self) -> str | None:
@@ -114,9 +115,34 @@ class _Compressor:
         return f"compression failed: {self.error}" if self.error else None
 
     def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        """Stop and reap zstd without Popen's waitpid lock (see `_has_exited`), so no interrupt can hang it."""
+        process = self.process
+        if process is None or process.returncode is not None:
+            return
+        with suppress(ProcessLookupError):
+            if not _has_exited(process):
+                os.kill(process.pid, signal.SIGKILL)
+        try:
+            _, status = os.waitpid(process.pid, 0)
+            process.returncode = os.waitstatus_to_exitcode(status)
+        except ChildProcessError:  # reaped already
+            process.returncode = -signal.SIGKILL
+
+
+def _has_exited(process: subprocess.Popen[bytes]) -> bool:
+    """Whether the child has exited, without reaping it and without Popen's internal waitpid lock.
+
+    `Popen.poll()` takes that lock with `acquire(False)` and releases it in a `finally` that begins one
+    bytecode later: a Ctrl-C or SIGTERM (raised as KeyboardInterrupt in the main thread) landing between the
+    two leaves the lock held for good, and every later `wait()` hangs. The copy loop asked every 10 ms, so
+    an interrupted backup sometimes hung with zstd a zombie. `waitid(WNOWAIT)` only looks: the zombie stays
+    for one `wait()` to reap after the loop."""
+    if process.returncode is not None:
+        return True
+    try:
+        return os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
 
 
 def fifo_to_artifact(project: Project, container: str, command: list[str], sink: HostFifo, path: Path,
