@@ -7,10 +7,10 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Fragment, useEffect, useMemo, useRef, useState } from "react";
 import { transcripts } from "../api";
 import { usePlayer, type Workspace } from "../annotate/workspace";
-import { frameAtTime, seekTimeOfFrame } from "../editor/time";
+import { frameAtTime, startTimeOfFrame } from "../editor/time";
 import { isFinished, JobProgress, useJob } from "../jobs/useJob";
 import { errorText } from "../ui/format";
-import { emptyNote, wordAt, wordsOf } from "./words";
+import { emptyNote, wordDuring, wordsOf } from "./words";
 
 export function TranscriptPanel({ ws, canRun }: { ws: Workspace; canRun: boolean }) {
   const queryClient = useQueryClient();
@@ -24,8 +24,7 @@ export function TranscriptPanel({ ws, canRun }: { ws: Workspace; canRun: boolean
 
   const words = useMemo(() => wordsOf(transcript.data), [transcript.data]);
   const { frame, playing } = usePlayer(ws);
-  // The frame's middle: the moment its picture stands for (what a seek to the frame shows).
-  const current = wordAt(words, seekTimeOfFrame(frame, ws.player.rate));
+  const current = wordDuring(words, startTimeOfFrame(frame, ws.player.rate), startTimeOfFrame(frame + 1, ws.player.rate));
   const list = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!playing || current < 0) return;

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
 import type { Transcript } from "../api";
-import { emptyNote, wordAt, wordsOf } from "./words";
+import { frameAtTime, startTimeOfFrame } from "../editor/time";
+import { emptyNote, wordDuring, wordsOf } from "./words";
 
 const transcript: Transcript = {
   videoId: "v", jobId: null, model: "whisper-tiny-en", language: "en", status: "ok", message: null, durationS: 8, text: "",
@@ -19,16 +20,28 @@ describe("transcript words", () => {
     expect(words.map((w) => [w.index, w.word, w.segment])).toEqual([[0, "The", 0], [1, "red", 0], [2, "bus", 0], [3, "Police", 1]]);
   });
 
-  test("the word being said at a moment: its start counts, its end does not; nothing in a pause", () => {
+  test("the word being said during a frame: the latest to start before the frame ends, unless it has ended", () => {
     const words = wordsOf(transcript);
-    expect(wordAt(words, 1.0)).toBe(0);
-    expect(wordAt(words, 1.59)).toBe(1);
-    expect(wordAt(words, 1.6)).toBe(2);
-    expect(wordAt(words, 3.0)).toBe(-1);
-    expect(wordAt(words, 0.5)).toBe(-1);
-    expect(wordAt(words, 5.5)).toBe(3);
-    expect(wordAt(words, 9)).toBe(-1);
-    expect(wordAt([], 1)).toBe(-1);
+    expect(wordDuring(words, 1.0, 1.04)).toBe(0);
+    expect(wordDuring(words, 1.55, 1.59)).toBe(1);
+    expect(wordDuring(words, 1.58, 1.62)).toBe(2); // "bus" starts inside this frame: it is the one marked
+    expect(wordDuring(words, 1.56, 1.6)).toBe(1); // ... but a word starting exactly at a frame's end is the next frame's
+    expect(wordDuring(words, 2.2, 2.24)).toBe(-1); // "bus" ended as the frame began
+    expect(wordDuring(words, 3.0, 3.04)).toBe(-1);
+    expect(wordDuring(words, 0.5, 0.54)).toBe(-1);
+    expect(wordDuring(words, 5.5, 5.54)).toBe(3);
+    expect(wordDuring(words, 9, 9.04)).toBe(-1);
+    expect(wordDuring([], 1, 1.04)).toBe(-1);
+  });
+
+  test("a click on any word marks that word, wherever in its frame the word starts", () => {
+    const rate = { num: 30000, den: 1001 };
+    for (let start = 0.5; start < 2.5; start += 0.0037) {
+      const words = wordsOf({ ...transcript, segments: [{ start, end: start + 0.3, text: "w", words: [
+        { start: start - 0.2, end: start, word: "before", probability: 1 }, { start, end: start + 0.3, word: "w", probability: 1 }] }] });
+      const frame = frameAtTime(start, rate); // what the click seeks to
+      expect(wordDuring(words, startTimeOfFrame(frame, rate), startTimeOfFrame(frame + 1, rate))).toBe(1);
+    }
   });
 
   test("no audio and no speech are said as such", () => {

@@ -19,11 +19,16 @@ export function wordsOf(transcript: Transcript | null | undefined): SpokenWord[]
   return words.sort((a, b) => a.start - b.start || a.index - b.index).map((w, i) => ({ ...w, index: i }));
 }
 
-/** The word whose [start, end) holds `seconds` (binary search: called on every frame while playing); -1 between
- * words and outside speech, so nothing is highlighted in a pause. */
-export function wordAt(words: SpokenWord[], seconds: number): number {
-  const found = lastIndexAtOrBefore(words, (w) => w.start, seconds);
-  return found >= 0 && seconds < words[found].end ? found : -1;
+/** The word being said while a frame shows, the frame being [from, to) in seconds: the latest word to start before
+ * the frame ends, if it has not ended when the frame begins (binary search: called on every frame while playing);
+ * -1 between words and outside speech, so nothing is highlighted in a pause. A whole frame, not one instant of it:
+ * a click on a word seeks to the frame its start falls in, and that word must then be the one marked, wherever in
+ * the frame it starts (the frame's middle alone missed words starting in a frame's second half). */
+export function wordDuring(words: SpokenWord[], from: number, to: number): number {
+  const found = lastIndexAtOrBefore(words, (w) => w.start, to);
+  let index = found;
+  while (index >= 0 && words[index].start >= to) index -= 1;  // starts exactly at the frame's end: the next frame's
+  return index >= 0 && words[index].end > from ? index : -1;
 }
 
 /** What the panel says for a transcript that holds no words. */
