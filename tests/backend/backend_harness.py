@@ -27,6 +27,7 @@ if str(BACKEND_DIR) not in sys.path:
 
 from fovea_backend.app import create_app  # noqa: E402
 from fovea_backend.settings import Settings  # noqa: E402
+from tests.response_contract import ContractCheck  # noqa: E402
 
 
 # What an import's body is typed as: the backend refuses an untyped body (see fovea_backend/csrf.py).
@@ -78,8 +79,9 @@ class ServedApp:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # proxy_headers=False as in fovea_backend.__main__: the backend decides whose X-Forwarded-For it trusts.
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="on", proxy_headers=False))
+        # Served through ContractCheck: every test's JSON answers are checked against their route's model.
+        self.server = uvicorn.Server(uvicorn.Config(ContractCheck(self.app), host="127.0.0.1", port=self.port,
+                                                    log_level="warning", lifespan="on", proxy_headers=False))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> ServedApp:

@@ -25,6 +25,7 @@ import psycopg
 import pytest
 import redis
 from backend_harness import ServedApp, free_port, make_settings, write_video
+from tests.response_contract import RECORDED
 from fovea_backend import migrate
 from fovea_backend.settings import Settings
 
@@ -198,6 +199,15 @@ def fresh_database(admin_conn: psycopg.Connection) -> Iterator[Callable[[], str]
     yield make
     for name in created:
         admin_conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(autouse=True)
+def responses_keep_their_contract() -> Iterator[None]:
+    """Fails the test during which the backend sent a 2xx JSON body its route's response_model refuses
+    (response_contract.py: the SQL-rendered routes are not validated by FastAPI itself)."""
+    yield
+    violations = RECORDED.drain()
+    assert not violations, "\n\n".join(str(violation) for violation in violations)
 
 
 @pytest.fixture(scope="session")
