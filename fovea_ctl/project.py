@@ -479,7 +479,7 @@ class Project:
     def _stack_loads(self) -> bool:
         """down must work even when the stack file is broken: order then falls back to parallel."""
         try:
-            self.stack
+            self.stack  # noqa: B018 - the getter loads and validates the stack file; only that is wanted here
         except StackInvalid:
             return False
         return True

@@ -88,7 +88,8 @@ def status(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 @swarm_app.command("down")
 def down(
-    volumes: Annotated[bool, typer.Option("--volumes", "-v", help="Also remove volumes (critical ones need a fresh verified backup, or --force)")] = False,
+    volumes: Annotated[bool, typer.Option(
+        "--volumes", "-v", help="Also remove volumes (critical ones need a fresh verified backup, or --force)")] = False,
     force: Annotated[bool, typer.Option("--force", help="Remove critical volumes even without a fresh verified backup")] = False,
 ) -> None:
     """Remove the stack's services (dependents first), secrets, configs and network; volumes only on request."""

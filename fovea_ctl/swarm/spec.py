@@ -121,7 +121,8 @@ def desired_services(stack: Stack, settings: Settings, images: dict[str, Resolve
         parts = hash_parts_for(unit, stack, settings, images[name], secrets)
         replicas = replicas_of(unit, stack)
         constraints = placement_constraints(unit)
-        parts["swarm:replicas/placement"] = hashlib.sha256(json.dumps({"replicas": replicas, "constraints": constraints}).encode()).hexdigest()[:16]
+        placement = json.dumps({"replicas": replicas, "constraints": constraints})
+        parts["swarm:replicas/placement"] = hashlib.sha256(placement.encode()).hexdigest()[:16]
         desired[name] = DesiredSwarmService(
             unit=unit, name=f"{settings.project}-{name}", image=images[name], hash_parts=parts, replicas=replicas,
             host_ports={p.container: stack.host_port(p) for p in unit.ports},
