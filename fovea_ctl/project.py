@@ -52,7 +52,8 @@ def load_stack(settings: Settings) -> Stack:
             module = importlib.util.module_from_spec(spec)
             sys.modules[module_name] = module
             spec.loader.exec_module(module)
-        return module.build_stack(settings)
+        stack: Stack = module.build_stack(settings)
+        return stack
     except StackError as exc:
         raise StackInvalid("invalid stack:\n  " + "\n  ".join(exc.problems)) from None
     except ValidationError as exc:
