@@ -86,7 +86,7 @@ def requirements_of(name: str) -> list[Requirement]:
         try:
             parsed.append(Requirement(text))
         except InvalidRequirement as error:
-            raise SystemExit(f"check_lock: {name} declares an unreadable requirement {text!r}: {error}")
+            raise SystemExit(f"check_lock: {name} declares an unreadable requirement {text!r}: {error}") from error
     return parsed
 
 

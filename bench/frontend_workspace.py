@@ -122,7 +122,8 @@ def main() -> None:
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "loadavg_after": os.getloadavg()},
         "setup": {"base_url": args.base_url, "tracks": args.tracks, "keyframes_per_track": args.keyframes, "runs": args.runs,
-                  "play_seconds": args.play_seconds, "video": {k: video.get(k) for k in ("filename", "width", "height", "fpsNum", "fpsDen")}},
+                  "play_seconds": args.play_seconds,
+                  "video": {k: video.get(k) for k in ("filename", "width", "height", "fpsNum", "fpsDen")}},
         "results": {
             "navigation_to_first_boxes_ms": spread(first_boxes),
             "overlay_render_ms_median": spread(render_median),

@@ -205,7 +205,7 @@ def main() -> None:
         "stack_deploy_failed_tasks": [r["stack"]["failed_tasks"] for r in rounds],  # type: ignore[index]
         "ratio_fovea_over_stack": (round(statistics.median(fovea_times) / statistics.median(stack_times), 3)
                                    if fovea_times and stack_times else None),
-        "load_average_1m": summary([l[0] for l in loads]),
+        "load_average_1m": summary([load[0] for load in loads]),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "engine": docker("version", "--format", "{{.Server.Version}}").stdout.strip()},
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

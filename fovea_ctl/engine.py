@@ -251,14 +251,15 @@ class Engine:
 
     @cached_property
     def api(self) -> docker.APIClient:
-        docker = import_docker_sdk()
+        sdk = import_docker_sdk()
         from docker.errors import DockerException
 
         try:
+            api: docker.APIClient
             if self.base_url:
-                api = docker.APIClient(base_url=self.base_url, timeout=self.timeout_s)
+                api = sdk.APIClient(base_url=self.base_url, timeout=self.timeout_s)
             else:
-                api = docker.APIClient(timeout=self.timeout_s, **docker.utils.kwargs_from_env())
+                api = sdk.APIClient(timeout=self.timeout_s, **sdk.utils.kwargs_from_env())
             api.ping()
         except (DockerException, OSError) as exc:
             where = self.base_url or "the default socket (DOCKER_HOST or /var/run/docker.sock)"
@@ -317,7 +318,8 @@ class Engine:
         )
 
     def inspect_raw(self, container_id: str) -> dict[str, Any]:
-        return self._read(f"/containers/{container_id}/json", "inspect_container", container_id)
+        raw: dict[str, Any] = self._read(f"/containers/{container_id}/json", "inspect_container", container_id)
+        return raw
 
     def image_id(self, ref: str) -> str | None:
         image = self.inspect_image(ref)
@@ -329,16 +331,19 @@ class Engine:
         return int(image.get("Size") or 0) if image else None
 
     def inspect_image(self, ref: str) -> dict[str, Any] | None:
+        image: dict[str, Any]
         if self.wire is not None:
             try:
-                return self.wire.get_json(f"/images/{ref}/json")  # type: ignore[return-value]
+                image = self.wire.get_json(f"/images/{ref}/json")
             except EngineNotFound:
                 return None
+            return image
         import_docker_sdk()
         from docker.errors import ImageNotFound, NotFound
 
         try:
-            return self.api.inspect_image(ref)
+            image = self.api.inspect_image(ref)  # type: ignore[no-untyped-call]  # typeshed's stub leaves it unannotated
+            return image
         except (ImageNotFound, NotFound):
             return None
 
@@ -373,14 +378,16 @@ class Engine:
         return {v["Name"]: int((v.get("UsageData") or {}).get("Size", -1)) for v in raw.get("Volumes") or []}
 
     def info(self) -> dict[str, Any]:
-        return self._read("/info", "info")
+        info: dict[str, Any] = self._read("/info", "info")
+        return info
 
     @cached_property
     def cpu_count(self) -> int:
         return int(self.info().get("NCPU") or 1)
 
     def version(self) -> dict[str, Any]:
-        return self._read("/version", "version")
+        version: dict[str, Any] = self._read("/version", "version")
+        return version
 
     def is_local_socket(self) -> bool:
         """Whether the engine is reached over a unix socket on this machine, so host paths could be bind-mounted.
@@ -399,7 +406,7 @@ class Engine:
 
     def create_network(self, name: str, labels: dict[str, str]) -> str:
         self.guard_write(f"create network {name}")
-        return self._call(self.api.create_network, name, driver="bridge", labels=labels)["Id"]
+        return str(self._call(self.api.create_network, name, driver="bridge", labels=labels)["Id"])
 
     def remove_network(self, name: str) -> None:
         self.guard_write(f"remove network {name}")
@@ -438,7 +445,8 @@ class Engine:
             cap_add=spec.cap_add or None,
             security_opt=NO_NEW_PRIVILEGES,
         )
-        networking = api.create_networking_config({spec.network: api.create_endpoint_config(aliases=spec.aliases)})
+        networking = api.create_networking_config(
+            {spec.network: api.create_endpoint_config(aliases=spec.aliases)})  # type: ignore[arg-type]  # stub: one config; SDK: a dict
         healthcheck = None
         if spec.healthcheck:
             interval_ns = int(spec.health_interval_s * 1e9)
@@ -465,7 +473,7 @@ class Engine:
             stop_timeout=spec.stop_timeout_s,
             detach=True,
         )
-        return created["Id"]
+        return str(created["Id"])
 
     def start_container(self, container_id: str) -> None:
         self.guard_write(f"start container {container_id[:12]}")
@@ -505,9 +513,11 @@ class Engine:
             params["since"] = int(since.timestamp()) if isinstance(since, datetime) else since
         if until is not None:
             params["until"] = int(until.timestamp()) if isinstance(until, datetime) else until
-        url = self.api._url("/containers/{0}/logs", container_id)
-        response = self.api._get(url, params=params, stream=True, timeout=None if follow else 60)
-        self.api._raise_for_status(response)
+        # The SDK's own private request helpers (the stubs leave them out): `logs` must read the raw multiplexed stream.
+        url = self.api._url("/containers/{0}/logs", container_id)  # type: ignore[attr-defined]  # private SDK helper
+        response = self.api._get(url, params=params, stream=True,  # type: ignore[attr-defined]  # private SDK helper
+                                 timeout=None if follow else 60)
+        self.api._raise_for_status(response)  # type: ignore[attr-defined]  # private SDK helper
         pending = {"stdout": b"", "stderr": b""}
         for stream_id, chunk in demultiplex(response.raw.read):
             stream = "stderr" if stream_id == STDERR else "stdout"
@@ -591,7 +601,7 @@ class Engine:
         except BaseException:
             self._call(self.api.remove_container, created["Id"], force=True)
             raise
-        return created["Id"]
+        return str(created["Id"])
 
     def exec_stream(self, container_id: str, command: list[str], *, user: str | None = None,
                     stdin: Iterator[bytes] | None = None, chunk_size: int = 1 << 20) -> ExecStream:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from fovea_ctl.engine import Engine
 from fovea_ctl.errors import FoveaError, ImageBuildFailed
@@ -335,7 +336,7 @@ class BuildBoard:
     whenever an image starts a new step, finishes or fails, so the log stays readable and short.
     """
 
-    def __init__(self, refs: list[str], stream: object, live: bool) -> None:
+    def __init__(self, refs: list[str], stream: TextIO, live: bool) -> None:
         self.refs = refs
         self.stream = stream
         self.live = live
@@ -357,8 +358,8 @@ class BuildBoard:
             changed = self.state[ref] != state
             self.state[ref] = state
             if not self.live and changed:
-                self.stream.write(self.line(ref) + "\n")  # type: ignore[attr-defined]
-                self.stream.flush()  # type: ignore[attr-defined]
+                self.stream.write(self.line(ref) + "\n")
+                self.stream.flush()
 
     def step(self, ref: str, build_line: str) -> None:
         """BuildKit's plain progress names each step `#N [k/n] INSTRUCTION ...`: keep the latest."""
@@ -370,14 +371,14 @@ class BuildBoard:
     def redraw(self) -> None:
         with self.lock:
             if self.drawn:
-                self.stream.write(f"\x1b[{len(self.refs)}F")  # type: ignore[attr-defined]
+                self.stream.write(f"\x1b[{len(self.refs)}F")
             columns = shutil.get_terminal_size().columns - 1  # a wrapped line would break the redraw
-            self.stream.write("".join(f"\x1b[2K{self.line(ref)[:columns]}\n" for ref in self.refs))  # type: ignore[attr-defined]
-            self.stream.flush()  # type: ignore[attr-defined]
+            self.stream.write("".join(f"\x1b[2K{self.line(ref)[:columns]}\n" for ref in self.refs))
+            self.stream.flush()
             self.drawn = True
 
 
-def build_missing(settings: Settings, engine: Engine, images: list[ResolvedImage], stream: object = None,
+def build_missing(settings: Settings, engine: Engine, images: list[ResolvedImage], stream: TextIO | None = None,
                   no_cache: bool = False) -> None:
     """Build (or pull) each of `images` at once, in parallel: none of them depends on another (each starts
     from the base image or a registry). One display for all; every failure is reported with its log."""

@@ -24,7 +24,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from fovea_ctl import __version__
 from fovea_ctl.engine import HELPER_CAPABILITIES
@@ -89,7 +89,7 @@ class Manifests:
 
 def header_first(document: dict[str, Any]) -> dict[str, Any]:
     """apiVersion, kind and metadata on top, as people read manifests."""
-    head = {k: document[k] for k in ("apiVersion", "kind", "metadata") if k in document}
+    head: dict[str, Any] = {k: document[k] for k in ("apiVersion", "kind", "metadata") if k in document}
     return {**head, **{k: v for k, v in document.items() if k not in head}}
 
 
@@ -120,7 +120,14 @@ def probe_handler(probe: Probe) -> dict[str, Any]:
     raise TypeError(f"no Kubernetes probe for {type(probe).__name__}")
 
 
-def probes_for(probe: Probe | None) -> dict[str, core_v1.Probe]:
+class ContainerProbes(TypedDict, total=False):
+    """The probe fields of a Kubernetes Container, as its keyword arguments."""
+
+    startupProbe: core_v1.Probe
+    readinessProbe: core_v1.Probe
+
+
+def probes_for(probe: Probe | None) -> ContainerProbes:
     """startupProbe holds the service's startup budget; readinessProbe then gates its traffic."""
     from lightkube.models.core_v1 import Probe as K8sProbe
 
@@ -285,7 +292,7 @@ class Renderer:
             volumeMounts=mounts or None,
             resources=resources_for(unit),
             securityContext=security_context(unit),
-            **(probes_for(unit.probe) if with_probes else {}),
+            **(probes_for(unit.probe) if with_probes else ContainerProbes()),
         )
 
     def pod(self, service: Service) -> Any:

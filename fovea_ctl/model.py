@@ -510,9 +510,9 @@ def validate_stack(stack: Stack) -> list[str]:
         auth = getattr(service.probe, "auth", None)
         if auth is not None and auth.secret not in service.secrets:
             problems.append(f"{where}, field probe: auth secret {auth.secret!r} is not mounted")
-        if service.probe is not None and getattr(service.probe, "password_secret", None):
-            if service.probe.password_secret not in service.secrets:  # type: ignore[union-attr]
-                problems.append(f"{where}, field probe: password_secret {service.probe.password_secret!r} is not mounted")  # type: ignore[union-attr]
+        password_secret = getattr(service.probe, "password_secret", None)  # the probes that log in (redis, rq-worker)
+        if password_secret and password_secret not in service.secrets:
+            problems.append(f"{where}, field probe: password_secret {password_secret!r} is not mounted")
 
     cycle = find_cycle({s.name: list(s.depends_on) for s in stack.services})
     if cycle:

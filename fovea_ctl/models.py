@@ -132,6 +132,7 @@ def import_model(project: Project, source: Path, task: str, name: str | None, fo
         raise FoveaError(f"model import refused ({code}): {text[-600:]}")
     last = text.splitlines()[-1] if text else "{}"
     try:
-        return json.loads(last)
+        answer: dict[str, Any] = json.loads(last)
+        return answer
     except json.JSONDecodeError:
         return {"output": text}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fovea_ctl.desired import DesiredUnit
 from fovea_ctl.engine import ContainerView
@@ -14,6 +15,9 @@ from fovea_ctl.labels import LABEL_REPLICA_OF
 from fovea_ctl.model import Condition, Stack
 from fovea_ctl.observe import ObservedState
 from fovea_ctl.settings import Settings
+
+if TYPE_CHECKING:
+    from fovea_ctl.images import ResolvedImage
 
 NOTHING_TO_DO = "nothing to do"
 
@@ -72,7 +76,24 @@ class Plan:
 PART_CAUSES = {"definition": "definition changed", "image": "image changed"}
 
 
-def change_cause(desired: DesiredUnit, container: ContainerView) -> str:
+class HashedDesired(Protocol):
+    """What `change_cause` reads of the desired side: a container's DesiredUnit or a Swarm service's."""
+
+    @property
+    def hash_parts(self) -> dict[str, str]: ...
+
+    @property
+    def image(self) -> ResolvedImage: ...
+
+
+class HashedCurrent(Protocol):
+    """What `change_cause` reads of what runs: a container's or a Swarm service's per-part hashes."""
+
+    @property
+    def hash_parts(self) -> dict[str, str]: ...
+
+
+def change_cause(desired: HashedDesired, container: HashedCurrent) -> str:
     """Why a container's hash differs, from the per-part hashes kept in its label."""
     old, new = container.hash_parts, desired.hash_parts
     changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
@@ -102,8 +123,8 @@ def make_plan(
     units = stack.dependency_order(targets)
     ops: list[Operation] = []
 
-    def add(kind: OpKind, target: str, cause: str, **kwargs: object) -> Operation:
-        op = Operation(id=len(ops) + 1, kind=kind, target=target, cause=cause, **kwargs)  # type: ignore[arg-type]
+    def add(kind: OpKind, target: str, cause: str, **kwargs: Any) -> Operation:
+        op = Operation(id=len(ops) + 1, kind=kind, target=target, cause=cause, **kwargs)
         ops.append(op)
         return op
 

@@ -12,10 +12,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fovea_ctl.engine import Engine
 from fovea_ctl.model import PostgresProbe, Probe, Service, Stack
 from fovea_ctl.wire import ProbeFailed, probe_spec, run_probe
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
+
+    from fovea_ctl.wire import ProbeSpec
 
 __all__ = ["Cancelled", "ContainerStopped", "ProbeContext", "ProbeFailed", "probe_context_for", "probe_once",
            "wait_until_ready"]
@@ -38,7 +44,7 @@ class Cancelled(Exception):
 class ProbeContext:
     engine: Engine
     container_id: str
-    spec: dict  # the probe on the wire, host ports resolved (fovea_ctl.wire.probe_spec)
+    spec: ProbeSpec  # the probe on the wire, host ports resolved (fovea_ctl.wire.probe_spec)
     password: Callable[[str], str]  # secret name -> value, read only when a probe needs it
     secrets_dir: str | None = None  # where a probe's secret (Redis' password) is read, when it exists
     timeout_s: float = 2.0
@@ -91,7 +97,7 @@ def wait_until_ready(
     started = time.monotonic()
     attempts = 0
 
-    def check_alive(retry_state: object) -> None:
+    def check_alive(retry_state: RetryCallState) -> None:
         if cancel.is_set():
             raise Cancelled()
         details = context.engine.inspect_container(context.container_id)
@@ -99,15 +105,20 @@ def wait_until_ready(
             raise ContainerStopped(details.exit_code, f"exited with code {details.exit_code}"
                                    + (" (OOM killed)" if details.oom_killed else ""))
 
-    def stop_when_cancelled(retry_state: object) -> bool:
-        return cancel.is_set()
+    out_of_budget = stop_after_delay(budget_s)
+
+    def stop_when_out_of_budget_or_cancelled(retry_state: RetryCallState) -> bool:
+        return out_of_budget(retry_state) or cancel.is_set()
+
+    def sleep_unless_cancelled(seconds: float) -> None:
+        cancel.wait(seconds)
 
     retrying = Retrying(
         retry=retry_if_exception_type(ProbeFailed),
         wait=wait_exponential(multiplier=FIRST_WAIT_S, min=FIRST_WAIT_S, max=MAX_WAIT_S),
-        stop=stop_after_delay(budget_s) | stop_when_cancelled,
+        stop=stop_when_out_of_budget_or_cancelled,
         before_sleep=check_alive,
-        sleep=lambda seconds: cancel.wait(seconds),
+        sleep=sleep_unless_cancelled,
     )
     try:
         for attempt in retrying:

@@ -6,7 +6,10 @@ import json
 import sys
 import threading
 import time
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 STATE_STYLES = {
     "ready": "green",
@@ -85,7 +88,7 @@ class LiveReporter:
         self.live = Live(self._render(), console=self.console, refresh_per_second=8, transient=False)
         self.live.start()
 
-    def _render(self) -> object:
+    def _render(self) -> Table:
         from rich.table import Table
 
         table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")

@@ -52,7 +52,8 @@ def load_stack(settings: Settings) -> Stack:
             module = importlib.util.module_from_spec(spec)
             sys.modules[module_name] = module
             spec.loader.exec_module(module)
-        return module.build_stack(settings)
+        stack: Stack = module.build_stack(settings)
+        return stack
     except StackError as exc:
         raise StackInvalid("invalid stack:\n  " + "\n  ".join(exc.problems)) from None
     except ValidationError as exc:
@@ -479,7 +480,7 @@ class Project:
     def _stack_loads(self) -> bool:
         """down must work even when the stack file is broken: order then falls back to parallel."""
         try:
-            self.stack
+            self.stack  # noqa: B018 - the getter loads and validates the stack file; only that is wanted here
         except StackInvalid:
             return False
         return True

@@ -457,7 +457,8 @@ def _stage_all(project: Project, folder: Path, items: list[ItemRecord], journal:
     save_journal(project, journal)
     databases: list[InBackground[None]] = []
     try:
-        databases = [InBackground(f"stage-{item.name}", partial(stage, item)) for item in items if item.strategy == BackupStrategy.PG_DUMP.value]
+        databases = [InBackground(f"stage-{item.name}", partial(stage, item))
+                     for item in items if item.strategy == BackupStrategy.PG_DUMP.value]
         pause_point("staging")
         for item in items:
             if item.strategy in (BackupStrategy.TAR.value, BackupStrategy.REDIS_RDB.value):

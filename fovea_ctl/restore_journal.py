@@ -352,7 +352,7 @@ def _start_database_servers(project: Project, journal: RestoreJournal) -> bool:
     return True
 
 
-def recover_interrupted_restore(project: Project, note: object = None,
+def recover_interrupted_restore(project: Project, note: Callable[[str], None] | None = None,
                                 on_rolled_back: Callable[[RestoreJournal], None] | None = None) -> RestoreJournal | None:
     """Called by every command that changes the project (under its lock, see `Project.writing`): an
     interrupted restore in `staging` or `swapping` is rolled back now (then `on_rolled_back` gets its

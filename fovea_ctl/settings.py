@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -92,8 +92,9 @@ class Settings(BaseSettings):
         return data
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Settings with the project's `.env` applied (environment variables still win)."""
+def load_settings(**overrides: Any) -> Settings:
+    """Settings with the project's `.env` applied (environment variables still win); `overrides` are fields,
+    validated by pydantic like the environment's values."""
     root = Path(str(overrides["root"])) if "root" in overrides else find_root()
     env_file = root / ".env"
-    return Settings(_env_file=env_file if env_file.is_file() else None, **overrides)  # type: ignore[call-arg]
+    return Settings(_env_file=env_file if env_file.is_file() else None, **overrides)

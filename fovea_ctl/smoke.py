@@ -234,9 +234,10 @@ class Smoke:
         job: object = None
         while time.monotonic() < end:
             status, job = self.http.call("GET", self.url("backend", 3001, f"/api/jobs/{job_id}"))
-            state = job.get("status") if isinstance(job, dict) else None
+            fields = job if isinstance(job, dict) else {}
+            state = fields.get("status")
             if state == "completed":
-                if not (job.get("result") or {}):  # type: ignore[union-attr]
+                if not (fields.get("result") or {}):
                     raise CheckFailed(f"detection job {job_id} completed without a result", ["backend", *workers])
                 status, annotations = self.http.call("GET", self.url("backend", 3001, f"/api/annotations/{video['id']}"))
                 automatic = [a for a in annotations if isinstance(a, dict) and a.get("source") == "automatic"] \
@@ -246,7 +247,7 @@ class Smoke:
                                       ["backend", *workers])
                 return
             if state == "failed":
-                raise CheckFailed(f"detection job {job_id} failed: {job.get('error')}", ["backend", *workers])  # type: ignore[union-attr]
+                raise CheckFailed(f"detection job {job_id} failed: {fields.get('error')}", ["backend", *workers])
             time.sleep(1.0)
         raise CheckFailed(f"detection job {job_id} not finished in time (last: {str(job)[:200]})", ["backend", "redis", *workers])
 

@@ -25,9 +25,26 @@ from fovea_ctl.labels import LABEL_PROJECT, LABEL_ROLE, LABEL_SERVICE
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: this module runs on every status
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, Protocol
+
+    from fovea_ctl.engine import Engine
     from fovea_ctl.model import Stack
     from fovea_ctl.project import Project
     from fovea_ctl.settings import Settings
+    from fovea_ctl.wire import ProbeSpec
+
+    # The memo as JSON: project, docker_host, secrets_dir, units (name, one_shot, probe), skipped, links.
+    Roster = dict[str, Any]
+
+    class StatusEngine(Protocol):
+        """The three engine calls status makes: wire.DockerSocket, or SdkEngine where wire cannot go."""
+
+        def list_containers(self, label: str) -> list[dict[str, Any]]: ...
+
+        def inspect_container(self, container_id: str) -> dict[str, Any]: ...
+
+        def exec(self, container_id: str, command: list[str]) -> tuple[int, bytes]: ...
 
 SCHEMA_VERSION = 1
 QUICK_TIMEOUT_S = 1.0
@@ -78,7 +95,7 @@ class StatusReport:
 
 # -- the roster: what the stack says, as plain data ---------------------------------------------------------
 
-def roster_of(stack: Stack, settings: Settings) -> dict:
+def roster_of(stack: Stack, settings: Settings) -> Roster:
     return {
         "project": settings.project,
         "docker_host": settings.docker_host,
@@ -121,7 +138,7 @@ def remember_roster(settings: Settings, stack: Stack, fingerprint: str) -> None:
         pass
 
 
-def remembered_roster() -> dict | None:
+def remembered_roster() -> Roster | None:
     """The roster for the environment's project, if one was remembered under the current fingerprint."""
     from fovea_ctl.lean import find_root, fingerprint_key, project_name_guess, settings_fingerprint
 
@@ -132,7 +149,7 @@ def remembered_roster() -> dict | None:
         return None
     try:
         with open(roster_path(root, project), encoding="utf-8") as handle:
-            roster = json.load(handle)
+            roster: Roster = json.load(handle)
     except (OSError, ValueError):
         return None
     return roster if roster.get("fingerprint") == settings_fingerprint(root, key) else None
@@ -143,37 +160,40 @@ def remembered_roster() -> dict | None:
 class SdkEngine:
     """The same three calls through the docker SDK, for engine addresses wire does not speak (ssh, TLS)."""
 
-    def __init__(self, engine: object) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def list_containers(self, label: str) -> list[dict]:
-        return self.engine._call(self.engine.api.containers, all=True, filters={"label": label})  # type: ignore[attr-defined]
+    def list_containers(self, label: str) -> list[dict[str, Any]]:
+        listed: list[dict[str, Any]] = self.engine._call(self.engine.api.containers, all=True, filters={"label": label})
+        return listed
 
-    def inspect_container(self, container_id: str) -> dict:
-        return self.engine.inspect_raw(container_id)  # type: ignore[attr-defined]
+    def inspect_container(self, container_id: str) -> dict[str, Any]:
+        return self.engine.inspect_raw(container_id)
 
     def exec(self, container_id: str, command: list[str]) -> tuple[int, bytes]:
-        return self.engine.exec(container_id, command)  # type: ignore[attr-defined]
+        return self.engine.exec(container_id, command)
 
 
-def _uptime_of(state: dict) -> float | None:
+def _uptime_of(state: dict[str, Any]) -> float | None:
     started = wire.parse_engine_time(state.get("StartedAt"))
     if state.get("Status") != "running" or started is None:
         return None
     return time.time() - started
 
 
-def _one(unit: dict | None, name: str, container: dict | None, engine: object, roster: dict) -> ServiceStatus:
+def _one(unit: Roster | None, name: str, container: dict[str, Any] | None, engine: StatusEngine,
+         roster: Roster) -> ServiceStatus:
     if container is None:
         return ServiceStatus(name=name, role="job" if unit and unit["one_shot"] else "service", state="absent",
                              ready=False, detail="no container")
     labels = container.get("Labels") or {}
-    probe = unit["probe"] if unit and not unit["one_shot"] else None
+    probe: ProbeSpec | None = unit["probe"] if unit and not unit["one_shot"] else None
     outcome: list[str | None] = []
 
     def attempt() -> None:
         try:
-            wire.run_probe(probe, container["Id"], engine.exec, roster["secrets_dir"], QUICK_TIMEOUT_S)  # type: ignore[arg-type,attr-defined]
+            wire.run_probe(probe, container["Id"], engine.exec,  # type: ignore[arg-type]  # runs only when probe is set
+                           roster["secrets_dir"], QUICK_TIMEOUT_S)
             outcome.append(None)
         except wire.ProbeFailed as exc:
             outcome.append(str(exc))
@@ -182,7 +202,7 @@ def _one(unit: dict | None, name: str, container: dict | None, engine: object, r
     if probe is not None and container.get("State") == "running":
         prober = threading.Thread(target=attempt, daemon=True)
         prober.start()  # while the inspect below is on its way
-    raw = engine.inspect_container(container["Id"])  # type: ignore[attr-defined]
+    raw = engine.inspect_container(container["Id"])
     state = raw.get("State") or {}
     current = state.get("Status", "")
     exit_code = int(state.get("ExitCode") or 0)
@@ -214,10 +234,10 @@ def _one(unit: dict | None, name: str, container: dict | None, engine: object, r
     return status
 
 
-def collect(roster: dict, engine: object) -> StatusReport:
+def collect(roster: Roster, engine: StatusEngine) -> StatusReport:
     """Every unit of the roster (and any orphan container of the project), probed now, in parallel."""
-    listed = engine.list_containers(f"{LABEL_PROJECT}={roster['project']}")  # type: ignore[attr-defined]
-    containers: dict[str, dict] = {}
+    listed = engine.list_containers(f"{LABEL_PROJECT}={roster['project']}")
+    containers: dict[str, dict[str, Any]] = {}
     for container in listed:
         containers.setdefault((container.get("Labels") or {}).get(LABEL_SERVICE, ""), container)
     units = {u["name"]: u for u in roster["units"]}
@@ -246,7 +266,7 @@ def collect(roster: dict, engine: object) -> StatusReport:
     return StatusReport(project=roster["project"], services=services, links=links)
 
 
-def engine_for(address: str | None, project: Project | None = None) -> object:
+def engine_for(address: str | None, project: Project | None = None) -> StatusEngine:
     try:
         return wire.DockerSocket(address)
     except wire.UnsupportedEngineAddress:
@@ -281,11 +301,11 @@ def render_table(report: StatusReport, colour: bool) -> str:
                      s.detail if not s.ready else ""])
     widths = [max(len(row[i]) for row in [list(COLUMNS), *rows]) for i in range(len(COLUMNS))]
 
-    def line(cells: list[str], style_of: object) -> str:
+    def line(cells: list[str], style_of: Callable[[int, str], str | None]) -> str:
         padded = []
         for i, cell in enumerate(cells):
             text = cell.ljust(widths[i]) if i < len(cells) - 1 else cell
-            style = style_of(i, cell)  # type: ignore[operator]
+            style = style_of(i, cell)
             padded.append(f"\x1b[{style}m{cell}\x1b[0m{text[len(cell):]}" if colour and style else text)
         return "  ".join(padded).rstrip()
 

@@ -19,10 +19,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from fovea_ctl.progress import Reporter
 from fovea_ctl.settings import Settings
+
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
 
 # Phase boundaries, by the reporter's states: a phase runs from its first state to the next phase's.
 PHASES = (("create", ("creating", "removing")), ("start", ("starting",)), ("ready", ("probing", "running")))
@@ -115,9 +119,8 @@ def export(settings: Settings, recorder: TracingReporter, images: set[str], ok: 
     provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=url, timeout=EXPORT_TIMEOUT_S)))
     tracer = provider.get_tracer("fovea_ctl")
 
-    def emit(record: SpanRecord, parent: object) -> None:
-        span = tracer.start_span(record.name, context=parent, start_time=record.start_ns,  # type: ignore[arg-type]
-                                 attributes=record.attributes)
+    def emit(record: SpanRecord, parent: Context) -> None:
+        span = tracer.start_span(record.name, context=parent, start_time=record.start_ns, attributes=record.attributes)
         if record.error:
             span.set_status(Status(StatusCode.ERROR, record.error))
         for child in record.children:

@@ -18,6 +18,15 @@ from fovea_ctl.engine_stream import demultiplex
 from fovea_ctl.errors import EngineError, EngineUnreachable
 from fovea_ctl.redis_cli import REDIS_PASSWORD_SECRET, redis_ping_check
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `fovea status` imports this module
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    # A probe as status runs it, JSON-ready for the roster memo: {"kind": ..., plus that kind's fields}.
+    ProbeSpec = dict[str, Any]
+    ExecIn = Callable[[str, list[str]], tuple[int, bytes]]
+
 DEFAULT_DOCKER_SOCKET = "unix:///var/run/docker.sock"
 RQ_WORKER_PREFIX = "rq:worker:"  # rq.worker.Worker.redis_worker_namespace_prefix
 
@@ -100,6 +109,7 @@ class DockerSocket:
         self.given = address
         self.address = address or os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_SOCKET
         self.timeout_s = timeout_s
+        self.target: str | tuple[str, int]  # a socket path (AF_UNIX) or (host, port) (AF_INET)
         if self.address.startswith("unix://"):
             self.family, self.target = socket.AF_UNIX, self.address[len("unix://"):]
         elif self.address.startswith("tcp://") and not os.environ.get("DOCKER_TLS_VERIFY"):
@@ -110,12 +120,12 @@ class DockerSocket:
 
     def _connect(self, timeout_s: float) -> socket.socket:
         try:
-            if self.family == socket.AF_UNIX:
+            if isinstance(self.target, str):  # AF_UNIX
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 sock.settimeout(timeout_s)
                 sock.connect(self.target)
                 return sock
-            return socket.create_connection(self.target, timeout=timeout_s)  # type: ignore[arg-type]
+            return socket.create_connection(self.target, timeout=timeout_s)
         except OSError as exc:
             where = self.given or "the default socket (DOCKER_HOST or /var/run/docker.sock)"
             raise EngineUnreachable(f"Docker engine unreachable at {where}: {exc.__class__.__name__}",
@@ -142,14 +152,17 @@ class DockerSocket:
             raise error(f"engine refused {method} {path.split('?')[0]}: {message}")
         return content
 
-    def get_json(self, path: str) -> object:
+    def get_json(self, path: str) -> Any:
+        """The engine's answer as parsed, unchecked: callers name the shape they read (no validation on this path)."""
         return json.loads(self.call("GET", path))
 
-    def list_containers(self, label: str) -> list[dict]:
-        return self.get_json(f"/containers/json?all=1&filters={label_filter(label)}")  # type: ignore[return-value]
+    def list_containers(self, label: str) -> list[dict[str, Any]]:
+        listed: list[dict[str, Any]] = self.get_json(f"/containers/json?all=1&filters={label_filter(label)}")
+        return listed
 
-    def inspect_container(self, container_id: str) -> dict:
-        return self.get_json(f"/containers/{container_id}/json")  # type: ignore[return-value]
+    def inspect_container(self, container_id: str) -> dict[str, Any]:
+        inspected: dict[str, Any] = self.get_json(f"/containers/{container_id}/json")
+        return inspected
 
     def exec(self, container_id: str, command: list[str], timeout_s: float = 30.0) -> tuple[int, bytes]:
         """Run a command in the container; (exit code, stdout and stderr)."""
@@ -325,7 +338,7 @@ def secret_file(secrets_dir: str, name: str) -> str:
     return os.environ.get(f"FOVEA_SECRET_{name.upper()}_FILE") or os.path.join(secrets_dir, name)
 
 
-def _authorization(spec: dict, secrets_dir: str | None) -> str | None:
+def _authorization(spec: ProbeSpec, secrets_dir: str | None) -> str | None:
     """The Authorization header an HTTP probe presents (its `auth`), from the secret's file on the host."""
     auth = spec.get("auth")
     if not auth:
@@ -347,7 +360,7 @@ def authorization(scheme: str, user: str, secret: str) -> str:
     return "Basic " + b64encode(f"{user}:{secret}".encode()).decode()
 
 
-def _redis_password(spec: dict, secrets_dir: str | None) -> str | None:
+def _redis_password(spec: ProbeSpec, secrets_dir: str | None) -> str | None:
     """The password to AUTH with: the probe's secret if that secret exists; None (no AUTH) while there is none."""
     if not secrets_dir or not spec.get("password_secret"):
         return None
@@ -358,14 +371,15 @@ def _redis_password(spec: dict, secrets_dir: str | None) -> str | None:
         return None
 
 
-def probe_spec(service: object, stack: object) -> dict | None:
+def probe_spec(service: object, stack: object) -> ProbeSpec | None:
     """`service.probe` (a fovea_ctl.model probe) as the wire check status runs: host ports resolved; a
     port that is not published becomes the matching `docker exec` check."""
     probe = getattr(service, "probe", None)
     if probe is None:
         return None
     # Only what this stack publishes (FOVEA_PUBLISH=user-facing keeps internal ports inside the network).
-    host = {p.container: stack.host_port(p) for p in stack.published_ports(service)}  # type: ignore[attr-defined]
+    # `service` and `stack` are typed `object`: this module imports nothing of fovea_ctl.model (status stays lean).
+    host = {p.container: stack.host_port(p) for p in stack.published_ports(service)}  # type: ignore[attr-defined]  # a Stack
     kind = probe.kind
     port = host.get(getattr(probe, "port", 0))
     if kind == "postgres":
@@ -393,15 +407,16 @@ def probe_spec(service: object, stack: object) -> dict | None:
     if kind == "exec":
         return {"kind": "exec", "command": list(probe.command)}
     if kind == "rq-worker":
-        redis = stack.units[probe.redis]  # type: ignore[attr-defined]
+        redis = stack.units[probe.redis]  # type: ignore[attr-defined]  # a Stack (see above)
         redis_probe = getattr(redis, "probe", None)
-        return {"kind": "rq-worker", "port": stack.host_port(redis.port_for(probe.redis_port)),  # type: ignore[attr-defined]
+        redis_port = stack.host_port(redis.port_for(probe.redis_port))  # type: ignore[attr-defined]  # a Stack (see above)
+        return {"kind": "rq-worker", "port": redis_port,
                 "worker": probe.worker,
                 "password_secret": getattr(redis_probe, "password_secret", None) or REDIS_PASSWORD_SECRET}
     raise ValueError(f"unknown probe kind {kind!r}")
 
 
-def run_probe(spec: dict, container_id: str, exec_in: object, secrets_dir: str | None, timeout_s: float) -> None:
+def run_probe(spec: ProbeSpec, container_id: str, exec_in: ExecIn, secrets_dir: str | None, timeout_s: float) -> None:
     """One attempt of `spec` against the container; ProbeFailed says why it is not ready. Secrets (Redis'
     password) are read from `secrets_dir` when a probe needs one."""
     kind = spec["kind"]
@@ -419,7 +434,7 @@ def run_probe(spec: dict, container_id: str, exec_in: object, secrets_dir: str |
     elif kind == "exec":
         command = spec["command"]
         try:
-            code, output = exec_in(container_id, command)  # type: ignore[operator]
+            code, output = exec_in(container_id, command)
         except EngineError as exc:  # e.g. "container is not running": the state check that follows says why
             raise ProbeFailed(f"`{' '.join(command)}`: {exc.message}") from None
         if code != 0:

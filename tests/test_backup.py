@@ -61,7 +61,8 @@ class Live:
         return container.id
 
     def video_digests(self) -> dict[str, str]:
-        code, out = self.project.engine.exec(self.backend(), ["sh", "-c", "cd /data/videos && find . -maxdepth 1 -type f ! -name '.*' -exec sha256sum {} +"])
+        code, out = self.project.engine.exec(
+            self.backend(), ["sh", "-c", "cd /data/videos && find . -maxdepth 1 -type f ! -name '.*' -exec sha256sum {} +"])
         assert code == 0, out
         return {name: digest for digest, name in (line.split() for line in out.decode().splitlines())}
 

@@ -553,7 +553,8 @@ def test_every_container_runs_without_new_privileges_with_only_its_listed_capabi
     status = _in_backend(live, "grep -E '^(NoNewPrivs|CapBnd)' /proc/1/status")
     assert "NoNewPrivs:\t1" in status and "CapBnd:\t00000000000000cb" in status  # CHOWN DAC_OVERRIDE FOWNER SETGID SETUID
     # the service itself (dropped to its user) holds no capability at all
-    service = _in_backend(live, "for p in /proc/[0-9]*; do grep -q '^Uid:.10001' $p/status 2>/dev/null && grep CapEff $p/status; done | sort -u")
+    service = _in_backend(
+        live, "for p in /proc/[0-9]*; do grep -q '^Uid:.10001' $p/status 2>/dev/null && grep CapEff $p/status; done | sort -u")
     assert service == "CapEff:\t0000000000000000"
 
 

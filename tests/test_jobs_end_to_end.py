@@ -34,7 +34,8 @@ from tests.speech_clip import TOLERANCE_S, Spoken, make_speech_clip, plain_word
 MOVING_BOX_SCRIPT = """set -eu
 assets=$(python3 -c 'import os, ultralytics; print(os.path.join(os.path.dirname(ultralytics.__file__), "assets"))')
 ffmpeg -loglevel error -y -framerate 10 -loop 1 -i "$assets/bus.jpg" -framerate 10 -loop 1 -i "$assets/zidane.jpg" \
-  -filter_complex "[0]scale=640:480,setsar=1[bg];[1]scale=120:90,setsar=1[fg];[bg][fg]overlay=x='20+8*n':y='100+3*n':enable='lt(n,30)',format=yuv420p" \
+  -filter_complex "[0]scale=640:480,setsar=1[bg];[1]scale=120:90,setsar=1[fg];\
+[bg][fg]overlay=x='20+8*n':y='100+3*n':enable='lt(n,30)',format=yuv420p" \
   -frames:v 40 -c:v libx264 -preset veryfast /tmp/e2e-moving_box.mp4
 """
 BOX_W, BOX_H, GONE_AT = 120, 90, 30

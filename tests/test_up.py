@@ -82,8 +82,8 @@ def test_probe_that_never_passes_and_container_that_exits(make_project: ProjectF
         return Stack(name=settings.project, port_base=settings.port_base, services=[
             redis_service("healthy", ports=[Port(container=6379)], probe=RedisProbe()),
             redis_service("stuck", probe=ExecProbe(command=["sh", "-c", "echo not yet >&2; exit 1"], budget_s=2)),
-            Service(name="crasher", image=REDIS, capabilities=ROOT_ENTRYPOINT_CAPABILITIES, command=["sh", "-c", "echo boom from crasher; exit 3"],
-                    probe=RedisProbe(budget_s=30)),
+            Service(name="crasher", image=REDIS, capabilities=ROOT_ENTRYPOINT_CAPABILITIES,
+                    command=["sh", "-c", "echo boom from crasher; exit 3"], probe=RedisProbe(budget_s=30)),
             redis_service("after-stuck", depends_on={"stuck": Condition.READY}),
         ])
 
@@ -274,7 +274,8 @@ def test_redis_probe_counts_neither_noauth_nor_an_open_server_as_ready(make_proj
     failures = {f.unit: f.detail for f in result.failures}
     assert set(failures) == {"locked-no-password-given", "open-but-password-given"}, failures
     assert "NOAUTH" in failures["locked-no-password-given"]
-    assert "AUTH answered" in failures["open-but-password-given"] and "without any password configured" in failures["open-but-password-given"]
+    assert "AUTH answered" in failures["open-but-password-given"]
+    assert "without any password configured" in failures["open-but-password-given"]
 
 
 def test_publish_user_facing_publishes_only_the_app_and_probes_the_rest_by_exec(

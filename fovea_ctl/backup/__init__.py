@@ -34,9 +34,12 @@ from fovea_ctl.backup.write_markers import fresh_backups
 
 __all__ = [
     "AGE_IDENTITY_ENV", "AGE_RECIPIENT_ENV", "MANIFEST", "OLD_PREFIX", "PARTIAL_PREFIX", "SCHEMA_VERSION",
-    "STAGING_PREFIX", "VERIFIED", "BackupClass", "BackupInfo", "BackupManifest", "BackupResult", "InBackground", "ItemRecord",
-    "QuietProgress", "TransferProgress", "VerifyRecord", "any_image", "app_role", "backup_root", "database_service", "extensions_to_create", "check_checksums", "chunks_to_fifo", "counting", "create_backup", "decrypt_secrets",
-    "exec_text", "fresh_backups", "helper_container", "helper_with_fifo", "human", "image_for", "list_backups", "load_info", "make_progress",
+    "STAGING_PREFIX", "VERIFIED", "BackupClass", "BackupInfo", "BackupManifest", "BackupResult", "InBackground",
+    "ItemRecord", "QuietProgress", "TransferProgress", "VerifyRecord", "any_image", "app_role", "backup_root",
+    "database_service", "extensions_to_create", "check_checksums", "chunks_to_fifo", "counting", "create_backup",
+    "decrypt_secrets",
+    "exec_text", "fresh_backups", "helper_container", "helper_with_fifo", "human", "image_for", "list_backups",
+    "load_info", "make_progress",
     "mounting_service", "permission_warnings", "postgres_access", "prune_backups", "psql", "read_file_chunks", "resolve_backup",
     "running_container", "sha256_file", "stack_hash", "verify_backup",
 ]

@@ -43,7 +43,7 @@ def identity_from(identity_file: Path) -> Any:
     try:
         if "PRIVATE KEY" in text:
             return pyrage.ssh.Identity.from_buffer(text.encode())
-        return pyrage.x25519.Identity.from_str(next(l for l in text.splitlines() if l.startswith("AGE-SECRET-KEY-")))
+        return pyrage.x25519.Identity.from_str(next(line for line in text.splitlines() if line.startswith("AGE-SECRET-KEY-")))
     except Exception as exc:
         raise UsageError(f"{identity_file} is not an age or ssh identity: {exc}") from None
 

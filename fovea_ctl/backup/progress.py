@@ -5,7 +5,10 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 # -- progress ---------------------------------------------------------------------------------------
 class TransferProgress(Protocol):
@@ -66,7 +69,7 @@ class BarProgress(QuietProgress):
         self.progress = Progress(TextColumn("{task.description:<16}"), BarColumn(), DownloadColumn(),
                                  TransferSpeedColumn(), TimeElapsedColumn(), TextColumn("{task.fields[summary]}"),
                                  console=Console(stderr=True))
-        self.tasks: dict[str, int] = {}
+        self.tasks: dict[str, TaskID] = {}
         self.lock = threading.Lock()
         self.progress.start()
 

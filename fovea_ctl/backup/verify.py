@@ -56,7 +56,8 @@ create extension if not exists :"ext";
 SQL
 done
 pg_restore -U "$1" -d "$2" --exit-on-error --no-owner --no-privileges
-psql -X -U "$1" -d "$2" -Atc "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relkind = 'r' and n.nspname = 'public'" </dev/null
+psql -X -U "$1" -d "$2" -Atc "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace \
+where c.relkind = 'r' and n.nspname = 'public'" </dev/null
 """
 
 

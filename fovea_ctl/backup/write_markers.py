@@ -174,7 +174,7 @@ def fresh_backups(project: Project, observed: ObservedState) -> Coverage:
         if not holding:
             coverage.why_not[engine_name] = "no verified backup has a copy of it"
             continue
-        reasons = []
+        reasons: list[str] = []
         for backup in holding:
             item = backup.manifest.item(volume.name)
             if not _unchanged(project, observed, volume, item.write_marker, marker):

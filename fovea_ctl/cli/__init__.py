@@ -88,7 +88,8 @@ def _usage_exit_code(exc: Exception) -> int | None:
         return 2
     if isinstance(exc, click_exceptions.ClickException):
         sys.stderr.write(f"fovea: {exc.format_message()}\n")
-        return exc.exit_code
+        exit_code: int = exc.exit_code  # the class is looked up at run time (above), so mypy sees Any
+        return exit_code
     if isinstance(exc, typer.Abort):
         sys.stderr.write("fovea: aborted\n")
         return 130

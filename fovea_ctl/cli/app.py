@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from fovea_ctl.cli import help as compose_help  # before typer: it picks typer's plain help formatter
 
 import typer
+
+if TYPE_CHECKING:
+    from fovea_ctl.project import Project
 
 compose_help.install()
 
@@ -36,7 +39,7 @@ def _global_options(
     """Build, start, watch, back up and tear down the FOVEA stack."""
 
 
-def project(**overrides: object):  # -> Project (imported lazily: pydantic models cost start-up time)
+def project(**overrides: object) -> Project:  # Project is imported lazily: pydantic models cost start-up time
     from pydantic import ValidationError
 
     from fovea_ctl.errors import UsageError

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from fovea_ctl.cli.app import app, echo_json, project
+
+if TYPE_CHECKING:
+    from fovea_ctl.progress import PlainReporter
 
 backup_app = typer.Typer(help="Backups by priority class: take, list, verify (trial restore), prune.",
                          no_args_is_help=True)
@@ -159,7 +162,7 @@ def restore(ref: Annotated[Optional[str], typer.Argument(help="Backup id or path
     sys.stderr.write(f"fovea: {what} from {result.backup_id}; restarted: {', '.join(result.restarted) or 'nothing'}\n")
 
 
-def _quiet_reporter():  # -> Reporter
+def _quiet_reporter() -> PlainReporter:
     from fovea_ctl.progress import PlainReporter
 
     return PlainReporter()

@@ -22,7 +22,7 @@ def _type_word(parameter: Any, ctx: Any) -> str:
     descriptor = parameter.type_descriptor
     if descriptor.is_choice and descriptor.choices:
         return "|".join(str(getattr(choice, "value", choice)) for choice in descriptor.choices)
-    label = parameter.bare_type()
+    label: str = parameter.bare_type()
     if label.startswith("list[") and label.endswith("]"):
         label = label[5:-1]  # a repeatable option takes one value each time
     return TYPE_WORDS.get(label, label.lower())
@@ -33,7 +33,8 @@ def install() -> None:
 
     def option_type(self: Any, ctx: Any) -> str | None:
         if self.metavar is not None:
-            return self.metavar
+            metavar: str = self.metavar
+            return metavar
         if self.is_flag or self.count:
             return None
         return _type_word(self, ctx) or None
@@ -48,7 +49,8 @@ def install() -> None:
         name = self.display_name_raw + ("..." if self.nargs != 1 else "")
         return name if self.required else f"[{name}]"  # compose's `SERVICE COMMAND [ARGS...]`
 
-    core.TyperOption.display_type_rich = option_type  # type: ignore[method-assign]
-    core.TyperArgument.display_type_rich = argument_type  # type: ignore[method-assign]
-    core.TyperArgument.display_name_raw = property(argument_name)  # type: ignore[assignment]
-    core.TyperArgument._usage_display_name = argument_usage  # type: ignore[method-assign]
+    # Typer's help hooks, replaced on its classes on purpose: mypy refuses assignments to methods.
+    core.TyperOption.display_type_rich = option_type  # type: ignore[method-assign]  # compose-style help (above)
+    core.TyperArgument.display_type_rich = argument_type  # type: ignore[method-assign]  # compose-style help (above)
+    core.TyperArgument.display_name_raw = property(argument_name)  # type: ignore[assignment]  # a property over a field
+    core.TyperArgument._usage_display_name = argument_usage  # type: ignore[method-assign]  # compose-style usage

@@ -14,6 +14,10 @@ images_app = typer.Typer(help="Images: offline base bootstrap, content-hash buil
 app.add_typer(images_app, name="images")
 
 
+def _to_stderr(line: str) -> None:
+    sys.stderr.write(line + "\n")
+
+
 @images_app.command("bootstrap")
 def bootstrap(force: Annotated[bool, typer.Option("--force", help="Recreate even if present")] = False) -> None:
     """Create the base image (debian:trixie-slim) with debootstrap when no registry has it."""
@@ -21,12 +25,12 @@ def bootstrap(force: Annotated[bool, typer.Option("--force", help="Recreate even
 
     p = project()
     if force:
-        took = bootstrap_base(p.settings, p.engine, on_line=lambda line: sys.stderr.write(line + "\n"))
+        took = bootstrap_base(p.settings, p.engine, on_line=_to_stderr)
         sys.stderr.write(f"bootstrapped {p.settings.base_image} in {took:.1f} s\n")
     elif p.engine.image_id(p.settings.base_image):
         sys.stderr.write(f"{p.settings.base_image} is present\n")
     else:
-        ensure_base(p.settings, p.engine, on_line=lambda line: sys.stderr.write(line + "\n"))
+        ensure_base(p.settings, p.engine, on_line=_to_stderr)
 
 
 @images_app.command("build")
@@ -41,7 +45,7 @@ def build(
     p.check_targets(services)
     names = p.stack.dependency_order(services or None) if services else list(p.stack.units)
     if any(p.resolver().resolve(p.stack.units[n]).recipe for n in names):
-        ensure_base(p.settings, p.engine, on_line=lambda line: sys.stderr.write(line + "\n"))
+        ensure_base(p.settings, p.engine, on_line=_to_stderr)
     resolver = p.resolver()
     images = {image.ref: image for image in (resolver.resolve(p.stack.units[n]) for n in names)}
     for ref in [ref for ref, image in images.items() if not image.missing and not (no_cache and image.recipe)]:

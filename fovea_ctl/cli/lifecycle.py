@@ -89,7 +89,8 @@ def _raise_failures(result: ApplyResult) -> None:
 
 @app.command()
 def down(
-    volumes: Annotated[bool, typer.Option("--volumes", "-v", help="Also remove volumes (critical ones need a fresh verified backup, or --force)")] = False,
+    volumes: Annotated[bool, typer.Option(
+        "--volumes", "-v", help="Also remove volumes (critical ones need a fresh verified backup, or --force)")] = False,
     force: Annotated[bool, typer.Option("--force", help="Remove critical volumes even without a fresh verified backup")] = False,
     timeout: Annotated[Optional[int], typer.Option("--timeout", help="Seconds to wait for each stop")] = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,

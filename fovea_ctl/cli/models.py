@@ -31,7 +31,7 @@ def list_(
                          str(r["classes"] or "-"), r["licence"], r["source"]) for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
-        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     typer.echo("* the task's default (configs/models.yaml: general_detection.model, box_tracking.model, transcript.model)")
 
 

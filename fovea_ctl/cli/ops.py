@@ -14,7 +14,8 @@ from fovea_ctl.cli.app import app, complete_service, echo_json, project
 
 @app.command()
 def stats(
-    services: Annotated[Optional[list[str]], typer.Argument(help="Only these services", show_default=False, autocompletion=complete_service)] = None,
+    services: Annotated[Optional[list[str]], typer.Argument(
+        help="Only these services", show_default=False, autocompletion=complete_service)] = None,
     no_stream: Annotated[bool, typer.Option("--no-stream", help="One sample, then exit (also when not a terminal)")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="One sample as JSON")] = False,
     interval: Annotated[float, typer.Option("--interval", help="Seconds between live samples", min=0.5)] = 2.0,
@@ -86,7 +87,8 @@ def upgrade(
                                                             show_default=False, autocompletion=complete_service)] = None,
     no_backup: Annotated[bool, typer.Option("--no-backup", help="Go on without the safety backup")] = False,
     rollback: Annotated[bool, typer.Option("--rollback", help="Put back the data and images from before the last upgrade")] = False,
-    to: Annotated[Optional[Path], typer.Option("--to", help="Where the safety backup goes (default: FOVEA_BACKUP_DIR or <root>/backups)")] = None,
+    to: Annotated[Optional[Path], typer.Option(
+        "--to", help="Where the safety backup goes (default: FOVEA_BACKUP_DIR or <root>/backups)")] = None,
     timeout: Annotated[Optional[float], typer.Option("--timeout", help="Bound the apply (seconds)")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="The outcome as JSON on stdout; progress on stderr")] = False,
 ) -> None:

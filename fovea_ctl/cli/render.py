@@ -15,11 +15,13 @@ TARGETS = ("compose", "swarm", "k8s", "k8s-secrets")
 
 @app.command()
 def render(
-    target: Annotated[str, typer.Argument(help="What to render: compose, swarm (a v3 file for docker stack deploy), k8s, k8s-secrets")] = "compose",
+    target: Annotated[str, typer.Argument(
+        help="What to render: compose, swarm (a v3 file for docker stack deploy), k8s, k8s-secrets")] = "compose",
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write to this file (k8s: this folder)")] = None,
     health_interval: Annotated[float, typer.Option("--health-interval", help="Healthcheck interval (s)")] = 5.0,
     project_name: Annotated[Optional[str], typer.Option("--project-name", help="Compose project name")] = None,
-    image_registry: Annotated[Optional[str], typer.Option("--image-registry", help="k8s: prefix for fovea-built images (REGISTRY/fovea/x:tag)")] = None,
+    image_registry: Annotated[Optional[str], typer.Option(
+        "--image-registry", help="k8s: prefix for fovea-built images (REGISTRY/fovea/x:tag)")] = None,
     gpu: Annotated[bool, typer.Option("--gpu", help="Render the GPU variant of services that have one")] = False,
 ) -> None:
     """Print an equivalent Compose file, or write Kubernetes manifests (secrets by name only)."""

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from fovea_ctl.cli.app import app, echo_json, project
+
+if TYPE_CHECKING:
+    from fovea_ctl.project import Project
 
 swarm_app = typer.Typer(help="Deploy the stack to Docker Swarm in dependency order, read it back, remove it.",
                         no_args_is_help=True)
 app.add_typer(swarm_app, name="swarm")
 
 
-def _project(scale: list[str] | None, gpu: bool = False):
+def _project(scale: list[str] | None, gpu: bool = False) -> Project:
     return project(scale=",".join(scale) if scale else None, gpu=True if gpu else None)
 
 
@@ -88,7 +91,8 @@ def status(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 @swarm_app.command("down")
 def down(
-    volumes: Annotated[bool, typer.Option("--volumes", "-v", help="Also remove volumes (critical ones need a fresh verified backup, or --force)")] = False,
+    volumes: Annotated[bool, typer.Option(
+        "--volumes", "-v", help="Also remove volumes (critical ones need a fresh verified backup, or --force)")] = False,
     force: Annotated[bool, typer.Option("--force", help="Remove critical volumes even without a fresh verified backup")] = False,
 ) -> None:
     """Remove the stack's services (dependents first), secrets, configs and network; volumes only on request."""

@@ -102,7 +102,7 @@ def stop_services(project: Project, targets: list[str] | None, timeout_s: int | 
         order = _StopOrder(reporter)
         # Only the chosen, running containers: `down`'s ordered stop, without its removal.
         project.stop_in_reverse_order(ObservedState(observed.project, observed.network, observed.volumes, running),
-                                      timeout_s, order, remove=False)  # type: ignore[arg-type]
+                                      timeout_s, order, remove=False)
         result.stopped = order.order
     return result
 

@@ -8,6 +8,10 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
+    from rich.console import JustifyMethod
+    from rich.table import Table
+
+    from fovea_ctl.engine import ContainerView
     from fovea_ctl.project import Project
 
 
@@ -34,15 +38,15 @@ def collect_stats(project: Project, services: list[str] | None = None) -> list[S
     running = [(name, c) for name, c in observed.containers.items()
                if c.running and (not services or name in services)]
 
-    def one(item: tuple[str, object]) -> ServiceStats:
+    def one(item: tuple[str, ContainerView]) -> ServiceStats:
         name, container = item
-        sample = project.engine.stats(container.id)  # type: ignore[attr-defined]
+        sample = project.engine.stats(container.id)
         unit = units.get(name)
         resources = unit.resources if unit is not None else None
         limit = resources.memory_mb * 1024 * 1024 if resources is not None and resources.memory_mb else None
         of = limit or sample.memory_limit_bytes
         return ServiceStats(
-            service=name, container=container.name,  # type: ignore[attr-defined]
+            service=name, container=container.name,
             cpu_percent=round(sample.cpu_percent, 2), cpu_limit=resources.cpus if resources is not None else None,
             memory_bytes=sample.memory_bytes, memory_limit_bytes=limit,
             memory_percent=round(sample.memory_bytes / of * 100.0, 2) if of else 0.0,
@@ -56,16 +60,18 @@ def collect_stats(project: Project, services: list[str] | None = None) -> list[S
         return list(pool.map(one, running))
 
 
-def stats_table(rows: list[ServiceStats]) -> object:
+def stats_table(rows: list[ServiceStats]) -> Table:
     """A Rich table: one row per service; memory reads `used / limit (pct)`."""
     from rich.table import Table
 
     from fovea_ctl.backup.progress import human as human_bytes
 
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column, justify in (("SERVICE", "left"), ("CPU %", "right"), ("MEM USAGE / LIMIT", "right"),
-                            ("MEM %", "right"), ("NET I/O", "right"), ("BLOCK I/O", "right")):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("SERVICE", "left"), ("CPU %", "right"), ("MEM USAGE / LIMIT", "right"), ("MEM %", "right"), ("NET I/O", "right"),
+        ("BLOCK I/O", "right"))
+    for column, justify in columns:
+        table.add_column(column, justify=justify)
     for row in rows:
         cpu = f"{row.cpu_percent:.1f}" + (f" / {row.cpu_limit * 100:.0f}" if row.cpu_limit else "")
         limit = human_bytes(row.memory_limit_bytes) if row.memory_limit_bytes else "no limit"

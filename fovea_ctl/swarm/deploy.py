@@ -128,7 +128,7 @@ def make_swarm_plan(project: Project, desired: dict[str, DesiredSwarmService], o
         if current is None:
             actions[name] = SwarmAction(name, "create", "no service")
         elif current.config_hash != unit.config_hash:
-            actions[name] = SwarmAction(name, "update", change_cause(unit, current))  # type: ignore[arg-type]
+            actions[name] = SwarmAction(name, "update", change_cause(unit, current))
         elif unit.one_shot and swarm is not None and _job_gave_up(swarm, current):
             actions[name] = SwarmAction(name, "update", "job failed last time")
         else:

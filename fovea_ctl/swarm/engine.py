@@ -146,16 +146,16 @@ class SwarmEngine:
     # -- writes (one engine call each) -------------------------------------------------------------
     def create_network(self, name: str, labels: dict[str, str]) -> str:
         self.engine.guard_write(f"create network {name}")
-        return self.engine._call(self.api.create_network, name, driver="overlay", attachable=False,
-                                 labels=labels)["Id"]
+        return str(self.engine._call(self.api.create_network, name, driver="overlay", attachable=False,
+                                     labels=labels)["Id"])
 
     def create_secret(self, name: str, data: bytes, labels: dict[str, str]) -> str:
         self.engine.guard_write(f"create secret {name}")
-        return self.engine._call(self.api.create_secret, name, data, labels=labels)["ID"]
+        return str(self.engine._call(self.api.create_secret, name, data, labels=labels)["ID"])
 
     def create_config(self, name: str, data: bytes, labels: dict[str, str]) -> str:
         self.engine.guard_write(f"create config {name}")
-        return self.engine._call(self.api.create_config, name, data, labels=labels)["ID"]
+        return str(self.engine._call(self.api.create_config, name, data, labels=labels)["ID"])
 
     def remove_secret(self, secret_id: str) -> None:
         self.engine.guard_write(f"remove secret {secret_id[:12]}")
@@ -171,7 +171,7 @@ class SwarmEngine:
 
     def create_service(self, spec: dict[str, Any]) -> str:
         self.engine.guard_write("create a service")
-        return self.engine._call(self.api.create_service, **spec)["ID"]
+        return str(self.engine._call(self.api.create_service, **spec)["ID"])
 
     def update_service(self, service: SwarmServiceView, spec: dict[str, Any]) -> None:
         self.engine.guard_write(f"update service {service.name}")

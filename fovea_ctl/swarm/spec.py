@@ -121,7 +121,8 @@ def desired_services(stack: Stack, settings: Settings, images: dict[str, Resolve
         parts = hash_parts_for(unit, stack, settings, images[name], secrets)
         replicas = replicas_of(unit, stack)
         constraints = placement_constraints(unit)
-        parts["swarm:replicas/placement"] = hashlib.sha256(json.dumps({"replicas": replicas, "constraints": constraints}).encode()).hexdigest()[:16]
+        placement = json.dumps({"replicas": replicas, "constraints": constraints})
+        parts["swarm:replicas/placement"] = hashlib.sha256(placement.encode()).hexdigest()[:16]
         desired[name] = DesiredSwarmService(
             unit=unit, name=f"{settings.project}-{name}", image=images[name], hash_parts=parts, replicas=replicas,
             host_ports={p.container: stack.host_port(p) for p in unit.ports},
@@ -219,7 +220,7 @@ def service_spec(desired: DesiredSwarmService, stack: Stack, settings: Settings,
     resources = Resources(
         cpu_limit=int(unit.resources.cpus * 1e9) if unit.resources.cpus else None,
         mem_limit=unit.resources.memory_mb * 1024 * 1024 if unit.resources.memory_mb else None,
-        generic_resources=gpu_reservation(unit),
+        generic_resources=gpu_reservation(unit),  # type: ignore[arg-type]  # dict is invariant; the SDK only reads it
     )
     task = TaskTemplate(
         container, resources=resources,
@@ -238,7 +239,8 @@ def service_spec(desired: DesiredSwarmService, stack: Stack, settings: Settings,
         "task_template": task,
         "labels": labels,
         "mode": ServiceMode("replicated-job", replicas=1) if unit.one_shot else ServiceMode("replicated", replicas=desired.replicas),
-        "endpoint_spec": EndpointSpec(mode="dnsrr", ports=ports or None),
+        # The SDK takes {published port (an int): (target, protocol, mode)}; the stub wants str keys.
+        "endpoint_spec": EndpointSpec(mode="dnsrr", ports=ports or None),  # type: ignore[arg-type]  # int port keys
     }
     if not unit.one_shot:  # a job is rerun, not rolled: Swarm refuses an update policy on it
         # stop-first: a host-mode port on one node cannot be held by the old and the new task at once.

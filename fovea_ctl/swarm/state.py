@@ -119,7 +119,9 @@ def _swarm_down(project: Project, volumes: bool, force: bool) -> SwarmDownResult
     order += [u for u in services if u not in order]
     for unit in order:
         swarm.remove_service(services[unit].id)
-        _wait_until(lambda: not swarm.task_containers(name, unit, running=True), f"tasks of {unit} to stop")
+        # B023 (a closure over the loop variable) does not apply: _wait_until calls it within this iteration.
+        _wait_until(lambda: not swarm.task_containers(name, unit, running=True),  # noqa: B023
+                    f"tasks of {unit} to stop")
         result.removed_services.append(unit)
     # Swarm reaps the stopped task containers of removed services in its own time (a finished job's may
     # stay); they hold the volumes, so remove what is left of this stack's, by its label only.
@@ -136,7 +138,8 @@ def _swarm_down(project: Project, volumes: bool, force: bool) -> SwarmDownResult
         result.removed_configs.append(config.name)
     for network in swarm.networks(name):
         # The overlay is released a moment after its last task container: retry until it is.
-        _wait_until(lambda: _try_remove_network(swarm, network.id), f"network {network.name} to be released")
+        _wait_until(lambda: _try_remove_network(swarm, network.id),  # noqa: B023 - called within this iteration
+                    f"network {network.name} to be released")
         result.network_removed = result.network_removed or network.name == network_name(project.settings)
     if volumes:
         _remove_volumes(project, force, result)

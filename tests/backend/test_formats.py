@@ -262,7 +262,8 @@ def test_mot_classes_map_to_the_personas_types_or_are_refused(
         client: httpx.Client, videos: tuple[str, str], scene: dict[str, Any]) -> None:
     unknown = _import(client, videos[1], "mot", scene["persona"], b"1,7,10,10,20,20,1,9,1\n", dry=True).json()
     assert unknown["errors"][0]["field"] == "class" and "class 9" in unknown["errors"][0]["message"]
-    one_type = client.post(f"/api/videos/{videos[1]}/import", content=b"1,7,10,10,20,20,1,9,1\n", headers={"Content-Type": "text/csv"}, params={
+    one_type = client.post(f"/api/videos/{videos[1]}/import", content=b"1,7,10,10,20,20,1,9,1\n",
+                           headers={"Content-Type": "text/csv"}, params={
         "format": "mot", "personaId": scene["persona"], "dryRun": "true", "typeId": "car"}).json()
     assert one_type["errors"] == [] and one_type["wouldImport"] == {"annotation": 1}
 

@@ -293,7 +293,8 @@ def test_track_box_replaces_only_the_keyframes_after_the_one_it_starts_from(clie
     run_worker(backend_deps.redis_url, "track-box")
     wait_for(client, job_id, "completed")
     after = next(a for a in client.get(f"/api/annotations/{video_a}").json() if a["id"] == track["id"])
-    assert [(k["frame"], k.get("outside", False)) for k in after["frames"]] == [(0, False), (10, False), (15, False), (20, False), (25, True)]
+    assert [(k["frame"], k.get("outside", False)) for k in after["frames"]] == [
+        (0, False), (10, False), (15, False), (20, False), (25, True)]
     assert after["frames"][1]["x"] == 80 and after["version"] > track["version"]
 
 

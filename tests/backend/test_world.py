@@ -102,8 +102,10 @@ def test_locations_need_coordinates_in_range(client: httpx.Client) -> None:
 def test_collections_and_relations_name_what_exists_and_relations_keep_their_constraints(client: httpx.Client) -> None:
     persona = persona_with(client, "Owners", PEOPLE)
     ann, bus = uid("entity"), uid("entity")
-    client.post("/api/world/entities", json={"id": ann, "name": "Ann", "typeAssignments": [{"personaId": persona, "entityTypeId": "person"}]})
-    client.post("/api/world/entities", json={"id": bus, "name": "Bus 7", "typeAssignments": [{"personaId": persona, "entityTypeId": "car"}]})
+    client.post("/api/world/entities", json={"id": ann, "name": "Ann",
+                                             "typeAssignments": [{"personaId": persona, "entityTypeId": "person"}]})
+    client.post("/api/world/entities", json={"id": bus, "name": "Bus 7",
+                                             "typeAssignments": [{"personaId": persona, "entityTypeId": "car"}]})
     group = {"id": uid("collection"), "name": "suspects", "memberKind": "entity", "members": [ann, "nobody"]}
     response = client.post("/api/world/collections", json=group)
     assert response.status_code == 422 and locs(response) == [["body", "members", 1]]
@@ -210,7 +212,8 @@ def test_the_whole_state_put_with_if_match_refuses_to_replace_what_it_has_not_se
      ["body", "entityTypes", 0, "attributes", 0, "type"], "text, number, choice, checkbox"),
     ({"entityTypes": [{"id": "p", "name": "Person", "attributes": [{"name": "x", "type": "text"}, {"name": "x", "type": "number"}]}]},
      ["body", "entityTypes", 0, "attributes", 1, "name"], "two attributes are named 'x'"),
-    ({"eventTypes": [{"id": "goal", "name": "Goal", "roles": [{"roleTypeId": "scorer"}]}], "roleTypes": [{"id": "keeper", "name": "Keeper"}]},
+    ({"eventTypes": [{"id": "goal", "name": "Goal", "roles": [{"roleTypeId": "scorer"}]}],
+      "roleTypes": [{"id": "keeper", "name": "Keeper"}]},
      ["body", "eventTypes", 0, "roles", 0, "roleTypeId"], "its role types: Keeper"),
     ({"eventTypes": [{"id": "goal", "name": "Goal", "roles": [{"roleTypeId": "k", "minOccurrences": 3, "maxOccurrences": 1}]}],
       "roleTypes": [{"id": "k", "name": "Keeper"}]},

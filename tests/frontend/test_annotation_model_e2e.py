@@ -482,7 +482,8 @@ def test_each_format_exported_from_the_transfer_page_reads_back_in_its_ecosystem
     # YOLO: a label file per frame, classes in the persona's order, each shown box normalised.
     with zipfile.ZipFile(files["yolo"]) as archive:
         assert archive.read("classes.txt").decode().splitlines() == ["Person", "Vehicle"]
-        rows = [line.split() for name in archive.namelist() if name.startswith("labels/") for line in archive.read(name).decode().splitlines()]
+        rows = [line.split() for name in archive.namelist() if name.startswith("labels/")
+                for line in archive.read(name).decode().splitlines()]
     assert len(rows) == len(truth) and {r[0] for r in rows} == {"0", "1"}
 
     # Datumaro reads the CVAT for video XML: the boxes, the outside span, the held and fixed attributes.

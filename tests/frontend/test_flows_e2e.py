@@ -1,8 +1,8 @@
-"""Four of the app's flows end to end in Debian's Chromium against the stack fovea started (with the
-model-service): "suggest types" on the ontology page, the workspace's summary panel, import with a preview,
-and the transcript panel (a click on a word seeks the player). Plus personas: create, rename, hide, delete. Each test drives the page as a person would, reads
-what the page shows from its DOM (test ids and data attributes, see services/frontend/README.md) and checks
-the backend's state through the API.
+"""Four of the app's flows end to end in Debian's Chromium against the stack fovea started (with the model-service):
+"suggest types" on the ontology page, the workspace's summary panel, import with a preview, and the transcript panel
+(a click on a word seeks the player). Plus personas: create, rename, hide, delete. Each test drives the page as a
+person would, reads what the page shows from its DOM (test ids and data attributes, see services/frontend/README.md)
+and checks the backend's state through the API.
 
 Model jobs (ontology augmentation, summaries) run on the shared, loaded 2-core machine: the waits are in
 minutes and nothing is timed. The test clip is the shared fixture's bus_pan.mp4 (made from bus.jpg).

@@ -1,8 +1,9 @@
 """Engine fixtures for the model-service tests: every container the tests use is made and removed here.
 
-The image is the stack's own (fovea builds it once per content hash and reuses it while that tag exists). Containers get unique names, publish on 127.0.0.1 only (random host ports), and are removed even
-when a test fails. Host <-> container traffic goes only over those published ports; the worker reaches
-Redis over a private Docker network by container name, as it would in the stack.
+The image is the stack's own (fovea builds it once per content hash and reuses it while that tag exists). Containers
+get unique names, publish on 127.0.0.1 only (random host ports), and are removed even when a test fails. Host <->
+container traffic goes only over those published ports; the worker reaches Redis over a private Docker network by
+container name, as it would in the stack.
 """
 
 from __future__ import annotations

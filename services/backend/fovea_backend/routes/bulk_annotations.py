@@ -33,8 +33,8 @@ from fovea_backend.merge import KINDS, Kind, Outcome, Rejection, Rules, Track, m
 from fovea_backend.persona_scope import PersonaScope, ScopeParam
 from fovea_backend.routes.annotations import etag, validate_frames
 from fovea_backend.routes.videos import VideoId
-from fovea_backend.schemas import (AnnotationDocumentOut, BulkAnnotationsIn, BulkAnnotationsOut, CreateChange, RevisionConflictOut, TrackChange,
-                                   UpdateChange)
+from fovea_backend.schemas import (AnnotationDocumentOut, BulkAnnotationsIn, BulkAnnotationsOut, CreateChange,
+                                   RevisionConflictOut, TrackChange, UpdateChange)
 from fovea_backend.state import BackendState, StateDep
 
 router = APIRouter(tags=["annotations"])

@@ -40,8 +40,8 @@ from fovea_backend.jsoncheck import MAX_DEPTH, check_json
 from fovea_backend.routes import formats
 from fovea_backend.routes.annotations import validate_frames
 from fovea_backend.schemas import (
-    VIDEO_ID_PATTERN, AnnotationOut, ApiModel, EventOut, RelationOut, ImportConflict, ImportLineError, ImportOut, ImportPreviewOut, Keyframe,
-    OntologyOut, PersonaIn, Text, TranscriptSegmentOut, VideoRow, WorldOut,
+    VIDEO_ID_PATTERN, AnnotationOut, ApiModel, EventOut, RelationOut, ImportConflict, ImportLineError, ImportOut,
+    ImportPreviewOut, Keyframe, OntologyOut, PersonaIn, Text, TranscriptSegmentOut, VideoRow, WorldOut,
 )
 from fovea_backend.state import BackendState, StateDep
 from fovea_backend.uploads import MAX_IMPORT_BYTES

@@ -64,8 +64,8 @@ def reset_password(user_id: UUID, state: StateDep) -> AccountWithPasswordOut:
 
 
 @router.get("/api/sessions", response_model=list[SessionOut])
-def all_sessions(state: StateDep,
-                 user_id: UUID | None = Query(default=None, alias="userId"), user: CurrentUser = Depends(require_session)) -> list[SessionOut]:
+def all_sessions(state: StateDep, user_id: UUID | None = Query(default=None, alias="userId"),
+                 user: CurrentUser = Depends(require_session)) -> list[SessionOut]:
     with state.pool.connection() as conn:
         rows = conn.execute(f"SELECT {SESSION_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id"
                             " WHERE s.expires_at > now() AND (%(user)s::uuid IS NULL OR s.user_id = %(user)s)"
