@@ -100,6 +100,17 @@ def video_root(model_image: str) -> Iterator[Path]:
     shutil.rmtree(root, ignore_errors=True)
 
 
+QUALITY_CLIPS = ROOT / "tests" / "quality_clips.py"
+
+
+def render_quality_clips(image: str, folder: Path, *names: str) -> None:
+    """tests/quality_clips.py's labelled clips (all, or those named) as folder/<name>.mp4, rendered by the image
+    (its numpy, OpenCV, ffmpeg and ultralytics' bus.jpg); the folder must be writable by the container's user."""
+    docker("run", "--rm", "--network", "none", "-v", f"{folder}:/out",
+           "-v", f"{QUALITY_CLIPS}:/opt/quality_clips.py:ro", image,
+           "python3", "/opt/quality_clips.py", "render", "/out", *names, timeout=600)
+
+
 def published_port(container: str, port: int) -> int:
     out = docker("port", container, f"{port}/tcp").stdout.strip().splitlines()
     for line in out:

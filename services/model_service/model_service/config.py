@@ -140,6 +140,21 @@ class ModelEntry(BaseModel):
         return self
 
 
+class ByteTrackConfig(BaseModel):
+    """ByteTrack's thresholds (model_service.bytetrack); the job's confidence splits high from low detections."""
+
+    model_config = ConfigDict(extra="forbid")
+    low_confidence: float = Field(0.1, gt=0, le=1, description="detections from here up to the confidence are "
+                                  "'low': they only extend active tracks (second association)")
+    match_iou: float = Field(0.2, gt=0, le=1, description="first association: IoU of a confident detection with "
+                             "a track's predicted box")
+    low_match_iou: float = Field(0.5, gt=0, le=1, description="second association: IoU a low detection needs")
+    confirm_buffer: float = Field(0.5, ge=0, le=2, description="a new track (no velocity yet) looks for its second "
+                                  "sighting with its box widened by this share of its size on each side")
+    lost_buffer_s: float = Field(3.0, ge=0, description="seconds of video a lost track waits to be seen again, "
+                                 "then ends")
+
+
 class GeneralDetectionConfig(BaseModel):
     """Detection typed by a persona's ontology (the Detect panel's default)."""
 
@@ -147,11 +162,22 @@ class GeneralDetectionConfig(BaseModel):
     model: str = "coco-ssd-mobilenet-v2"
     frames_per_second: float = Field(2.0, gt=0, description="sampling rate when a job names none")
     confidence: float = Field(0.4, ge=0, le=1)
-    # Detections of one class in consecutive samples whose boxes overlap this much are one object.
+    association: Literal["bytetrack", "greedy"] = Field(
+        "bytetrack", description="how detections across samples join into tracks (greedy: the IoU joiner before "
+        "ByteTrack, kept for comparison; bench/quality.py)")
+    bytetrack: ByteTrackConfig = Field(default_factory=ByteTrackConfig)
+    # greedy only: detections of one class in consecutive samples whose boxes overlap this much are one object.
     iou_match: float = Field(0.3, gt=0, le=1)
-    max_gap_samples: int = Field(2, ge=0, description="samples an object may be missed before its track ends")
+    max_gap_samples: int = Field(2, ge=0, description="greedy: samples an object may be missed before its track ends")
     # A type with no detector classes of its own searches classes whose names score at least this against it.
     propose_min_score: float = Field(0.5, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _low_below_confidence(self) -> GeneralDetectionConfig:
+        if self.association == "bytetrack" and self.bytetrack.low_confidence > self.confidence:
+            raise ValueError(f"bytetrack.low_confidence ({self.bytetrack.low_confidence}) is above confidence "
+                             f"({self.confidence}): low detections are those between the two")
+        return self
 
 
 class BoxTrackingConfig(BaseModel):

@@ -14,8 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from model_service.config import GeneralDetectionConfig
 from model_service.models import ModelRegistry
-from model_service.typing_map import TypeSpec, associate, class_to_type, propose, unmapped_counts
+from model_service.typing_map import (Detection, TypeSpec, associate, class_to_type, propose,
+                                      unmapped_counts)
 from model_service.video import FrameSelection, probe, read_frames
 
 # progress(fraction 0..1, frames_done=…, frames_total=…, stage=…); the queue's version also checks for a cancel.
@@ -57,15 +59,19 @@ def detect_types(registry: ModelRegistry, video: Path, params: TypedDetectParams
     selection = FrameSelection(sample_every=every)
     total = selection.expected(info)
     _, frames = read_frames(video, selection)
-    samples = []
+    samples: list[tuple[int, list[Detection]]] = []  # everything the detector returned (low ones too)
     confidence = config.confidence if params.confidence is None else params.confidence
+    # ByteTrack also uses the detector's less sure boxes (to keep tracks through occlusion): ask for them.
+    floor = min(confidence, config.bytetrack.low_confidence) if config.association == "bytetrack" else confidence
     progress(0.0, frames_done=0, frames_total=total, stage="detecting")
     for index, frame in frames:
-        samples.append((index, detector.detect(frame, confidence)))
+        samples.append((index, detector.detect(frame, floor)))
         progress(end * min(1.0, len(samples) / total), frames_done=len(samples), frames_total=total,
                  stage="detecting")
     last_frame = info.frame_count - 1 if info.frame_count else None
-    tracks = associate(samples, type_of, config.iou_match, config.max_gap_samples, last_frame)
+    tracks = join_tracks(samples, type_of, config, confidence, last_frame, info.fps / every)
+    # What the job reports as found is what passed the confidence; low boxes only ever extend a track.
+    confident = at_least(samples, confidence)
     progress(end, frames_done=len(samples), frames_total=total, stage="done")
     return {
         "model": entry.name, "width": info.width, "height": info.height, "fps": round(info.fps, 3),
@@ -73,9 +79,30 @@ def detect_types(registry: ModelRegistry, video: Path, params: TypedDetectParams
         "mapping": [m.model_dump() for m in mappings],
         "classes_searched": {m.type_id: [c.name for c in m.classes] for m in mappings},
         "tracks": tracks,
-        "unmapped": unmapped_counts(samples, type_of),
-        "detections": sum(len(d) for _, d in samples),
+        "unmapped": unmapped_counts(confident, type_of),
+        "detections": sum(len(d) for _, d in confident),
     }
+
+
+def at_least(samples: list[tuple[int, list[Detection]]], confidence: float) -> list[tuple[int, list[Detection]]]:
+    return [(index, [d for d in found if d.confidence >= confidence]) for index, found in samples]
+
+
+def join_tracks(samples: list[tuple[int, list[Detection]]], type_of: dict[str, str], config: GeneralDetectionConfig,
+                confidence: float, last_frame: int | None, samples_per_second: float) -> list[dict[str, Any]]:
+    """Detections across samples -> typed tracks, by the association models.yaml chooses."""
+    if config.association == "greedy":
+        return associate(at_least(samples, confidence), type_of, config.iou_match, config.max_gap_samples,
+                         last_frame)
+    # scipy.optimize takes a while to import: with the first job, not while the service gets ready.
+    from model_service.bytetrack import ByteTrackSettings, bytetrack
+
+    settings = ByteTrackSettings(high_confidence=confidence,
+                                 low_confidence=min(confidence, config.bytetrack.low_confidence),
+                                 match_iou=config.bytetrack.match_iou, low_match_iou=config.bytetrack.low_match_iou,
+                                 confirm_buffer=config.bytetrack.confirm_buffer,
+                                 lost_buffer_samples=math.ceil(config.bytetrack.lost_buffer_s * samples_per_second))
+    return bytetrack(samples, type_of, settings, last_frame)
 
 
 # --- track this box ------------------------------------------------------------------------------------

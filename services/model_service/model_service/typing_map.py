@@ -136,14 +136,14 @@ class TrackBuilder:
 
 def associate(samples: list[tuple[int, list[Detection]]], type_of: dict[str, str], iou_match: float,
               max_gap_samples: int, last_frame: int | None = None) -> list[dict]:
-    """Greedy IoU matching of each sample's detections to the open tracks of the same class (highest overlap
-    first), as ByteTrack's first association step does; an unmatched detection opens a track, a track unseen for
-    more than `max_gap_samples` samples closes, with an `outside` keyframe at the first sample it was missing
-    (so the box does not linger in the editor). Only classes in `type_of` make tracks."""
+    """The greedy joiner (`general_detection.association: greedy`; ByteTrack, model_service.bytetrack, is the
+    default): each sample's detections go to the open tracks of the same class by IoU with their last box, highest
+    overlap first; an unmatched detection opens a track, a track unseen for more than `max_gap_samples` samples
+    closes. No motion model, so a fast object or two crossing ones break or swap tracks (bench/quality.py measures
+    it). Only classes in `type_of` make tracks."""
     open_tracks: list[TrackBuilder] = []
-    closed: list[tuple[TrackBuilder, int | None]] = []
+    closed: list[TrackBuilder] = []
     next_id = 1
-    previous_frames: list[int] = []
     for frame, detections in samples:
         candidates = [d for d in detections if d.label in type_of]
         pairs = sorted(((t.points[-1][1].iou(d.box), ti, di) for ti, t in enumerate(open_tracks)
@@ -166,10 +166,7 @@ def associate(samples: list[tuple[int, list[Detection]]], type_of: dict[str, str
             if ti not in used_tracks:
                 track.missed += 1
                 if track.missed > max_gap_samples:
-                    # Gone since the first sample after its last sighting.
-                    last_seen = track.points[-1][0]
-                    gone_at = next((f for f in previous_frames + [frame] if f > last_seen), frame)
-                    closed.append((track, gone_at))
+                    closed.append(track)
                     continue
             still_open.append(track)
         open_tracks = still_open
@@ -180,16 +177,20 @@ def associate(samples: list[tuple[int, list[Detection]]], type_of: dict[str, str
                                  [(frame, detection.box)], [detection.confidence])
             next_id += 1
             open_tracks.append(track)
-        previous_frames.append(frame)
-    sample_frames = [f for f, _ in samples]
-    for track in open_tracks:
-        last_seen = track.points[-1][0]
-        later = [f for f in sample_frames if f > last_seen]
-        closed.append((track, later[0] if later else None))
+    return tracks_as_keyframes(closed + open_tracks, [f for f, _ in samples], last_frame)
+
+
+def tracks_as_keyframes(builders: list[TrackBuilder], sample_frames: list[int], last_frame: int | None
+                        ) -> list[dict]:
+    """The result shape the backend files (both associations return it): per track, ordered by id, a keyframe per
+    sample it was seen in and, when it was gone at a later sample within the video, an `outside` keyframe at the
+    first such sample (so the box does not linger in the editor; between keyframes the editor interpolates)."""
     tracks = []
-    for track, gone_at in sorted(closed, key=lambda item: item[0].track_id):
+    for track in sorted(builders, key=lambda b: b.track_id):
         frames = [{"frame": f, "x": round(b.x, 6), "y": round(b.y, 6), "width": round(b.width, 6),
                    "height": round(b.height, 6)} for f, b in track.points]
+        last_seen = track.points[-1][0]
+        gone_at = next((f for f in sample_frames if f > last_seen), None)
         if gone_at is not None and (last_frame is None or gone_at <= last_frame):
             box = track.points[-1][1]
             frames.append({"frame": gone_at, "x": round(box.x, 6), "y": round(box.y, 6),
