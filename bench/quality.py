@@ -123,7 +123,7 @@ def average_precision(coco_truth: dict, detections: dict[str, list[list[Detectio
     result: dict[str, dict] = {}
     for category in sorted(set(AS_CATEGORY[model].values())):
         per_clip = {}
-        for index, scene in enumerate([None, *clips.SCENES]):
+        for scene in [None, *clips.SCENES]:
             images = [i["id"] for i in coco_truth["images"]
                       if scene is None or i["id"] // 1000 == clips.SCENES.index(scene)]
             with contextlib.redirect_stdout(io.StringIO()):

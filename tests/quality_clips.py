@@ -76,7 +76,7 @@ class Scene:
     def window(self, frame: int) -> Rect:
         assert self.pan is not None
         t = frame / (self.frames - 1)
-        return tuple(a + (b - a) * t for a, b in zip(*self.pan))  # type: ignore[return-value]
+        return tuple(a + (b - a) * t for a, b in zip(*self.pan, strict=True))  # type: ignore[return-value]
 
 
 SCENES = (
@@ -125,8 +125,8 @@ def _covered(rect: Rect, covers: list[Rect]) -> float:
     xs = sorted({v for c in inside for v in (c[0], c[2])})
     ys = sorted({v for c in inside for v in (c[1], c[3])})
     total = 0.0
-    for x1, x2 in zip(xs, xs[1:]):
-        for y1, y2 in zip(ys, ys[1:]):
+    for x1, x2 in zip(xs, xs[1:], strict=False):  # neighbours: one pair fewer
+        for y1, y2 in zip(ys, ys[1:], strict=False):
             if any(c[0] <= x1 and x2 <= c[2] and c[1] <= y1 and y2 <= c[3] for c in inside):
                 total += (x2 - x1) * (y2 - y1)
     return total
@@ -138,7 +138,7 @@ def ground_truth(scene: Scene) -> SceneTruth:
         if scene.pan is not None:
             wx1, wy1, wx2, wy2 = scene.window(frame)
             scale = scene.width / (wx2 - wx1)
-            placed = [(name, tuple(((v - o) * scale) for v, o in zip(box, (wx1, wy1, wx1, wy1))))
+            placed = [(name, tuple(((v - o) * scale) for v, o in zip(box, (wx1, wy1, wx1, wy1), strict=True)))
                       for name, (_, box) in SOURCE_BOXES.items()]
             # In the photo the people stand in front of the bus, whose box is amodal (its ends show either side
             # of them), and among themselves their boxes barely touch: only the window's edges hide anything.
