@@ -31,6 +31,7 @@ from fovea_ctl.smoke import TEST_VIDEO_SCRIPT
 from fovea_ctl.videos import add_videos
 from tests.conftest import ProjectFactory, RecordingReporter, engine_available
 from tests.speech_clip import TOLERANCE_S, Spoken, make_speech_clip, plain_word
+from tests.text_clip import SIGN, SIGN_X, SIGN_Y, squash, text_clip_script
 
 # A 4 s, 10 fps clip: zidane.jpg scaled to 120x90 moves over bus.jpg by (8, 3) px a frame from (20, 100), and is
 # gone from frame 30 on: where the box truly is, frame by frame, is known exactly.
@@ -41,13 +42,6 @@ ffmpeg -loglevel error -y -framerate 10 -loop 1 -i "$assets/bus.jpg" -framerate 
   -frames:v 40 -c:v libx264 -preset veryfast /tmp/e2e-moving_box.mp4
 """
 BOX_W, BOX_H, GONE_AT = 120, 90, 30
-# A 4 s, 10 fps clip: a sign "HARBOUR" at (60, 80) until 2.3 s, and "cero emisiones" drifting right all along.
-TEXT_SCRIPT = """set -eu
-font=/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf
-ffmpeg -loglevel error -y -f lavfi -i color=c=0x203040:s=640x360:r=10 -t 4 -vf \
-  "drawtext=fontfile=$font:text='HARBOUR':fontsize=48:fontcolor=white:x=60:y=80:enable='lt(t,2.3)',drawtext=fontfile=$font:text='cero emisiones':fontsize=40:fontcolor=yellow:x=60+10*t:y=230" \
-  -c:v libx264 -preset veryfast -pix_fmt yuv420p /tmp/e2e-text.mp4
-"""
 
 
 def truth(frame: int) -> dict[str, float]:
@@ -102,7 +96,7 @@ def ai_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AiStack]:
         clips = tmp_path_factory.mktemp("ai-clips")
         bus_script = (project.settings.root / TEST_VIDEO_SCRIPT).read_text().replace("/out/", "/tmp/e2e-")
         for script, name in ((bus_script, "e2e-bus_pan.mp4"), (MOVING_BOX_SCRIPT, "e2e-moving_box.mp4"),
-                             (TEXT_SCRIPT, "e2e-text.mp4")):
+                             (text_clip_script("/tmp/e2e-text.mp4"), "e2e-text.mp4")):
             code, output = engine.exec(model_service, ["sh", "-c", script])
             assert code == 0, output
             (clips / name).write_bytes(engine.read_file(model_service, f"/tmp/{name}"))
@@ -282,13 +276,13 @@ def test_text_in_frame_becomes_text_tracks_found_by_search_exported_and_summaris
     assert (job["status"], job["kind"], job["queue"]) == ("completed", "read-text", "object-detection"), job
     assert (job["progress"], job["detail"]) == (1.0, {"framesDone": 8, "framesTotal": 8, "stage": "done"}), job
     tracks = [a for a in client.get(f"/api/annotations/{video['id']}").json() if a["type"] == "text"]
-    by_text = {a["label"].replace(" ", "").upper(): a for a in tracks}
+    by_text = {squash(a["label"]): a for a in tracks}
     assert {"HARBOUR", "CEROEMISIONES"} <= set(by_text) and len(tracks) == len(by_text), [a["label"] for a in tracks]
-    sign = by_text["HARBOUR"]
+    sign = by_text[SIGN]
     assert (sign["personaId"], sign["source"], sign["jobId"]) == (watcher, "automatic", job["id"])
     assert [k["frame"] for k in sign["frames"] if not k.get("outside")] == [0, 5, 10, 15, 20]
     assert [k["frame"] for k in sign["frames"] if k.get("outside")] == [25]
-    assert 40 <= sign["frames"][0]["x"] <= 80 and 60 <= sign["frames"][0]["y"] <= 95, sign["frames"][0]  # pixels
+    assert abs(sign["frames"][0]["x"] - SIGN_X) <= 12 and abs(sign["frames"][0]["y"] - SIGN_Y) <= 12, sign["frames"][0]
 
     # One search over what was said and shown: the sign, with its video and when it was on screen (0-2 s at 10 fps).
     hits = client.get("/api/search/text", params={"text": "harbour"}).json()
@@ -313,7 +307,7 @@ def test_text_in_frame_becomes_text_tracks_found_by_search_exported_and_summaris
     assert job["status"] == "completed", job
     summary = next(s for s in client.get(f"/api/videos/{video['id']}/summaries").json() if s["jobId"] == job["id"])
     on_screen = summary["summary"]["screen_text"]
-    assert on_screen and on_screen[0]["text"].replace(" ", "").upper() == "HARBOUR", on_screen
+    assert on_screen and squash(on_screen[0]["text"]) == SIGN, on_screen
     assert on_screen[0]["start"] == 0.0 and "Shown:" in summary["text"]
     assert summary["summary"]["built_from"]["screen_texts"] == len(rerun)
 

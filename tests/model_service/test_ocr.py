@@ -1,6 +1,6 @@
-"""Text in frame through the queue: a clip the test renders with the image's own ffmpeg (drawtext, DejaVu) comes back
-as text tracks carrying the rendered strings, where they were drawn, with an `outside` keyframe where a text went
-away; the same text over consecutive samples is one track, not one per frame."""
+"""Text in frame through the queue: a clip drawn by the image's own ffmpeg (tests/text_clip.py) comes back as text
+tracks carrying the drawn strings, where they were drawn, with an `outside` keyframe where a text went away; the same
+text over consecutive samples is one track, not one per frame."""
 
 from __future__ import annotations
 
@@ -13,18 +13,10 @@ import pytest
 from rq.job import JobStatus
 
 from tests.model_service.test_queue import enqueue, wait_for
+from tests.text_clip import HEIGHT, LINE, SIGN, SIGN_X, SIGN_Y, WIDTH, squash, text_clip_script
 
 pytestmark = pytest.mark.engine
 CLIP = "text_in_frame.mp4"
-FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"  # fonts-dejavu-core, in the image
-# 4 s at 10 fps, 640x360: a sign that stays still and leaves at 2.3 s, and a line that drifts right 10 px/s all along.
-SIGN, LINE = "EXIT 42 NORTH", "cero emisiones"
-DRAW = (f"drawtext=fontfile={FONT}:text='{SIGN}':fontsize=44:fontcolor=white:x=60:y=80:enable='lt(t,2.3)',"
-        f"drawtext=fontfile={FONT}:text='{LINE}':fontsize=40:fontcolor=yellow:x=60+10*t:y=230")
-
-
-def squash(text: str) -> str:
-    return "".join(text.split()).upper()
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +25,7 @@ def text_clip(video_root: Path, run_in_image) -> Iterator[str]:
     scratch = Path(tempfile.mkdtemp(prefix="fovea-ocrclip-"))
     scratch.chmod(0o777)
     try:
-        made = run_in_image("ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=c=0x203040:s=640x360:r=10",
-                            "-t", "4", "-vf", DRAW, "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
-                            f"/out/{CLIP}", mounts={scratch: "/out"})
+        made = run_in_image("sh", "-c", text_clip_script(f"/out/{CLIP}"), mounts={scratch: "/out"})
         assert made.returncode == 0, made.stderr
         shutil.copyfile(scratch / CLIP, video_root / CLIP)
         (video_root / CLIP).chmod(0o644)
@@ -59,13 +49,13 @@ def test_rendered_text_is_read_into_one_track_per_text_with_its_box_and_exit(wor
     sign, line = by_text[squash(SIGN)], by_text[squash(LINE)]
     assert sign["type"] == line["type"] == "text" and sign["confidence"] >= 0.6
     # The sign: read at every sample while drawn (frames 0-20), then one `outside` keyframe at the first sample
-    # without it (frame 25), in the place it was drawn (x 60 px of 640, y 80 of 360, 44 px tall).
+    # without it (frame 25), where it was drawn (its top-left corner within 12 px; a 48 px font, ~36 px of glyphs).
     seen = [p for p in sign["frames"] if not p.get("outside")]
     assert [p["frame"] for p in seen] == [0, 5, 10, 15, 20]
     assert sign["frames"][-1]["frame"] == 25 and sign["frames"][-1]["outside"] is True
     first = seen[0]
-    assert 0.06 <= first["x"] <= 0.12 and 0.18 <= first["y"] <= 0.26, first
-    assert 0.35 <= first["width"] <= 0.75 and 0.08 <= first["height"] <= 0.2, first
+    assert abs(first["x"] * WIDTH - SIGN_X) <= 12 and abs(first["y"] * HEIGHT - SIGN_Y) <= 12, first
+    assert 0.2 <= first["width"] <= 0.6 and 0.06 <= first["height"] <= 0.2, first
     # The drifting line: one track over all 8 samples, moving right, never outside (it is there to the end).
     assert [p["frame"] for p in line["frames"]] == [0, 5, 10, 15, 20, 25, 30, 35]
     assert line["frames"][-1]["x"] > line["frames"][0]["x"] and not any(p.get("outside") for p in line["frames"])
