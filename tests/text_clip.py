@@ -14,12 +14,13 @@ FPS, SECONDS, WIDTH, HEIGHT = 10, 4, 640, 360
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 
 
-def text_clip_script(output: str) -> str:
-    """The `sh -c` script that writes the clip to `output` inside the image."""
+def text_clip_script(output: str, seconds: int = SECONDS) -> str:
+    """The `sh -c` script that writes the clip to `output` inside the image (longer than 4 s for benchmarks: the
+    line then drifts on, the sign is still gone from SIGN_GONE_S)."""
     draw = (f"drawtext=fontfile={FONT}:text='{SIGN}':fontsize={SIGN_SIZE}:fontcolor=white:x={SIGN_X}:y={SIGN_Y}"
             f":enable='lt(t,{SIGN_GONE_S})',"
             f"drawtext=fontfile={FONT}:text='{LINE}':fontsize=40:fontcolor=yellow:x=60+10*t:y=230")
-    return (f'set -eu\nffmpeg -loglevel error -y -f lavfi -i color=c=0x203040:s={WIDTH}x{HEIGHT}:r={FPS} -t {SECONDS}'
+    return (f'set -eu\nffmpeg -loglevel error -y -f lavfi -i color=c=0x203040:s={WIDTH}x{HEIGHT}:r={FPS} -t {seconds}'
             f' -vf "{draw}" -c:v libx264 -preset veryfast -pix_fmt yuv420p {output}\n')
 
 
