@@ -3,11 +3,11 @@
  * (type "text", labelled with the string read), each a row that seeks to where the text first shows and selects it.
  * A rerun replaces the earlier run's automatic text tracks (the server does that), so the list is never doubled.
  */
-import { useEffect, useState } from "react";
+import { useState } from "react";
 import { jobs } from "../api";
 import { formatTime, startTimeOfFrame } from "../editor/time";
 import type { Track } from "../editor/types";
-import { isFinished, JobProgress, useJob } from "../jobs/useJob";
+import { isFinished, JobProgress, useJob, useWhenCompleted } from "../jobs/useJob";
 import { errorText } from "../ui/format";
 import { useDocVersion, type Workspace } from "./workspace";
 
@@ -23,16 +23,9 @@ export function ReadTextPanel({ ws, personaId }: { ws: Workspace; personaId: str
   const [perSecond, setPerSecond] = useState(1);
   const [confidence, setConfidence] = useState(0.6);
   const [jobId, setJobId] = useState<string | null>(null);
-  const [merged, setMerged] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const job = useJob(jobId);
-
-  useEffect(() => {
-    if (job.data?.status === "completed" && merged !== job.data.id) {
-      setMerged(job.data.id);
-      ws.refreshFromServer().catch((e) => setError(errorText(e)));
-    }
-  }, [job.data, merged, ws]);
+  useWhenCompleted(job.data, () => ws.refreshFromServer().catch((e) => setError(errorText(e))));
 
   async function run() {
     setError(null);
