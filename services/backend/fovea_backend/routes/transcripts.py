@@ -51,8 +51,8 @@ _SEEN = ("coalesce((SELECT {fn}((k->>'frame')::bigint) FROM jsonb_array_elements
 SHOWN_HITS = (
     "SELECT json_build_object('videoId', a.video_id, 'filename', v.filename,"
     f" 'start', {_SEEN.format(fn='min')}, 'end', {_SEEN.format(fn='max')}, 'text', a.label,"
-    " 'rank', ts_rank_cd(to_tsvector('simple', a.label), q, 32), 'source', 'screen', 'annotationId', a.id),"
-    f" ts_rank_cd(to_tsvector('simple', a.label), q, 32), a.video_id, {_SEEN.format(fn='min')}"
+    " 'rank', ts_rank_cd(to_tsvector('simple', a.label), q, 32), 'source', 'screen', 'annotationId', a.id) AS j,"
+    f" ts_rank_cd(to_tsvector('simple', a.label), q, 32) AS r, a.video_id AS vid, {_SEEN.format(fn='min')} AS at"
     " FROM websearch_to_tsquery('simple', %(text)s) q, annotations a JOIN videos v ON v.id = a.video_id"
     " WHERE a.type = 'text' AND to_tsvector('simple', a.label) @@ q"
 )
