@@ -363,7 +363,8 @@ def persist_result(conn: psycopg.Connection, job: dict[str, Any], result: BaseMo
     if isinstance(result, ReadTextResult):
         _drop_earlier_text(conn, job)
     if isinstance(result, (TypedDetectResult, ReadTextResult)):
-        # One annotation per track, typed by the persona's entity type, labelled with the detector's class.
+        # One annotation per track, typed by the persona's entity type and labelled with the detector's class, or
+        # (read-text) typed "text" and labelled with the string read.
         for typed in result.tracks:
             keyframes = [{"frame": p.frame, **_pixels(p, width, height), **({"outside": True} if p.outside else {})}
                          for p in sorted(typed.frames, key=lambda p: p.frame)]
