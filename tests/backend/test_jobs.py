@@ -322,10 +322,10 @@ def test_text_in_frame_files_text_tracks_a_rerun_replaces_all_but_accepted_ones_
     second = client.post(f"/api/videos/{video_a}/read-text", json={}).json()["jobId"]
     run_worker(backend_deps.redis_url, "read-text")
     wait_for(client, second, "completed")
-    now = sorted((a["label"], a["jobId"], a["source"]) for a in client.get(f"/api/annotations/{video_a}").json()
+    now = sorted((a["label"], a["source"], a["jobId"]) for a in client.get(f"/api/annotations/{video_a}").json()
                  if a["type"] == "text")
-    assert now == [("EXIT 42", second, "automatic"), ("cero emisiones", first, "ai-assisted"),
-                   ("cero emisiones", second, "automatic")]
+    assert now == [("EXIT 42", "automatic", second), ("cero emisiones", "ai-assisted", first),
+                   ("cero emisiones", "automatic", second)]
 
     # One search over what was said and shown: the sign, with its video and when it was on screen.
     video = client.get(f"/api/videos/{video_a}").json()
