@@ -78,7 +78,7 @@ def load_registry(root: Path) -> Any:  # -> the service's ModelsConfig
 def list_models(root: Path, task: str | None = None) -> list[dict[str, Any]]:
     """The registry's models (one task's when given), each marked where it is the task's default."""
     config = load_registry(root)
-    defaults = {config.general_detection.model, config.box_tracking.model, config.transcript.model}
+    defaults = set(config.task_defaults().values())
     rows = []
     for entry in config.catalog:
         if task and entry.task != task:

@@ -141,9 +141,10 @@ def compose_binary() -> str:
     return found
 
 
-def make_clip(project: Project, clip: Path) -> Path:
-    """The model-service tests' clip (3 s, 10 fps, people moving), made by the model-service image's ffmpeg
-    in a throwaway container without a network; the stack need not run the service. Written to `clip`."""
+def make_clip(project: Project, clip: Path, script: str | None = None) -> Path:
+    """The model-service tests' clip (3 s, 10 fps, people moving), or what `script` (an `sh -c` script writing
+    /tmp/clip.mp4) makes, by the model-service image's ffmpeg in a throwaway container without a network; the stack
+    need not run the service. Written to `clip`."""
     import shutil
 
     from fovea_ctl.images import build_image
@@ -154,7 +155,7 @@ def make_clip(project: Project, clip: Path) -> Path:
         if resolved.recipe is None:
             pytest.fail(f"the model-service image {resolved.ref} is missing")
         build_image(project.settings, resolved.recipe, resolved.ref)
-    script = (ROOT / TEST_VIDEO_SCRIPT).read_text().replace("/out/bus_pan.mp4", "/tmp/clip.mp4")
+    script = script or (ROOT / TEST_VIDEO_SCRIPT).read_text().replace("/out/bus_pan.mp4", "/tmp/clip.mp4")
     name = f"{project.settings.project}-clip-{uuid.uuid4().hex[:6]}"
     docker = shutil.which("docker") or "/usr/bin/docker"
     try:

@@ -8,6 +8,9 @@ model-service is the slow part):
   re-tracking from a corrected keyframe replaces only what follows it;
 - a transcript has the spoken words (espeak-ng speech muxed in by ffmpeg) with times within 0.5 s, and reaches
   the export, the transcript search and the persona's summary as quotes; a clip with no audio track says so;
+- text in frame (a clip drawn by the image's ffmpeg) is read into "text" tracks carrying the strings, found by the
+  search over what was said and shown with its video and time, replaced by a rerun, exported, and quoted in the
+  summary of a persona it matters to;
 - cancel stops a running job;
 - a detection job survives its worker being killed mid-job (last: it kills the model-service)."""
 
@@ -28,6 +31,7 @@ from fovea_ctl.smoke import TEST_VIDEO_SCRIPT
 from fovea_ctl.videos import add_videos
 from tests.conftest import ProjectFactory, RecordingReporter, engine_available
 from tests.speech_clip import TOLERANCE_S, Spoken, make_speech_clip, plain_word
+from tests.text_clip import SIGN, SIGN_X, SIGN_Y, squash, text_clip_script
 
 # A 4 s, 10 fps clip: zidane.jpg scaled to 120x90 moves over bus.jpg by (8, 3) px a frame from (20, 100), and is
 # gone from frame 30 on: where the box truly is, frame by frame, is known exactly.
@@ -60,6 +64,7 @@ class AiStack:
     box_video: dict[str, Any]
     speech_video: dict[str, Any]
     spoken: list[Spoken]
+    text_video: dict[str, Any]
 
     def wait(self, job_id: str, budget: float = 300, until: tuple[str, ...] = ("completed", "failed", "cancelled")
              ) -> dict[str, Any]:
@@ -91,12 +96,14 @@ def ai_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AiStack]:
         model_service = project.observe().containers["model-service"].id
         clips = tmp_path_factory.mktemp("ai-clips")
         bus_script = (project.settings.root / TEST_VIDEO_SCRIPT).read_text().replace("/out/", "/tmp/e2e-")
-        for script, name in ((bus_script, "e2e-bus_pan.mp4"), (MOVING_BOX_SCRIPT, "e2e-moving_box.mp4")):
+        for script, name in ((bus_script, "e2e-bus_pan.mp4"), (MOVING_BOX_SCRIPT, "e2e-moving_box.mp4"),
+                             (text_clip_script("/tmp/e2e-text.mp4"), "e2e-text.mp4")):
             code, output = engine.exec(model_service, ["sh", "-c", script])
             assert code == 0, output
             (clips / name).write_bytes(engine.read_file(model_service, f"/tmp/{name}"))
         spoken = make_speech_clip(clips / "e2e-speech.mp4", tmp_path_factory.mktemp("speech"))
-        add_videos(project, [clips / "e2e-bus_pan.mp4", clips / "e2e-moving_box.mp4", clips / "e2e-speech.mp4"])
+        add_videos(project, [clips / "e2e-bus_pan.mp4", clips / "e2e-moving_box.mp4", clips / "e2e-speech.mp4",
+                             clips / "e2e-text.mp4"])
         port = project.stack.host_port(project.stack.units["backend"].ports[0])
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             login = client.post("/api/auth/login", json={"username": "admin",
@@ -104,7 +111,7 @@ def ai_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AiStack]:
             assert login.status_code == 200
             videos = {v["filename"]: v for v in client.get("/api/videos").json()}
             yield AiStack(project, client, videos["e2e-bus_pan.mp4"], videos["e2e-moving_box.mp4"],
-                          videos["e2e-speech.mp4"], spoken)
+                          videos["e2e-speech.mp4"], spoken, videos["e2e-text.mp4"])
     finally:
         factory.cleanup()
 
@@ -259,6 +266,51 @@ def test_a_transcript_has_the_spoken_words_with_times_and_reaches_export_search_
     assert summary["summary"]["built_from"]["transcript_segments"] == len(transcript["segments"])
     found = client.get(f"/api/videos/{video['id']}/summaries/similar", params={"text": "bridge"}).json()
     assert summary["id"] in [s["id"] for s in found]
+
+
+def test_text_in_frame_becomes_text_tracks_found_by_search_exported_and_summarised(ai_stack: AiStack) -> None:
+    client, video = ai_stack.client, ai_stack.text_video
+    watcher = ai_stack.persona("Port watcher", "traffic in and out of the harbour", [
+        {"id": "vehicle", "name": "Vehicle", "description": "road vehicles", "detectorClasses": ["bus", "car"]}])
+    job = ai_stack.wait(client.post(f"/api/videos/{video['id']}/read-text",
+                                    json={"personaId": watcher, "framesPerSecond": 2}).json()["jobId"])
+    assert (job["status"], job["kind"], job["queue"]) == ("completed", "read-text", "object-detection"), job
+    assert (job["progress"], job["detail"]) == (1.0, {"framesDone": 8, "framesTotal": 8, "stage": "done"}), job
+    tracks = [a for a in client.get(f"/api/annotations/{video['id']}").json() if a["type"] == "text"]
+    by_text = {squash(a["label"]): a for a in tracks}
+    assert {"HARBOUR", "CEROEMISIONES"} <= set(by_text) and len(tracks) == len(by_text), [a["label"] for a in tracks]
+    sign = by_text[SIGN]
+    assert (sign["personaId"], sign["source"], sign["jobId"]) == (watcher, "automatic", job["id"])
+    assert [k["frame"] for k in sign["frames"] if not k.get("outside")] == [0, 5, 10, 15, 20]
+    assert [k["frame"] for k in sign["frames"] if k.get("outside")] == [25]
+    assert abs(sign["frames"][0]["x"] - SIGN_X) <= 12 and abs(sign["frames"][0]["y"] - SIGN_Y) <= 12, sign["frames"][0]
+
+    # One search over what was said and shown: the sign, with its video and when it was on screen (0-2 s at 10 fps).
+    hits = client.get("/api/search/text", params={"text": "harbour"}).json()
+    shown = [h for h in hits if h["source"] == "screen" and h["videoId"] == video["id"]]
+    assert shown and (shown[0]["start"], shown[0]["end"], shown[0]["annotationId"]) == (0.0, 2.0, sign["id"]), hits
+    assert shown[0]["filename"] == "e2e-text.mp4" and shown[0]["text"] == sign["label"]
+
+    # A rerun replaces the automatic text tracks instead of adding a second copy of each.
+    again = ai_stack.wait(client.post(f"/api/videos/{video['id']}/read-text",
+                                      json={"personaId": watcher, "framesPerSecond": 2}).json()["jobId"])
+    assert again["status"] == "completed", again
+    rerun = [a for a in client.get(f"/api/annotations/{video['id']}").json() if a["type"] == "text"]
+    assert len(rerun) == len(tracks) and {a["jobId"] for a in rerun} == {again["id"]}
+
+    # The export carries the text tracks as annotations with their strings.
+    lines = [json.loads(line) for line in client.get("/api/export", params={"videoId": video["id"]}).text.splitlines()]
+    exported = {line["data"]["label"] for line in lines if line["type"] == "annotation" and line["data"]["type"] == "text"}
+    assert exported == {a["label"] for a in rerun}
+
+    # The persona's summary names the on-screen text that matters to it, with the time it was shown.
+    job = ai_stack.wait(client.post(f"/api/videos/{video['id']}/summaries", json={"personaId": watcher}).json()["jobId"])
+    assert job["status"] == "completed", job
+    summary = next(s for s in client.get(f"/api/videos/{video['id']}/summaries").json() if s["jobId"] == job["id"])
+    on_screen = summary["summary"]["screen_text"]
+    assert on_screen and squash(on_screen[0]["text"]) == SIGN, on_screen
+    assert on_screen[0]["start"] == 0.0 and "Shown:" in summary["text"]
+    assert summary["summary"]["built_from"]["screen_texts"] == len(rerun)
 
 
 def test_cancel_stops_a_running_job(ai_stack: AiStack) -> None:

@@ -16,7 +16,7 @@ app.add_typer(models_app, name="models")
 
 @models_app.command("list")
 def list_(
-    task: Annotated[Optional[str], typer.Option("--task", help="detection | box-tracking | embedding | transcript")] = None,
+    task: Annotated[Optional[str], typer.Option("--task", help="detection | box-tracking | embedding | transcript | ocr")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
 ) -> None:
     """The models each task can use: runtime, weights source (hash-pinned package), classes, licence, device."""
@@ -32,7 +32,8 @@ def list_(
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
         typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
-    typer.echo("* the task's default (configs/models.yaml: general_detection.model, box_tracking.model, transcript.model)")
+    typer.echo("* the task's default (configs/models.yaml: general_detection.model, box_tracking.model, transcript.model,"
+               " ocr.model)")
 
 
 @models_app.command("import")

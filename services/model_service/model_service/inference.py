@@ -165,6 +165,7 @@ class SummarizeParams(FrameParams):
     types: list[TypeSpec] | None = None
     manual_tracks: list[ManualTrack] = Field(default_factory=list)
     transcript: list[TranscriptQuote] = Field(default_factory=list, description="the video's transcript segments")
+    screen_text: list[TranscriptQuote] = Field(default_factory=list, description="the video's text tracks (OCR)")
     model: str | None = Field(None, description="the detection model for a persona's summary")
 
 
@@ -203,10 +204,12 @@ def _summarize_for_persona(registry: ModelRegistry, video: Path, params: Summari
     info = probe(video)
     names = {t.id: t.name or t.id for t in params.types}
     quotes = relevant_quotes(registry.embed, params.persona, names, params.transcript)
+    shown = relevant_quotes(registry.embed, params.persona, names, params.screen_text)
     summary, text, key_frames = persona_summary(detected, info, params.persona, names, params.manual_tracks,
                                                 registry.config.summarizer.max_key_frames, quotes,
-                                                len(params.transcript))
-    written = llm_text(registry.config.summarizer, summary, ("persona", "video", "types", "not_seen", "quotes"))
+                                                len(params.transcript), shown, len(params.screen_text))
+    written = llm_text(registry.config.summarizer, summary,
+                       ("persona", "video", "types", "not_seen", "quotes", "screen_text"))
     if written:
         summary["built_from"]["text"] = f"llm {registry.config.summarizer.llm_model or 'default'}"
         summary["evidence_text"] = text

@@ -143,10 +143,7 @@ class ModelRegistry:
 
     def catalog_entry(self, name: str | None, task: str) -> Any:  # -> ModelEntry
         """A model of the registry by name (None: the task's default), or ModelUnavailable naming the choices."""
-        default = {"detection": self.config.general_detection.model,
-                   "box-tracking": self.config.box_tracking.model,
-                   "transcript": self.config.transcript.model}.get(task)
-        wanted = name or default
+        wanted = name or self.config.task_defaults().get(task)
         entry = self.config.model(wanted, task) if wanted else None
         if entry is None:
             choices = ", ".join(m.name for m in self.config.catalog if m.task == task) or "none"
@@ -155,7 +152,7 @@ class ModelRegistry:
 
     def catalog_summary(self) -> list[dict[str, Any]]:
         """The registry as the backend shows it (GET /api/models): what this worker can run, defaults marked."""
-        defaults = {self.config.general_detection.model, self.config.box_tracking.model, self.config.transcript.model}
+        defaults = set(self.config.task_defaults().values())
         return [{"name": m.name, "task": m.task, "runtime": m.runtime, "description": m.description,
                  "licence": m.licence, "device": m.device, "classes": list(m.classes.values()),
                  "default": m.name in defaults} for m in self.config.catalog]
@@ -189,6 +186,17 @@ class ModelRegistry:
                 path = self.weights_path(entry.weights)
                 self.catalog_models[entry.name] = self._timed(entry.name, lambda: self._whisper(path))
             return self.catalog_models[entry.name], entry
+
+    def text_reader(self, name: str | None = None) -> Any:  # -> ocr.TextReader
+        """The catalog's OCR model (RapidOCR's PP-OCRv4 on ONNX Runtime), loaded once on first use and kept."""
+        from model_service.ocr import TextReader
+
+        entry = self.catalog_entry(name, "ocr")
+        with self._catalog_lock:
+            if entry.name not in self.catalog_models:
+                folder = self.weights_path(entry.weights)
+                self.catalog_models[entry.name] = self._timed(entry.name, lambda: TextReader(entry, folder))
+            return self.catalog_models[entry.name]
 
     def _whisper(self, path: Path) -> Any:
         from faster_whisper import WhisperModel

@@ -176,7 +176,8 @@ class ManualTrack(BaseModel):
 
 
 class TranscriptQuote(BaseModel):
-    """A transcript segment of this video, as the backend sends it (start/end seconds, what was said)."""
+    """A transcript segment (what was said) or a text track (what was shown) of this video, as the backend sends it:
+    start/end seconds and the text."""
 
     model_config = ConfigDict(extra="ignore")
     start: float = Field(ge=0)
@@ -190,8 +191,8 @@ QUOTE_MIN_SCORE = 0.15  # cosine of MiniLM vectors: below this a segment has not
 
 def relevant_quotes(embed: Callable[[list[str]], list[list[float]]], persona: PersonaRef, type_names: dict[str, str],
                     segments: list[TranscriptQuote]) -> list[dict[str, Any]]:
-    """The transcript segments closest to what the persona wants (its name, role, information need and types), by
-    embedding cosine, best first: the summary quotes them with their times."""
+    """The transcript segments (or on-screen texts) closest to what the persona wants (its name, role, information
+    need and types), by embedding cosine, best first: the summary quotes them with their times."""
     spoken = [s for s in segments if s.text.strip()]
     if not spoken:
         return []
@@ -211,11 +212,13 @@ def _seconds(frame: int, fps: float) -> float:
 
 def persona_summary(detected: dict[str, Any], info: VideoInfo, persona: PersonaRef, type_names: dict[str, str],
                     manual_tracks: list[ManualTrack], max_key_frames: int,
-                    quotes: list[dict[str, Any]] | None = None, transcript_segments: int = 0
+                    quotes: list[dict[str, Any]] | None = None, transcript_segments: int = 0,
+                    shown: list[dict[str, Any]] | None = None, screen_texts: int = 0
                     ) -> tuple[dict[str, Any], str, list[dict[str, Any]]]:
     """Which of the persona's types appear, when and how many (automatic tracks and the annotators' own), the
     key frames, the types never seen, detections no type maps to, what was said that matters to the persona
-    (`quotes`, from relevant_quotes), and what the summary was built from."""
+    (`quotes`, from relevant_quotes), the on-screen text that does (`shown`, ranked the same way from the video's
+    text tracks), and what the summary was built from."""
     fps = info.fps
     step_s = detected["sample_every"] / fps if fps else 1.0
     per_frame: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -252,7 +255,7 @@ def persona_summary(detected: dict[str, Any], info: VideoInfo, persona: PersonaR
         "detector": detected["model"], "frames_sampled": detected["frames_sampled"],
         "sample_every": detected["sample_every"], "automatic_tracks": len(detected["tracks"]),
         "annotator_tracks": len(manual_tracks), "classes_searched": detected["classes_searched"],
-        "transcript_segments": transcript_segments, "text": "template",
+        "transcript_segments": transcript_segments, "screen_texts": screen_texts, "text": "template",
     }
     summary = {
         "persona": persona.model_dump(),
@@ -262,6 +265,7 @@ def persona_summary(detected: dict[str, Any], info: VideoInfo, persona: PersonaR
         "not_seen": [name for type_id, name in type_names.items() if type_id not in present],
         "unmapped": detected["unmapped"],
         "quotes": quotes or [],
+        "screen_text": shown or [],
         "key_frames": key,
         "built_from": built_from,
     }
@@ -292,7 +296,10 @@ def _persona_text(summary: dict[str, Any]) -> str:
             f"{u['class']} x {u['detections']}" for u in summary["unmapped"][:8]) + ".")
     if summary["quotes"]:
         lines.append("Said: " + "; ".join(f"\"{q['text']}\" ({q['start']:.1f} s)" for q in summary["quotes"]) + ".")
+    if summary["screen_text"]:
+        lines.append("Shown: " + "; ".join(f"\"{q['text']}\" ({q['start']:.1f} s)" for q in summary["screen_text"]) + ".")
     transcript = f", {built['transcript_segments']} transcript segment(s)" if built["transcript_segments"] else ""
+    transcript += f", {built['screen_texts']} on-screen text(s)" if built["screen_texts"] else ""
     lines.append(f"Built from {built['detector']} detections on {built['frames_sampled']} sampled frames and "
                  f"{built['annotator_tracks']} annotator track(s){transcript}.")
     return " ".join(lines)

@@ -116,3 +116,12 @@ def transcribe(video_id: str, video_path: str, params: dict[str, Any] | None = N
     _progress(0.0)
     return speech.transcribe(_models(), _video(video_id, video_path),
                              speech.TranscribeParams.model_validate(params or {}), _progress)
+
+
+def read_text(video_id: str, video_path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Text in frame: OCR on sampled frames, joined into text tracks (model_service.ocr)."""
+    from model_service import ocr
+
+    _progress(0.0)
+    return ocr.read_text(_models(), _video(video_id, video_path), ocr.ReadTextParams.model_validate(params or {}),
+                         _progress)

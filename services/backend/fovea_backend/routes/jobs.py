@@ -17,9 +17,10 @@ from fovea_backend.db import json_list, json_or_404
 from fovea_backend.errors import ApiError, invalid, not_found
 from fovea_backend.jobs import EnqueueError, enqueue, request_cancel
 from fovea_backend.jsoncheck import check_json
+from fovea_backend.routes.transcripts import VIDEO_FPS
 from fovea_backend.routes.videos import VideoId
 from fovea_backend.schemas import (VIDEO_ID_PATTERN, AugmentIn, DetectIn, DetectTypesIn, JobAccepted, JobKind, JobOut,
-                                   JobStatus, ModelOut, SummarizeIn, TrackBoxIn, TranscribeIn)
+                                   JobStatus, ModelOut, ReadTextIn, SummarizeIn, TrackBoxIn, TranscribeIn)
 from fovea_backend.state import BackendState, StateDep
 
 log = logging.getLogger("fovea_backend.jobs")
@@ -109,10 +110,25 @@ def _transcript_segments(state: BackendState, video_id: str) -> list[dict[str, A
     return list(row[0]) if row else []
 
 
+def _screen_text(state: BackendState, video_id: str, persona_id: UUID) -> list[dict[str, Any]]:
+    """The video's text tracks (this persona's and those under no persona) as (start, end, text) in seconds, from the
+    first to the last keyframe it was seen at, for the summary's on-screen evidence; [] when none was read."""
+    with state.pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT a.label, (SELECT min((k->>'frame')::bigint) FROM jsonb_array_elements(a.frames) k"
+            " WHERE NOT coalesce((k->>'outside')::boolean, false)),"
+            " (SELECT max((k->>'frame')::bigint) FROM jsonb_array_elements(a.frames) k"
+            f" WHERE NOT coalesce((k->>'outside')::boolean, false)), coalesce({VIDEO_FPS}, 0)"
+            " FROM annotations a JOIN videos v ON v.id = a.video_id WHERE a.video_id = %s AND a.type = 'text'"
+            " AND (a.persona_id = %s OR a.persona_id IS NULL) ORDER BY 2 LIMIT 2000", (video_id, persona_id)).fetchall()
+    return [{"start": round(first / fps, 3) if fps else 0.0, "end": round(last / fps, 3) if fps else 0.0, "text": text}
+            for text, first, last, fps in rows if first is not None]
+
+
 @router.post("/api/videos/{video_id}/summaries", status_code=202, response_model=JobAccepted, responses=ACCEPTED)
 def summarize(video_id: VideoId, state: StateDep, body: SummarizeIn | None = None) -> JobAccepted:
     """A summary; with a persona that has entity types, built from the evidence for those types, its annotators'
-    own tracks and what the transcript says that matters to it (a persona without any types gets the generic
+    own tracks and what the transcript says and the screen shows that matters to it (a persona without any types gets the generic
     summary of what was detected)."""
     body = body or SummarizeIn()
     params = check_json(body.params, ("body", "params"))
@@ -123,7 +139,8 @@ def summarize(video_id: VideoId, state: StateDep, body: SummarizeIn | None = Non
         # A persona with no entity types has nothing to steer detection by: it gets the generic summary.
         if persona["types"]:
             params = {**params, **persona, "manual_tracks": _annotator_tracks(state, video_id, body.persona_id),
-                      "transcript": _transcript_segments(state, video_id)}
+                      "transcript": _transcript_segments(state, video_id),
+                      "screen_text": _screen_text(state, video_id, body.persona_id)}
     return _submit(state, "summarize", {"video_id": video_id, "video_path": path, "params": params}, video_id, body.persona_id)
 
 
@@ -170,6 +187,20 @@ def transcribe(video_id: VideoId, state: StateDep, body: TranscribeIn | None = N
     return _submit(state, "transcribe", {"video_id": video_id, "video_path": path, "params": params}, video_id)
 
 
+@router.post("/api/videos/{video_id}/read-text", status_code=202, response_model=JobAccepted, responses=ACCEPTED)
+def read_text(video_id: VideoId, state: StateDep, body: ReadTextIn | None = None) -> JobAccepted:
+    """Text in frame: OCR on sampled frames. When the job completes, each text read becomes a track of type "text"
+    whose label is the string (keyframes where it was read, `outside` where it went away), under the persona when one
+    is given; they replace the video's earlier automatic text tracks for that persona."""
+    body = body or ReadTextIn()
+    path = _video_path(state, video_id)
+    _persona_exists(state, body.persona_id)
+    params = {"model": body.model, "frames_per_second": body.frames_per_second, "min_confidence": body.min_confidence,
+              "persona_id": str(body.persona_id) if body.persona_id else None}
+    return _submit(state, "read-text", {"video_id": video_id, "video_path": path, "params": params}, video_id,
+                   body.persona_id)
+
+
 @router.post("/api/jobs/{job_id}/cancel", response_model=JobOut, responses={404: {"description": "no such job"}})
 def cancel_job(job_id: UUID, state: StateDep) -> Response:
     """Cancel a queued or running job (a finished one is left as it is). A running job stops at its next frame;
@@ -212,7 +243,7 @@ MODELS_CATALOG_KEY = "fovea:models:catalog"  # written by the model-service work
 
 @router.get("/api/models", response_model=list[ModelOut])
 def list_models(state: StateDep, task: Annotated[
-        str | None, Query(description="detection | box-tracking | embedding | transcript")] = None) -> list[ModelOut]:
+        str | None, Query(description="detection | box-tracking | embedding | transcript | ocr")] = None) -> list[ModelOut]:
     """The models the running model-service offers (configs/models.yaml's registry, as its worker published it):
     the Detect panel's choice. Empty until a worker has started."""
     try:

@@ -1,4 +1,5 @@
-"""Transcripts (written by the job sync from transcribe results) and search over what was said."""
+"""Transcripts (written by the job sync from transcribe results) and search over what was said and shown (on-screen
+text: the text tracks read-text jobs write)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from fovea_backend import render
 from fovea_backend.db import JsonText, fetch_json, json_list
 from fovea_backend.errors import invalid, not_found
 from fovea_backend.routes.videos import VideoId
-from fovea_backend.schemas import TranscriptHitOut, TranscriptOut
-from fovea_backend.state import StateDep
+from fovea_backend.schemas import TextHitOut, TranscriptHitOut, TranscriptOut
+from fovea_backend.state import BackendState, StateDep
 
 router = APIRouter(tags=["transcripts"])
 
@@ -30,6 +31,42 @@ def get_transcript(video_id: VideoId, state: StateDep) -> Response:
     return JsonText(content=text) if text is not None else Response(status_code=204)
 
 
+# Hits are rows of (j: the hit as JSON, r: its rank, vid, at: its start) from one of these; _hits orders and limits.
+# What was said: transcript segments matching the words, stemmed English.
+SAID_HITS = (
+    "SELECT json_build_object('videoId', t.video_id, 'filename', v.filename, 'start', (seg->>'start')::float,"
+    " 'end', (seg->>'end')::float, 'text', seg->>'text', 'rank', ts_rank_cd(to_tsvector('english', seg->>'text'), q, 32),"
+    " 'source', 'speech', 'annotationId', NULL) AS j, ts_rank_cd(to_tsvector('english', seg->>'text'), q, 32) AS r,"
+    " t.video_id AS vid, (seg->>'start')::float AS at"
+    " FROM websearch_to_tsquery('english', %(text)s) q, video_transcripts t JOIN videos v ON v.id = t.video_id,"
+    " jsonb_array_elements(t.segments) seg"
+    " WHERE to_tsvector('english', t.text) @@ q AND to_tsvector('english', seg->>'text') @@ q"
+)
+# A video's frame rate as the frame numbers of its annotations count it: the exact rational when known.
+VIDEO_FPS = "coalesce(v.fps_num::float / nullif(v.fps_den, 0), v.fps)"
+# A text track's first or last visible keyframe, in seconds (0 when the frame rate is unknown).
+_SEEN = ("coalesce((SELECT {fn}((k->>'frame')::bigint) FROM jsonb_array_elements(a.frames) k"
+         " WHERE NOT coalesce((k->>'outside')::boolean, false)) / nullif(" + VIDEO_FPS + ", 0), 0)")
+# What was shown: text tracks whose string holds the words as read ('simple': signs and plates are names, not prose).
+SHOWN_HITS = (
+    "SELECT json_build_object('videoId', a.video_id, 'filename', v.filename,"
+    f" 'start', {_SEEN.format(fn='min')}, 'end', {_SEEN.format(fn='max')}, 'text', a.label,"
+    " 'rank', ts_rank_cd(to_tsvector('simple', a.label), q, 32), 'source', 'screen', 'annotationId', a.id) AS j,"
+    f" ts_rank_cd(to_tsvector('simple', a.label), q, 32) AS r, a.video_id AS vid, {_SEEN.format(fn='min')} AS at"
+    " FROM websearch_to_tsquery('simple', %(text)s) q, annotations a JOIN videos v ON v.id = a.video_id"
+    " WHERE a.type = 'text' AND to_tsvector('simple', a.label) @@ q"
+)
+
+
+def _hits(state: BackendState, text: str, limit: int, *sources: str) -> Response:
+    """The hits of the given sources in one list: best rank first, then by video and time."""
+    if not text.strip():
+        raise invalid(("query", "text"), "text must not be blank")
+    sql = f"SELECT j FROM ({' UNION ALL '.join(sources)}) hits ORDER BY r DESC, vid, at LIMIT %(limit)s"
+    with state.pool.connection() as conn:
+        return json_list(conn, sql, {"text": text, "limit": limit})
+
+
 @router.get("/api/transcripts/search", response_model=list[TranscriptHitOut])
 def search_transcripts(
     text: Annotated[str, Query(min_length=1, max_length=2000, description="words to find (stemmed English)")],
@@ -38,17 +75,16 @@ def search_transcripts(
 ) -> Response:
     """Where in which video the words were said: matching segments of every transcript, best first (PostgreSQL's
     ts_rank_cd, normalised to 0..1), each with its video and start/end seconds."""
-    if not text.strip():
-        raise invalid(("query", "text"), "text must not be blank")
-    sql = (
-        "SELECT json_build_object('videoId', t.video_id, 'filename', v.filename, 'start', (seg->>'start')::float,"
-        " 'end', (seg->>'end')::float, 'text', seg->>'text',"
-        " 'rank', ts_rank_cd(to_tsvector('english', seg->>'text'), q, 32)) AS j"
-        " FROM websearch_to_tsquery('english', %(text)s) q, video_transcripts t JOIN videos v ON v.id = t.video_id,"
-        " jsonb_array_elements(t.segments) seg"
-        " WHERE to_tsvector('english', t.text) @@ q AND to_tsvector('english', seg->>'text') @@ q"
-        " ORDER BY ts_rank_cd(to_tsvector('english', seg->>'text'), q, 32) DESC, t.video_id, (seg->>'start')::float"
-        " LIMIT %(limit)s"
-    )
-    with state.pool.connection() as conn:
-        return json_list(conn, sql, {"text": text, "limit": limit})
+    return _hits(state, text, limit, SAID_HITS)
+
+
+@router.get("/api/search/text", response_model=list[TextHitOut])
+def search_text(
+    text: Annotated[str, Query(min_length=1, max_length=2000, description="words to find")],
+    state: StateDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> Response:
+    """Where in which video the words were said (transcript segments, stemmed English) or shown (text tracks, words as
+    read: signs and plates are names, not prose), best first by PostgreSQL's ts_rank_cd; each hit with its video, its
+    start/end seconds and whether it was `speech` or `screen`."""
+    return _hits(state, text, limit, SAID_HITS, SHOWN_HITS)

@@ -6,7 +6,7 @@ import { abilities } from "../auth/roles";
 import { useMe } from "../auth/session";
 import { keyframeAt, visibleBoxAt } from "../editor/keyframes";
 import type { Track } from "../editor/types";
-import { isFinished, JobProgress, useJob } from "../jobs/useJob";
+import { isFinished, JobProgress, useJob, useWhenCompleted } from "../jobs/useJob";
 import { colorFor, errorText, formatDateTime } from "../ui/format";
 import { typeName, type TypeIndex } from "./types";
 import { useDocVersion, usePlayer, useUi, type Workspace } from "./workspace";
@@ -158,16 +158,10 @@ export function DetectPanel({ ws, personaId, ontology }: { ws: Workspace; person
   const [jobId, setJobId] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const job = useJob(jobId);
-  const [merged, setMerged] = useState<string | null>(null);
   const offered = useQuery({ queryKey: ["models", "detection"], queryFn: () => models.list("detection") });
   const entityTypes = ontology?.entityTypes ?? [];
 
-  useEffect(() => {
-    if (job.data?.status === "completed" && merged !== job.data.id) {
-      setMerged(job.data.id);
-      ws.refreshFromServer().catch((e) => setError(errorText(e)));
-    }
-  }, [job.data, merged, ws]);
+  useWhenCompleted(job.data, () => ws.refreshFromServer().catch((e) => setError(errorText(e))));
 
   async function run() {
     setError(null);
@@ -259,14 +253,8 @@ function TrackThisBoxIfAllowed(props: { ws: Workspace; track: Track; frame: numb
 function TrackThisBox({ ws, track, frame }: { ws: Workspace; track: Track; frame: number }) {
   const [jobId, setJobId] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [merged, setMerged] = useState<string | null>(null);
   const job = useJob(jobId);
-  useEffect(() => {
-    if (job.data?.status === "completed" && merged !== job.data.id) {
-      setMerged(job.data.id);
-      ws.refreshFromServer().catch((e) => setError(errorText(e)));
-    }
-  }, [job.data, merged, ws]);
+  useWhenCompleted(job.data, () => ws.refreshFromServer().catch((e) => setError(errorText(e))));
   const key = keyframeAt(track.frames, frame);
   async function run() {
     setError(null);

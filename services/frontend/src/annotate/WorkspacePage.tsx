@@ -12,6 +12,7 @@ import { Controls, EditTools } from "./Controls";
 import { EventsPanel, TrackModelSection, type ModelContext } from "./ModelPanels";
 import { DetectPanel, SummaryPanel, TrackPanel } from "./SidePanels";
 import { TranscriptPanel } from "../transcript/TranscriptPanel";
+import { ReadTextPanel } from "./ReadTextPanel";
 import { handleShortcut, SHORTCUTS } from "./shortcuts";
 import { Timeline } from "./Timeline";
 import { indexTypes } from "./types";
@@ -175,7 +176,7 @@ function WorkspaceView({ ws }: { ws: Workspace }) {
           </div>
           {tab === "tracks" && <><TrackPanel ws={ws} types={types} />{selectedTrack && <TrackModelSection key={selectedTrack.id} ws={ws} trackId={selectedTrack.id} context={context} />}</>}
           {tab === "events" && <EventsPanel ws={ws} context={context} />}
-          {tab === "detect" && <><DetectPanel ws={ws} personaId={persona?.id ?? null} ontology={ontology.data} /><TrackPanel ws={ws} types={types} /></>}
+          {tab === "detect" && <><DetectPanel ws={ws} personaId={persona?.id ?? null} ontology={ontology.data} /><ReadTextPanel ws={ws} personaId={persona?.id ?? null} /><TrackPanel ws={ws} types={types} /></>}
           {tab === "summary" && <SummaryPanel ws={ws} personaId={persona?.id ?? null} />}
           {tab === "transcript" && <TranscriptPanel ws={ws} canRun={can.annotate} />}
         </aside>

@@ -5,7 +5,7 @@ import type { ServerConflict, ServerRejection } from "../editor/document";
 import { ApiError, getJson, request, sendJson } from "./client";
 import type {
   Account, AccountWithPassword, ApiToken, Assignment, AssignmentState, ProgressRow, ReviewIssue, Role, Session, TrackVersion,
-  Annotation, ImportPreview, Job, ModelInfo, Ontology, Persona, Summary, SyncResult, Transcript, TranscriptHit, User, Video, World, WorldItem, WorldKind,
+  Annotation, ImportPreview, Job, ModelInfo, Ontology, Persona, Summary, SyncResult, TextHit, Transcript, TranscriptHit, User, Video, World, WorldItem, WorldKind,
 } from "./types";
 
 export { ApiError, setUnauthorizedHandler } from "./client";
@@ -229,6 +229,9 @@ export const jobs = {
   /** Track this box: follow the track's keyframe box at `fromFrame` forward; what follows it is replaced. */
   trackBox: (videoId: string, body: { annotationId: string; fromFrame: number; keyframeEvery?: number }) =>
     sendJson<{ jobId: string }>("POST", `/api/videos/${enc(videoId)}/track-box`, body),
+  /** Text in frame: OCR on sampled frames; each text becomes a "text" track labelled with its string. */
+  readText: (videoId: string, body: { personaId?: string | null; framesPerSecond?: number; minConfidence?: number; model?: string }) =>
+    sendJson<{ jobId: string }>("POST", `/api/videos/${enc(videoId)}/read-text`, body),
   cancel: (id: string) => sendJson<Job>("POST", `/api/jobs/${enc(id)}/cancel`, {}),
 };
 
@@ -257,6 +260,8 @@ export const transcripts = {
   request: (videoId: string) => sendJson<{ jobId: string }>("POST", `/api/videos/${enc(videoId)}/transcribe`, {}),
   /** Where in which video the words were said, best first. */
   search: (text: string) => getJson<TranscriptHit[]>(`/api/transcripts/search?text=${encodeURIComponent(text)}`),
+  /** Where in which video the words were said or shown on screen, best first. */
+  searchSaidOrShown: (text: string) => getJson<TextHit[]>(`/api/search/text?text=${encodeURIComponent(text)}`),
 };
 
 // --- export and import --------------------------------------------------------------------------------

@@ -193,7 +193,7 @@ export type JobStatus = "queued" | "running" | "completed" | "failed" | "cancell
 export interface Job {
   id: string;
   queue: string;
-  kind: "detect" | "track" | "summarize" | "augment" | "detect-types" | "track-box" | "transcribe";
+  kind: "detect" | "track" | "summarize" | "augment" | "detect-types" | "track-box" | "transcribe" | "read-text";
   status: JobStatus;
   progress: number;
   videoId: string | null;
@@ -255,6 +255,12 @@ export interface TranscriptHit {
   end: number;
   text: string;
   rank: number;
+}
+
+/** Where in which video words were said (a transcript segment) or shown (a text track, first to last sighting). */
+export interface TextHit extends TranscriptHit {
+  source: "speech" | "screen";
+  annotationId: string | null;
 }
 
 /** A video's transcript: seconds on the video's own timeline; "no_audio" / "no_speech" are results, with `message`. */

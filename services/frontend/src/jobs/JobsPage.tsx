@@ -29,7 +29,7 @@ export function JobsPage() {
         </select>
         <select value={kind} onChange={(e) => setKind(e.target.value)} data-testid="jobs-kind">
           <option value="">any kind</option>
-          {["detect", "track", "summarize", "augment", "detect-types", "track-box", "transcribe"].map((s) => <option key={s}>{s}</option>)}
+          {["detect", "track", "summarize", "augment", "detect-types", "track-box", "transcribe", "read-text"].map((s) => <option key={s}>{s}</option>)}
         </select>
       </div>
       {list.error && <div className="error-box">{errorText(list.error)}</div>}

@@ -1,4 +1,5 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useState } from "react";
 import { jobs, type Job } from "../api";
 
 export function isFinished(job: Job | undefined): boolean {
@@ -13,6 +14,17 @@ export function useJob(jobId: string | null) {
     enabled: !!jobId,
     refetchInterval: (q) => (isFinished(q.state.data) ? false : 1000),
   });
+}
+
+/** Run `then` once when the job completes: e.g. merge the tracks it wrote into the open workspace. */
+export function useWhenCompleted(job: Job | undefined, then: () => void) {
+  const [done, setDone] = useState<string | null>(null);
+  useEffect(() => {
+    if (job?.status === "completed" && done !== job.id) {
+      setDone(job.id);
+      then();
+    }
+  }, [job, done, then]);
 }
 
 /** A job's bar, its frames done / total and stage while it runs, and Cancel (the worker stops at its next frame). */
