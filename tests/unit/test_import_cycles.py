@@ -4,27 +4,16 @@ away while the baseline still lists it fails until --update removes it."""
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+from tests.ci_scripts import load_ci_script
 from tests.conftest import ROOT
 
 
-def load_checker() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("check_imports", ROOT / ".ci" / "check_imports.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-CHECKER = load_checker()
+CHECKER = load_ci_script("check_imports")
 
 
 @pytest.fixture

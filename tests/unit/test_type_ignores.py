@@ -3,26 +3,15 @@ line; this checkout keeps it, and a bare or unexplained ignore is named with its
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+from tests.ci_scripts import load_ci_script
 from tests.conftest import ROOT
 
 
-def load_checker() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("check_types", ROOT / ".ci" / "check_types.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-CHECKER = load_checker()
+CHECKER = load_ci_script("check_types")
 
 
 def test_every_type_ignore_in_this_checkout_names_its_code_and_reason() -> None:
