@@ -57,6 +57,9 @@ from tests.conftest import ROOT, ProjectFactory, RecordingReporter, make_clip, s
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Playwright
 
+    from fovea_ctl.model import Stack
+    from fovea_ctl.settings import Settings
+
 CHROMIUM = os.environ.get("FOVEA_CHROMIUM", "/usr/bin/chromium")
 # As root in a container-less CI machine; the rest keep Chromium off the (closed) network.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -123,6 +126,17 @@ def _external_stack() -> Iterator[FrontendStack]:
         yield stack
 
 
+def stack_for_browser_tests(settings: Settings) -> Stack:
+    """The real stack without job retries, and with room for this suite's logins: every test signs in (in the browser
+    and through the API) from the one address Docker's bridge gives this machine, and on a quiet machine that passed
+    the backend's 60 a minute per client (429 in CI). The per-client limit itself is tested in
+    tests/backend/test_login_throttle.py; nothing here tests it."""
+    stack = stack_without_job_retries(settings)
+    backend = next(s for s in stack.services if s.name == "backend")
+    backend = backend.model_copy(update={"env": {**backend.env, "BACKEND_LOGIN_LIMIT_PER_CLIENT": "6000 per minute"}})
+    return stack.model_copy(update={"services": [backend if s.name == "backend" else s for s in stack.services]})
+
+
 @pytest.fixture(scope="session")
 def _stack(request: pytest.FixtureRequest, engine_ready: None) -> Iterator[FrontendStack]:
     if EXTERNAL_URL:
@@ -132,7 +146,7 @@ def _stack(request: pytest.FixtureRequest, engine_ready: None) -> Iterator[Front
     factory = ProjectFactory(Path(tempfile.mkdtemp(prefix="fovea-frontend-")))
     try:
         # Without job retries: a job that crashes (the Metrics test makes one) fails at once.
-        project = factory(stack_without_job_retries)
+        project = factory(stack_for_browser_tests)
         _, result = project.up(RecordingReporter(), FULL_SERVICES if wants_full else FRONTEND_SERVICES)
         assert result.ok, [f.describe() for f in result.failures]
         clip = make_clip(project, factory.tmp_root / CLIP_NAME)
