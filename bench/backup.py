@@ -33,11 +33,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fovea_ctl.backup import BackupClass, QuietProgress, create_backup, verify_backup  # noqa: E402
-from fovea_ctl.progress import PlainReporter  # noqa: E402
-from fovea_ctl.project import Project  # noqa: E402
-from fovea_ctl.restore import restore_backup  # noqa: E402
-from fovea_ctl.settings import Settings  # noqa: E402
+from fovea_ctl.data.backup import BackupClass, QuietProgress, create_backup, verify_backup  # noqa: E402
+from fovea_ctl.core.run_progress import PlainReporter  # noqa: E402
+from fovea_ctl.core.context import Project  # noqa: E402
+from fovea_ctl.data.restore import restore_backup  # noqa: E402
+from fovea_ctl.settings.effective import Settings  # noqa: E402
 
 
 def sh(command: str) -> float:

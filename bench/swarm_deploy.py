@@ -33,8 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fovea_ctl.project import Project  # noqa: E402
-from fovea_ctl.settings import Settings  # noqa: E402
+from fovea_ctl.core.context import Project  # noqa: E402
+from fovea_ctl.settings.effective import Settings  # noqa: E402
 from tests.conftest import STACK_PORTS  # noqa: E402
 from tests.swarm_harness import DOCKER, backend_slice, docker, single_node_swarm  # noqa: E402
 
@@ -48,7 +48,7 @@ class Quiet:
 
 
 def make_project(kind: str, secrets_root: Path) -> Project:
-    from fovea_ctl.smoke import free_port_base
+    from fovea_ctl.ops.smoke import free_port_base
 
     name = f"bench-{kind}-{uuid.uuid4().hex[:6]}"
     settings = Settings(root=ROOT, project=name, port_base=free_port_base(STACK_PORTS, low=26000),
@@ -70,7 +70,7 @@ def remove_volumes(project: Project) -> None:
 
 
 def run_fovea(project: Project) -> dict[str, object]:
-    from fovea_ctl.swarm import SwarmDeployer, swarm_down
+    from fovea_ctl.reconcile.swarm import SwarmDeployer, swarm_down
 
     started = time.perf_counter()
     result = SwarmDeployer(project, Quiet()).deploy()
@@ -119,7 +119,7 @@ def failed_tasks(project: Project) -> dict[str, int]:
 def run_stack(project: Project, timeout_s: float) -> dict[str, object]:
     import yaml
 
-    from fovea_ctl.swarm.stackfile import render_swarm_stack
+    from fovea_ctl.render.swarm import render_swarm_stack
 
     images = project.resolver().resolve_stack(project.stack)
     document = render_swarm_stack(project.stack, project.settings, images, project.secrets)

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from fovea_ctl.engine import Engine
+from fovea_ctl.docker.engine import Engine
 from fovea_ctl.errors import FoveaError, ImageBuildFailed
-from fovea_ctl.labels import LABEL_CONTENT_HASH, LABEL_RECIPE
+from fovea_ctl.docker.labels import LABEL_CONTENT_HASH, LABEL_RECIPE
 from fovea_ctl.model import BuildRecipe, Service, Stack
-from fovea_ctl.settings import Settings
+from fovea_ctl.settings.effective import Settings
 
 ALWAYS_EXCLUDED = ("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache", ".ruff_cache", "*.egg-info")
 
@@ -127,7 +127,7 @@ class ContentHashMemo:
             entries = self._load()
             entries[key] = {"files": signature, "hash": digest}
             try:
-                from fovea_ctl.private_files import private_dir, write_private
+                from fovea_ctl.settings.private_files import private_dir, write_private
 
                 private_dir(self.path.parent, self.path.parent.parent)
                 write_private(self.path, json.dumps(entries).encode())
@@ -252,7 +252,7 @@ def build_image(
                 f"{prepared.returncode}):\n  " + "\n  ".join((prepared.stdout + prepared.stderr).strip().splitlines()[-15:])
             )
     log_path = build_log_path(settings, recipe)
-    from fovea_ctl.private_files import open_private, private_dir
+    from fovea_ctl.settings.private_files import open_private, private_dir
 
     private_dir(log_path.parent, settings.root)
     command = [

@@ -1,7 +1,7 @@
 """Protocol-level readiness probes, run from the host over the 127.0.0.1-published port.
 
 A TCP connect alone is a false positive here (docker-proxy accepts before anything listens inside),
-so each probe speaks the service's protocol (fovea_ctl.wire): PostgreSQL logs in and runs SELECT 1,
+so each probe speaks the service's protocol (fovea_ctl.docker.socket_client): PostgreSQL logs in and runs SELECT 1,
 Redis answers PING, HTTP answers 2xx, an RQ worker is registered in Redis. Services with no published
 port are probed through `docker exec`.
 """
@@ -14,14 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fovea_ctl.engine import Engine
+from fovea_ctl.docker.engine import Engine
 from fovea_ctl.model import PostgresProbe, Probe, Service, Stack
-from fovea_ctl.wire import ProbeFailed, probe_spec, run_probe
+from fovea_ctl.docker.socket_client import ProbeFailed, probe_spec, run_probe
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState
 
-    from fovea_ctl.wire import ProbeSpec
+    from fovea_ctl.docker.socket_client import ProbeSpec
 
 __all__ = ["Cancelled", "ContainerStopped", "ProbeContext", "ProbeFailed", "probe_context_for", "probe_once",
            "wait_until_ready"]
@@ -44,7 +44,7 @@ class Cancelled(Exception):
 class ProbeContext:
     engine: Engine
     container_id: str
-    spec: ProbeSpec  # the probe on the wire, host ports resolved (fovea_ctl.wire.probe_spec)
+    spec: ProbeSpec  # the probe on the wire, host ports resolved (fovea_ctl.docker.socket_client.probe_spec)
     password: Callable[[str], str]  # secret name -> value, read only when a probe needs it
     secrets_dir: str | None = None  # where a probe's secret (Redis' password) is read, when it exists
     timeout_s: float = 2.0

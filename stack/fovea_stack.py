@@ -34,8 +34,8 @@ from fovea_ctl.model import (
     Stack,
     Volume,
 )
-from fovea_ctl.redis_cli import REDIS_PASSWORD_SECRET, redis_ping_check
-from fovea_ctl.settings import Settings
+from fovea_ctl.docker.redis_cli import REDIS_PASSWORD_SECRET, redis_ping_check
+from fovea_ctl.settings.effective import Settings
 
 DATABASE = "fovea"
 DATABASE_SUPERUSER = "fovea"  # made by initdb; no password, no network login: fovea's maintenance only
@@ -357,7 +357,7 @@ def model_services(variant: str, enabled: bool, dedicated_workers: bool = False,
 
 
 def workers_requested(settings: Settings) -> bool:
-    from fovea_ctl.scale import parse_scale
+    from fovea_ctl.core.scale import parse_scale
 
     return any(name.startswith("model-worker") for name in parse_scale(settings.scale))
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from fovea_ctl.model import Stack
-from fovea_ctl.project import Project
-from fovea_ctl.settings import Settings
-from fovea_ctl.smoke import free_port_base
+from fovea_ctl.core.context import Project
+from fovea_ctl.settings.effective import Settings
+from fovea_ctl.ops.smoke import free_port_base
 
 ROOT = Path(__file__).resolve().parent.parent
 FOVEA = [sys.executable, "-m", "fovea_ctl"]
@@ -26,7 +26,7 @@ STACK_PORTS = [3000, 3001, 3002, 4317, 4318, 5432, 6379, 8000, 9090]
 
 def engine_available() -> bool:
     try:
-        from fovea_ctl.engine import Engine
+        from fovea_ctl.docker.engine import Engine
 
         Engine()
         return True
@@ -148,7 +148,7 @@ def make_clip(project: Project, clip: Path, script: str | None = None) -> Path:
     import shutil
 
     from fovea_ctl.images import build_image
-    from fovea_ctl.smoke import TEST_VIDEO_SCRIPT
+    from fovea_ctl.ops.smoke import TEST_VIDEO_SCRIPT
 
     resolved = project.resolver().resolve(project.stack.units["model-service"])
     if resolved.missing:
@@ -184,7 +184,7 @@ def detect_and_wait(client: Any, video_id: str, timeout_s: float = 300) -> dict[
 
 def stack_without_job_retries(settings: Settings) -> Stack:
     """The real stack, but a crashing job fails at once instead of after the backend's retry schedule."""
-    from fovea_ctl.project import load_stack
+    from fovea_ctl.core.context import load_stack
 
     real = load_stack(settings)
     backend = next(s for s in real.services if s.name == "backend")

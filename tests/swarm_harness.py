@@ -13,10 +13,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from fovea_ctl.labels import LABEL_SWARM_STACK, STACK_NAMESPACE
+from fovea_ctl.docker.labels import LABEL_SWARM_STACK, STACK_NAMESPACE
 from fovea_ctl.model import Stack
-from fovea_ctl.project import load_stack
-from fovea_ctl.settings import Settings
+from fovea_ctl.core.context import load_stack
+from fovea_ctl.settings.effective import Settings
 
 DOCKER = "/usr/bin/docker"  # Debian's client, the engine's own version
 BACKEND_SLICE = ("postgres", "redis", "prometheus", "otel-collector", "backend")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from fovea_ctl.project import Project
+from fovea_ctl.core.context import Project
 from tests.conftest import ProjectFactory, host_clip, run_fovea
 
 
@@ -105,7 +105,7 @@ def test_backend_starts_after_its_dependencies_and_migrations(make_project: Proj
 
 @contextmanager
 def _admin(project: Project) -> Iterator[httpx.Client]:
-    from fovea_ctl.videos import backend_session
+    from fovea_ctl.ops.videos import backend_session
 
     client = backend_session(project)  # already logged in (and so opened)
     try:

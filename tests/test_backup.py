@@ -22,8 +22,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fovea_ctl.backup import MANIFEST, VERIFIED, sha256_file
-from fovea_ctl.project import Project
+from fovea_ctl.data.backup import MANIFEST, VERIFIED, sha256_file
+from fovea_ctl.core.context import Project
 from tests.conftest import FOVEA, ROOT, ProjectFactory, RecordingReporter, engine_available, run_fovea
 
 VIDEOS = {"street.mp4": 1_500_000, "harbour.mp4": 700_000, "night.webm": 300_000}
@@ -436,7 +436,7 @@ def test_round_trip_backup_destroy_restore_gives_identical_export_and_videos(liv
 
 def test_the_restore_fifo_names_a_failing_source_and_never_waits_on_a_reader_that_quit(live: Live,
                                                                                       tmp_path: Path) -> None:
-    from fovea_ctl.backup import chunks_to_fifo, helper_with_fifo, image_for
+    from fovea_ctl.data.backup import chunks_to_fifo, helper_with_fifo, image_for
     from fovea_ctl.errors import FoveaError
 
     def breaks_half_way() -> Iterator[bytes]:
@@ -460,9 +460,9 @@ def test_the_restore_fifo_names_a_failing_source_and_never_waits_on_a_reader_tha
 def test_restore_streams_over_exec_when_the_engine_cannot_share_a_folder(live: Live,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """The path a remote engine takes: the real engine, only told that it is not on this machine."""
-    from fovea_ctl.backup import QuietProgress
-    from fovea_ctl.engine import Engine
-    from fovea_ctl.restore import restore_backup
+    from fovea_ctl.data.backup import QuietProgress
+    from fovea_ctl.docker.engine import Engine
+    from fovea_ctl.data.restore import restore_backup
 
     summary = live.backup("critical")
     export_before, videos_before = live.export(), live.video_digests()

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from fovea_ctl.model import ROOT_ENTRYPOINT_CAPABILITIES, BuildRecipe, ImageSpec, Port, RedisProbe, Service, Stack
-from fovea_ctl.settings import Settings
+from fovea_ctl.settings.effective import Settings
 from tests.conftest import FOVEA, ROOT, ProjectFactory, run_fovea, write_stack_root
 
 REDIS = ImageSpec(recipe=BuildRecipe(name="fovea/redis", context="stack/images/redis"))
@@ -257,7 +257,7 @@ def _link_exists(name: str) -> bool:
 
 def test_engine_stopped_in_the_middle_of_up_is_exit_3_and_the_next_up_converges(
         private_engine: PrivateEngine, make_project: ProjectFactory, tmp_path: Path) -> None:
-    from fovea_ctl.project import Project
+    from fovea_ctl.core.context import Project
 
     root = write_stack_root(tmp_path, SLOW_READY_STACK)
     # The image, and the base it was built on (same ids: the content-hash tag then matches there too).

@@ -26,9 +26,9 @@ from typing import Any
 import httpx
 import pytest
 
-from fovea_ctl.project import Project
-from fovea_ctl.smoke import TEST_VIDEO_SCRIPT
-from fovea_ctl.videos import add_videos
+from fovea_ctl.core.context import Project
+from fovea_ctl.ops.smoke import TEST_VIDEO_SCRIPT
+from fovea_ctl.ops.videos import add_videos
 from tests.conftest import ProjectFactory, RecordingReporter, engine_available
 from tests.speech_clip import TOLERANCE_S, Spoken, make_speech_clip, plain_word
 from tests.text_clip import SIGN, SIGN_X, SIGN_Y, squash, text_clip_script

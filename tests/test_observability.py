@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from fovea_ctl.project import Project
-from fovea_ctl.smoke import Http
-from fovea_ctl.videos import add_videos, backend_session
+from fovea_ctl.core.context import Project
+from fovea_ctl.ops.smoke import Http
+from fovea_ctl.ops.videos import add_videos, backend_session
 from tests.conftest import ProjectFactory, RecordingReporter, detect_and_wait, make_clip, run_fovea, \
     stack_without_job_retries
 from tests.unit.test_observability_wiring import DASHBOARDS
@@ -43,7 +43,7 @@ class Prometheus:
     """The project's Prometheus over its published port, with the credential it asks for (basic auth)."""
 
     def __init__(self, project: Project) -> None:
-        from fovea_ctl.wire import authorization
+        from fovea_ctl.docker.socket_client import authorization
 
         unit = project.stack.units["prometheus"]
         self.url = f"http://127.0.0.1:{project.stack.host_port(unit.ports[0])}"
@@ -233,7 +233,7 @@ def test_prometheus_and_the_collector_refuse_every_request_without_credentials_a
     page does not have them), and Prometheus has no lifecycle API at all."""
     import urllib.request
 
-    from fovea_ctl.wire import authorization
+    from fovea_ctl.docker.socket_client import authorization
 
     project = make_project()
     _, result = project.up(RecordingReporter(), ["otel-collector"])  # with Prometheus, which it needs ready

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 from fovea_ctl.model import Stack
-from fovea_ctl.project import Project, load_stack
-from fovea_ctl.settings import Settings
-from fovea_ctl.smoke import run_smoke
+from fovea_ctl.core.context import Project, load_stack
+from fovea_ctl.settings.effective import Settings
+from fovea_ctl.ops.smoke import run_smoke
 from tests.conftest import ProjectFactory, RecordingReporter, run_fovea
 
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fovea_ctl.status import collect_status, remembered_roster
+from fovea_ctl.ops.status import collect_status, remembered_roster
 from tests.conftest import ROOT, ProjectFactory, run_fovea, write_stack_root
 
 # A real RQ worker (the backend image has RQ) registered in a Redis that requires a password from a secret.
@@ -37,7 +37,7 @@ def build_stack(settings):
 '''
 
 HEAVY = ("typer", "click", "rich", "pydantic", "pydantic_settings", "docker", "requests", "fovea_ctl.model",
-         "fovea_ctl.project")
+         "fovea_ctl.core.context")
 
 # Runs `fovea status --json` through the console-script entry point; `-X importtime` lists on stderr every
 # module the process imported (it exits with os._exit, so nothing can be asked of it afterwards).
@@ -72,7 +72,7 @@ def test_status_probes_live_without_heavy_imports_and_authenticates_to_redis(mak
                           text=True, cwd=ROOT, timeout=120)
     assert fast.returncode == 0, fast.stdout + fast.stderr
     imported = imported_modules(fast.stderr)
-    assert "fovea_ctl.status" in imported and "socket" in imported  # the listing is complete
+    assert "fovea_ctl.ops.status" in imported and "socket" in imported  # the listing is complete
     assert not [m for m in HEAVY if m in imported]
     listed = rows(fast.stdout)
     assert [listed[n]["detail"] for n in ("redis", "worker", "setup")] == ["probe passed", "probe passed", "completed"]

@@ -20,11 +20,11 @@ import httpx
 import pytest
 
 from fovea_ctl.model import Condition
-from fovea_ctl.project import Project
-from fovea_ctl.smoke import TEST_VIDEO_SCRIPT, free_port_base
-from fovea_ctl.swarm import SwarmDeployer, swarm_down, swarm_status
-from fovea_ctl.swarm.engine import SwarmEngine
-from fovea_ctl.videos import add_videos, backend_session
+from fovea_ctl.core.context import Project
+from fovea_ctl.ops.smoke import TEST_VIDEO_SCRIPT, free_port_base
+from fovea_ctl.reconcile.swarm import SwarmDeployer, swarm_down, swarm_status
+from fovea_ctl.docker.swarm import SwarmEngine
+from fovea_ctl.ops.videos import add_videos, backend_session
 from tests.conftest import STACK_PORTS, ProjectFactory, RecordingReporter, run_fovea
 from tests.swarm_harness import SwarmRefused, backend_slice
 from tests.swarm_harness import single_node_swarm as single_node_swarm_of_this_test

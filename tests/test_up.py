@@ -24,7 +24,7 @@ from fovea_ctl.model import (
     Service,
     Stack,
 )
-from fovea_ctl.settings import Settings
+from fovea_ctl.settings.effective import Settings
 from tests.conftest import ProjectFactory, RecordingReporter, compose_binary, host_clip, run_fovea, write_stack_root
 
 REDIS = ImageSpec(recipe=BuildRecipe(name="fovea/redis", context="stack/images/redis"))
@@ -56,7 +56,7 @@ def test_up_respects_the_dag_then_converges(make_project: ProjectFactory, tmp_pa
     assert reporter.first("cache", "starting") >= reporter.first("queue", "ready")
     assert reporter.first("api", "starting") >= reporter.first("cache", "ready")
 
-    from fovea_ctl.status import collect_status
+    from fovea_ctl.ops.status import collect_status
 
     assert collect_status(project).all_ready
     ids = {n: c.id for n, c in project.observe().containers.items()}
@@ -321,8 +321,8 @@ def test_down_keeps_critical_volumes_and_data_survives(make_project: ProjectFact
         conn.execute("INSERT INTO keep_me VALUES ('still here')")
 
     # What a backup killed with SIGKILL leaves behind (no `finally` runs): its helper, holding redis' volume.
-    from fovea_ctl.backup.containers import image_for
-    from fovea_ctl.engine import helper_labels
+    from fovea_ctl.data.backup.containers import image_for
+    from fovea_ctl.docker.engine import helper_labels
 
     leftover = f"{project.settings.project}-helper-killed"
     with project.writing():

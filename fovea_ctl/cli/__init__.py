@@ -1,6 +1,6 @@
 """`fovea` command line: thin commands over the library (one module per command group).
 
-`fovea status [--json]` is answered before typer is imported (fovea_ctl.status.fast_main): typer, click,
+`fovea status [--json]` is answered before typer is imported (fovea_ctl.ops.status.fast_main): typer, click,
 rich and pydantic cost several times what the command itself does. Anything that path cannot answer
 exactly (other options, --help, a stack it has not seen) falls through to the typer app below, the one
 parser of every verb.
@@ -21,7 +21,7 @@ def _terminate(signum: int, frame: object) -> None:
 def main() -> None:
     signal.signal(signal.SIGTERM, _terminate)
     if sys.argv[1:2] == ["status"]:
-        from fovea_ctl.status import fast_main
+        from fovea_ctl.ops.status import fast_main
 
         try:
             code = fast_main(sys.argv[2:])

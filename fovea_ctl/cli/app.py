@@ -10,7 +10,7 @@ from fovea_ctl.cli import help as compose_help  # before typer: it picks typer's
 import typer
 
 if TYPE_CHECKING:
-    from fovea_ctl.project import Project
+    from fovea_ctl.core.context import Project
 
 compose_help.install()
 
@@ -43,8 +43,8 @@ def project(**overrides: object) -> Project:  # Project is imported lazily: pyda
     from pydantic import ValidationError
 
     from fovea_ctl.errors import UsageError
-    from fovea_ctl.project import Project
-    from fovea_ctl.settings import load_settings
+    from fovea_ctl.core.context import Project
+    from fovea_ctl.settings.effective import load_settings
 
     try:
         settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -11,7 +11,7 @@ import typer
 from fovea_ctl.cli.app import app, echo_json, project
 
 if TYPE_CHECKING:
-    from fovea_ctl.progress import PlainReporter
+    from fovea_ctl.core.run_progress import PlainReporter
 
 backup_app = typer.Typer(help="Backups by priority class: take, list, verify (trial restore), prune.",
                          no_args_is_help=True)
@@ -23,7 +23,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="A JSON summary on stdo
 
 
 def _take(backup_class: str, to: Path | None, json_out: bool, verify: bool) -> None:
-    from fovea_ctl.backup import BackupClass, backup_root, create_backup, make_progress, verify_backup
+    from fovea_ctl.data.backup import BackupClass, backup_root, create_backup, make_progress, verify_backup
 
     target = project()
     progress = make_progress(json_out)
@@ -69,7 +69,7 @@ def all_(to: ToOption = None, json_out: JsonOption = False,
 @backup_app.command("list")
 def list_(directory: DirOption = None, json_out: JsonOption = False) -> None:
     """This project's complete backups, oldest first (partial ones never show)."""
-    from fovea_ctl.backup import backup_root, list_backups
+    from fovea_ctl.data.backup import backup_root, list_backups
 
     target = project()
     backups = list_backups(backup_root(target, directory), target.settings.project)
@@ -88,7 +88,7 @@ def list_(directory: DirOption = None, json_out: JsonOption = False) -> None:
 def verify(ref: Annotated[str, typer.Argument(help="Backup id or path")], directory: DirOption = None,
            json_out: JsonOption = False) -> None:
     """Checksums, then a trial restore of every item (throwaway containers, live data untouched)."""
-    from fovea_ctl.backup import backup_root, make_progress, resolve_backup, verify_backup
+    from fovea_ctl.data.backup import backup_root, make_progress, resolve_backup, verify_backup
 
     target = project()
     progress = make_progress(json_out)
@@ -108,7 +108,7 @@ def verify(ref: Annotated[str, typer.Argument(help="Backup id or path")], direct
 def prune(keep: Annotated[int, typer.Option("--keep", help="Backups to keep per class")], directory: DirOption = None,
           json_out: JsonOption = False) -> None:
     """Remove old backups: the newest N per class stay, and so does the newest verified one."""
-    from fovea_ctl.backup import backup_root, prune_backups
+    from fovea_ctl.data.backup import backup_root, prune_backups
 
     target = project()
     removed = prune_backups(backup_root(target, directory), target.settings.project, keep)
@@ -128,10 +128,10 @@ def restore(ref: Annotated[Optional[str], typer.Argument(help="Backup id or path
                                                    "(kept until the restored services are ready)")] = False,
             directory: DirOption = None, json_out: JsonOption = False) -> None:
     """Check every checksum, restore beside the live data, swap on success, restart what was stopped."""
-    from fovea_ctl.backup import backup_root, make_progress, resolve_backup
+    from fovea_ctl.data.backup import backup_root, make_progress, resolve_backup
     from fovea_ctl.cli.app import fail
-    from fovea_ctl.progress import make_reporter
-    from fovea_ctl.restore import restore_backup, rollback_restore
+    from fovea_ctl.core.run_progress import make_reporter
+    from fovea_ctl.data.restore import restore_backup, rollback_restore
 
     if rollback == (ref is not None):
         fail("give a backup id or path, or --rollback (not both)", 2)
@@ -163,7 +163,7 @@ def restore(ref: Annotated[Optional[str], typer.Argument(help="Backup id or path
 
 
 def _quiet_reporter() -> PlainReporter:
-    from fovea_ctl.progress import PlainReporter
+    from fovea_ctl.core.run_progress import PlainReporter
 
     return PlainReporter()
 
@@ -179,7 +179,7 @@ def schedule(
     print_only: Annotated[bool, typer.Option("--print", help="Print the units and the cron line; install nothing")] = False,
 ) -> None:
     """Back up daily with a systemd timer (or cron where systemd is absent): `backup CLASS --verify`, then `prune`."""
-    from fovea_ctl.backup import backup_root
+    from fovea_ctl.data.backup import backup_root
     from fovea_ctl.cli.app import fail
     from fovea_ctl.ops import schedule as schedules
 

@@ -78,7 +78,7 @@ def prune(
     json_out: Annotated[bool, typer.Option("--json", help="Removed and kept tags and bytes freed, as JSON")] = False,
 ) -> None:
     """Remove fovea images no container of any project uses and this checkout does not run, but the newest N."""
-    from fovea_ctl.backup.progress import human
+    from fovea_ctl.core.transfer_progress import human
     from fovea_ctl.cli.app import echo_json
     from fovea_ctl.ops.prune import prune_images
 

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 if TYPE_CHECKING:
-    from fovea_ctl.apply import ApplyResult
-    from fovea_ctl.plan import Plan
-    from fovea_ctl.project import Project
+    from fovea_ctl.reconcile.apply import ApplyResult
+    from fovea_ctl.reconcile.plan import Plan
+    from fovea_ctl.core.context import Project
 
 from fovea_ctl.cli.app import app, complete_service, echo_json, project
 
@@ -39,7 +39,7 @@ def up(
     scale: Annotated[Optional[list[str]], typer.Option("--scale", help="SERVICE=N instances of a scalable service (repeatable)")] = None,
 ) -> None:
     """Build what is missing, create what is absent, start each service the moment its dependencies are ready."""
-    from fovea_ctl.progress import make_reporter
+    from fovea_ctl.core.run_progress import make_reporter
 
     target = project(gpu=True if gpu else None, scale=",".join(scale) if scale else None)
     reporter = make_reporter(json_lines)
@@ -118,7 +118,7 @@ def down(
 @app.command()
 def migrate() -> None:
     """Run the backend's migrations now (the init job `up` runs when migrations change)."""
-    from fovea_ctl.progress import make_reporter
+    from fovea_ctl.core.run_progress import make_reporter
 
     target = project()
     reporter = make_reporter(False)
@@ -166,7 +166,7 @@ def start(
 ) -> None:
     """Start stopped services through `up`'s plan: each waits for its dependencies, then for its own readiness."""
     from fovea_ctl.ops.lifecycle import start_services
-    from fovea_ctl.progress import make_reporter
+    from fovea_ctl.core.run_progress import make_reporter
 
     target = project()
     reporter = make_reporter(json_lines)
@@ -188,7 +188,7 @@ def restart(
 ) -> None:
     """Stop services (and what needs them), then start them all again and wait until each is ready."""
     from fovea_ctl.ops.lifecycle import restart_services
-    from fovea_ctl.progress import make_reporter
+    from fovea_ctl.core.run_progress import make_reporter
 
     target = project()
     reporter = make_reporter(json_lines)

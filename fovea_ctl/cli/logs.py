@@ -20,7 +20,7 @@ def logs(
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
 ) -> None:
     """Logs of the stack's containers, multiplexed with a coloured `service |` prefix."""
-    from fovea_ctl.logs import print_logs, stream_logs
+    from fovea_ctl.ops.logs import print_logs, stream_logs
 
     target = project()
     lines = stream_logs(target, services or [], follow=follow, tail=tail, since=since, until=until,

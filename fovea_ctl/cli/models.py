@@ -20,7 +20,7 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
 ) -> None:
     """The models each task can use: runtime, weights source (hash-pinned package), classes, licence, device."""
-    from fovea_ctl.models import list_models
+    from fovea_ctl.ops.model_registry import list_models
 
     rows = list_models(project().settings.root, task)
     if as_json:
@@ -44,6 +44,6 @@ def import_(
     force: Annotated[bool, typer.Option("--force", help="Replace a file of that name")] = False,
 ) -> None:
     """Load-check weights, then copy them into the model-cache volume (point configs/models.yaml at them)."""
-    from fovea_ctl.models import import_model
+    from fovea_ctl.ops.model_registry import import_model
 
     echo_json(import_model(project(), source, task, name, force))

@@ -47,7 +47,7 @@ def stats(
 @app.command()
 def df(json_out: Annotated[bool, typer.Option("--json", help="As JSON")] = False) -> None:
     """Disk used by fovea's images (and what `images prune` frees), volumes by priority class, backups."""
-    from fovea_ctl.backup.progress import human
+    from fovea_ctl.core.transfer_progress import human
     from fovea_ctl.ops.df import disk_usage
 
     usage = disk_usage(project())
@@ -93,11 +93,11 @@ def upgrade(
     json_out: Annotated[bool, typer.Option("--json", help="The outcome as JSON on stdout; progress on stderr")] = False,
 ) -> None:
     """After the checkout changed: show the plan, back up first when it migrates or replaces data, apply."""
-    from fovea_ctl.backup import make_progress
+    from fovea_ctl.data.backup import make_progress
     from fovea_ctl.cli.lifecycle import report_up
     from fovea_ctl.errors import ServiceFailed
     from fovea_ctl.ops import upgrade as upgrades
-    from fovea_ctl.progress import make_reporter
+    from fovea_ctl.core.run_progress import make_reporter
 
     target = project()
     if rollback:

@@ -29,13 +29,13 @@ def render(
         fail(f"cannot render {target!r}: choose one of {', '.join(TARGETS)}", 2)
     p = project(gpu=True if gpu else None)
     if target == "k8s-secrets":
-        from fovea_ctl.k8s import secret_commands
+        from fovea_ctl.render.k8s import secret_commands
 
         sys.stdout.write(secret_commands(p.stack, p.settings, p.secrets.path))
         return
     images = p.resolver().resolve_stack(p.stack)
     if target == "k8s":
-        from fovea_ctl.k8s import render_k8s
+        from fovea_ctl.render.k8s import render_k8s
 
         manifests = render_k8s(p.stack, p.settings, images, image_registry)
         if output is None:
@@ -45,10 +45,10 @@ def render(
             sys.stderr.write(f"wrote {path}\n")
         sys.stderr.write(f"then: `fovea render k8s-secrets | sh` and `kubectl apply -k {output}`\n")
         return
-    from fovea_ctl.render import compose_yaml, render_compose
+    from fovea_ctl.render.compose import compose_yaml, render_compose
 
     if target == "swarm":
-        from fovea_ctl.swarm.stackfile import render_swarm_stack
+        from fovea_ctl.render.swarm import render_swarm_stack
 
         text = compose_yaml(render_swarm_stack(p.stack, p.settings, images, p.secrets))
     else:

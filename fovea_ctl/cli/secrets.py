@@ -34,8 +34,8 @@ def rotate(name: Annotated[str, typer.Argument(help="The secret to change")],
            edited: Annotated[bool, typer.Option("--edited", help="Apply the value now in the file (edited by hand) "
                                                 "instead of generating one")] = False) -> None:
     """A new value, applied to the data that keeps a copy (postgres role, admin hash) and to the services."""
-    from fovea_ctl.progress import make_reporter
-    from fovea_ctl.rotate import rotate_secret
+    from fovea_ctl.core.run_progress import make_reporter
+    from fovea_ctl.data.rotate import rotate_secret
 
     reporter = make_reporter(False)
     try:

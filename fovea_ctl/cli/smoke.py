@@ -20,9 +20,9 @@ def smoke(
     from dataclasses import asdict
 
     from fovea_ctl.errors import ServiceFailed
-    from fovea_ctl.progress import PlainReporter
-    from fovea_ctl.project import Project
-    from fovea_ctl.smoke import CheckResult, run_smoke, smoke_settings
+    from fovea_ctl.core.run_progress import PlainReporter
+    from fovea_ctl.core.context import Project
+    from fovea_ctl.ops.smoke import CheckResult, run_smoke, smoke_settings
 
     settings = smoke_settings(project().settings)
     sys.stderr.write(f"fovea smoke: project {settings.project}, port base {settings.port_base}\n")

@@ -10,7 +10,7 @@ import typer
 from fovea_ctl.cli.app import app, echo_json, project
 
 if TYPE_CHECKING:
-    from fovea_ctl.project import Project
+    from fovea_ctl.core.context import Project
 
 swarm_app = typer.Typer(help="Deploy the stack to Docker Swarm in dependency order, read it back, remove it.",
                         no_args_is_help=True)
@@ -29,8 +29,8 @@ GpuOption = Annotated[bool, typer.Option("--gpu", help="The GPU variant of servi
 @swarm_app.command("plan")
 def plan(scale: ScaleOption = None, gpu: GpuOption = False) -> None:
     """The Swarm writes `deploy` would make, one per line with its cause, or `nothing to do`."""
-    from fovea_ctl.progress import make_reporter
-    from fovea_ctl.swarm import SwarmDeployer
+    from fovea_ctl.core.run_progress import make_reporter
+    from fovea_ctl.reconcile.swarm import SwarmDeployer
 
     reporter = make_reporter(False)
     try:
@@ -49,8 +49,8 @@ def deploy(
 ) -> None:
     """Create or update each Swarm service once its dependencies pass fovea's probes; nothing changed, nothing written."""
     from fovea_ctl.errors import ServiceFailed
-    from fovea_ctl.progress import make_reporter
-    from fovea_ctl.swarm import SwarmDeployer
+    from fovea_ctl.core.run_progress import make_reporter
+    from fovea_ctl.reconcile.swarm import SwarmDeployer
 
     reporter = make_reporter(json_lines)
     try:
@@ -71,7 +71,7 @@ def status(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from fovea_ctl.swarm import swarm_status
+    from fovea_ctl.reconcile.swarm import swarm_status
 
     report = swarm_status(project())
     if json_out:
@@ -96,7 +96,7 @@ def down(
     force: Annotated[bool, typer.Option("--force", help="Remove critical volumes even without a fresh verified backup")] = False,
 ) -> None:
     """Remove the stack's services (dependents first), secrets, configs and network; volumes only on request."""
-    from fovea_ctl.swarm import swarm_down
+    from fovea_ctl.reconcile.swarm import swarm_down
 
     result = swarm_down(project(), volumes=volumes, force=force)
     for kind, names in (("service", result.removed_services), ("secret", result.removed_secrets),

@@ -15,7 +15,7 @@ ROLES = "admin, reviewer, annotator or viewer"
 
 
 def _run(*args: str, password: str | None = None) -> None:
-    from fovea_ctl.users import run_users_command
+    from fovea_ctl.ops.users import run_users_command
 
     echo_json(run_users_command(project(), list(args), password))
 

@@ -19,7 +19,7 @@ def add(
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite files of the same name")] = False,
 ) -> None:
     """Check each video (ffprobe), copy them into the video-data volume and sync the backend's catalogue."""
-    from fovea_ctl.videos import add_videos
+    from fovea_ctl.ops.videos import add_videos
 
     echo_json(add_videos(project(), files, replace))
 
@@ -31,6 +31,6 @@ def rm(
                                                    help="Also when it has tracks: they are deleted with it")] = False,
 ) -> None:
     """Remove a video: its file, sidecar and catalogue row (its tracks only with --with-annotations)."""
-    from fovea_ctl.videos import remove_video
+    from fovea_ctl.ops.videos import remove_video
 
     echo_json(remove_video(project(), name, with_annotations))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
-    from fovea_ctl.project import Project
+    from fovea_ctl.core.context import Project
 
 
 class ImagesUsage(BaseModel):
@@ -48,8 +48,8 @@ def folder_bytes(path: Path) -> int:
 
 
 def disk_usage(project: Project) -> DiskUsage:
-    from fovea_ctl.backup import backup_root, list_backups
-    from fovea_ctl.labels import LABEL_PRIORITY, LABEL_VOLUME
+    from fovea_ctl.data.backup import backup_root, list_backups
+    from fovea_ctl.docker.labels import LABEL_PRIORITY, LABEL_VOLUME
     from fovea_ctl.model import Priority
     from fovea_ctl.ops.prune import fovea_images, plan_prune
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from fovea_ctl.errors import FoveaError
 
 if TYPE_CHECKING:
-    from fovea_ctl.project import Project
+    from fovea_ctl.core.context import Project
 
 MIN_API_VERSION = (1, 41)  # Docker 20.10: the oldest engine fovea is tested against (`docker version`)
 MAX_CLOCK_SKEW_S = 5.0  # backups, certificates and log timestamps compare host and engine times
@@ -121,9 +121,9 @@ def _free_bytes(path: Path) -> int | None:
 def check_disk(project: Project) -> Check:
     """Free space where images live against the images still to build, and where backups go against
     what a backup of this project's critical and important volumes copies (uncompressed: an upper bound)."""
-    from fovea_ctl.backup import backup_root
-    from fovea_ctl.backup.progress import human
-    from fovea_ctl.labels import LABEL_PRIORITY, LABEL_RECIPE
+    from fovea_ctl.data.backup import backup_root
+    from fovea_ctl.core.transfer_progress import human
+    from fovea_ctl.docker.labels import LABEL_PRIORITY, LABEL_RECIPE
     from fovea_ctl.model import Priority
 
     problems: list[str] = []
@@ -162,7 +162,7 @@ def check_disk(project: Project) -> Check:
 
 
 def check_ports(project: Project) -> Check:
-    from fovea_ctl.apply import host_port_taken
+    from fovea_ctl.reconcile.apply import host_port_taken
 
     held = {port for c in project.observe().containers.values() if c.running for port in c.ports.values()}
     taken: list[str] = []
@@ -220,7 +220,7 @@ def check_gpu(project: Project) -> Check:
 
 
 def check_clock(project: Project) -> Check:
-    from fovea_ctl.wire import parse_engine_time
+    from fovea_ctl.docker.socket_client import parse_engine_time
 
     before = time.time()
     engine_time = parse_engine_time(str(project.engine.info().get("SystemTime") or ""))

@@ -3,7 +3,7 @@
 The shortcuts need no password typed and put none in argv: `psql` connects as the cluster's superuser
 over the local socket inside the container (as backup's dumps do, no password exists for it);
 `redis-cli` reads the password from the secret file mounted in the container into REDISCLI_AUTH of that
-one shell (`fovea_ctl.redis_cli`, the convention of every Redis exec).
+one shell (`fovea_ctl.docker.redis_cli`, the convention of every Redis exec).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 from fovea_ctl.errors import FoveaError, ServiceNotRunning, UsageError
 
 if TYPE_CHECKING:
-    from fovea_ctl.engine import ContainerView
+    from fovea_ctl.docker.engine import ContainerView
     from fovea_ctl.model import Service
-    from fovea_ctl.project import Project
+    from fovea_ctl.core.context import Project
 
 # Tried in this order by `fovea shell`: the first one the image has.
 SHELLS = ("bash", "sh")
@@ -68,7 +68,7 @@ def service_with_probe(project: Project, kind: str, what: str) -> Service:
 
 def psql_command(service: Service, sql: str | None) -> list[str]:
     """psql as the cluster's superuser into the application's database over the local socket: no password."""
-    from fovea_ctl.backup.containers import postgres_access
+    from fovea_ctl.data.backup.containers import postgres_access
 
     user, database = postgres_access(service)
     return ["psql", "-U", user, "-d", database, *(["-v", "ON_ERROR_STOP=1", "-c", sql] if sql is not None else [])]
@@ -81,7 +81,7 @@ def psql(project: Project, sql: str | None, *, tty: bool) -> int:
 
 def redis_cli_command(service: Service, args: list[str]) -> list[str]:
     """redis-cli ARGS authenticated from the service's mounted password file (never argv, never printed)."""
-    from fovea_ctl.redis_cli import redis_cli
+    from fovea_ctl.docker.redis_cli import redis_cli
 
     return redis_cli(*args, secret=getattr(service.probe, "password_secret", None))
 

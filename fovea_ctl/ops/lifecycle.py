@@ -8,13 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from fovea_ctl.observe import ObservedState
+from fovea_ctl.reconcile.observe import ObservedState
 
 if TYPE_CHECKING:
-    from fovea_ctl.apply import ApplyResult
-    from fovea_ctl.plan import Plan
-    from fovea_ctl.progress import Reporter
-    from fovea_ctl.project import Project
+    from fovea_ctl.reconcile.apply import ApplyResult
+    from fovea_ctl.reconcile.plan import Plan
+    from fovea_ctl.core.run_progress import Reporter
+    from fovea_ctl.core.context import Project
 
 Note = Callable[[str], None]
 

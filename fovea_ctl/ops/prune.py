@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 from fovea_ctl.errors import UsageError
 
 if TYPE_CHECKING:
-    from fovea_ctl.engine import ImageView
-    from fovea_ctl.project import Project
+    from fovea_ctl.docker.engine import ImageView
+    from fovea_ctl.core.context import Project
 
 
 @dataclass
@@ -27,14 +27,14 @@ class PrunePlan:
 
 
 def fovea_images(project: Project) -> list[ImageView]:
-    from fovea_ctl.labels import LABEL_RECIPE
+    from fovea_ctl.docker.labels import LABEL_RECIPE
 
     return project.engine.list_images(LABEL_RECIPE)
 
 
 def plan_prune(project: Project, keep: int, recipes: list[str] | None = None) -> PrunePlan:
     """What `images prune` would remove and keep (and why), changing nothing."""
-    from fovea_ctl.labels import LABEL_RECIPE
+    from fovea_ctl.docker.labels import LABEL_RECIPE
 
     if keep < 0:
         raise UsageError(f"--keep must be 0 or more (got {keep})")

@@ -11,8 +11,8 @@ if TYPE_CHECKING:
     from rich.console import JustifyMethod
     from rich.table import Table
 
-    from fovea_ctl.engine import ContainerView
-    from fovea_ctl.project import Project
+    from fovea_ctl.docker.engine import ContainerView
+    from fovea_ctl.core.context import Project
 
 
 class ServiceStats(BaseModel):
@@ -64,7 +64,7 @@ def stats_table(rows: list[ServiceStats]) -> Table:
     """A Rich table: one row per service; memory reads `used / limit (pct)`."""
     from rich.table import Table
 
-    from fovea_ctl.backup.progress import human as human_bytes
+    from fovea_ctl.core.transfer_progress import human as human_bytes
 
     table = Table(box=None, pad_edge=False, header_style="bold")
     columns: tuple[tuple[str, JustifyMethod], ...] = (

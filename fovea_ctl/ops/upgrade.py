@@ -24,15 +24,15 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from fovea_ctl.errors import FoveaError, UsageError
-from fovea_ctl.observe import ObservedState
+from fovea_ctl.reconcile.observe import ObservedState
 
 if TYPE_CHECKING:
-    from fovea_ctl.apply import ApplyResult
-    from fovea_ctl.backup import TransferProgress
-    from fovea_ctl.plan import Plan
-    from fovea_ctl.progress import Reporter
-    from fovea_ctl.project import Project
-    from fovea_ctl.restore import RestoreResult
+    from fovea_ctl.reconcile.apply import ApplyResult
+    from fovea_ctl.data.backup import TransferProgress
+    from fovea_ctl.reconcile.plan import Plan
+    from fovea_ctl.core.run_progress import Reporter
+    from fovea_ctl.core.context import Project
+    from fovea_ctl.data.restore import RestoreResult
 
 RECORD = "upgrade.json"
 
@@ -66,7 +66,7 @@ def load_record(project: Project) -> UpgradeRecord | None:
 
 
 def _save_record(project: Project, record: UpgradeRecord) -> None:
-    from fovea_ctl.private_files import write_private
+    from fovea_ctl.settings.private_files import write_private
 
     write_private(record_path(project), record.model_dump_json(indent=2).encode(), durable=True)
 
@@ -82,7 +82,7 @@ def checkout_commit(root: Path) -> str | None:
 def backup_reasons(project: Project, plan: Plan) -> list[str]:
     """Why this plan puts data at risk: a migration it runs, a data-holding service it replaces."""
     from fovea_ctl.model import Priority
-    from fovea_ctl.plan import OpKind
+    from fovea_ctl.reconcile.plan import OpKind
 
     reasons: list[str] = []
     units = project.stack.units
@@ -109,7 +109,7 @@ def prepare(project: Project, targets: list[str] | None) -> UpgradeOutcome:
 def upgrade(project: Project, outcome: UpgradeOutcome, reporter: Reporter, progress: TransferProgress,
             no_backup: bool = False, backup_dir: Path | None = None, timeout_s: float | None = None) -> UpgradeOutcome:
     """Back up (when the plan needs it), record the way back, apply. All under one hold of the project lock."""
-    from fovea_ctl.backup import BackupClass, backup_root, create_backup, verify_backup
+    from fovea_ctl.data.backup import BackupClass, backup_root, create_backup, verify_backup
 
     if outcome.plan.empty:
         return outcome
@@ -171,7 +171,7 @@ def plan_rollback(project: Project) -> RollbackPlan:
 
 
 def rollback(project: Project, reporter: Reporter, progress: TransferProgress) -> tuple[RollbackPlan, RestoreResult | ApplyResult]:
-    from fovea_ctl.restore import restore_backup
+    from fovea_ctl.data.restore import restore_backup
 
     chosen = plan_rollback(project)
     record = chosen.record

@@ -50,15 +50,15 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from fovea_ctl.project import Project
-from fovea_ctl.videos import add_videos
+from fovea_ctl.core.context import Project
+from fovea_ctl.ops.videos import add_videos
 from tests.conftest import ROOT, ProjectFactory, RecordingReporter, make_clip, stack_without_job_retries
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Playwright
 
     from fovea_ctl.model import Stack
-    from fovea_ctl.settings import Settings
+    from fovea_ctl.settings.effective import Settings
 
 CHROMIUM = os.environ.get("FOVEA_CHROMIUM", "/usr/bin/chromium")
 # As root in a container-less CI machine; the rest keep Chromium off the (closed) network.
@@ -114,7 +114,7 @@ def clip_copy(stack: FrontendStack, directory: Path, filename: str) -> dict[str,
 
 
 def _external_stack() -> Iterator[FrontendStack]:
-    from fovea_ctl.settings import load_settings
+    from fovea_ctl.settings.effective import load_settings
 
     project = Project(load_settings())
     with tempfile.TemporaryDirectory(prefix="fovea-frontend-") as tmp:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from fovea_ctl.videos import add_videos
+from fovea_ctl.ops.videos import add_videos
 from tests.formats_check import iou_distance
 from tests.frontend.conftest import BrowserSession, FrontendStack
 from tests.frontend.test_workspace_e2e import SLOW, drag, go_to_frame, open_workspace, wait_saved

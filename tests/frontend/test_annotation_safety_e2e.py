@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from fovea_ctl.videos import add_videos
+from fovea_ctl.ops.videos import add_videos
 from tests.frontend.conftest import NETWORK_CHANGED, FrontendStack, clip_copy, console_errors
 from tests.frontend.test_workspace_e2e import SLOW, drag, go_to_frame, open_workspace, wait_saved
 

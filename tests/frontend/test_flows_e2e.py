@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fovea_ctl.videos import add_videos
+from fovea_ctl.ops.videos import add_videos
 from tests.frontend.conftest import BrowserSession, FrontendStack
 from tests.conftest import make_clip
 from tests.speech_clip import make_speech_clip, plain_word

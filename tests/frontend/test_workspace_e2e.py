@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from fovea_ctl.videos import add_videos
+from fovea_ctl.ops.videos import add_videos
 from tests.frontend.conftest import BrowserSession, FrontendStack
 
 if TYPE_CHECKING:

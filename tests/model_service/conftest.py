@@ -48,8 +48,8 @@ def build_image() -> str:
     """The stack's own model-service image for this variant, built by fovea when its content-hash tag is
     missing (the same recipe, wheelhouse fetch and BuildKit path as `fovea up`), never a test-only build."""
     from fovea_ctl.images import build_missing, ensure_base
-    from fovea_ctl.project import Project
-    from fovea_ctl.settings import Settings
+    from fovea_ctl.core.context import Project
+    from fovea_ctl.settings.effective import Settings
 
     if MODEL_VARIANT not in ("cpu", "gpu"):
         pytest.fail(f"FOVEA_TEST_MODEL_VARIANT={MODEL_VARIANT!r}: want cpu or gpu")

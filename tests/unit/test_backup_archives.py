@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from fovea_ctl.backup import MANIFEST, BackupClass, BackupManifest, ItemRecord, sha256_file
+from fovea_ctl.data.backup import MANIFEST, BackupClass, BackupManifest, ItemRecord, sha256_file
 from tests.conftest import ROOT, run_fovea
 
 
@@ -76,8 +76,8 @@ def test_restore_refuses_a_secrets_archive_with_names_fovea_never_writes(tmp_pat
 
 
 def test_permission_warnings_name_a_backup_others_can_read(tmp_path: Path) -> None:
-    from fovea_ctl.backup import permission_warnings
-    from fovea_ctl.backup.files import make_private_dir, open_private
+    from fovea_ctl.data.backup import permission_warnings
+    from fovea_ctl.data.backup.files import make_private_dir, open_private
 
     folder = tmp_path / "b"
     make_private_dir(folder)
@@ -92,7 +92,7 @@ def test_permission_warnings_name_a_backup_others_can_read(tmp_path: Path) -> No
 def test_a_fresh_cluster_never_matches_an_old_backup() -> None:
     """A new cluster reuses the database oid and can even show the same transaction snapshot; its
     system identifier (chosen by initdb) is what tells it apart, and it is compared first."""
-    from fovea_ctl.backup.write_markers import _what_changed, pg_unchanged
+    from fovea_ctl.data.backup.write_markers import _what_changed, pg_unchanged
     from fovea_ctl.model import BackupStrategy, Priority, Volume
 
     then = "pg:7715248387900719126:16384:0/1AE4C80:745:745:"
@@ -123,7 +123,7 @@ def _member(name: str, kind: bytes = tarfile.REGTYPE, mode: int = 0o644, link: s
 
 
 def _guarded(raw: bytes, limit: int | None = None, chunk: int = 700) -> bytes:
-    from fovea_ctl.backup.tar_guard import guarded_tar
+    from fovea_ctl.data.backup.tar_guard import guarded_tar
 
     chunks = [raw[i:i + chunk] for i in range(0, len(raw), chunk)]
     return b"".join(guarded_tar(chunks, "video-data", (10001, 10001), len(raw) if limit is None else limit))
@@ -201,7 +201,7 @@ def test_a_manifest_pointing_outside_its_own_folder_is_refused(tmp_path: Path, a
 def test_an_artifact_that_is_a_link_to_another_backups_file_does_not_verify(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from fovea_ctl.backup import check_checksums
+    from fovea_ctl.data.backup import check_checksums
 
     real = tmp_path / "real.pgdump"
     real.write_bytes(b"a real dump")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from fovea_ctl.backup import (
+from fovea_ctl.data.backup import (
     MANIFEST,
     VERIFIED,
     BackupClass,

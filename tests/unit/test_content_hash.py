@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fovea_ctl.images import ContentHashMemo, context_files, hash_paths, recipe_content_hash
 from fovea_ctl.model import BuildRecipe
-from fovea_ctl.settings import Settings
+from fovea_ctl.settings.effective import Settings
 
 
 def test_memo_returns_the_real_hash_and_sees_every_change(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from fovea_ctl.engine_stream import STDERR, STDOUT, demultiplex
+from fovea_ctl.docker.stream import STDERR, STDOUT, demultiplex
 
 RECORDED = (Path(__file__).parent / "data" / "exec_stream.bin").read_bytes()
 FRAMES = [(STDOUT, b"out-1\n"), (STDERR, b"err-1\n"), (STDOUT, b"x" * 10_000), (STDERR, b"err-2\n"), (STDOUT, b"tail")]

@@ -1,4 +1,4 @@
-"""The backup's host-side compressor (fovea_ctl/backup/fifo_transport.py) can always be stopped.
+"""The backup's host-side compressor (fovea_ctl/data/backup/fifo_transport.py) can always be stopped.
 
 Found by CI: a Ctrl-C mid-backup hung `fovea backup` for good with zstd a zombie. KeyboardInterrupt had landed
 inside `Popen.poll()` between its waitpid lock's acquire and the `try` that releases it, so the lock stayed
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from fovea_ctl.backup.fifo_transport import _Compressor, _has_exited
+from fovea_ctl.data.backup.fifo_transport import _Compressor, _has_exited
 
 
 @pytest.fixture()

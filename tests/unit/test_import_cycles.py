@@ -33,34 +33,34 @@ def test_this_checkout_has_exactly_the_cycles_of_its_baseline() -> None:
 
 
 @pytest.mark.parametrize("planted", [
-    "from fovea_ctl.engine import Engine\n",
-    "def later() -> None:\n    from fovea_ctl import engine\n",
-    "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import fovea_ctl.engine\n",
+    "from fovea_ctl.docker.engine import Engine\n",
+    "def later() -> None:\n    from fovea_ctl.docker import engine\n",
+    "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import fovea_ctl.docker.engine\n",
 ], ids=["module-level", "function-level", "type-checking"])
 def test_a_new_cycle_fails_naming_the_import_and_the_cycle(checkout: Path, planted: str,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
-    labels = checkout / "fovea_ctl" / "labels.py"  # fovea_ctl.engine imports labels: importing it back is a cycle
+    labels = checkout / "fovea_ctl" / "docker" / "labels.py"  # fovea_ctl.docker.engine imports labels: importing it back is a cycle
     line = len(labels.read_text().splitlines()) + planted.count("\n")
     labels.write_text(labels.read_text() + planted)
     assert check(checkout) == 1
     err = capsys.readouterr().err
-    assert f"fovea_ctl/labels.py:{line} imports fovea_ctl.engine" in err
-    assert "fovea_ctl.labels -> fovea_ctl.engine -> fovea_ctl.labels" in err
+    assert f"fovea_ctl/docker/labels.py:{line} imports fovea_ctl.docker.engine" in err
+    assert "fovea_ctl.docker.labels -> fovea_ctl.docker.engine -> fovea_ctl.docker.labels" in err
 
 
 def test_a_cycle_that_went_away_must_leave_the_baseline(checkout: Path, capsys: pytest.CaptureFixture[str]) -> None:
     baseline = checkout / "import_cycles.txt"
-    baseline.write_text(baseline.read_text() + "fovea_ctl.model -> fovea_ctl.settings\n")
+    baseline.write_text(baseline.read_text() + "fovea_ctl.model -> fovea_ctl.settings.effective\n")
     assert check(checkout) == 1
-    assert "no longer on a cycle: fovea_ctl.model -> fovea_ctl.settings" in capsys.readouterr().err
+    assert "no longer on a cycle: fovea_ctl.model -> fovea_ctl.settings.effective" in capsys.readouterr().err
     assert check(checkout, "--update") == 0
-    assert "fovea_ctl.model -> fovea_ctl.settings" not in baseline.read_text()
+    assert "fovea_ctl.model -> fovea_ctl.settings.effective" not in baseline.read_text()
     assert baseline.read_text() == CHECKER.BASELINE.read_text()
     assert check(checkout) == 0
 
 
 def test_update_never_adds_a_cycle(checkout: Path) -> None:
-    labels = checkout / "fovea_ctl" / "labels.py"
-    labels.write_text(labels.read_text() + "from fovea_ctl.engine import Engine\n")
+    labels = checkout / "fovea_ctl" / "docker" / "labels.py"
+    labels.write_text(labels.read_text() + "from fovea_ctl.docker.engine import Engine\n")
     assert check(checkout, "--update") == 1
     assert (checkout / "import_cycles.txt").read_text() == CHECKER.BASELINE.read_text()

@@ -119,8 +119,8 @@ def test_find_cycle_none_for_a_dag() -> None:
 
 
 def test_the_fovea_stack_loads() -> None:
-    from fovea_ctl.project import load_stack
-    from fovea_ctl.settings import Settings
+    from fovea_ctl.core.context import load_stack
+    from fovea_ctl.settings.effective import Settings
 
     stack = load_stack(Settings(project="x", port_base=1000))
     assert {"postgres", "redis", "prometheus"} <= set(stack.units)
@@ -140,8 +140,8 @@ def test_stack_copies_are_revalidated_and_recompute_their_units() -> None:
 
 
 def test_the_frontend_is_on_3000_and_grafana_moves_to_3002_in_registry_mode() -> None:
-    from fovea_ctl.project import load_stack
-    from fovea_ctl.settings import Settings
+    from fovea_ctl.core.context import load_stack
+    from fovea_ctl.settings.effective import Settings
 
     offline = load_stack(Settings(project="x", port_base=1000))
     assert offline.links() == {"app": "http://127.0.0.1:4000/", "metrics": "http://127.0.0.1:4000/metrics"}

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fovea_ctl.errors import UsageError
-from fovea_ctl.models import SERVICE_CONFIG, list_models, load_registry
+from fovea_ctl.ops.model_registry import SERVICE_CONFIG, list_models, load_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "services" / "model_service" / "build"))

@@ -7,8 +7,8 @@ import json
 
 import yaml
 
-from fovea_ctl.project import load_stack
-from fovea_ctl.settings import Settings
+from fovea_ctl.core.context import load_stack
+from fovea_ctl.settings.effective import Settings
 from tests.conftest import ROOT
 
 DASHBOARDS = sorted((ROOT / "configs" / "grafana" / "dashboards").glob("*.json"))

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from fovea_ctl.desired import DesiredUnit, desired_units
-from fovea_ctl.engine import ContainerView, NetworkView, VolumeView
-from fovea_ctl.labels import LABEL_CONFIG_HASH
+from fovea_ctl.reconcile.desired import DesiredUnit, desired_units
+from fovea_ctl.docker.engine import ContainerView, NetworkView, VolumeView
+from fovea_ctl.docker.labels import LABEL_CONFIG_HASH
 from fovea_ctl.images import ResolvedImage
 from fovea_ctl.model import (
     Condition,
@@ -24,10 +24,10 @@ from fovea_ctl.model import (
     Stack,
     Volume,
 )
-from fovea_ctl.observe import ObservedState
-from fovea_ctl.plan import make_plan
-from fovea_ctl.secrets import SecretStore
-from fovea_ctl.settings import Settings
+from fovea_ctl.reconcile.observe import ObservedState
+from fovea_ctl.reconcile.plan import make_plan
+from fovea_ctl.core.secrets import SecretStore
+from fovea_ctl.settings.effective import Settings
 
 
 @pytest.fixture

@@ -17,11 +17,11 @@ import pytest
 import yaml
 
 from fovea_ctl.images import ResolvedImage
-from fovea_ctl.k8s import render_k8s, secret_commands
+from fovea_ctl.render.k8s import render_k8s, secret_commands
 from fovea_ctl.model import ExecProbe, HttpProbe, PostgresProbe, RedisProbe, Stack
-from fovea_ctl.project import load_stack
-from fovea_ctl.secrets import SecretStore
-from fovea_ctl.settings import Settings
+from fovea_ctl.core.context import load_stack
+from fovea_ctl.core.secrets import SecretStore
+from fovea_ctl.settings.effective import Settings
 from tests.conftest import ROOT, run_fovea
 
 KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
@@ -175,7 +175,7 @@ def test_placement_and_replicas(tmp_path: Path) -> None:
 
 
 def test_the_cli_loads_no_kubernetes_models_until_render_k8s_runs() -> None:
-    code = "import sys, fovea_ctl.cli, fovea_ctl.status; print(any(m.startswith('lightkube') for m in sys.modules))"
+    code = "import sys, fovea_ctl.cli, fovea_ctl.ops.status; print(any(m.startswith('lightkube') for m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert result.stdout.strip() == "False", result.stderr
 
@@ -184,8 +184,8 @@ def test_every_service_has_memory_and_cpu_limits_shown_by_config_and_rendered_fo
         tmp_path: Path) -> None:
     """Before: no service had a limit, so one 229 MiB import raised the backend to 1.28 GB with nothing to
     stop it. Now each service of the stack carries its limits (and its capabilities), the same everywhere."""
-    from fovea_ctl.render import render_compose
-    from fovea_ctl.swarm.spec import desired_services, service_spec
+    from fovea_ctl.render.compose import render_compose
+    from fovea_ctl.render.swarm_spec import desired_services, service_spec
 
     stack, settings = stack_and_settings(tmp_path)
     units = {n: u for n, u in stack.units.items()}

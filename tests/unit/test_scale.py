@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fovea_ctl.engine import VolumeView
+from fovea_ctl.docker.engine import VolumeView
 from fovea_ctl.errors import StackInvalid, UsageError
 from fovea_ctl.model import (
     Condition,
@@ -27,10 +27,10 @@ from fovea_ctl.model import (
     StackError,
     Volume,
 )
-from fovea_ctl.observe import ObservedState
-from fovea_ctl.plan import make_plan
-from fovea_ctl.scale import parse_scale, scaled_stack
-from fovea_ctl.settings import Settings
+from fovea_ctl.reconcile.observe import ObservedState
+from fovea_ctl.reconcile.plan import make_plan
+from fovea_ctl.core.scale import parse_scale, scaled_stack
+from fovea_ctl.settings.effective import Settings
 from tests.unit.test_plan import converged as converged_units
 from tests.unit.test_plan import desired, settings_for
 
@@ -144,8 +144,8 @@ def test_placement_is_part_of_the_model() -> None:
 
 
 def test_the_fovea_stack_scales_workers_and_refuses_the_database() -> None:
-    from fovea_ctl.project import load_stack
-    from fovea_ctl.settings import Settings
+    from fovea_ctl.core.context import load_stack
+    from fovea_ctl.settings.effective import Settings
 
     assert "model-worker" not in load_stack(Settings(project="scale-test")).units  # the API's worker is the default
     stack = load_stack(Settings(project="scale-test", scale="model-worker=1"))

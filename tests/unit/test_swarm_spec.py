@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from fovea_ctl.model import Stack
-from fovea_ctl.project import load_stack
-from fovea_ctl.secrets import SecretStore
-from fovea_ctl.settings import Settings
-from fovea_ctl.swarm.engine import node_resources
-from fovea_ctl.swarm.spec import desired_services, placement_problem, service_spec
-from fovea_ctl.swarm.stackfile import render_swarm_stack
+from fovea_ctl.core.context import load_stack
+from fovea_ctl.core.secrets import SecretStore
+from fovea_ctl.settings.effective import Settings
+from fovea_ctl.docker.swarm import node_resources
+from fovea_ctl.render.swarm_spec import desired_services, placement_problem, service_spec
+from fovea_ctl.render.swarm import render_swarm_stack
 from tests.conftest import ROOT
 from tests.swarm_harness import backend_slice
 from tests.unit.test_render_k8s import fake_images

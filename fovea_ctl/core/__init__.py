@@ -1,0 +1,3 @@
+"""The project's context and the primitives every use case shares: the project (settings, stack, engine), its
+secrets, run and transfer progress, background work, the CLI's own telemetry.
+"""

@@ -1,0 +1,2 @@
+"""Data safety: backup (create, verify, prune), restore and its journal, secret rotation.
+"""

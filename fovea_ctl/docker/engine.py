@@ -1,0 +1,721 @@
+"""The only module that talks to the Docker engine.
+
+It speaks the engine API through the docker SDK's low-level client and returns small typed views
+(`ContainerView`, ...) instead of raw dicts, so the rest of fovea never parses engine JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from fovea_ctl import __version__
+from fovea_ctl.docker.stream import STDERR, demultiplex
+from fovea_ctl.errors import EngineError, EngineUnreachable
+from fovea_ctl.docker.labels import (
+    COMPOSE_PROJECT,
+    COMPOSE_VOLUME,
+    LABEL_CONFIG_HASH,
+    LABEL_HASH_PARTS,
+    LABEL_HELPER_OF,
+    LABEL_PRIORITY,
+    LABEL_PROJECT,
+    LABEL_ROLE,
+    LABEL_SERVICE,
+    LABEL_VERSION,
+    LABEL_VOLUME,
+)
+from fovea_ctl.docker.socket_client import (
+    DockerSocket,
+    EngineNotFound,
+    UnsupportedEngineAddress,
+    label_filter,
+    parse_engine_time,
+)
+
+if TYPE_CHECKING:
+    import docker
+
+    from fovea_ctl.model import Volume
+
+def project_labels(project: str) -> dict[str, str]:
+    """Labels every engine object of a project carries (compose's too, so `docker compose -p` sees it)."""
+    return {LABEL_PROJECT: project, LABEL_VERSION: __version__, COMPOSE_PROJECT: project}
+
+
+def helper_labels(project: str) -> dict[str, str]:
+    """Labels of every helper container (backup, verify, restore, models import): one scheme to find leftovers by."""
+    return {LABEL_HELPER_OF: project, LABEL_ROLE: "helper", LABEL_VERSION: __version__}
+
+
+def create_stack_volume(engine: Engine, project: str, engine_name: str, volume: Volume) -> None:
+    """The one way a stack volume is made (`up`, `restore`, `models import`): same labels, compose's included."""
+    engine.create_volume(engine_name, {**project_labels(project), LABEL_VOLUME: volume.name,
+                                       LABEL_PRIORITY: volume.priority.value, COMPOSE_VOLUME: volume.name})
+
+
+@dataclass(frozen=True)
+class ContainerView:
+    id: str
+    name: str
+    service: str
+    role: str
+    config_hash: str
+    hash_parts: dict[str, str]
+    state: str  # created | running | restarting | exited | dead | paused
+    status_text: str  # the engine's "Up 3 minutes (healthy)"
+    image: str
+    image_id: str
+    ports: dict[int, int]  # container port -> host port
+    labels: dict[str, str] = field(repr=False)
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+@dataclass(frozen=True)
+class ContainerDetails:
+    """What only an inspect tells: exit code, health, start time, restarts."""
+
+    state: str
+    exit_code: int
+    health: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    restart_count: int
+    oom_killed: bool
+    error: str
+
+
+@dataclass(frozen=True)
+class VolumeView:
+    name: str
+    labels: dict[str, str]
+    created_at: str
+    mountpoint: str
+
+
+@dataclass(frozen=True)
+class NetworkView:
+    id: str
+    name: str
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ImageView:
+    id: str
+    tags: list[str]  # repo:tag references; empty for a dangling image
+    created: int  # unix seconds
+    size: int  # bytes, shared layers included
+    unique_size: int  # bytes only this image holds: what removing it frees
+    labels: dict[str, str] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ContainerStats:
+    """One sample of a container's resource use (the engine's two-reading CPU delta included)."""
+
+    cpu_percent: float  # of one core: 200.0 is two cores busy
+    memory_bytes: int  # without the page cache, as `docker stats` counts it
+    memory_limit_bytes: int  # the container's limit, or the host's memory when it has none
+    net_rx_bytes: int
+    net_tx_bytes: int
+    block_read_bytes: int
+    block_write_bytes: int
+
+
+def _stats_from_sample(raw: dict[str, Any]) -> ContainerStats:
+    cpu, precpu = raw.get("cpu_stats") or {}, raw.get("precpu_stats") or {}
+    cpu_delta = (cpu.get("cpu_usage") or {}).get("total_usage", 0) - (precpu.get("cpu_usage") or {}).get("total_usage", 0)
+    system_delta = cpu.get("system_cpu_usage", 0) - precpu.get("system_cpu_usage", 0)
+    online = cpu.get("online_cpus") or len((cpu.get("cpu_usage") or {}).get("percpu_usage") or []) or 1
+    memory = raw.get("memory_stats") or {}
+    detail = memory.get("stats") or {}
+    cache = detail.get("inactive_file", detail.get("total_inactive_file", 0))  # cgroup v2, v1
+    networks = (raw.get("networks") or {}).values()
+    block = (raw.get("blkio_stats") or {}).get("io_service_bytes_recursive") or []
+    return ContainerStats(
+        cpu_percent=cpu_delta / system_delta * online * 100.0 if system_delta > 0 and cpu_delta > 0 else 0.0,
+        memory_bytes=max(0, int(memory.get("usage", 0)) - int(cache)),
+        memory_limit_bytes=int(memory.get("limit", 0)),
+        net_rx_bytes=sum(int(n.get("rx_bytes", 0)) for n in networks),
+        net_tx_bytes=sum(int(n.get("tx_bytes", 0)) for n in networks),
+        block_read_bytes=sum(int(e.get("value", 0)) for e in block if str(e.get("op", "")).lower() == "read"),
+        block_write_bytes=sum(int(e.get("value", 0)) for e in block if str(e.get("op", "")).lower() == "write"),
+    )
+
+
+@dataclass
+class ContainerSpec:
+    """Everything one `create container` call needs, already resolved (ports, mounts, labels)."""
+
+    name: str
+    image: str
+    labels: dict[str, str]
+    network: str
+    aliases: list[str]
+    command: list[str] | None = None
+    entrypoint: list[str] | None = None
+    user: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    port_bindings: dict[int, int] = field(default_factory=dict)  # container -> host (127.0.0.1)
+    volume_mounts: list[tuple[str, str, bool]] = field(default_factory=list)  # (volume, target, ro)
+    bind_mounts: list[tuple[str, str, bool]] = field(default_factory=list)  # (host path, target, ro)
+    healthcheck: list[str] | None = None
+    health_interval_s: float = 5.0
+    restart_policy: str | None = "unless-stopped"
+    cpus: float | None = None
+    memory_mb: int | None = None
+    gpu: tuple[str, int, list[str]] | None = None  # (driver, count, capabilities)
+    stop_timeout_s: int = 10
+    cap_add: list[str] = field(default_factory=list)  # every other capability is dropped
+
+
+# Every container fovea runs: no process in it gains privileges through execve (a setuid binary, file
+# capabilities), and it holds no Linux capability beyond what its service lists.
+NO_NEW_PRIVILEGES = ["no-new-privileges:true"]
+# A helper writes a volume's files as their owners: chown them, set their modes and times (FOWNER), enter
+# the service user's folders (DAC_OVERRIDE). No MKNOD (an archive's device file cannot be made) and no
+# FSETID (a chown clears setuid bits, as the restore's own check does).
+HELPER_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER"]
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    seconds = parse_engine_time(value)
+    return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc)
+
+
+def _container_from_listing(raw: dict[str, Any]) -> ContainerView:
+    labels = raw.get("Labels") or {}
+    ports: dict[int, int] = {}
+    for port in raw.get("Ports") or []:
+        if port.get("PublicPort"):
+            ports[int(port["PrivatePort"])] = int(port["PublicPort"])
+    return ContainerView(
+        id=raw["Id"],
+        name=(raw.get("Names") or ["/?"])[0].lstrip("/"),
+        service=labels.get(LABEL_SERVICE, ""),
+        role=labels.get(LABEL_ROLE, "service"),
+        config_hash=labels.get(LABEL_CONFIG_HASH, ""),
+        hash_parts=json.loads(labels.get(LABEL_HASH_PARTS, "{}")),
+        state=raw.get("State", ""),
+        status_text=raw.get("Status", ""),
+        image=raw.get("Image", ""),
+        image_id=raw.get("ImageID", ""),
+        ports=ports,
+        labels=labels,
+    )
+
+
+_SDK_IMPORT = threading.Lock()
+
+
+def import_docker_sdk() -> Any:
+    """The docker SDK, imported once under a lock. It is imported lazily (a converged `up` never needs it),
+    often from worker threads; its submodules import each other, so two threads importing it at once can
+    see a partially initialised `docker.types` (ImportError: cannot import name 'EndpointConfig')."""
+    with _SDK_IMPORT:
+        import docker
+
+    return docker
+
+
+class Engine:
+    """A connection to one Docker engine."""
+
+    def __init__(self, base_url: str | None = None, timeout_s: int = 120) -> None:
+        self.base_url = base_url
+        self.address = base_url or "the default socket"
+        self.timeout_s = timeout_s
+        # Called before every write to the engine (see `Project.writing`): a project's engine refuses
+        # writes from a process that does not hold that project's lock.
+        self.write_guard: Callable[[str], None] | None = None
+        # Reads (listings, inspects, ping) go over the socket directly: a converged `up` or `plan`
+        # then never imports the docker SDK and requests. Writes, streams and exec use the SDK.
+        try:
+            self.wire: DockerSocket | None = DockerSocket(base_url, timeout_s)
+        except UnsupportedEngineAddress:
+            self.wire = None
+        if self.wire is not None:
+            self.wire.call("GET", "/_ping")
+        else:
+            self.api  # noqa: B018 - connects (and pings) now, so an unreachable engine fails here
+
+    @cached_property
+    def api(self) -> docker.APIClient:
+        sdk = import_docker_sdk()
+        from docker.errors import DockerException
+
+        try:
+            api: docker.APIClient
+            if self.base_url:
+                api = sdk.APIClient(base_url=self.base_url, timeout=self.timeout_s)
+            else:
+                api = sdk.APIClient(timeout=self.timeout_s, **sdk.utils.kwargs_from_env())
+            api.ping()
+        except (DockerException, OSError) as exc:
+            where = self.base_url or "the default socket (DOCKER_HOST or /var/run/docker.sock)"
+            raise EngineUnreachable(
+                f"Docker engine unreachable at {where}: {exc.__class__.__name__}",
+                hint="start dockerd (or set FOVEA_DOCKER_HOST), then retry",
+            ) from None
+        return api
+
+    def _read(self, path: str, method: Any, *args: Any, **kwargs: Any) -> Any:
+        """GET `path` over the socket, or the same read through the SDK where wire cannot reach the engine."""
+        if self.wire is not None:
+            return self.wire.get_json(path)
+        return self._call(getattr(self.api, method), *args, **kwargs)
+
+    # -- listings -----------------------------------------------------------------------------
+    def list_containers(self, project: str) -> list[ContainerView]:
+        return self._containers_labelled(f"{LABEL_PROJECT}={project}")
+
+    def list_helpers(self, project: str) -> list[ContainerView]:
+        """The project's throwaway helpers (`run_helper`) that still exist: each command removes its own, so what is
+        listed here outside a running command was left by one that was killed (SIGKILL leaves no `finally`)."""
+        return self._containers_labelled(f"{LABEL_HELPER_OF}={project}")
+
+    def _containers_labelled(self, label: str) -> list[ContainerView]:
+        raw = self._read(f"/containers/json?all=1&filters={label_filter(label)}", "containers", all=True,
+                         filters={"label": label})
+        return [_container_from_listing(c) for c in raw]
+
+    def list_volumes(self, project: str) -> list[VolumeView]:
+        label = f"{LABEL_PROJECT}={project}"
+        raw = self._read(f"/volumes?filters={label_filter(label)}", "volumes", filters={"label": label})
+        return [
+            VolumeView(v["Name"], v.get("Labels") or {}, v.get("CreatedAt", ""), v.get("Mountpoint", ""))
+            for v in raw.get("Volumes") or []
+        ]
+
+    def list_networks(self, project: str) -> list[NetworkView]:
+        label = f"{LABEL_PROJECT}={project}"
+        raw = self._read(f"/networks?filters={label_filter(label)}", "networks", filters={"label": label})
+        return [NetworkView(n["Id"], n["Name"], n.get("Labels") or {}) for n in raw]
+
+    def inspect_container(self, container_id: str) -> ContainerDetails:
+        raw = self.inspect_raw(container_id)
+        state = raw.get("State") or {}
+        health = (state.get("Health") or {}).get("Status")
+        return ContainerDetails(
+            state=state.get("Status", ""),
+            exit_code=int(state.get("ExitCode") or 0),
+            health=health,
+            started_at=_parse_time(state.get("StartedAt")),
+            finished_at=_parse_time(state.get("FinishedAt")),
+            restart_count=int(raw.get("RestartCount") or 0),
+            oom_killed=bool(state.get("OOMKilled")),
+            error=state.get("Error") or "",
+        )
+
+    def inspect_raw(self, container_id: str) -> dict[str, Any]:
+        raw: dict[str, Any] = self._read(f"/containers/{container_id}/json", "inspect_container", container_id)
+        return raw
+
+    def image_id(self, ref: str) -> str | None:
+        image = self.inspect_image(ref)
+        return image["Id"] if image else None
+
+    def image_size(self, ref: str) -> int | None:
+        """Bytes the image's layers take (what `docker images` shows), or None when it is absent."""
+        image = self.inspect_image(ref)
+        return int(image.get("Size") or 0) if image else None
+
+    def inspect_image(self, ref: str) -> dict[str, Any] | None:
+        image: dict[str, Any]
+        if self.wire is not None:
+            try:
+                image = self.wire.get_json(f"/images/{ref}/json")
+            except EngineNotFound:
+                return None
+            return image
+        import_docker_sdk()
+        from docker.errors import ImageNotFound, NotFound
+
+        try:
+            image = self.api.inspect_image(ref)  # type: ignore[no-untyped-call]  # typeshed's stub leaves it unannotated
+            return image
+        except (ImageNotFound, NotFound):
+            return None
+
+    def list_all_containers(self) -> list[ContainerView]:
+        """Every container on the engine, of any project or none: what an image prune must not pull from under."""
+        return [_container_from_listing(c) for c in self._read("/containers/json?all=1", "containers", all=True)]
+
+    def list_images(self, label: str) -> list[ImageView]:
+        """Images carrying `label` (KEY or KEY=VALUE), with the bytes each holds alone."""
+        raw = self._read(f"/images/json?shared-size=1&filters={label_filter(label)}", "images",
+                         filters={"label": label})
+        return [ImageView(id=i["Id"], tags=[t for t in i.get("RepoTags") or [] if t != "<none>:<none>"],
+                          created=int(i.get("Created") or 0), size=int(i.get("Size") or 0),
+                          # -1: the engine did not compute it; then the whole size is the honest upper bound
+                          unique_size=int(i["Size"]) - int(i["SharedSize"]) if int(i.get("SharedSize", -1)) >= 0
+                          else int(i.get("Size") or 0),
+                          labels=i.get("Labels") or {})
+                for i in raw]
+
+    def remove_image(self, ref: str) -> None:
+        """Untag `ref` (the image goes with its last tag). Images are not project state: no project lock."""
+        self._call(self.api.remove_image, ref, noprune=False)
+
+    def stats(self, container_id: str) -> ContainerStats:
+        """One sample (the engine waits for a second reading, about a second, to compute the CPU delta)."""
+        return _stats_from_sample(self._read(f"/containers/{container_id}/stats?stream=false", "stats",
+                                             container_id, stream=False))
+
+    def volume_sizes(self) -> dict[str, int]:
+        """Bytes used by each volume on the engine (the engine walks them: slow on a big volume)."""
+        raw = self._read("/system/df?type=volume", "df")
+        return {v["Name"]: int((v.get("UsageData") or {}).get("Size", -1)) for v in raw.get("Volumes") or []}
+
+    def info(self) -> dict[str, Any]:
+        info: dict[str, Any] = self._read("/info", "info")
+        return info
+
+    @cached_property
+    def cpu_count(self) -> int:
+        return int(self.info().get("NCPU") or 1)
+
+    def version(self) -> dict[str, Any]:
+        version: dict[str, Any] = self._read("/version", "version")
+        return version
+
+    def is_local_socket(self) -> bool:
+        """Whether the engine is reached over a unix socket on this machine, so host paths could be bind-mounted.
+
+        Only a hint: an engine behind a forwarded socket (a socket mounted into a container) sees another
+        filesystem; callers that bind-mount a host path must still check that the container sees it.
+        """
+        if self.wire is not None:
+            return self.wire.family == socket.AF_UNIX
+        return str(getattr(self.api, "base_url", "")) == "http+docker://localhost"
+
+    # -- writes (each is one engine call) ----------------------------------------------------------
+    def guard_write(self, what: str) -> None:
+        if self.write_guard is not None:
+            self.write_guard(what)
+
+    def create_network(self, name: str, labels: dict[str, str]) -> str:
+        self.guard_write(f"create network {name}")
+        return str(self._call(self.api.create_network, name, driver="bridge", labels=labels)["Id"])
+
+    def remove_network(self, name: str) -> None:
+        self.guard_write(f"remove network {name}")
+        self._call(self.api.remove_network, name)
+
+    def create_volume(self, name: str, labels: dict[str, str]) -> None:
+        self.guard_write(f"create volume {name}")
+        self._call(self.api.create_volume, name=name, driver="local", labels=labels)
+
+    def remove_volume(self, name: str) -> None:
+        self.guard_write(f"remove volume {name}")
+        self._call(self.api.remove_volume, name)
+
+    def create_container(self, spec: ContainerSpec) -> str:
+        self.guard_write(f"create container {spec.name}")
+        import_docker_sdk()
+        from docker.types import DeviceRequest, Mount
+
+        api = self.api
+        mounts = [Mount(target=t, source=v, type="volume", read_only=ro) for v, t, ro in spec.volume_mounts]
+        mounts += [Mount(target=t, source=s, type="bind", read_only=ro) for s, t, ro in spec.bind_mounts]
+        host_config = api.create_host_config(
+            port_bindings={c: ("127.0.0.1", h) for c, h in spec.port_bindings.items()},
+            mounts=mounts,
+            restart_policy={"Name": spec.restart_policy} if spec.restart_policy else None,
+            # A limit above this machine's cores means "all of them" (the engine refuses more than it has).
+            nano_cpus=int(min(spec.cpus, self.cpu_count) * 1e9) if spec.cpus else None,
+            mem_limit=f"{spec.memory_mb}m" if spec.memory_mb else None,
+            device_requests=(
+                [DeviceRequest(driver=spec.gpu[0], count=spec.gpu[1], capabilities=[spec.gpu[2]])]
+                if spec.gpu
+                else None
+            ),
+            init=True,
+            cap_drop=["ALL"],
+            cap_add=spec.cap_add or None,
+            security_opt=NO_NEW_PRIVILEGES,
+        )
+        networking = api.create_networking_config(
+            {spec.network: api.create_endpoint_config(aliases=spec.aliases)})  # type: ignore[arg-type]  # stub: one config; SDK: a dict
+        healthcheck = None
+        if spec.healthcheck:
+            interval_ns = int(spec.health_interval_s * 1e9)
+            healthcheck = {
+                "test": ["CMD", *spec.healthcheck],
+                "interval": interval_ns,
+                "timeout": int(3e9),
+                "retries": 3,
+                "start_period": 0,
+            }
+        created = self._call(
+            api.create_container,
+            image=spec.image,
+            command=spec.command,
+            entrypoint=spec.entrypoint,
+            user=spec.user,
+            name=spec.name,
+            environment=spec.env,
+            labels=spec.labels,
+            ports=list(spec.port_bindings),
+            host_config=host_config,
+            networking_config=networking,
+            healthcheck=healthcheck,
+            stop_timeout=spec.stop_timeout_s,
+            detach=True,
+        )
+        return str(created["Id"])
+
+    def start_container(self, container_id: str) -> None:
+        self.guard_write(f"start container {container_id[:12]}")
+        self._call(self.api.start, container_id)
+
+    def stop_container(self, container_id: str, timeout_s: int) -> None:
+        self.guard_write(f"stop container {container_id[:12]}")
+        self._call(self.api.stop, container_id, timeout=timeout_s)
+
+    def remove_container(self, container_id: str) -> None:
+        self.guard_write(f"remove container {container_id[:12]}")
+        self._call(self.api.remove_container, container_id, force=True)
+
+    def remove_helper(self, container_id: str) -> None:
+        """Remove a throwaway helper (`run_helper`): it held no project state, so no lock is needed."""
+        self._call(self.api.remove_container, container_id, force=True)
+
+    def logs(
+        self,
+        container_id: str,
+        *,
+        tail: int | str = "all",
+        follow: bool = False,
+        timestamps: bool = False,
+        since: datetime | int | None = None,
+        until: datetime | int | None = None,
+    ) -> Iterator[tuple[str, bytes]]:
+        """(stream, line) pairs; the stream is 'stdout' or 'stderr'."""
+        params = {
+            "stdout": 1,
+            "stderr": 1,
+            "follow": 1 if follow else 0,
+            "timestamps": 1 if timestamps else 0,
+            "tail": str(tail),
+        }
+        if since is not None:
+            params["since"] = int(since.timestamp()) if isinstance(since, datetime) else since
+        if until is not None:
+            params["until"] = int(until.timestamp()) if isinstance(until, datetime) else until
+        # The SDK's own private request helpers (the stubs leave them out): `logs` must read the raw multiplexed stream.
+        url = self.api._url("/containers/{0}/logs", container_id)  # type: ignore[attr-defined]  # private SDK helper
+        response = self.api._get(url, params=params, stream=True,  # type: ignore[attr-defined]  # private SDK helper
+                                 timeout=None if follow else 60)
+        self.api._raise_for_status(response)  # type: ignore[attr-defined]  # private SDK helper
+        pending = {"stdout": b"", "stderr": b""}
+        for stream_id, chunk in demultiplex(response.raw.read):
+            stream = "stderr" if stream_id == STDERR else "stdout"
+            data = pending[stream] + chunk
+            *lines, pending[stream] = data.split(b"\n")
+            for line in lines:
+                yield stream, line
+        for stream, rest in pending.items():
+            if rest:
+                yield stream, rest
+
+    def log_tail(self, container_id: str, lines: int = 20) -> list[str]:
+        try:
+            return [line.decode(errors="replace") for _, line in self.logs(container_id, tail=lines)]
+        except Exception as exc:  # the tail is context for another error; never mask that error
+            return [f"(logs unavailable: {exc})"]
+
+    def exec(self, container_id: str, command: list[str], *, user: str | None = None) -> tuple[int, bytes]:
+        exec_id = self._call(self.api.exec_create, container_id, command, user=user or "", stdout=True, stderr=True)
+        output = self._call(self.api.exec_start, exec_id["Id"])
+        code = self._call(self.api.exec_inspect, exec_id["Id"]).get("ExitCode")
+        return int(code if code is not None else -1), output
+
+    def exec_attached(self, client: str, container_id: str, command: list[str], *, tty: bool,
+                      user: str | None = None) -> int:
+        """Run `command` in the container with this process's stdin, stdout and stderr attached (and a
+        TTY when asked); the command's exit code.
+
+        Through the docker CLI (`client`), not the API: attaching a terminal is raw mode, window
+        resizes and signal forwarding, which the CLI does and the SDK does not.
+        """
+        import os
+        import subprocess
+
+        argv = [client, "exec", "--interactive", *(["--tty"] if tty else []),
+                *(["--user", user] if user else []), container_id, *command]
+        env = {**os.environ, **({"DOCKER_HOST": self.base_url} if self.base_url else {})}
+        return subprocess.call(argv, env=env)
+
+    def read_file(self, container_id: str, path: str) -> bytes:
+        """One file's bytes out of a container (the engine hands it over as a tar stream)."""
+        import io
+        import tarfile
+
+        stream, _ = self._call(self.api.get_archive, container_id, path)
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            member = tar.next()
+            extracted = tar.extractfile(member) if member else None
+            if extracted is None:
+                raise EngineError(f"{path} in the container is not a regular file")
+            return extracted.read()
+
+    def put_archive(self, container_id: str, path: str, archive: Any) -> None:
+        """Unpack a tar stream (bytes or a file object) at `path` inside the container."""
+        self.guard_write(f"unpack an archive into {path} of {container_id[:12]}")
+        if not self._call(self.api.put_archive, container_id, path, archive):
+            raise EngineError(f"engine refused to unpack an archive at {path}")
+
+    def run_helper(self, name: str, image: str, labels: dict[str, str], *,
+                   volume_mounts: list[tuple[str, str, bool]] | None = None,
+                   bind_mounts: list[tuple[str, str, bool]] | None = None) -> str:
+        """A throwaway container that idles so commands can be exec'd in it: no network, no ports, no
+        log (streams go over exec, never through a log driver), root; removed with `remove_helper`. One that
+        mounts a volume read-write changes the project: only under its lock."""
+        if any(not read_only for _, _, read_only in volume_mounts or []):
+            self.guard_write(f"run a helper writing to {', '.join(v for v, _, ro in volume_mounts or [] if not ro)}")
+        import_docker_sdk()
+        from docker.types import LogConfig, Mount
+
+        mounts = [Mount(target=t, source=v, type="volume", read_only=ro) for v, t, ro in volume_mounts or []]
+        mounts += [Mount(target=t, source=s, type="bind", read_only=ro) for s, t, ro in bind_mounts or []]
+        host_config = self.api.create_host_config(
+            mounts=mounts, network_mode="none", init=True, log_config=LogConfig(type=LogConfig.types.NONE),
+            cap_drop=["ALL"], cap_add=HELPER_CAPABILITIES, security_opt=NO_NEW_PRIVILEGES,
+        )
+        created = self._call(self.api.create_container, image=image, name=name, labels=labels,
+                             entrypoint=["sleep", "infinity"], command=[], user="0",
+                             host_config=host_config, network_disabled=True, detach=True)
+        try:
+            self._call(self.api.start, created["Id"])
+        except BaseException:
+            self._call(self.api.remove_container, created["Id"], force=True)
+            raise
+        return str(created["Id"])
+
+    def exec_stream(self, container_id: str, command: list[str], *, user: str | None = None,
+                    stdin: Iterator[bytes] | None = None, chunk_size: int = 1 << 20) -> ExecStream:
+        """Run `command`, streaming its stdout (and feeding `stdin`) over the exec connection.
+
+        Exec streams never touch the container's log driver, so gigabytes pass at socket speed.
+        """
+        exec_id = self._call(self.api.exec_create, container_id, command, user=user or "",
+                             stdout=True, stderr=True, stdin=stdin is not None)["Id"]
+        sock = self._call(self.api.exec_start, exec_id, socket=True)
+        return ExecStream(self, exec_id, sock, stdin, chunk_size)
+
+    def import_image(self, tar_path: str, repository: str, tag: str, changes: list[str]) -> None:
+        self._call(self.api.import_image_from_file, tar_path, repository=repository, tag=tag, changes=changes)
+
+    def pull(self, ref: str) -> None:
+        repository, _, tag = ref.rpartition(":") if ":" in ref.split("/")[-1] else (ref, "", "latest")
+        for _ in self._call(self.api.pull, repository, tag=tag, stream=True, decode=True):
+            pass
+
+    def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        import_docker_sdk()
+        from docker.errors import APIError, DockerException
+        from requests.exceptions import ConnectionError as RequestsConnectionError
+
+        try:
+            return method(*args, **kwargs)
+        except RequestsConnectionError as exc:
+            import re
+
+            reason = re.search(r"\[Errno \d+\] ([^'\")]+)", str(exc))
+            raise EngineUnreachable(
+                f"Docker engine at {self.address} stopped answering "
+                f"({reason.group(1).strip() if reason else exc.__class__.__name__})") from None
+        except APIError as exc:
+            raise EngineError(f"engine refused {method.__name__}: {exc.explanation or exc}") from exc
+        except DockerException as exc:
+            raise EngineError(f"engine call {method.__name__} failed: {exc}") from exc
+
+
+class ExecStream:
+    """The stdout of one exec as an iterator of chunks; `exit_code` and `stderr` once it is drained."""
+
+    def __init__(self, engine: Engine, exec_id: str, sock: Any, stdin: Iterator[bytes] | None, chunk_size: int) -> None:
+        import threading
+
+        self.engine = engine
+        self.exec_id = exec_id
+        self.raw = getattr(sock, "_sock", sock)
+        self.chunk_size = chunk_size
+        self.stderr = b""
+        self.exit_code: int | None = None
+        self.writer_error: BaseException | None = None
+        self.writer: threading.Thread | None = None
+        if stdin is not None:
+            self.writer = threading.Thread(target=self._feed, args=(stdin,), daemon=True)
+            self.writer.start()
+
+    def _feed(self, stdin: Iterator[bytes]) -> None:
+        import socket
+
+        try:
+            for chunk in stdin:
+                if chunk:
+                    self.raw.sendall(chunk)
+        except OSError:
+            # The command stopped reading (tar stops at its end-of-archive marker, before the padding):
+            # its exit code says whether that was success.
+            pass
+        except BaseException as exc:  # re-raised in the reading thread
+            self.writer_error = exc
+        finally:
+            try:
+                self.raw.shutdown(socket.SHUT_WR)  # the command sees the end of its input
+            except OSError:
+                pass
+
+    def _read_exactly(self, n: int) -> bytes:
+        view = bytearray(n)
+        got = 0
+        while got < n:
+            read = self.raw.recv_into(memoryview(view)[got:], n - got)
+            if not read:
+                return bytes(view[:got])
+            got += read
+        return bytes(view)
+
+    def __iter__(self) -> Iterator[bytes]:
+        stderr = bytearray()
+        try:
+            for stream_id, data in demultiplex(self._read_exactly, self.chunk_size):
+                if stream_id == STDERR:
+                    stderr += data
+                    del stderr[:-65536]
+                else:
+                    yield data
+        finally:
+            self.close()
+            self.stderr = bytes(stderr)
+        if self.writer is not None:
+            self.writer.join()
+        if self.writer_error is not None:
+            raise self.writer_error
+        code = self.engine._call(self.engine.api.exec_inspect, self.exec_id).get("ExitCode")
+        self.exit_code = int(code if code is not None else -1)
+
+    def close(self) -> None:
+        try:
+            self.raw.close()
+        except OSError:
+            pass
+
+    def drain(self) -> tuple[int, bytes]:
+        """Run to the end: (exit code, stdout then stderr), for short commands."""
+        out = b"".join(self)
+        return int(self.exit_code if self.exit_code is not None else -1), out + self.stderr
+

@@ -1,0 +1,345 @@
+"""`fovea status`: one engine listing, then every probe once, in parallel, with a short timeout.
+
+Standard library only, so the command answers in about the time of an interpreter start:
+- the *roster* (which units the stack has, their probes on the wire, what is skipped and why) is
+  remembered in the state directory whenever a command loads the stack, keyed by the exact
+  fingerprint of every input of the settings and the stack (fovea_ctl.settings.fingerprint); `status` uses it only
+  when that fingerprint still matches, else it loads the stack (and remembers it again);
+- readiness itself is never remembered: every call lists the containers, inspects them and probes
+  every running service now (fovea_ctl.docker.socket_client).
+
+The JSON form is a versioned schema (`StatusReport`, schema_version 1) with a `ready` boolean per
+service, so scripts can gate on it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from fovea_ctl.docker import socket_client
+from fovea_ctl.errors import FoveaError
+from fovea_ctl.docker.labels import LABEL_PROJECT, LABEL_ROLE, LABEL_SERVICE
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: this module runs on every status
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, Protocol
+
+    from fovea_ctl.docker.engine import Engine
+    from fovea_ctl.model import Stack
+    from fovea_ctl.core.context import Project
+    from fovea_ctl.settings.effective import Settings
+    from fovea_ctl.docker.socket_client import ProbeSpec
+
+    # The memo as JSON: project, docker_host, secrets_dir, units (name, one_shot, probe), skipped, links.
+    Roster = dict[str, Any]
+
+    class StatusEngine(Protocol):
+        """The three engine calls status makes: socket_client.DockerSocket, or SdkEngine where wire cannot go."""
+
+        def list_containers(self, label: str) -> list[dict[str, Any]]: ...
+
+        def inspect_container(self, container_id: str) -> dict[str, Any]: ...
+
+        def exec(self, container_id: str, command: list[str]) -> tuple[int, bytes]: ...
+
+SCHEMA_VERSION = 1
+QUICK_TIMEOUT_S = 1.0
+ROSTER_FILE = "status-roster.json"
+COLUMNS = ("service", "state", "ready", "health", "uptime", "restarts", "ports", "image", "detail")
+
+
+class ServiceStatus:
+    """One row; its JSON keys (and their order) are schema version 1."""
+
+    FIELDS = ("name", "role", "state", "ready", "detail", "health", "uptime_s", "restarts", "exit_code",
+              "ports", "image")
+
+    def __init__(self, name: str, role: str, state: str, ready: bool, detail: str = "",
+                 health: str | None = None, uptime_s: float | None = None, restarts: int = 0,
+                 exit_code: int | None = None, ports: dict[str, int] | None = None, image: str = "") -> None:
+        self.name = name
+        self.role = role  # service | job
+        self.state = state  # running | exited | created | restarting | absent | unavailable
+        self.ready = ready
+        self.detail = detail
+        self.health = health
+        self.uptime_s = uptime_s
+        self.restarts = restarts
+        self.exit_code = exit_code
+        self.ports = ports or {}  # "5432/tcp" -> host port on 127.0.0.1
+        self.image = image
+
+    def as_json(self) -> dict[str, object]:
+        return {field: getattr(self, field) for field in self.FIELDS}
+
+
+class StatusReport:
+    def __init__(self, project: str, services: list[ServiceStatus], links: dict[str, str] | None = None) -> None:
+        self.schema_version = SCHEMA_VERSION
+        self.project = project
+        self.services = services
+        self.links = links or {}  # what a person opens ("app", "metrics"), of the services ready now
+
+    @property
+    def all_ready(self) -> bool:
+        return all(s.ready for s in self.services if s.state != "unavailable")
+
+    def to_json(self) -> str:
+        return json.dumps({"schema_version": self.schema_version, "project": self.project,
+                           "services": [s.as_json() for s in self.services]}, indent=2, ensure_ascii=False)
+
+
+# -- the roster: what the stack says, as plain data ---------------------------------------------------------
+
+def roster_of(stack: Stack, settings: Settings) -> Roster:
+    return {
+        "project": settings.project,
+        "docker_host": settings.docker_host,
+        "secrets_dir": str(settings.effective_secrets_dir),
+        "units": [{"name": name, "one_shot": unit.one_shot, "probe": socket_client.probe_spec(unit, stack)}
+                  for name, unit in stack.units.items()],
+        "skipped": [{"name": s.name, "reason": s.unavailable_reason or ""} for s in stack.skipped],
+        "links": {name: stack.links([name]) for name, unit in stack.units.items() if unit.links},
+    }
+
+
+def roster_path(root: str, project: str) -> str:
+    return os.path.join(root, ".fovea", project, ROSTER_FILE)
+
+
+def remember_roster(settings: Settings, stack: Stack, fingerprint: str) -> None:
+    """Keep the roster for `status`, when these settings are exactly what the environment gives (a
+    command run with --gpu or a test's own settings describe another project than `status` would see).
+
+    `fingerprint` was taken before the stack loaded: an input that changed meanwhile misses the memo.
+    The file is 0600 in the project's 0700 state folder, like everything under `.fovea/`.
+    """
+    from fovea_ctl.settings.private_files import private_dir, write_private
+    from fovea_ctl.settings.effective import load_settings
+
+    try:
+        if load_settings().model_dump() != settings.model_dump():
+            return
+        path = roster_path(str(settings.root), settings.project)
+        document = json.dumps({"fingerprint": fingerprint, **roster_of(stack, settings)}, indent=1)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                if handle.read() == document and os.stat(path).st_mode & 0o777 == 0o600:
+                    return
+        except OSError:
+            pass
+        private_dir(os.path.dirname(path), str(settings.root))
+        write_private(path, document.encode())
+    except Exception:  # noqa: BLE001 - a memo that cannot be written only makes the next status slower
+        pass
+
+
+def remembered_roster() -> Roster | None:
+    """The roster for the environment's project, if one was remembered under the current fingerprint."""
+    from fovea_ctl.settings.fingerprint import find_root, fingerprint_key, project_name_guess, settings_fingerprint
+
+    root = find_root()
+    project = project_name_guess(root)
+    key = fingerprint_key(root, project)
+    if key is None:
+        return None
+    try:
+        with open(roster_path(root, project), encoding="utf-8") as handle:
+            roster: Roster = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return roster if roster.get("fingerprint") == settings_fingerprint(root, key) else None
+
+
+# -- collecting ---------------------------------------------------------------------------------------------
+
+class SdkEngine:
+    """The same three calls through the docker SDK, for engine addresses wire does not speak (ssh, TLS)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def list_containers(self, label: str) -> list[dict[str, Any]]:
+        listed: list[dict[str, Any]] = self.engine._call(self.engine.api.containers, all=True, filters={"label": label})
+        return listed
+
+    def inspect_container(self, container_id: str) -> dict[str, Any]:
+        return self.engine.inspect_raw(container_id)
+
+    def exec(self, container_id: str, command: list[str]) -> tuple[int, bytes]:
+        return self.engine.exec(container_id, command)
+
+
+def _uptime_of(state: dict[str, Any]) -> float | None:
+    started = socket_client.parse_engine_time(state.get("StartedAt"))
+    if state.get("Status") != "running" or started is None:
+        return None
+    return time.time() - started
+
+
+def _one(unit: Roster | None, name: str, container: dict[str, Any] | None, engine: StatusEngine,
+         roster: Roster) -> ServiceStatus:
+    if container is None:
+        return ServiceStatus(name=name, role="job" if unit and unit["one_shot"] else "service", state="absent",
+                             ready=False, detail="no container")
+    labels = container.get("Labels") or {}
+    probe: ProbeSpec | None = unit["probe"] if unit and not unit["one_shot"] else None
+    outcome: list[str | None] = []
+
+    def attempt() -> None:
+        try:
+            socket_client.run_probe(probe, container["Id"], engine.exec,  # type: ignore[arg-type]  # runs only when probe is set
+                           roster["secrets_dir"], QUICK_TIMEOUT_S)
+            outcome.append(None)
+        except socket_client.ProbeFailed as exc:
+            outcome.append(str(exc))
+
+    prober = None
+    if probe is not None and container.get("State") == "running":
+        prober = threading.Thread(target=attempt, daemon=True)
+        prober.start()  # while the inspect below is on its way
+    raw = engine.inspect_container(container["Id"])
+    state = raw.get("State") or {}
+    current = state.get("Status", "")
+    exit_code = int(state.get("ExitCode") or 0)
+    ports = {int(p["PrivatePort"]): int(p["PublicPort"]) for p in container.get("Ports") or [] if p.get("PublicPort")}
+    status = ServiceStatus(
+        name=name, role=labels.get(LABEL_ROLE, "service"), state=current, ready=False,
+        health=(state.get("Health") or {}).get("Status"), uptime_s=_uptime_of(state),
+        restarts=int(raw.get("RestartCount") or 0), exit_code=exit_code if current in ("exited", "dead") else None,
+        ports={f"{c}/tcp": h for c, h in sorted(ports.items())}, image=container.get("Image", ""),
+    )
+    if prober is not None:
+        prober.join()
+    if unit is None:
+        status.detail = "orphan: not in the stack"
+    elif unit["one_shot"]:
+        status.ready = current == "exited" and exit_code == 0
+        status.detail = "completed" if status.ready else f"job {current}"
+    elif current != "running":
+        status.detail = f"{current} (exit {exit_code})"
+    elif probe is None:
+        status.ready, status.detail = True, "running (no probe)"
+    else:
+        if prober is None:  # listed as not running a moment before the inspect saw it running
+            attempt()
+        if outcome[0] is None:
+            status.ready, status.detail = True, "probe passed"
+        else:
+            status.detail = outcome[0]
+    return status
+
+
+def collect(roster: Roster, engine: StatusEngine) -> StatusReport:
+    """Every unit of the roster (and any orphan container of the project), probed now, in parallel."""
+    listed = engine.list_containers(f"{LABEL_PROJECT}={roster['project']}")
+    containers: dict[str, dict[str, Any]] = {}
+    for container in listed:
+        containers.setdefault((container.get("Labels") or {}).get(LABEL_SERVICE, ""), container)
+    units = {u["name"]: u for u in roster["units"]}
+    names = list(units) + [n for n in containers if n not in units]
+    rows: dict[str, ServiceStatus] = {}
+    errors: list[BaseException] = []
+
+    def fill(name: str) -> None:
+        try:
+            rows[name] = _one(units.get(name), name, containers.get(name), engine, roster)
+        except BaseException as exc:  # re-raised below, in the caller's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=fill, args=(name,), daemon=True) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    services = [rows[name] for name in names]
+    services += [ServiceStatus(name=s["name"], role="service", state="unavailable", ready=False, detail=s["reason"])
+                 for s in roster["skipped"]]
+    links = {label: url for name, urls in roster.get("links", {}).items() if name in rows and rows[name].ready
+             for label, url in urls.items()}
+    return StatusReport(project=roster["project"], services=services, links=links)
+
+
+def engine_for(address: str | None, project: Project | None = None) -> StatusEngine:
+    try:
+        return socket_client.DockerSocket(address)
+    except socket_client.UnsupportedEngineAddress:
+        if project is None:
+            raise
+        return SdkEngine(project.engine)
+
+
+def collect_status(project: Project) -> StatusReport:
+    return collect(roster_of(project.stack, project.settings), engine_for(project.settings.docker_host, project))
+
+
+# -- rendering ----------------------------------------------------------------------------------------------
+
+def _uptime(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def render_table(report: StatusReport, colour: bool) -> str:
+    """One line per service, columns aligned; ready in colour on a terminal (and never with NO_COLOR)."""
+    styles = {"yes": "32", "no": "31", "n/a": "2"}
+    rows = []
+    for s in report.services:
+        ready = "yes" if s.ready else ("n/a" if s.state == "unavailable" else "no")
+        ports = " ".join(f"127.0.0.1:{h}->{c}" for c, h in s.ports.items())
+        rows.append([s.name, s.state, ready, s.health or "", _uptime(s.uptime_s), str(s.restarts), ports, s.image,
+                     s.detail if not s.ready else ""])
+    widths = [max(len(row[i]) for row in [list(COLUMNS), *rows]) for i in range(len(COLUMNS))]
+
+    def line(cells: list[str], style_of: Callable[[int, str], str | None]) -> str:
+        padded = []
+        for i, cell in enumerate(cells):
+            text = cell.ljust(widths[i]) if i < len(cells) - 1 else cell
+            style = style_of(i, cell)
+            padded.append(f"\x1b[{style}m{cell}\x1b[0m{text[len(cell):]}" if colour and style else text)
+        return "  ".join(padded).rstrip()
+
+    out = [line(list(COLUMNS), lambda i, cell: "1")]
+    out += [line(row, lambda i, cell: styles.get(cell) if i == 2 else None) for row in rows]
+    return "\n".join(out) + "\n"
+
+
+def write_report(report: StatusReport, as_json: bool) -> int:
+    if as_json:
+        sys.stdout.write(report.to_json() + "\n")
+    else:
+        colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        sys.stdout.write(render_table(report, colour))
+        sys.stdout.write("".join(f"{label}: {url}\n" for label, url in report.links.items()))
+    sys.stdout.flush()
+    return 0 if report.all_ready else 1
+
+
+def fast_main(args: list[str]) -> int | None:
+    """`fovea status [--json]` without typer or the stack: an exit code, or None when this path cannot
+    answer exactly (other options, --help, no roster for the current inputs, an engine address only
+    the docker SDK speaks) and the full CLI must."""
+    if any(arg != "--json" for arg in args):
+        return None
+    roster = remembered_roster()
+    if roster is None:
+        return None
+    try:
+        engine = engine_for(roster["docker_host"])
+        report = collect(roster, engine)
+    except socket_client.UnsupportedEngineAddress:
+        return None
+    except FoveaError as exc:
+        sys.stderr.write(f"fovea: {exc}\n")
+        return exc.exit_code
+    return write_report(report, "--json" in args)

@@ -1,0 +1,14 @@
+"""The same typed stack on Docker Swarm: `fovea swarm deploy | plan | status | down`.
+
+- `spec`: each unit as the Swarm service it should be (content-addressed secrets and configs, dnsrr,
+  host-mode ports, placement constraints, replicas), with the local config hash plus Swarm's own parts;
+- `deploy`: observed services → plan → a rollout in dependency order, gated on fovea's own probes;
+- `state`: `swarm status` (observed state read back from labels) and `swarm down`;
+- `engine`: the Swarm calls, as typed views.
+"""
+
+from fovea_ctl.reconcile.swarm.deploy import SwarmDeployer, SwarmDeployResult, SwarmPlan
+from fovea_ctl.reconcile.swarm.state import SwarmDownResult, SwarmStatus, swarm_down, swarm_status
+
+__all__ = ["SwarmDeployResult", "SwarmDeployer", "SwarmDownResult", "SwarmPlan", "SwarmStatus", "swarm_down",
+           "swarm_status"]

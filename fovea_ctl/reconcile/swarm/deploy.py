@@ -1,0 +1,350 @@
+"""`fovea swarm deploy`: observed Swarm state → plan → a rollout that follows the stack's dependency DAG.
+
+`docker stack deploy` creates every service at once and ignores `depends_on`; here each service is created
+(or updated) only when its dependencies pass fovea's own probes — the same `Probe` objects `up` uses, over
+the host-mode published ports, or `docker exec` into the task's container on this node. Independent
+branches roll out in parallel. A re-deploy with nothing changed makes no engine write.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from fovea_ctl.errors import FoveaError, UsageError
+from fovea_ctl.images import ResolvedImage
+from fovea_ctl.docker.labels import LABEL_SWARM_KIND
+from fovea_ctl.model import Condition
+from fovea_ctl.reconcile.plan import change_cause
+from fovea_ctl.probes import ContainerStopped, ProbeFailed, probe_context_for, wait_until_ready
+from fovea_ctl.core.run_progress import Reporter
+from fovea_ctl.docker.swarm import SwarmEngine, SwarmObjectView, SwarmServiceView, TaskView
+from fovea_ctl.render.swarm_spec import (
+    JOB_ATTEMPTS,
+    DesiredSwarmService,
+    SwarmObject,
+    desired_services,
+    network_name,
+    placement_problem,
+    service_spec,
+    stack_labels,
+)
+
+if TYPE_CHECKING:
+    from fovea_ctl.core.context import Project
+
+TASK_START_BUDGET_S = 180.0  # scheduling + container start; the probe's own budget follows
+FAILED_TASKS_BEFORE_GIVING_UP = 3
+POLL_S = 0.2
+TERMINAL_TASK_STATES = ("complete", "failed", "rejected", "shutdown", "orphaned", "remove")
+
+
+@dataclass
+class SwarmObserved:
+    services: dict[str, SwarmServiceView]  # by unit
+    secrets: dict[str, SwarmObjectView]  # by name
+    configs: dict[str, SwarmObjectView]
+    network: SwarmObjectView | None
+
+
+@dataclass
+class SwarmAction:
+    unit: str
+    action: str  # create | update | keep
+    cause: str
+
+
+@dataclass
+class SwarmPlan:
+    project: str
+    order: list[str]
+    actions: dict[str, SwarmAction]
+    new_objects: list[SwarmObject]
+    stale_objects: list[SwarmObjectView]  # labelled secrets/configs no desired service mounts
+    orphans: list[SwarmServiceView]
+    create_network: bool
+
+    @property
+    def empty(self) -> bool:
+        return (not self.new_objects and not self.stale_objects and not self.orphans and not self.create_network
+                and all(a.action == "keep" for a in self.actions.values()))
+
+    def text(self) -> str:
+        """One line per engine write with its cause, or exactly `nothing to do`."""
+        lines = []
+        if self.create_network:
+            lines.append(f"create network {self.project}-swarm — no network")
+        lines += [f"create {o.kind} {o.name} — {'content changed or new'}" for o in self.new_objects]
+        for name in self.order:
+            action = self.actions[name]
+            if action.action != "keep":
+                lines.append(f"{action.action} service {name} — {action.cause}")
+        lines += [f"remove service {o.unit or o.name} — not in the stack" for o in self.orphans]
+        lines += [f"remove {'secret' if o.labels.get(LABEL_SWARM_KIND) == 'secret' else 'config'} {o.name} — no longer used"
+                  for o in self.stale_objects]
+        return "\n".join(f"#{i} {line}" for i, line in enumerate(lines, 1)) if lines else "nothing to do"
+
+
+@dataclass
+class UnitOutcome:
+    unit: str
+    done: threading.Event = field(default_factory=threading.Event)
+    created: threading.Event = field(default_factory=threading.Event)  # set once it exists, or it gave up
+    exists: bool = False
+    ok: bool = False
+    failure: str = ""
+    ready_at_s: float | None = None
+
+
+@dataclass
+class SwarmDeployResult:
+    plan: SwarmPlan
+    outcomes: dict[str, UnitOutcome]
+    elapsed_s: float
+
+    @property
+    def failures(self) -> list[str]:
+        return [f"{o.unit}: {o.failure}" for o in self.outcomes.values() if not o.ok]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def observe_swarm(swarm: SwarmEngine, project: str) -> SwarmObserved:
+    services = {s.unit: s for s in swarm.services(project)}
+    networks = [n for n in swarm.networks(project) if n.name == f"{project}-swarm"]
+    return SwarmObserved(services=services, secrets={s.name: s for s in swarm.secrets(project)},
+                         configs={c.name: c for c in swarm.configs(project)}, network=networks[0] if networks else None)
+
+
+def make_swarm_plan(project: Project, desired: dict[str, DesiredSwarmService], observed: SwarmObserved,
+                    swarm: SwarmEngine | None = None) -> SwarmPlan:
+    actions: dict[str, SwarmAction] = {}
+    for name, unit in desired.items():
+        current = observed.services.get(name)
+        if current is None:
+            actions[name] = SwarmAction(name, "create", "no service")
+        elif current.config_hash != unit.config_hash:
+            actions[name] = SwarmAction(name, "update", change_cause(unit, current))
+        elif unit.one_shot and swarm is not None and _job_gave_up(swarm, current):
+            actions[name] = SwarmAction(name, "update", "job failed last time")
+        else:
+            actions[name] = SwarmAction(name, "keep", "")
+    wanted = {o.name: o for unit in desired.values() for o in [*unit.secrets, *unit.configs]}
+    existing = {**observed.secrets, **observed.configs}
+    return SwarmPlan(
+        project=project.settings.project,
+        order=[n for n in project.stack.dependency_order() if n in desired],
+        actions=actions,
+        new_objects=[o for name, o in wanted.items() if name not in existing],
+        stale_objects=[o for name, o in existing.items() if name not in wanted],
+        orphans=[s for unit, s in observed.services.items() if unit not in desired],
+        create_network=observed.network is None,
+    )
+
+
+def _job_gave_up(swarm: SwarmEngine, service: SwarmServiceView) -> bool:
+    """A job of the current spec that never completed and has nothing left running: run it again."""
+    tasks = [t for t in swarm.tasks(service.id) if t.config_hash == service.config_hash]
+    settled = all(t.state in TERMINAL_TASK_STATES for t in tasks)
+    return settled and any(t.state in ("failed", "rejected") for t in tasks) and not any(t.state == "complete" for t in tasks)
+
+
+class SwarmDeployer:
+    def __init__(self, project: Project, reporter: Reporter) -> None:
+        self.project = project
+        self.settings = project.settings
+        self.stack = project.stack
+        self.reporter = reporter
+        self.swarm = SwarmEngine(project.engine)
+        self.cancel = threading.Event()
+        self.began = time.monotonic()
+
+    # -- preflight -----------------------------------------------------------------------------------
+    def preflight(self) -> None:
+        problem = self.swarm.manager_problem()
+        if problem:
+            raise UsageError(f"cannot deploy to Swarm: {problem}")
+        local = [c.name for c in self.project.observe().containers.values() if c.running]
+        if local:
+            raise UsageError(
+                f"project {self.settings.project!r} also runs locally ({', '.join(sorted(local))}): both would write "
+                "the same volumes; run `fovea down` first, or deploy under another FOVEA_PROJECT")
+        nodes = self.swarm.node_resources()
+        for unit in self.stack.units.values():
+            if problem := placement_problem(unit, nodes):
+                raise UsageError(problem)
+
+    def images(self) -> dict[str, ResolvedImage]:
+        """Every image this node needs, built (or pulled) now if missing: Swarm never resolves them."""
+        from fovea_ctl.images import build_image, pull_image
+
+        resolver = self.project.resolver()
+        images = resolver.resolve_stack(self.stack)
+        for ref, image in {i.ref: i for i in images.values() if i.missing}.items():
+            self.reporter.event(ref, "building" if image.recipe else "pulling", "not on this node")
+            if image.recipe is not None:
+                build_image(self.settings, image.recipe, ref)
+            else:
+                pull_image(self.project.engine, ref)
+        return {name: ResolvedImage(i.ref, i.recipe, i.present_id or self.project.engine.image_id(i.ref))
+                for name, i in images.items()}
+
+    def desired(self) -> dict[str, DesiredSwarmService]:
+        return desired_services(self.stack, self.settings, self.images(), self.project.secrets)
+
+    def plan(self) -> tuple[SwarmPlan, dict[str, DesiredSwarmService], SwarmObserved]:
+        desired = self.desired()
+        observed = observe_swarm(self.swarm, self.settings.project)
+        return make_swarm_plan(self.project, desired, observed, self.swarm), desired, observed
+
+    # -- rollout -------------------------------------------------------------------------------------
+    def deploy(self, prune: bool = True) -> SwarmDeployResult:
+        with self.project.writing():  # like every command that changes the project (see Project.writing)
+            return self._deploy(prune)
+
+    def _deploy(self, prune: bool) -> SwarmDeployResult:
+        self.preflight()
+        plan, desired, observed = self.plan()
+        for skipped in self.stack.skipped:
+            self.reporter.event(skipped.name, "skipped", skipped.unavailable_reason or "")
+        network_id = observed.network.id if observed.network else self._create_network()
+        object_ids = {o.name: o.id for o in [*observed.secrets.values(), *observed.configs.values()]}
+        for obj in plan.new_objects:
+            object_ids[obj.name] = self._create_object(obj)
+        outcomes = {name: UnitOutcome(name) for name in plan.order}
+        threads = [threading.Thread(target=self._unit, daemon=True, name=f"swarm-{name}",
+                                    args=(desired[name], observed.services.get(name), plan.actions[name], outcomes,
+                                          network_id, object_ids))
+                   for name in plan.order]
+        for thread in threads:
+            thread.start()
+        try:
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(0.1)
+        except KeyboardInterrupt:
+            self.cancel.set()
+            for thread in threads:
+                thread.join(30)
+            raise
+        result = SwarmDeployResult(plan, outcomes, time.monotonic() - self.began)
+        if result.ok and prune:
+            self._prune(plan)
+        return result
+
+    def _create_network(self) -> str:
+        network_id = self.swarm.create_network(network_name(self.settings), stack_labels(self.settings))
+        self.reporter.event(network_name(self.settings), "created", "no network")
+        return network_id
+
+    def _create_object(self, obj: SwarmObject) -> str:
+        labels = {**stack_labels(self.settings), LABEL_SWARM_KIND: obj.kind}
+        create = self.swarm.create_secret if obj.kind == "secret" else self.swarm.create_config
+        object_id = create(obj.name, obj.data(), labels)
+        self.reporter.event(obj.name, "created", f"{obj.kind} for {obj.target}")
+        return object_id
+
+    def _prune(self, plan: SwarmPlan) -> None:
+        for orphan in plan.orphans:
+            self.swarm.remove_service(orphan.id)
+            self.reporter.event(orphan.unit or orphan.name, "removed", "not in the stack")
+        for stale in plan.stale_objects:
+            remove = self.swarm.remove_secret if stale.labels.get(LABEL_SWARM_KIND) == "secret" else self.swarm.remove_config
+            remove(stale.id)
+            self.reporter.event(stale.name, "removed", "no longer used")
+
+    def _wait_for(self, unit: str, outcomes: dict[str, UnitOutcome]) -> None:
+        for dependency, condition in self.stack.units[unit].depends_on.items():
+            dep = outcomes.get(dependency)
+            if dep is None:
+                continue
+            self.reporter.event(unit, "waiting", f"for {dependency} {condition.value}", quiet=True)
+            event = dep.created if condition is Condition.STARTED else dep.done
+            while not event.wait(0.05):
+                if dep.done.is_set() or self.cancel.is_set():
+                    break
+            if not dep.ok and (condition is not Condition.STARTED or not dep.exists):
+                raise FoveaError(f"dependency {dependency} failed")
+
+    def _unit(self, desired: DesiredSwarmService, current: SwarmServiceView | None, action: SwarmAction,
+              outcomes: dict[str, UnitOutcome], network_id: str, object_ids: dict[str, str]) -> None:
+        outcome = outcomes[desired.unit.name]
+        name = desired.unit.name
+        started = time.monotonic()
+        try:
+            self._wait_for(name, outcomes)
+            if action.action != "keep":
+                spec = service_spec(desired, self.stack, self.settings, network_id, object_ids)
+                self.reporter.event(name, "creating" if action.action == "create" else "updating", action.cause)
+                started = time.monotonic()
+                if current is None:
+                    self.swarm.create_service(spec)
+                else:
+                    if desired.one_shot:  # an update reruns a job only when its task template changes
+                        spec["task_template"]["ForceUpdate"] = current.force_update + 1
+                    self.swarm.update_service(current, spec)
+            outcome.exists = True
+            outcome.created.set()
+            self._wait_ready(desired)
+            outcome.ok = True
+            outcome.ready_at_s = time.monotonic() - self.began
+            state = "completed" if desired.one_shot else "ready"
+            self.reporter.event(name, state, f"in {time.monotonic() - started:.2f} s" if action.action != "keep" else "kept",
+                                elapsed=time.monotonic() - started)
+        except (FoveaError, ProbeFailed, ContainerStopped) as exc:
+            outcome.failure = getattr(exc, "message", None) or str(exc)
+            self.reporter.event(name, "failed", outcome.failure)
+        except Exception as exc:  # a unit thread must settle its outcome, or its dependents wait forever
+            outcome.failure = f"{exc.__class__.__name__}: {exc}"
+            self.reporter.event(name, "failed", outcome.failure)
+        finally:
+            outcome.created.set()
+            outcome.done.set()
+
+    def _current_tasks(self, desired: DesiredSwarmService) -> list[TaskView]:
+        service = next((s for s in self.swarm.services(self.settings.project) if s.unit == desired.unit.name), None)
+        if service is None:
+            raise FoveaError("the service vanished during the rollout")
+        return [t for t in self.swarm.tasks(service.id) if t.config_hash == desired.config_hash]
+
+    def _wait_ready(self, desired: DesiredSwarmService) -> None:
+        """Tasks of the current spec running (a job: complete), then the unit's probe passes in each."""
+        deadline = time.monotonic() + TASK_START_BUDGET_S
+        while True:
+            tasks = self._current_tasks(desired)
+            failed = [t for t in tasks if t.state in ("failed", "rejected")]
+            if desired.one_shot and any(t.state == "complete" for t in tasks):
+                return
+            attempts = JOB_ATTEMPTS if desired.one_shot else FAILED_TASKS_BEFORE_GIVING_UP
+            if failed and (len(failed) >= attempts or failed[0].state == "rejected"):
+                raise FoveaError(self._task_failure(failed[-1]))
+            running = [t for t in tasks if t.state == "running" and t.desired_state == "running" and t.container_id]
+            if not desired.one_shot and len(running) >= desired.replicas:
+                break
+            if time.monotonic() > deadline:
+                states = ", ".join(sorted({f"{t.state}{' (' + t.error + ')' if t.error else ''}" for t in tasks})) or "no task"
+                raise FoveaError(f"tasks not running after {TASK_START_BUDGET_S:.0f} s: {states}")
+            if self.cancel.wait(POLL_S):
+                raise FoveaError("cancelled")
+        probe = desired.unit.probe
+        if probe is None:
+            return
+        for task in running[:desired.replicas]:
+            assert task.container_id is not None
+            context = probe_context_for(desired.unit, self.stack, self.project.engine, task.container_id,
+                                        password=self.project.secrets.value, timeout_s=self.settings.probe_timeout_s,
+                                        secrets_dir=str(self.settings.effective_secrets_dir))
+            wait_until_ready(probe, context, budget_s=probe.budget_s, cancel=self.cancel)
+
+    def _task_failure(self, task: TaskView) -> str:
+        detail = task.error or task.message or task.state
+        if task.exit_code is not None:
+            detail = f"exited with code {task.exit_code}: {detail}"
+        if task.container_id:
+            tail = self.project.engine.log_tail(task.container_id, 10)
+            detail += "".join(f"\n    {line}" for line in tail)
+        return f"task {task.state}: {detail}"
