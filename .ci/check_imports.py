@@ -1,17 +1,23 @@
 #!/usr/bin/env python3
-"""Import cycles in fovea_ctl may only go away: a new one fails CI, and so does one that went away while the
-baseline still lists it (the ratchet is exact).
+"""Import cycles in fovea_ctl may only go away, and imports flow one way through its layers: a new cycle or a new
+import of a higher layer fails CI, and so does one that went away while its baseline still lists it (the
+ratchets are exact).
 
 Every import counts: top-level, inside functions, under `if TYPE_CHECKING:` — a cycle hidden in a function
 is still two modules that cannot be understood, tested or moved apart. `from pkg import name` is an edge to
 `pkg.name` when that is a module, else to `pkg`. Standard library only; run from anywhere:
 
-    python3 .ci/check_imports.py            # check against .ci/import_cycles.txt
-    python3 .ci/check_imports.py --update   # drop edges no longer on a cycle from the baseline (never adds)
+    python3 .ci/check_imports.py            # check against .ci/import_cycles.txt and .ci/layer_violations.txt
+    python3 .ci/check_imports.py --update   # drop edges that went away from the baselines (never adds)
 
 A cycle is recorded as its edges: the baseline lists every edge `a -> b` that lies on some import cycle (both
 ends in one strongly connected component). A new cycle always puts a new edge on a cycle, however large the
 tangle it joins, so this catches it where a list of component members would not.
+
+The layers are declared once, in LAYERS below, top to bottom. A module may import its own layer and any layer
+under it; an import of a higher layer (again: every import, wherever it is written) is a violation, reported
+with its file:line. Modules of one layer may import each other (reconcile, data and render share one); the
+cycle check still holds them apart. A module that belongs to no layer fails until it is declared.
 """
 
 from __future__ import annotations
@@ -28,6 +34,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = "fovea_ctl"
 BASELINE = Path(__file__).resolve().parent / "import_cycles.txt"
+LAYER_BASELINE = Path(__file__).resolve().parent / "layer_violations.txt"
+
+# fovea_ctl's layers, top to bottom (issue 23): a module belongs to the layer of the longest name here that is it
+# or a package above it; `fovea_ctl` itself (the version) only as itself.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("fovea_ctl.__main__", "fovea_ctl.cli"),                         # the commands: parse, call, render
+    ("fovea_ctl.ops",),                                              # use cases: up, down, status, logs, smoke, ...
+    ("fovea_ctl.reconcile", "fovea_ctl.data", "fovea_ctl.render"),   # plan/apply; backup, restore; renderers
+    ("fovea_ctl.images", "fovea_ctl.probes", "fovea_ctl.docker"),    # images, readiness, the engine
+    ("fovea_ctl.core",),                                             # the project's context and shared primitives
+    ("fovea_ctl.model", "fovea_ctl.settings", "fovea_ctl.errors", "fovea_ctl"),  # the stack model, settings, errors
+)
 
 
 @dataclass(frozen=True)
@@ -163,27 +181,105 @@ def example_cycle(graph: dict[str, dict[str, int]], edge: Edge) -> list[str]:
     return [edge.source, edge.target]
 
 
+def layer_of(module: str) -> int | None:
+    """Index into LAYERS (0 is the top) of the module's layer; None when no layer claims it."""
+    best: tuple[int, int] | None = None  # (length of the matching name, layer)
+    for index, names in enumerate(LAYERS):
+        for name in names:
+            matches = module == name or (name != PACKAGE and module.startswith(name + "."))
+            if matches and (best is None or len(name) > best[0]):
+                best = (len(name), index)
+    return None if best is None else best[1]
+
+
+def layer_name(index: int) -> str:
+    return ", ".join(name.removeprefix(f"{PACKAGE}.") for name in LAYERS[index])
+
+
+def upward_imports(graph: dict[str, dict[str, int]]) -> dict[str, Edge]:
+    """Every import of a module in a higher layer than the importer's, by `a -> b`."""
+    found = {}
+    for source, targets in graph.items():
+        source_layer = layer_of(source)
+        for target, line in targets.items():
+            target_layer = layer_of(target)
+            if source_layer is not None and target_layer is not None and target_layer < source_layer:
+                edge = Edge(source, target, line)
+                found[str(edge)] = edge
+    return found
+
+
 def read_baseline(path: Path) -> set[str]:
     if not path.exists():
         return set()
     return {line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")}
 
 
-def write_baseline(path: Path, edges: list[str]) -> None:
-    header = ("# Import edges of fovea_ctl that lie on an import cycle (every import counted, function-level and\n"
-              "# TYPE_CHECKING ones too). This list may only shrink: .ci/check_imports.py fails on an edge missing\n"
-              "# here and on one listed here that no longer lies on a cycle (then run it with --update).\n")
+CYCLES_HEADER = ("# Import edges of fovea_ctl that lie on an import cycle (every import counted, function-level and\n"
+                 "# TYPE_CHECKING ones too). This list may only shrink: .ci/check_imports.py fails on an edge missing\n"
+                 "# here and on one listed here that no longer lies on a cycle (then run it with --update).\n")
+LAYERS_HEADER = ("# Imports of fovea_ctl that go up a layer (LAYERS in .ci/check_imports.py; every import counted,\n"
+                 "# function-level and TYPE_CHECKING ones too), left from before the layers were checked. This list\n"
+                 "# may only shrink: .ci/check_imports.py fails on a violation missing here and on one listed here\n"
+                 "# that went away (then run it with --update).\n")
+
+
+def write_baseline(path: Path, edges: list[str], header: str = CYCLES_HEADER) -> None:
     path.write_text(header + "".join(f"{edge}\n" for edge in sorted(edges)))
+
+
+def check_layers(root: Path, graph: dict[str, dict[str, int]], baseline_path: Path, update: bool) -> int:
+    """The layering contract against its baseline; 0 when they match (after --update removed what went away)."""
+    paths = module_names(root)
+    unlayered = sorted(module for module in graph if layer_of(module) is None)
+    for module in unlayered:
+        print(f"{paths[module].relative_to(root)}: {module} belongs to no layer; declare it in LAYERS "
+              "(.ci/check_imports.py)", file=sys.stderr)
+    current = upward_imports(graph)
+    baseline = read_baseline(baseline_path)
+    new = sorted(set(current) - baseline)
+    gone = sorted(baseline - set(current))
+    for name in new:
+        edge = current[name]
+        source_layer, target_layer = layer_of(edge.source), layer_of(edge.target)
+        assert source_layer is not None and target_layer is not None
+        print(f"layer violation: {paths[edge.source].relative_to(root)}:{edge.line} imports {edge.target}: "
+              f"{layer_name(source_layer)} may not import {layer_name(target_layer)}, a layer above it",
+              file=sys.stderr)
+    if new or unlayered:
+        if new:
+            print(f"check_imports: {len(new)} import(s) go up a layer; move the shared piece down (or the caller up) "
+                  "rather than adding to the baseline", file=sys.stderr)
+        return 1
+    if gone and update:
+        write_baseline(baseline_path, sorted(baseline & set(current)), LAYERS_HEADER)
+        print(f"check_imports: {len(gone)} layer violation(s) gone, removed from {baseline_path.name}")
+        return 0
+    if gone:
+        for name in gone:
+            print(f"no longer a layer violation: {name}", file=sys.stderr)
+        print(f"check_imports: {len(gone)} baseline layer violation(s) went away; remove them "
+              f"(python3 .ci/check_imports.py --update) so they cannot come back unnoticed", file=sys.stderr)
+        return 1
+    print(f"check_imports: {len(current)} import(s) up a layer, as the baseline; no new ones")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=REPO, help="the checkout whose fovea_ctl is checked")
     parser.add_argument("--baseline", type=Path, default=BASELINE)
-    parser.add_argument("--update", action="store_true", help="remove edges that are no longer on a cycle")
+    parser.add_argument("--layer-baseline", type=Path, default=LAYER_BASELINE)
+    parser.add_argument("--update", action="store_true",
+                        help="remove edges that are no longer on a cycle, and layer violations that went away")
     args = parser.parse_args(argv)
 
     graph = import_graph(args.root)
+    layers_failed = check_layers(args.root, graph, args.layer_baseline, args.update)
+    return max(check_cycles(args, graph), layers_failed)
+
+
+def check_cycles(args: argparse.Namespace, graph: dict[str, dict[str, int]]) -> int:
     current = cyclic_edges(graph)
     baseline = read_baseline(args.baseline)
     new = sorted(set(current) - baseline)

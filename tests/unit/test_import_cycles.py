@@ -21,11 +21,13 @@ def checkout(tmp_path: Path) -> Path:
     """A copy of this checkout's fovea_ctl and import baseline to plant changes in."""
     shutil.copytree(ROOT / "fovea_ctl", tmp_path / "fovea_ctl", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(CHECKER.BASELINE, tmp_path / "import_cycles.txt")
+    shutil.copy(CHECKER.LAYER_BASELINE, tmp_path / "layer_violations.txt")  # --update must not touch the real one
     return tmp_path
 
 
 def check(root: Path, *extra: str) -> int:
-    return CHECKER.main(["--root", str(root), "--baseline", str(root / "import_cycles.txt"), *extra])
+    return CHECKER.main(["--root", str(root), "--baseline", str(root / "import_cycles.txt"),
+                         "--layer-baseline", str(root / "layer_violations.txt"), *extra])
 
 
 def test_this_checkout_has_exactly_the_cycles_of_its_baseline() -> None:
