@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from fovea_ctl.data.backup import MANIFEST, BackupClass, BackupManifest, ItemRecord, sha256_file
-from fovea_ctl.core.context import project_lock
+from fovea_ctl.core.lock import project_lock
 from tests.conftest import FOVEA, ROOT, host_clip
 from tests.test_backup import Live, live_stack
 from tests.unit.test_backup_archives import _archive, _member

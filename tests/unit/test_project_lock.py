@@ -15,7 +15,7 @@ from tests.conftest import ROOT
 
 def test_project_lock_serialises_one_project_only(tmp_path: Path) -> None:
     from fovea_ctl.errors import LockTimeout
-    from fovea_ctl.core.context import project_lock
+    from fovea_ctl.core.lock import project_lock
 
     first = Settings(root=tmp_path, project="lock-a")
     other = Settings(root=tmp_path, project="lock-b")
@@ -38,7 +38,7 @@ def test_project_lock_refuses_a_planted_symlink_and_leaves_its_target_untouched(
     import os
 
     from fovea_ctl.errors import LockUnsafe
-    from fovea_ctl.core.context import project_lock
+    from fovea_ctl.core.lock import project_lock
 
     root = tmp_path / "root"
     root.mkdir()
@@ -84,7 +84,7 @@ def test_the_lock_lives_in_the_projects_private_state_folder_not_a_shared_tmp_di
     0700 state folder is involved."""
     import os
 
-    from fovea_ctl.core.context import lock_path, project_lock
+    from fovea_ctl.core.lock import lock_path, project_lock
 
     monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
     squatted = Path("/tmp") / f"fovea-locks-{os.getuid()}"
@@ -106,7 +106,7 @@ def test_the_lock_lives_in_the_projects_private_state_folder_not_a_shared_tmp_di
 
 def _hold_lock_in_another_process(settings: Settings) -> subprocess.Popen[str]:
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom fovea_ctl.core.context import project_lock\n"
+        [sys.executable, "-c", "import sys, time\nfrom fovea_ctl.core.lock import project_lock\n"
          "from fovea_ctl.settings.effective import Settings\n"
          f"with project_lock(Settings(root={str(settings.root)!r}, project={settings.project!r})):\n"
          "    print('held', flush=True)\n    time.sleep(60)"],
