@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import signal
 import sys
 import threading
 import time
@@ -34,6 +33,7 @@ from typing import IO, TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
 
+from fovea_ctl.core.signals import signals_deferred
 from fovea_ctl.errors import FoveaError
 
 if TYPE_CHECKING:
@@ -84,25 +84,6 @@ def pause_point(phase: str) -> None:
         sys.stderr.flush()
         while True:
             time.sleep(0.1)
-
-
-@contextmanager
-def signals_deferred() -> Iterator[None]:
-    """SIGINT/SIGTERM wait until the block is done, then interrupt as usual: a step the engine runs is
-    never abandoned half-way (the command inside the container would go on without us)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-    previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum))
-                for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    if received:
-        raise KeyboardInterrupt()
 
 
 def journal_path(project: Project) -> Path:

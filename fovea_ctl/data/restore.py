@@ -56,6 +56,7 @@ from fovea_ctl.data.backup.tar_guard import guarded_tar, limited
 from fovea_ctl.errors import BackupDamaged, FoveaError, ServiceFailed, UsageError
 from fovea_ctl.model import BackupStrategy, Service
 from fovea_ctl.data.rotate import prepare_reapply_data_secrets
+from fovea_ctl.core.signals import signals_deferred
 from fovea_ctl.data.journal import (
     JournalDatabase,
     JournalVolume,
@@ -67,7 +68,6 @@ from fovea_ctl.data.journal import (
     pause_point,
     rollback,
     save_journal,
-    signals_deferred,
     swap_database,
     swap_files,
 )

@@ -146,7 +146,7 @@ def rotate_secret(project: Project, name: str, reporter: Reporter, edited: bool 
     """A new value (or, with `edited`, the one now in the file) applied to the data, then `up` recreates
     the services that mount the secret, so everything authenticates with it."""
     from fovea_ctl.reconcile.plan import OpKind
-    from fovea_ctl.data.journal import signals_deferred
+    from fovea_ctl.core.signals import signals_deferred
 
     store = project.secrets
     if name not in store.declared:
