@@ -42,7 +42,7 @@ def docker(*args: str) -> str:
 
 def stack_image() -> str:
     """The backend image this checkout's stack runs (built by `fovea images build`)."""
-    from fovea_ctl.core.context import Project
+    from fovea_ctl.reconcile.project import Project
     from fovea_ctl.settings.effective import load_settings
 
     project = Project(load_settings())

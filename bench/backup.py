@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from fovea_ctl.data.backup import BackupClass, QuietProgress, create_backup, verify_backup  # noqa: E402
 from fovea_ctl.core.run_progress import PlainReporter  # noqa: E402
-from fovea_ctl.core.context import Project  # noqa: E402
+from fovea_ctl.reconcile.project import Project  # noqa: E402
 from fovea_ctl.data.restore import restore_backup  # noqa: E402
 from fovea_ctl.settings.effective import Settings  # noqa: E402
 

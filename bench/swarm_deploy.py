@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fovea_ctl.core.context import Project  # noqa: E402
+from fovea_ctl.reconcile.project import Project  # noqa: E402
 from fovea_ctl.settings.effective import Settings  # noqa: E402
 from tests.conftest import STACK_PORTS  # noqa: E402
 from tests.swarm_harness import DOCKER, backend_slice, docker, single_node_swarm  # noqa: E402

@@ -116,7 +116,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "up_vs_compose.json"))
     args = parser.parse_args()
 
-    from fovea_ctl.core.context import Project
+    from fovea_ctl.reconcile.project import Project
     from fovea_ctl.settings.effective import load_settings
     from fovea_ctl.ops.smoke import free_port_base
     from tests.conftest import STACK_PORTS

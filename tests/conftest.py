@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from fovea_ctl.model import Stack
-from fovea_ctl.core.context import Project
+from fovea_ctl.reconcile.project import Project
 from fovea_ctl.settings.effective import Settings
 from fovea_ctl.ops.smoke import free_port_base
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from fovea_ctl.core.context import Project
+from fovea_ctl.reconcile.project import Project
 from tests.conftest import ProjectFactory, host_clip, run_fovea
 
 

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from fovea_ctl.data.backup import MANIFEST, VERIFIED, sha256_file
-from fovea_ctl.core.context import Project
+from fovea_ctl.reconcile.project import Project
 from tests.conftest import FOVEA, ROOT, ProjectFactory, RecordingReporter, engine_available, run_fovea
 
 VIDEOS = {"street.mp4": 1_500_000, "harbour.mp4": 700_000, "night.webm": 300_000}

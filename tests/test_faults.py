@@ -257,7 +257,7 @@ def _link_exists(name: str) -> bool:
 
 def test_engine_stopped_in_the_middle_of_up_is_exit_3_and_the_next_up_converges(
         private_engine: PrivateEngine, make_project: ProjectFactory, tmp_path: Path) -> None:
-    from fovea_ctl.core.context import Project
+    from fovea_ctl.reconcile.project import Project
 
     root = write_stack_root(tmp_path, SLOW_READY_STACK)
     # The image, and the base it was built on (same ids: the content-hash tag then matches there too).

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
-from fovea_ctl.core.context import Project
+from fovea_ctl.reconcile.project import Project
 from fovea_ctl.ops.smoke import TEST_VIDEO_SCRIPT
 from fovea_ctl.ops.videos import add_videos
 from tests.conftest import ProjectFactory, RecordingReporter, engine_available

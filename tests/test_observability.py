@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from fovea_ctl.core.context import Project
+from fovea_ctl.reconcile.project import Project
 from fovea_ctl.ops.smoke import Http
 from fovea_ctl.ops.videos import add_videos, backend_session
 from tests.conftest import ProjectFactory, RecordingReporter, detect_and_wait, make_clip, run_fovea, \

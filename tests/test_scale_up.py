@@ -3,7 +3,7 @@ by status, plan and down; scaling back to one removes only the extra container."
 
 from __future__ import annotations
 
-from fovea_ctl.core.context import Project
+from fovea_ctl.reconcile.project import Project
 from fovea_ctl.ops.status import collect_status
 from tests.conftest import ProjectFactory, RecordingReporter, run_fovea
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 from fovea_ctl.model import Stack
-from fovea_ctl.core.context import Project, load_stack
+from fovea_ctl.core.context import load_stack
+from fovea_ctl.reconcile.project import Project
 from fovea_ctl.settings.effective import Settings
 from fovea_ctl.ops.smoke import run_smoke
 from tests.conftest import ProjectFactory, RecordingReporter, run_fovea

@@ -9,7 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fovea_ctl.ops.status import collect_status, remembered_roster
+from fovea_ctl.ops.status import collect_status
+from fovea_ctl.reconcile.roster import remembered_roster
 from tests.conftest import ROOT, ProjectFactory, run_fovea, write_stack_root
 
 # A real RQ worker (the backend image has RQ) registered in a Redis that requires a password from a secret.
@@ -37,7 +38,7 @@ def build_stack(settings):
 '''
 
 HEAVY = ("typer", "click", "rich", "pydantic", "pydantic_settings", "docker", "requests", "fovea_ctl.model",
-         "fovea_ctl.core.context")
+         "fovea_ctl.core.context", "fovea_ctl.reconcile.project")
 
 # Runs `fovea status --json` through the console-script entry point; `-X importtime` lists on stderr every
 # module the process imported (it exits with os._exit, so nothing can be asked of it afterwards).

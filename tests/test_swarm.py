@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from fovea_ctl.model import Condition
-from fovea_ctl.core.context import Project
+from fovea_ctl.reconcile.project import Project
 from fovea_ctl.ops.smoke import TEST_VIDEO_SCRIPT, free_port_base
 from fovea_ctl.reconcile.swarm import SwarmDeployer, swarm_down, swarm_status
 from fovea_ctl.docker.swarm import SwarmEngine

@@ -10,7 +10,7 @@ from fovea_ctl.cli import help as compose_help  # before typer: it picks typer's
 import typer
 
 if TYPE_CHECKING:
-    from fovea_ctl.core.context import Project
+    from fovea_ctl.reconcile.project import Project
 
 compose_help.install()
 
@@ -43,7 +43,7 @@ def project(**overrides: object) -> Project:  # Project is imported lazily: pyda
     from pydantic import ValidationError
 
     from fovea_ctl.errors import UsageError
-    from fovea_ctl.core.context import Project
+    from fovea_ctl.reconcile.project import Project
     from fovea_ctl.settings.effective import load_settings
 
     try:

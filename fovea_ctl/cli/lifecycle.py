@@ -10,7 +10,7 @@ import typer
 if TYPE_CHECKING:
     from fovea_ctl.reconcile.apply import ApplyResult
     from fovea_ctl.reconcile.plan import Plan
-    from fovea_ctl.core.context import Project
+    from fovea_ctl.reconcile.project import Project
 
 from fovea_ctl.cli.app import app, complete_service, echo_json, project
 

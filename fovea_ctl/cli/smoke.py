@@ -21,7 +21,7 @@ def smoke(
 
     from fovea_ctl.errors import ServiceFailed
     from fovea_ctl.core.run_progress import PlainReporter
-    from fovea_ctl.core.context import Project
+    from fovea_ctl.reconcile.project import Project
     from fovea_ctl.ops.smoke import CheckResult, run_smoke, smoke_settings
 
     settings = smoke_settings(project().settings)

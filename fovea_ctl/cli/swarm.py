@@ -10,7 +10,7 @@ import typer
 from fovea_ctl.cli.app import app, echo_json, project
 
 if TYPE_CHECKING:
-    from fovea_ctl.core.context import Project
+    from fovea_ctl.reconcile.project import Project
 
 swarm_app = typer.Typer(help="Deploy the stack to Docker Swarm in dependency order, read it back, remove it.",
                         no_args_is_help=True)

@@ -38,7 +38,7 @@ from fovea_ctl.errors import FoveaError
 
 if TYPE_CHECKING:
     from fovea_ctl.model import Service
-    from fovea_ctl.core.context import Project
+    from fovea_ctl.reconcile.project import Project
 
 JOURNAL = "restore-journal.json"
 JOURNAL_LOCK = "restore-journal.lock"

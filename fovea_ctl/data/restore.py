@@ -74,7 +74,7 @@ from fovea_ctl.data.journal import (
 
 if TYPE_CHECKING:
     from fovea_ctl.core.run_progress import Reporter
-    from fovea_ctl.core.context import Project
+    from fovea_ctl.reconcile.project import Project
 
 
 @dataclass

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from fovea_ctl.model import Service
     from fovea_ctl.reconcile.observe import ObservedState
     from fovea_ctl.core.run_progress import Reporter
-    from fovea_ctl.core.context import Project
+    from fovea_ctl.reconcile.project import Project
 
 SECRETS_MOUNT = "/run/secrets/"
 ROLE_PASSWORD_ENV = "POSTGRES_PASSWORD_FILE"

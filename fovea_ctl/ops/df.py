@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
-    from fovea_ctl.core.context import Project
+    from fovea_ctl.reconcile.project import Project
 
 
 class ImagesUsage(BaseModel):

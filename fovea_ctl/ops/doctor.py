@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from fovea_ctl.errors import FoveaError
 
 if TYPE_CHECKING:
-    from fovea_ctl.core.context import Project
+    from fovea_ctl.reconcile.project import Project
 
 MIN_API_VERSION = (1, 41)  # Docker 20.10: the oldest engine fovea is tested against (`docker version`)
 MAX_CLOCK_SKEW_S = 5.0  # backups, certificates and log timestamps compare host and engine times

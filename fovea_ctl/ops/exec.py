@@ -15,7 +15,7 @@ from fovea_ctl.errors import FoveaError, ServiceNotRunning, UsageError
 if TYPE_CHECKING:
     from fovea_ctl.docker.engine import ContainerView
     from fovea_ctl.model import Service
-    from fovea_ctl.core.context import Project
+    from fovea_ctl.reconcile.project import Project
 
 # Tried in this order by `fovea shell`: the first one the image has.
 SHELLS = ("bash", "sh")

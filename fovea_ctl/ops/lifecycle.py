@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from fovea_ctl.reconcile.apply import ApplyResult
     from fovea_ctl.reconcile.plan import Plan
     from fovea_ctl.core.run_progress import Reporter
-    from fovea_ctl.core.context import Project
+    from fovea_ctl.reconcile.project import Project
 
 Note = Callable[[str], None]
 

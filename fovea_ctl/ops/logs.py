@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import IO
 
 from fovea_ctl.errors import UsageError
-from fovea_ctl.core.context import Project
+from fovea_ctl.reconcile.project import Project
 
 COLOURS = ["cyan", "magenta", "green", "yellow", "blue", "bright_red", "bright_cyan", "bright_magenta"]
 RELATIVE = re.compile(r"^(\d+)([smhd])$")

@@ -14,7 +14,7 @@ from typing import Any
 
 from fovea_ctl.docker.engine import create_stack_volume, helper_labels
 from fovea_ctl.errors import FoveaError, UsageError
-from fovea_ctl.core.context import Project
+from fovea_ctl.reconcile.project import Project
 
 MODEL_USER = "10001"  # the model-service image's `fovea` user: the cache stays writable for the service
 MODELS_YAML = Path("configs/models.yaml")

@@ -16,7 +16,7 @@ from fovea_ctl.errors import UsageError
 
 if TYPE_CHECKING:
     from fovea_ctl.docker.engine import ImageView
-    from fovea_ctl.core.context import Project
+    from fovea_ctl.reconcile.project import Project
 
 
 @dataclass

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Literal
 from fovea_ctl.errors import FoveaError, UsageError
 
 if TYPE_CHECKING:
-    from fovea_ctl.core.context import Project
+    from fovea_ctl.reconcile.project import Project
 
 Scheduler = Literal["systemd", "cron"]
 CLASSES = ("critical", "important", "all")

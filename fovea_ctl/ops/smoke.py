@@ -27,7 +27,7 @@ from pathlib import Path
 from fovea_ctl.errors import FoveaError
 from fovea_ctl.model import Stack
 from fovea_ctl.core.run_progress import Reporter
-from fovea_ctl.core.context import Project
+from fovea_ctl.reconcile.project import Project
 from fovea_ctl.settings.effective import Settings
 
 LOG_LINES = 40

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from fovea_ctl.docker.engine import ContainerView
-    from fovea_ctl.core.context import Project
+    from fovea_ctl.reconcile.project import Project
 
 
 class ServiceStats(BaseModel):

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from fovea_ctl.data.backup import TransferProgress
     from fovea_ctl.reconcile.plan import Plan
     from fovea_ctl.core.run_progress import Reporter
-    from fovea_ctl.core.context import Project
+    from fovea_ctl.reconcile.project import Project
     from fovea_ctl.data.restore import RestoreResult
 
 RECORD = "upgrade.json"

@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from fovea_ctl.errors import FoveaError, UsageError
-from fovea_ctl.core.context import Project
+from fovea_ctl.reconcile.project import Project
 
 BACKEND_SERVICE = "backend"
 BACKEND_COMMAND = ["/usr/local/bin/fovea-backend-entrypoint", "python3", "-m", "fovea_backend.users"]

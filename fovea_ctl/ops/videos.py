@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from fovea_ctl.errors import FoveaError, UsageError
-from fovea_ctl.core.context import Project
+from fovea_ctl.reconcile.project import Project
 
 VIDEO_DIR = "/data/videos"
 BACKEND_UID = 10001  # the backend image's `fovea` user (services/backend/Dockerfile)

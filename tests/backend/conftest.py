@@ -40,7 +40,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def _stack_image(service: str) -> str:
     """The image this checkout's stack runs for `service` (its content-hash tag). Not the repository's
     newest tag: on a shared engine that may be another branch's build with another contract."""
-    from fovea_ctl.core.context import Project
+    from fovea_ctl.reconcile.project import Project
     from fovea_ctl.settings.effective import load_settings
 
     stack_project = Project(load_settings())

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from fovea_ctl.core.context import Project
+from fovea_ctl.reconcile.project import Project
 from fovea_ctl.ops.videos import add_videos
 from tests.conftest import ROOT, ProjectFactory, RecordingReporter, make_clip, stack_without_job_retries
 

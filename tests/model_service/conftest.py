@@ -48,7 +48,7 @@ def build_image() -> str:
     """The stack's own model-service image for this variant, built by fovea when its content-hash tag is
     missing (the same recipe, wheelhouse fetch and BuildKit path as `fovea up`), never a test-only build."""
     from fovea_ctl.images import build_missing, ensure_base
-    from fovea_ctl.core.context import Project
+    from fovea_ctl.reconcile.project import Project
     from fovea_ctl.settings.effective import Settings
 
     if MODEL_VARIANT not in ("cpu", "gpu"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fovea_ctl.core.context import Project
+from fovea_ctl.reconcile.project import Project
 from fovea_ctl.settings.effective import Settings
 from tests.conftest import ROOT, RecordingReporter
 

@@ -17,7 +17,7 @@ from fovea_ctl.errors import UsageError
 from fovea_ctl.ops import schedule as schedules
 from fovea_ctl.ops.exec import psql_command, redis_cli_command, service_with_probe
 from fovea_ctl.ops.lifecycle import dependents_line, stop_selection
-from fovea_ctl.core.context import Project
+from fovea_ctl.reconcile.project import Project
 from fovea_ctl.settings.effective import Settings
 from tests.conftest import FOVEA, ROOT
 

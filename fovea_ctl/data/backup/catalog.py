@@ -10,7 +10,7 @@ from fovea_ctl.data.backup.manifest import MANIFEST, VERIFIED, BackupInfo, Backu
 from fovea_ctl.errors import BackupDamaged, UsageError
 
 if TYPE_CHECKING:
-    from fovea_ctl.core.context import Project
+    from fovea_ctl.reconcile.project import Project
 
 # -- where backups live -----------------------------------------------------------------------------
 def backup_root(project: Project, override: Path | None = None) -> Path:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from psycopg.sql import Composable
 
     from fovea_ctl.reconcile.observe import ObservedState
-    from fovea_ctl.core.context import Project
+    from fovea_ctl.reconcile.project import Project
 
 
 # -- engine helpers ---------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from fovea_ctl.errors import FoveaError
 from fovea_ctl.model import BackupStrategy, Priority
 
 if TYPE_CHECKING:
-    from fovea_ctl.core.context import Project
+    from fovea_ctl.reconcile.project import Project
 
 def stack_hash(project: Project) -> str:
     return hashlib.sha256(project.stack.model_dump_json().encode()).hexdigest()

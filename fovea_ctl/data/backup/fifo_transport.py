@@ -29,7 +29,7 @@ from fovea_ctl.errors import FoveaError
 
 if TYPE_CHECKING:
     from fovea_ctl.docker.engine import ExecStream
-    from fovea_ctl.core.context import Project
+    from fovea_ctl.reconcile.project import Project
 
 # -- the fast path: a FIFO in a bind-mounted host folder ----------------------------------------------
 # `docker exec` streams top out near 90 MB/s (the engine copies every frame through containerd's shim).

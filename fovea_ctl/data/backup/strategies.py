@@ -27,7 +27,7 @@ from fovea_ctl.docker.redis_cli import redis_cli as redis_cli_command
 from fovea_ctl.model import BackupStrategy, Service, Volume
 
 if TYPE_CHECKING:
-    from fovea_ctl.core.context import Project
+    from fovea_ctl.reconcile.project import Project
 
 # -- taking a backup ---------------------------------------------------------------------------------
 class BackupContext:

@@ -21,7 +21,7 @@ from fovea_ctl.errors import BackupDamaged, FoveaError
 from fovea_ctl.model import BackupStrategy
 
 if TYPE_CHECKING:
-    from fovea_ctl.core.context import Project
+    from fovea_ctl.reconcile.project import Project
 
 # -- verification ----------------------------------------------------------------------------------
 def check_checksums(folder: Path, manifest: BackupManifest, only: list[str] | None = None) -> list[str]:

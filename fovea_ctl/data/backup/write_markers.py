@@ -14,7 +14,7 @@ from fovea_ctl.model import BackupStrategy, Priority, Service, Volume
 
 if TYPE_CHECKING:
     from fovea_ctl.reconcile.observe import ObservedState
-    from fovea_ctl.core.context import Project
+    from fovea_ctl.reconcile.project import Project
 
 # -- write markers: has a volume changed since a backup? ----------------------------------------------
 # Names, types, sizes, mtimes (ns), modes and owners of every entry, sorted and hashed. Restore's own

@@ -33,7 +33,7 @@ from fovea_ctl.render.swarm_spec import (
 )
 
 if TYPE_CHECKING:
-    from fovea_ctl.core.context import Project
+    from fovea_ctl.reconcile.project import Project
 
 TASK_START_BUDGET_S = 180.0  # scheduling + container start; the probe's own budget follows
 FAILED_TASKS_BEFORE_GIVING_UP = 3

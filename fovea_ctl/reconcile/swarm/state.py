@@ -18,7 +18,7 @@ from fovea_ctl.docker.swarm import SwarmEngine, SwarmServiceView
 from fovea_ctl.render.swarm_spec import network_name
 
 if TYPE_CHECKING:
-    from fovea_ctl.core.context import Project
+    from fovea_ctl.reconcile.project import Project
 
 REMOVAL_WAIT_S = 120.0
 
