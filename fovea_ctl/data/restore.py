@@ -5,7 +5,7 @@ is touched; (2) missing secrets come back from the archive (only names the stack
 is staged next to the live data while the services still run — a dump into a fresh database, files into a
 hidden folder inside the target volume; a failure here drops the stage and leaves the live data as it was;
 (4) under the project lock the services that use the targets stop, dependents first, and each stage is
-swapped in, journalled (`restore_journal`): any failure or signal rolls back to the previous data; (5)
+swapped in, journalled (`data.journal`): any failure or signal rolls back to the previous data; (5)
 `Project.up` starts the stopped services again, their init jobs (migrations) run again, and only once they
 are ready is the previous copy dropped. `fovea restore --rollback` puts the previous copy back until then.
 """
@@ -335,7 +335,7 @@ def _identity(item: ItemRecord) -> object:
 def restore_backup(project: Project, folder: Path, reporter: Reporter, progress: TransferProgress,
                    only: list[str] | None = None) -> RestoreResult:
     """Checksums, secrets, staging beside the live data, a journalled swap, restart; the previous data is
-    kept until the restored services are ready (see `restore_journal`). All of it under the project lock
+    kept until the restored services are ready (see `data.journal`). All of it under the project lock
     (`Project.writing`): no other command changes the project while a restore runs."""
     info = load_info(folder)
     manifest: BackupManifest = info.manifest
@@ -467,7 +467,7 @@ def _stage_all(project: Project, folder: Path, items: list[ItemRecord], journal:
                 result.skipped[item.name] = ("a redacted copy of .env for reference; compare it with yours by hand"
                                              if item.name == "dotenv" else "no restore step for this item")
         if journal.volumes and project.engine.is_local_socket():
-            # The swap flushes the staged files first (`restore_journal.MOVE_ASIDE`); with the engine on
+            # The swap flushes the staged files first (`data.journal.MOVE_ASIDE`); with the engine on
             # this machine their write-back starts now, beside the database still staging.
             threading.Thread(target=os.sync, daemon=True, name="flush-staged").start()
         for database in databases:
