@@ -24,7 +24,8 @@ from fovea_ctl.data.backup.containers import (any_image, app_role, database_serv
 from fovea_ctl.data.backup.create import create_backup, stack_hash
 from fovea_ctl.data.backup.fifo_transport import chunks_to_fifo, helper_with_fifo
 from fovea_ctl.data.backup.files import counting, permission_warnings, read_file_chunks, sha256_file
-from fovea_ctl.data.backup.manifest import (AGE_IDENTITY_ENV, AGE_RECIPIENT_ENV, MANIFEST, OLD_PREFIX, PARTIAL_PREFIX,
+from fovea_ctl.data.backup.encryption import AGE_IDENTITY_ENV, AGE_RECIPIENT_ENV
+from fovea_ctl.data.backup.manifest import (MANIFEST, OLD_PREFIX, PARTIAL_PREFIX,
                                        SCHEMA_VERSION, STAGING_PREFIX, VERIFIED, BackupClass, BackupInfo,
                                        BackupManifest, BackupResult, ItemRecord, VerifyRecord)
 from fovea_ctl.core.transfer_progress import QuietProgress, TransferProgress, human, make_progress

@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from fovea_ctl.data.backup.manifest import AGE_IDENTITY_ENV, AGE_RECIPIENT_ENV
 from fovea_ctl.errors import BackupDamaged, UsageError
 
+AGE_RECIPIENT_ENV = "FOVEA_BACKUP_AGE_RECIPIENT"
+AGE_IDENTITY_ENV = "FOVEA_BACKUP_AGE_IDENTITY"
 AGE_SUFFIX = ".age"
 CHUNK = 1 << 20
 

@@ -22,9 +22,6 @@ PARTIAL_PREFIX = ".partial-"
 STAGING_PREFIX = ".fovea-restore-"  # restore stages files here, inside the target volume
 OLD_PREFIX = ".fovea-old-"
 
-AGE_RECIPIENT_ENV = "FOVEA_BACKUP_AGE_RECIPIENT"
-AGE_IDENTITY_ENV = "FOVEA_BACKUP_AGE_IDENTITY"
-
 
 
 class BackupClass(StrEnum):

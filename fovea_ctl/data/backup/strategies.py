@@ -18,7 +18,8 @@ from fovea_ctl.data.backup.containers import (any_image, exec_text, image_for, m
 from fovea_ctl.data.backup.fifo_transport import fifo_to_artifact, helper_with_fifo
 from fovea_ctl.data.backup.encryption import AGE_SUFFIX, recipients
 from fovea_ctl.data.backup.files import write_artifact
-from fovea_ctl.data.backup.manifest import AGE_IDENTITY_ENV, AGE_RECIPIENT_ENV, OLD_PREFIX, STAGING_PREFIX, ItemRecord
+from fovea_ctl.data.backup.encryption import AGE_IDENTITY_ENV, AGE_RECIPIENT_ENV
+from fovea_ctl.data.backup.manifest import OLD_PREFIX, STAGING_PREFIX, ItemRecord
 from fovea_ctl.core.transfer_progress import TransferProgress, human
 from fovea_ctl.data.backup.write_markers import listing_marker, pg_position
 from fovea_ctl.errors import FoveaError

@@ -15,7 +15,8 @@ from fovea_ctl.data.backup.containers import (database_service, extensions_to_cr
                                          postgres_access)
 from fovea_ctl.data.backup.encryption import identity_from
 from fovea_ctl.data.backup.files import CHUNK, ChunkReader, counting, permission_warnings, read_file_chunks, sha256_file, write_json_atomic
-from fovea_ctl.data.backup.manifest import AGE_IDENTITY_ENV, MANIFEST, VERIFIED, BackupManifest, ItemRecord, VerifyRecord
+from fovea_ctl.data.backup.encryption import AGE_IDENTITY_ENV
+from fovea_ctl.data.backup.manifest import MANIFEST, VERIFIED, BackupManifest, ItemRecord, VerifyRecord
 from fovea_ctl.core.transfer_progress import TransferProgress, human
 from fovea_ctl.errors import BackupDamaged, FoveaError
 from fovea_ctl.model import BackupStrategy
