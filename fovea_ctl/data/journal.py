@@ -38,7 +38,7 @@ from fovea_ctl.errors import FoveaError
 
 if TYPE_CHECKING:
     from fovea_ctl.model import Service
-    from fovea_ctl.reconcile.project import Project
+    from fovea_ctl.data.project_protocol import DataProject
 
 JOURNAL = "restore-journal.json"
 JOURNAL_LOCK = "restore-journal.lock"
@@ -86,11 +86,11 @@ def pause_point(phase: str) -> None:
             time.sleep(0.1)
 
 
-def journal_path(project: Project) -> Path:
+def journal_path(project: DataProject) -> Path:
     return project.settings.state_dir / JOURNAL
 
 
-def load_journal(project: Project) -> RestoreJournal | None:
+def load_journal(project: DataProject) -> RestoreJournal | None:
     path = journal_path(project)
     if not path.is_file():
         return None
@@ -104,7 +104,7 @@ def load_journal(project: Project) -> RestoreJournal | None:
 _SAVING = threading.Lock()  # items stage on two threads; both record their entries here
 
 
-def save_journal(project: Project, journal: RestoreJournal) -> None:
+def save_journal(project: DataProject, journal: RestoreJournal) -> None:
     from fovea_ctl.data.backup.files import write_json_atomic
 
     path = journal_path(project)
@@ -113,12 +113,12 @@ def save_journal(project: Project, journal: RestoreJournal) -> None:
         write_json_atomic(path, journal.model_dump_json(indent=2))
 
 
-def drop_journal(project: Project) -> None:
+def drop_journal(project: DataProject) -> None:
     journal_path(project).unlink(missing_ok=True)
 
 
 @contextmanager
-def journal_owner(project: Project) -> Iterator[None]:
+def journal_owner(project: DataProject) -> Iterator[None]:
     """Held by a running restore: while it is, nobody else recovers its journal."""
     handle = _lock_file(project)
     try:
@@ -132,14 +132,14 @@ def journal_owner(project: Project) -> Iterator[None]:
         handle.close()
 
 
-def _lock_file(project: Project) -> IO[str]:
+def _lock_file(project: DataProject) -> IO[str]:
     from fovea_ctl.settings.private_files import open_private
 
     fd = open_private(project.settings.private_state_dir() / JOURNAL_LOCK, os.O_RDWR | os.O_CREAT)
     return os.fdopen(fd, "r+")
 
 
-def owner_alive(project: Project) -> bool:
+def owner_alive(project: DataProject) -> bool:
     handle = _lock_file(project)
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -151,7 +151,7 @@ def owner_alive(project: Project) -> bool:
 
 
 # -- databases --------------------------------------------------------------------------------------
-def _db_service(project: Project, entry: JournalDatabase) -> tuple[Service, str]:
+def _db_service(project: DataProject, entry: JournalDatabase) -> tuple[Service, str]:
     from fovea_ctl.data.backup import running_container
 
     service = project.stack.units[entry.service]
@@ -160,7 +160,7 @@ def _db_service(project: Project, entry: JournalDatabase) -> tuple[Service, str]
 
 # Database names come from the stack and the journal (a file of this user's): still quoted by psycopg's
 # `sql` module, never pasted into a statement.
-def _db_exists(project: Project, service: Service, container: str, name: str) -> bool:
+def _db_exists(project: DataProject, service: Service, container: str, name: str) -> bool:
     from psycopg import sql
 
     from fovea_ctl.data.backup import psql
@@ -169,7 +169,7 @@ def _db_exists(project: Project, service: Service, container: str, name: str) ->
                 database="postgres") == "1"
 
 
-def _db_rename(project: Project, service: Service, container: str, source: str, target: str) -> None:
+def _db_rename(project: DataProject, service: Service, container: str, source: str, target: str) -> None:
     from psycopg import sql
 
     from fovea_ctl.data.backup import psql
@@ -181,7 +181,7 @@ def _db_rename(project: Project, service: Service, container: str, source: str, 
          database="postgres")
 
 
-def _db_drop(project: Project, service: Service, container: str, name: str) -> None:
+def _db_drop(project: DataProject, service: Service, container: str, name: str) -> None:
     from psycopg import sql
 
     from fovea_ctl.data.backup import psql
@@ -190,7 +190,7 @@ def _db_drop(project: Project, service: Service, container: str, name: str) -> N
          database="postgres")
 
 
-def swap_database(project: Project, entry: JournalDatabase) -> None:
+def swap_database(project: DataProject, entry: JournalDatabase) -> None:
     service, container = _db_service(project, entry)
     with signals_deferred():
         if not _db_exists(project, service, container, entry.old):
@@ -201,7 +201,7 @@ def swap_database(project: Project, entry: JournalDatabase) -> None:
             _db_rename(project, service, container, entry.staged, entry.database)
 
 
-def rollback_database(project: Project, entry: JournalDatabase) -> None:
+def rollback_database(project: DataProject, entry: JournalDatabase) -> None:
     service, container = _db_service(project, entry)
     if _db_exists(project, service, container, entry.old):
         if _db_exists(project, service, container, entry.database):
@@ -212,7 +212,7 @@ def rollback_database(project: Project, entry: JournalDatabase) -> None:
     _db_drop(project, service, container, entry.staged)
 
 
-def finish_database(project: Project, entry: JournalDatabase) -> None:
+def finish_database(project: DataProject, entry: JournalDatabase) -> None:
     service, container = _db_service(project, entry)
     _db_drop(project, service, container, entry.old)
 
@@ -258,7 +258,7 @@ rm -rf "$1"
 
 
 @contextmanager
-def _volume_helper(project: Project, entry: JournalVolume) -> Iterator[Callable[[str], None]]:
+def _volume_helper(project: DataProject, entry: JournalVolume) -> Iterator[Callable[[str], None]]:
     """Run scripts (given the stage and old folder names) in one helper that mounts the volume."""
     from fovea_ctl.data.backup import exec_text, helper_container
 
@@ -269,7 +269,7 @@ def _volume_helper(project: Project, entry: JournalVolume) -> Iterator[Callable[
         yield run
 
 
-def swap_files(project: Project, entry: JournalVolume) -> None:
+def swap_files(project: DataProject, entry: JournalVolume) -> None:
     with _volume_helper(project, entry) as run:
         with signals_deferred():
             run(MOVE_ASIDE)
@@ -278,18 +278,18 @@ def swap_files(project: Project, entry: JournalVolume) -> None:
             run(MOVE_IN)
 
 
-def rollback_files(project: Project, entry: JournalVolume) -> None:
+def rollback_files(project: DataProject, entry: JournalVolume) -> None:
     with _volume_helper(project, entry) as run:
         run(ROLLBACK_FILES)
 
 
-def finish_files(project: Project, entry: JournalVolume) -> None:
+def finish_files(project: DataProject, entry: JournalVolume) -> None:
     with _volume_helper(project, entry) as run:
         run('rm -rf "/v/$2"')
 
 
 # -- whole journal ----------------------------------------------------------------------------------
-def rollback(project: Project, journal: RestoreJournal) -> None:
+def rollback(project: DataProject, journal: RestoreJournal) -> None:
     """Put the previous data back, exactly (idempotent: an interrupted rollback runs again). Signals wait
     until it is done: a rename abandoned half-way would still run inside the container."""
     with signals_deferred():
@@ -299,7 +299,7 @@ def rollback(project: Project, journal: RestoreJournal) -> None:
             rollback_files(project, volume)
 
 
-def finish(project: Project, journal: RestoreJournal) -> None:
+def finish(project: DataProject, journal: RestoreJournal) -> None:
     """The restored data stays: drop the previous copies, each on its own thread (a database drop and a
     helper's `rm -rf` wait on different things). Interrupted, the journal stays and `up` finishes it."""
     from concurrent.futures import ThreadPoolExecutor
@@ -311,7 +311,7 @@ def finish(project: Project, journal: RestoreJournal) -> None:
             done.result()
 
 
-def _start_database_servers(project: Project, journal: RestoreJournal) -> bool:
+def _start_database_servers(project: DataProject, journal: RestoreJournal) -> bool:
     """A rollback talks to postgres: start its stopped container and wait until it answers."""
     from fovea_ctl.data.backup import exec_text
 
@@ -333,7 +333,7 @@ def _start_database_servers(project: Project, journal: RestoreJournal) -> bool:
     return True
 
 
-def recover_interrupted_restore(project: Project, note: Callable[[str], None] | None = None,
+def recover_interrupted_restore(project: DataProject, note: Callable[[str], None] | None = None,
                                 on_rolled_back: Callable[[RestoreJournal], None] | None = None) -> RestoreJournal | None:
     """Called by every command that changes the project (under its lock, see `Project.writing`): an
     interrupted restore in `staging` or `swapping` is rolled back now (then `on_rolled_back` gets its

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from fovea_ctl.model import Service
     from fovea_ctl.reconcile.observe import ObservedState
     from fovea_ctl.core.run_progress import Reporter
-    from fovea_ctl.reconcile.project import Project
+    from fovea_ctl.data.project_protocol import DataProject
 
 SECRETS_MOUNT = "/run/secrets/"
 ROLE_PASSWORD_ENV = "POSTGRES_PASSWORD_FILE"
@@ -47,27 +47,27 @@ class RotateResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _holder(project: Project, env: str, name: str) -> Service | None:
+def _holder(project: DataProject, env: str, name: str) -> Service | None:
     for unit in project.stack.units.values():
         if not unit.job_of and unit.env.get(env) == f"{SECRETS_MOUNT}{name}":
             return unit
     return None
 
 
-def data_bound(project: Project) -> set[str]:
+def data_bound(project: DataProject) -> set[str]:
     """Secrets a copy of which lives in the data (a role password, a password hash)."""
     return {name for name in project.secrets.declared
             if _holder(project, ROLE_PASSWORD_ENV, name) or _holder(project, ADMIN_PASSWORD_ENV, name)}
 
 
-def _database_server(project: Project) -> Service:
+def _database_server(project: DataProject) -> Service:
     for unit in project.stack.units.values():
         if not unit.job_of and ROLE_PASSWORD_ENV in unit.env:
             return unit
     raise FoveaError("the stack has no postgres service (no service sets POSTGRES_PASSWORD_FILE)")
 
 
-def _sql_on_stdin(project: Project, server: Service, statement: Composable) -> str:
+def _sql_on_stdin(project: DataProject, server: Service, statement: Composable) -> str:
     """One statement (built with psycopg's `sql` module: values quoted by it) as the superuser, on stdin:
     a secret in it never appears in an argv."""
     from fovea_ctl.data.backup import exec_text, postgres_access, running_container
@@ -78,7 +78,7 @@ def _sql_on_stdin(project: Project, server: Service, statement: Composable) -> s
                      user="postgres", stdin=iter([statement.as_string(None).encode()])).strip()
 
 
-def _set_role_password(project: Project, server: Service, value: str) -> str:
+def _set_role_password(project: DataProject, server: Service, value: str) -> str:
     from psycopg import sql
 
     from fovea_ctl.data.backup import app_role
@@ -88,7 +88,7 @@ def _set_role_password(project: Project, server: Service, value: str) -> str:
     return f"postgres role {role}"
 
 
-def _admin_hash(project: Project, backend: Service, value: str) -> str:
+def _admin_hash(project: DataProject, backend: Service, value: str) -> str:
     """`value` hashed by the backend image's own `hash_password` (in its running container when there is one)."""
     from fovea_ctl.data.backup import exec_text, helper_container, image_for
 
@@ -104,7 +104,7 @@ def _admin_hash(project: Project, backend: Service, value: str) -> str:
     return hashed
 
 
-def _store_admin_hash(project: Project, hashed: str) -> str:
+def _store_admin_hash(project: DataProject, hashed: str) -> str:
     """The admin's new hash, and the end of every session the admin had: a password change locks out
     whoever held the old one, signed in or not (one statement: both or neither)."""
     from psycopg import sql
@@ -119,7 +119,7 @@ def _store_admin_hash(project: Project, hashed: str) -> str:
     return f"the backend's admin user (its {sessions} session{'s' if sessions != '1' else ''} ended)"
 
 
-def _writes_to_data(project: Project, name: str, value: str) -> list[Callable[[], str]]:
+def _writes_to_data(project: DataProject, name: str, value: str) -> list[Callable[[], str]]:
     """The steps that put `value` into the data holding a copy of secret `name`; the slow part (the
     backend hashing the admin password) is done now, the steps only write."""
     writes: list[Callable[[], str]] = []
@@ -132,17 +132,17 @@ def _writes_to_data(project: Project, name: str, value: str) -> list[Callable[[]
     return writes
 
 
-def _apply_to_data(project: Project, name: str, value: str) -> list[str]:
+def _apply_to_data(project: DataProject, name: str, value: str) -> list[str]:
     return [write() for write in _writes_to_data(project, name, value)]
 
 
-def _users_of(project: Project, name: str) -> list[str]:
+def _users_of(project: DataProject, name: str) -> list[str]:
     observed = project.observe()
     return [u.name for u in project.stack.units.values()
             if name in u.secrets and not u.one_shot and observed.container(u.name) is not None]
 
 
-def rotate_secret(project: Project, name: str, reporter: Reporter, edited: bool = False) -> RotateResult:
+def rotate_secret(project: DataProject, name: str, reporter: Reporter, edited: bool = False) -> RotateResult:
     """A new value (or, with `edited`, the one now in the file) applied to the data, then `up` recreates
     the services that mount the secret, so everything authenticates with it."""
     from fovea_ctl.reconcile.plan import OpKind
@@ -189,7 +189,7 @@ def rotate_secret(project: Project, name: str, reporter: Reporter, edited: bool 
     return result
 
 
-def check_data_secrets(project: Project, desired: dict[str, DesiredUnit], observed: ObservedState) -> None:
+def check_data_secrets(project: DataProject, desired: dict[str, DesiredUnit], observed: ObservedState) -> None:
     """Refuse to recreate services over a data-bound secret that changed outside `rotate`: the data still
     holds the old value, and the new containers would never authenticate."""
     bound = data_bound(project) - project.applied_secrets
@@ -207,7 +207,7 @@ def check_data_secrets(project: Project, desired: dict[str, DesiredUnit], observ
                          "services; or put the old value back")
 
 
-def prepare_reapply_data_secrets(project: Project) -> Callable[[], list[str]]:
+def prepare_reapply_data_secrets(project: DataProject) -> Callable[[], list[str]]:
     """For a restore: the live secrets win, so the restored data is given their values again. Called while
     the services still run (the backend hashes the admin password; a FoveaError when it cannot); the
     returned step only writes, once the restored data is in place, says what it did, and raises a

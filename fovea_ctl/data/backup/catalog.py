@@ -10,10 +10,10 @@ from fovea_ctl.data.backup.manifest import MANIFEST, VERIFIED, BackupInfo, Backu
 from fovea_ctl.errors import BackupDamaged, UsageError
 
 if TYPE_CHECKING:
-    from fovea_ctl.reconcile.project import Project
+    from fovea_ctl.data.project_protocol import DataProject
 
 # -- where backups live -----------------------------------------------------------------------------
-def backup_root(project: Project, override: Path | None = None) -> Path:
+def backup_root(project: DataProject, override: Path | None = None) -> Path:
     """`--to`/`--dir`, else FOVEA_BACKUP_DIR, else `<root>/backups`."""
     if override is not None:
         return Path(override).resolve()

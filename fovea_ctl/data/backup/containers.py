@@ -18,18 +18,18 @@ if TYPE_CHECKING:
     from psycopg.sql import Composable
 
     from fovea_ctl.reconcile.observe import ObservedState
-    from fovea_ctl.reconcile.project import Project
+    from fovea_ctl.data.project_protocol import DataProject
 
 
 # -- engine helpers ---------------------------------------------------------------------------------
-def mounting_service(project: Project, volume: str) -> Service | None:
+def mounting_service(project: DataProject, volume: str) -> Service | None:
     for unit in project.stack.units.values():
         if not unit.job_of and any(m.volume == volume for m in unit.mounts):
             return unit
     return None
 
 
-def image_for(project: Project, service: Service, observed: ObservedState | None = None) -> str:
+def image_for(project: DataProject, service: Service, observed: ObservedState | None = None) -> str:
     """The image a service runs now (its container's), else the one the stack resolves to."""
     observed = observed or project.observe()
     container = observed.container(service.name)
@@ -42,7 +42,7 @@ def image_for(project: Project, service: Service, observed: ObservedState | None
 
 
 @contextmanager
-def helper_container(project: Project, image: str, volumes: dict[str, str], read_only: bool = False,
+def helper_container(project: DataProject, image: str, volumes: dict[str, str], read_only: bool = False,
                      binds: dict[str, Path] | None = None) -> Iterator[str]:
     """A throwaway, network-less container with the given engine volumes mounted (target -> volume) and
     host folders bind-mounted read-write (target -> host path; only for a local engine)."""
@@ -60,7 +60,7 @@ def helper_container(project: Project, image: str, volumes: dict[str, str], read
             pass
 
 
-def exec_text(project: Project, container: str, command: list[str], user: str | None = None,
+def exec_text(project: DataProject, container: str, command: list[str], user: str | None = None,
               stdin: Iterator[bytes] | None = None) -> str:
     """Run a short command; its stdout, or a FoveaError carrying its stderr."""
     stream = project.engine.exec_stream(container, command, user=user, stdin=stdin)
@@ -71,7 +71,7 @@ def exec_text(project: Project, container: str, command: list[str], user: str | 
     return out.decode(errors="replace")
 
 
-def running_container(project: Project, service: Service, observed: ObservedState | None = None) -> str:
+def running_container(project: DataProject, service: Service, observed: ObservedState | None = None) -> str:
     observed = observed or project.observe()
     container = observed.container(service.name)
     if container is None or not container.running:
@@ -96,7 +96,7 @@ def declared_extensions(service: Service) -> list[str]:
     return [name for name in service.env.get("POSTGRES_EXTENSIONS", "").split(",") if name]
 
 
-def database_service(project: Project, item: ItemRecord) -> Service:
+def database_service(project: DataProject, item: ItemRecord) -> Service:
     """The service a database item of a backup belongs to: named by the manifest, and only one of the
     stack's that mounts that item's volume (a manifest cannot send SQL to another service)."""
     name = item.details.get("service", "postgres")
@@ -120,7 +120,7 @@ def extensions_to_create(service: Service, item: ItemRecord) -> list[str]:
     return recorded
 
 
-def psql(project: Project, container: str, service: Service, sql: str | Composable, database: str | None = None) -> str:
+def psql(project: DataProject, container: str, service: Service, sql: str | Composable, database: str | None = None) -> str:
     """One statement as the superuser over the local socket. Build statements that carry names or values
     with psycopg's `sql` module (identifiers and literals quoted by it), never by pasting strings."""
     user, db = postgres_access(service)
@@ -130,7 +130,7 @@ def psql(project: Project, container: str, service: Service, sql: str | Composab
 
 
 
-def any_image(project: Project) -> str:
+def any_image(project: DataProject) -> str:
     for unit in project.stack.units.values():
         resolved = project.resolver().resolve(unit)
         if not resolved.missing:

@@ -18,9 +18,9 @@ from fovea_ctl.errors import FoveaError
 from fovea_ctl.model import BackupStrategy, Priority
 
 if TYPE_CHECKING:
-    from fovea_ctl.reconcile.project import Project
+    from fovea_ctl.data.project_protocol import DataProject
 
-def stack_hash(project: Project) -> str:
+def stack_hash(project: DataProject) -> str:
     return hashlib.sha256(project.stack.model_dump_json().encode()).hexdigest()
 
 
@@ -34,7 +34,7 @@ def _new_id(root: Path, backup_class: BackupClass) -> str:
     return backup_id
 
 
-def create_backup(project: Project, backup_class: BackupClass, root: Path, progress: TransferProgress) -> BackupResult:
+def create_backup(project: DataProject, backup_class: BackupClass, root: Path, progress: TransferProgress) -> BackupResult:
     """Back up every item of the class into `root/<UTC timestamp>-<class>/`, atomically.
 
     Under the project lock, like `up`, `down` and `restore`: a backup never reads a service that another
@@ -86,7 +86,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _create(project: Project, backup_class: BackupClass, root: Path, progress: TransferProgress) -> BackupResult:
+def _create(project: DataProject, backup_class: BackupClass, root: Path, progress: TransferProgress) -> BackupResult:
     backup_id = _new_id(root, backup_class)
     partial = root / f"{_partial_prefix(project.settings.project)}{backup_id}-{os.getpid()}"
     make_private_dir(partial)

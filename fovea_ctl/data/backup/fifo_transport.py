@@ -29,7 +29,7 @@ from fovea_ctl.errors import FoveaError
 
 if TYPE_CHECKING:
     from fovea_ctl.docker.engine import ExecStream
-    from fovea_ctl.reconcile.project import Project
+    from fovea_ctl.data.project_protocol import DataProject
 
 # -- the fast path: a FIFO in a bind-mounted host folder ----------------------------------------------
 # `docker exec` streams top out near 90 MB/s (the engine copies every frame through containerd's shim).
@@ -57,7 +57,7 @@ class HostFifo:
     def binds(self) -> dict[str, Path]:
         return {OUT: self.dir}
 
-    def seen_by(self, project: Project, container: str) -> bool:
+    def seen_by(self, project: DataProject, container: str) -> bool:
         """The container sees this very FIFO: the engine shares this machine's filesystem."""
         stream = project.engine.exec_stream(container, ["test", "-p", self.inside])
         b"".join(stream)
@@ -145,7 +145,7 @@ def _has_exited(process: subprocess.Popen[bytes]) -> bool:
         return True
 
 
-def fifo_to_artifact(project: Project, container: str, command: list[str], sink: HostFifo, path: Path,
+def fifo_to_artifact(project: DataProject, container: str, command: list[str], sink: HostFifo, path: Path,
                      on_bytes: Callable[[int], None]) -> tuple[int, str, bytes]:
     """Run `command` (which writes into `sink.inside`) in the container, compressing what it writes into
     `path` on the host; `path` hashed while it grows and fsynced: (size, sha256, the command's stderr)."""
@@ -187,7 +187,7 @@ def fifo_to_artifact(project: Project, container: str, command: list[str], sink:
 
 
 @contextmanager
-def helper_with_fifo(project: Project, image: str, volumes: dict[str, str], folder: Path, *, read_only: bool = False,
+def helper_with_fifo(project: DataProject, image: str, volumes: dict[str, str], folder: Path, *, read_only: bool = False,
                      wanted: bool = True) -> Iterator[tuple[str, HostFifo | None]]:
     """A helper container with `volumes` mounted, and a FIFO in `folder` it shares with this machine: None
     when not `wanted`, when the engine is remote or cannot bind-mount `folder` (the caller streams over exec)."""
@@ -213,7 +213,7 @@ def helper_with_fifo(project: Project, image: str, volumes: dict[str, str], fold
             fifo.remove()
 
 
-def chunks_to_fifo(project: Project, container: str, command: list[str], fifo: HostFifo, chunks: Iterable[bytes]) -> None:
+def chunks_to_fifo(project: DataProject, container: str, command: list[str], fifo: HostFifo, chunks: Iterable[bytes]) -> None:
     """Run `command` (which reads `fifo.inside`) in the container while this thread writes `chunks` into the
     FIFO; a FoveaError with its stderr when it fails. Ctrl-C stops the writing: the reader sees a cut stream."""
     stream = project.engine.exec_stream(container, command)

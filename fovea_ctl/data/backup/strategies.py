@@ -28,11 +28,11 @@ from fovea_ctl.docker.redis_cli import redis_cli as redis_cli_command
 from fovea_ctl.model import BackupStrategy, Service, Volume
 
 if TYPE_CHECKING:
-    from fovea_ctl.reconcile.project import Project
+    from fovea_ctl.data.project_protocol import DataProject
 
 # -- taking a backup ---------------------------------------------------------------------------------
 class BackupContext:
-    def __init__(self, project: Project, folder: Path, progress: TransferProgress) -> None:
+    def __init__(self, project: DataProject, folder: Path, progress: TransferProgress) -> None:
         self.project = project
         self.folder = folder
         self.progress = progress
@@ -122,14 +122,14 @@ def _backup_tar(ctx: BackupContext, volume: Volume) -> ItemRecord:
                       details=ctx.details(format="tar (numeric owners) + zstd -1", image=image, transfer=how))
 
 
-def redis_cli(project: Project, container: str, *args: str) -> str:
+def redis_cli(project: DataProject, container: str, *args: str) -> str:
     """redis-cli in the redis container, authenticated from the mounted secret when the stack gives Redis one."""
     redis = project.stack.units.get("redis")
     secret = REDIS_PASSWORD_SECRET if redis is not None and REDIS_PASSWORD_SECRET in redis.secrets else None
     return exec_text(project, container, redis_cli_command(*args, secret=secret))
 
 
-def _redis_info(project: Project, container: str) -> dict[str, str]:
+def _redis_info(project: DataProject, container: str) -> dict[str, str]:
     text = redis_cli(project, container, "INFO", "persistence")
     return dict(line.split(":", 1) for line in text.replace("\r", "").splitlines() if ":" in line)
 

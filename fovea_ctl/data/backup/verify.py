@@ -22,7 +22,7 @@ from fovea_ctl.errors import BackupDamaged, FoveaError
 from fovea_ctl.model import BackupStrategy
 
 if TYPE_CHECKING:
-    from fovea_ctl.reconcile.project import Project
+    from fovea_ctl.data.project_protocol import DataProject
 
 # -- verification ----------------------------------------------------------------------------------
 def check_checksums(folder: Path, manifest: BackupManifest, only: list[str] | None = None) -> list[str]:
@@ -62,7 +62,7 @@ where c.relkind = 'r' and n.nspname = 'public'" </dev/null
 """
 
 
-def _trial_pg(project: Project, folder: Path, item: ItemRecord, progress: TransferProgress, identity: Any) -> str:
+def _trial_pg(project: DataProject, folder: Path, item: ItemRecord, progress: TransferProgress, identity: Any) -> str:
     """pg_restore into a throwaway server of the stack's image. Names come from the stack, and only the
     extensions it declares are made: a manifest never chooses what runs (see containers.extensions_to_create)."""
     service = database_service(project, item)
@@ -84,7 +84,7 @@ def _trial_pg(project: Project, folder: Path, item: ItemRecord, progress: Transf
 
 
 
-def _trial_tar(project: Project, folder: Path, item: ItemRecord, progress: TransferProgress, identity: Any) -> str:
+def _trial_tar(project: DataProject, folder: Path, item: ItemRecord, progress: TransferProgress, identity: Any) -> str:
     import zstandard
 
     path = item.path_in(folder)
@@ -108,7 +108,7 @@ def _trial_tar(project: Project, folder: Path, item: ItemRecord, progress: Trans
     return f"full read ok ({members} entries, {human(data)} of file data)"
 
 
-def _trial_rdb(project: Project, folder: Path, item: ItemRecord, progress: TransferProgress, identity: Any) -> str:
+def _trial_rdb(project: DataProject, folder: Path, item: ItemRecord, progress: TransferProgress, identity: Any) -> str:
     service = project.stack.units.get(item.details.get("service", "redis"))
     if service is None:
         raise FoveaError(f"{item.name}: the stack has no service {item.details.get('service')!r} to take its image from")
@@ -122,7 +122,7 @@ def _trial_rdb(project: Project, folder: Path, item: ItemRecord, progress: Trans
     return "redis-check-rdb ok"
 
 
-def _trial_secrets(project: Project, folder: Path, item: ItemRecord, progress: TransferProgress, identity: Any) -> str:
+def _trial_secrets(project: DataProject, folder: Path, item: ItemRecord, progress: TransferProgress, identity: Any) -> str:
     names = _open_secrets(item.path_in(folder), identity, "the identity").getnames()
     return f"decrypted ok ({len(names)} files)"
 
@@ -141,7 +141,7 @@ def _open_secrets(path: Path, identity: Any, named: str) -> tarfile.TarFile:
     return tarfile.open(fileobj=io.BytesIO(plain), mode="r")
 
 
-TRIALS: dict[str, Callable[[Project, Path, ItemRecord, TransferProgress, Any], str]] = {
+TRIALS: dict[str, Callable[[DataProject, Path, ItemRecord, TransferProgress, Any], str]] = {
     BackupStrategy.PG_DUMP.value: _trial_pg,
     BackupStrategy.TAR.value: _trial_tar,
     BackupStrategy.REDIS_RDB.value: _trial_rdb,
@@ -149,7 +149,7 @@ TRIALS: dict[str, Callable[[Project, Path, ItemRecord, TransferProgress, Any], s
 }
 
 
-def verify_backup(project: Project, folder: Path, progress: TransferProgress) -> VerifyRecord:
+def verify_backup(project: DataProject, folder: Path, progress: TransferProgress) -> VerifyRecord:
     """Checksums, then a trial restore of each item; the outcome is recorded in `verified.json`.
 
     Raises BackupDamaged (after recording) when anything fails.

@@ -14,7 +14,7 @@ from fovea_ctl.model import BackupStrategy, Priority, Service, Volume
 
 if TYPE_CHECKING:
     from fovea_ctl.reconcile.observe import ObservedState
-    from fovea_ctl.reconcile.project import Project
+    from fovea_ctl.data.project_protocol import DataProject
 
 # -- write markers: has a volume changed since a backup? ----------------------------------------------
 # Names, types, sizes, mtimes (ns), modes and owners of every entry, sorted and hashed. Restore's own
@@ -55,7 +55,7 @@ WAL_WRITES = ("select count(*) from pg_get_wal_block_info({since}, pg_current_wa
               "split_part(b.record_type, '+', 1) = 'MULTI_INSERT') or b.resource_manager = 'Sequence')")
 
 
-def pg_position(project: Project, container: str, service: Service) -> tuple[str, str]:
+def pg_position(project: DataProject, container: str, service: Service) -> tuple[str, str]:
     """(marker `pg:<cluster>:<database oid>:<WAL position>:<snapshot>`, the WAL position for the record)."""
     database = postgres_access(service)[1]
     try:
@@ -70,11 +70,11 @@ def pg_position(project: Project, container: str, service: Service) -> tuple[str
     return f"pg:{cluster}:{oid}:{lsn}:{snapshot}", lsn
 
 
-def pg_marker(project: Project, container: str, service: Service) -> str:
+def pg_marker(project: DataProject, container: str, service: Service) -> str:
     return pg_position(project, container, service)[0]
 
 
-def pg_unchanged(project: Project, container: str, service: Service, then: str, now: str) -> bool:
+def pg_unchanged(project: DataProject, container: str, service: Service, then: str, now: str) -> bool:
     """The database holds exactly what it held when marker `then` was read (see PG_POSITION)."""
     try:
         _, cluster, oid, lsn, snapshot = then.split(":", 4)
@@ -101,11 +101,11 @@ def pg_unchanged(project: Project, container: str, service: Service, then: str, 
     return writes == "0"
 
 
-def listing_marker(project: Project, container: str) -> str:
+def listing_marker(project: DataProject, container: str) -> str:
     return "files:" + exec_text(project, container, ["sh", "-c", LISTING]).strip()
 
 
-def current_markers(project: Project, observed: ObservedState, volumes: list[Volume]) -> dict[str, str]:
+def current_markers(project: DataProject, observed: ObservedState, volumes: list[Volume]) -> dict[str, str]:
     """Each volume's write marker now; a volume whose marker cannot be read is left out (so no backup
     counts as holding it), its reason under the name prefixed with `!`."""
     markers: dict[str, str] = {}
@@ -128,7 +128,7 @@ def current_markers(project: Project, observed: ObservedState, volumes: list[Vol
     return markers
 
 
-def marker_readers(project: Project) -> set[str]:
+def marker_readers(project: DataProject) -> set[str]:
     """Services that must still run while `down --volumes` reads the markers (postgres answers for its
     data); every other service stops first, so nothing writes while they are compared."""
     readers = set()
@@ -146,7 +146,7 @@ class Coverage:
     why_not: dict[str, str] = field(default_factory=dict)  # engine volume -> why no backup counts
 
 
-def fresh_backups(project: Project, observed: ObservedState) -> Coverage:
+def fresh_backups(project: DataProject, observed: ObservedState) -> Coverage:
     """Which critical engine volumes a verified backup holds whole, and why the others are not held.
 
     Called by `down --volumes` after the writers stopped. A backup counts for a volume only when it is
@@ -192,7 +192,7 @@ def fresh_backups(project: Project, observed: ObservedState) -> Coverage:
     return coverage
 
 
-def _unchanged(project: Project, observed: ObservedState, volume: Volume, then: str | None, now: str) -> bool:
+def _unchanged(project: DataProject, observed: ObservedState, volume: Volume, then: str | None, now: str) -> bool:
     if then is None:
         return False
     if then == now:
