@@ -57,14 +57,15 @@ def _stats(folder: str) -> list[tuple[str, int, int]]:
     return result
 
 
+# The folders of fovea_ctl whose modules shape the stack and the status roster: the model and the probes (top),
+# the settings, the context and scaling (core), the probes on the wire (docker), the roster itself (reconcile).
+# Each module there costs a stat on every `status`; the commands, use cases, data and renderers shape neither.
+SHAPING_FOLDERS = ("", "settings", "core", "docker", "reconcile")
+
+
 def _package_stats() -> list[tuple[str, int, int]]:
-    """Every module of fovea_ctl, its subpackages' too: what shapes the stack and the roster lives in several."""
-    result = []
-    for folder, subfolders, _ in os.walk(PACKAGE_DIR):
-        subfolders[:] = sorted(name for name in subfolders if name != "__pycache__")
-        prefix = os.path.relpath(folder, PACKAGE_DIR)
-        result += [(os.path.join(prefix, name), size, mtime) for name, size, mtime in _stats(folder)]
-    return result
+    return [(os.path.join(folder, name), size, mtime) for folder in SHAPING_FOLDERS
+            for name, size, mtime in _stats(os.path.join(PACKAGE_DIR, folder))]
 
 
 def settings_fingerprint(root: str, key: bytes) -> str:
