@@ -184,7 +184,7 @@ def summarize(registry: ModelRegistry, video: Path, params: SummarizeParams,
         params = params.model_copy(update={"sample_every": max(1, round(info.fps / rate))})
     tracked = track(registry, video, params, progress, end=0.9)
     summary, text, key_frames = build_summary(tracked, info, params.sample_every or 1, config.max_key_frames)
-    text = llm_text(config, summary) or text
+    text = llm_text(config, summary).text or text
     progress(0.95)
     embedding = registry.embed([text])[0]
     progress(1.0)
@@ -193,7 +193,7 @@ def summarize(registry: ModelRegistry, video: Path, params: SummarizeParams,
 
 def _summarize_for_persona(registry: ModelRegistry, video: Path, params: SummarizeParams,
                            progress: Progress) -> dict:
-    from model_service.summary import llm_text, persona_summary, relevant_quotes
+    from model_service.summary import PERSONA_PROMPT, llm_text, persona_summary, relevant_quotes
     from model_service.typed import TypedDetectParams, detect_types
 
     assert params.persona is not None and params.types is not None
@@ -208,13 +208,15 @@ def _summarize_for_persona(registry: ModelRegistry, video: Path, params: Summari
     summary, text, key_frames = persona_summary(detected, info, params.persona, names, params.manual_tracks,
                                                 registry.config.summarizer.max_key_frames, quotes,
                                                 len(params.transcript), shown, len(params.screen_text))
-    written = llm_text(registry.config.summarizer, summary,
-                       ("persona", "video", "types", "not_seen", "quotes", "screen_text"))
-    if written:
-        summary["built_from"]["text"] = f"llm {registry.config.summarizer.llm_model or 'default'}"
+    prose = llm_text(registry.config.summarizer, summary,
+                     ("persona", "video", "types", "not_seen", "quotes", "screen_text"), PERSONA_PROMPT)
+    summary["built_from"]["text"] = prose.by
+    if prose.fallback:
+        summary["built_from"]["text_fallback"] = prose.fallback
+    if prose.text:
         summary["evidence_text"] = text
     progress(0.95)
     # The embedding is of the evidence text (types, classes, times), so similar evidence ranks close.
     embedding = registry.embed([text])[0]
     progress(1.0)
-    return {"summary": summary, "text": written or text, "key_frames": key_frames, "embedding": embedding}
+    return {"summary": summary, "text": prose.text or text, "key_frames": key_frames, "embedding": embedding}
