@@ -184,7 +184,7 @@ def summarize(registry: ModelRegistry, video: Path, params: SummarizeParams,
         params = params.model_copy(update={"sample_every": max(1, round(info.fps / rate))})
     tracked = track(registry, video, params, progress, end=0.9)
     summary, text, key_frames = build_summary(tracked, info, params.sample_every or 1, config.max_key_frames)
-    text = llm_text(config, summary).text or text
+    text = llm_text(config, {k: summary[k] for k in ("video", "objects")}).text or text
     progress(0.95)
     embedding = registry.embed([text])[0]
     progress(1.0)
@@ -193,7 +193,7 @@ def summarize(registry: ModelRegistry, video: Path, params: SummarizeParams,
 
 def _summarize_for_persona(registry: ModelRegistry, video: Path, params: SummarizeParams,
                            progress: Progress) -> dict:
-    from model_service.summary import PERSONA_PROMPT, llm_text, persona_summary, relevant_quotes
+    from model_service.summary import PERSONA_PROMPT, llm_text, persona_facts, persona_summary, relevant_quotes
     from model_service.typed import TypedDetectParams, detect_types
 
     assert params.persona is not None and params.types is not None
@@ -208,8 +208,7 @@ def _summarize_for_persona(registry: ModelRegistry, video: Path, params: Summari
     summary, text, key_frames = persona_summary(detected, info, params.persona, names, params.manual_tracks,
                                                 registry.config.summarizer.max_key_frames, quotes,
                                                 len(params.transcript), shown, len(params.screen_text))
-    prose = llm_text(registry.config.summarizer, summary,
-                     ("persona", "video", "types", "not_seen", "quotes", "screen_text"), PERSONA_PROMPT)
+    prose = llm_text(registry.config.summarizer, persona_facts(summary), PERSONA_PROMPT)
     summary["built_from"]["text"] = prose.by
     if prose.fallback:
         summary["built_from"]["text_fallback"] = prose.fallback

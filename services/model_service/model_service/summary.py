@@ -144,9 +144,8 @@ PERSONA_PROMPT = ("You write for the analyst described under \"persona\" in the 
                   "counts, types not seen, what was said and shown). Mention only what the JSON says.")
 
 
-def llm_text(config: SummarizerConfig, summary: dict[str, Any], keys: tuple[str, ...] = ("video", "objects"),
-             instruction: str = FACTS_PROMPT) -> Prose:
-    """The optional OpenAI-compatible rewrite of the facts under `keys`; the template (with the reason) when not
+def llm_text(config: SummarizerConfig, facts: dict[str, Any], instruction: str = FACTS_PROMPT) -> Prose:
+    """The optional OpenAI-compatible rewrite of `facts` (sent as JSON); the template (with the reason) when not
     configured or on any failure: unreachable, an HTTP error, an empty or malformed answer."""
     if not config.llm_url:
         return Prose(None, "template")
@@ -161,7 +160,7 @@ def llm_text(config: SummarizerConfig, summary: dict[str, Any], keys: tuple[str,
         "model": model,
         "messages": [
             {"role": "system", "content": instruction},
-            {"role": "user", "content": json.dumps({k: summary[k] for k in keys})},
+            {"role": "user", "content": json.dumps(facts)},
         ],
         "temperature": 0,
         "max_tokens": config.llm_max_tokens,
@@ -294,6 +293,13 @@ def persona_summary(detected: dict[str, Any], info: VideoInfo, persona: PersonaR
         "built_from": built_from,
     }
     return summary, _persona_text(summary), [{"frame": k["frame"], "time_s": k["time_s"]} for k in key]
+
+
+def persona_facts(summary: dict[str, Any]) -> dict[str, Any]:
+    """What the LLM is given of a persona's summary: who asks (name, role, information need; not the persona's id)
+    and the evidence; key frames and built_from are for the panel, not the prose."""
+    persona = {k: summary["persona"][k] for k in ("name", "role", "information_need")}
+    return {"persona": persona, **{k: summary[k] for k in ("video", "types", "not_seen", "quotes", "screen_text")}}
 
 
 def _persona_text(summary: dict[str, Any]) -> str:
