@@ -292,6 +292,9 @@ def llm_service(enabled: bool) -> Service:
         command=["--model", "/opt/llm/SmolLM2-135M-Instruct.Q4_1.gguf", "--alias", LLM_MODEL,
                  "--host", "0.0.0.0", "--port", str(LLM_PORT), "--ctx-size", "4096", "--parallel", "1",
                  "--threads", "2", "--no-webui", "--offline"],
+        # Debian's ggml runs its threads on OpenMP, whose workers spin between tokens by default: on the cores it
+        # shares with the model-service, sleeping is the better neighbour.
+        env={"OMP_WAIT_POLICY": "PASSIVE"},
         probe=HttpProbe(port=LLM_PORT, path="/health", budget_s=60,
                         healthcheck=[*HTTP_GET_2XX, str(LLM_PORT), "/health", "", "", ""]),
         resources=Resources(cpus=2.0, memory_mb=768),

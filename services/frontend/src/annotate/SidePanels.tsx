@@ -343,6 +343,11 @@ export function SummaryPanel({ ws, personaId }: { ws: Workspace; personaId: stri
               and {builtFrom.annotator_tracks} annotator track(s)</p>
           )}
           <p className="muted" data-testid="summary-author">{textAuthor(builtFrom)}</p>
+          {/* A model's prose can be wrong (a small one echoes or invents): the facts it was given stay one click away. */}
+          {typeof current.summary?.evidence_text === "string" && (
+            <details data-testid="summary-evidence"><summary>Evidence the model was given</summary>
+              <p className="muted">{current.summary.evidence_text}</p></details>
+          )}
           <div className="keyframes">
             {current.keyFrames.map((k) => (
               <button key={keyFrameOf(k)} onClick={() => ws.player.seek(keyFrameOf(k))} data-testid="summary-keyframe" data-frame={keyFrameOf(k)}>frame {keyFrameOf(k)}</button>
