@@ -179,6 +179,18 @@ def llm_text(config: SummarizerConfig, facts: dict[str, Any], instruction: str =
         return Prose(None, "template", reason[:300])
 
 
+def with_prose(summary: dict[str, Any], evidence_text: str, prose: Prose) -> str:
+    """Record in `built_from` who wrote the text (and why not the model, when it failed); a model's text keeps the
+    template beside it as `evidence_text`. Returns the text to store."""
+    built = summary["built_from"]
+    built["text"] = prose.by
+    if prose.fallback:
+        built["text_fallback"] = prose.fallback
+    if prose.text:
+        summary["evidence_text"] = evidence_text
+    return prose.text or evidence_text
+
+
 # --- summaries for a persona, from evidence ----------------------------------------------------------------
 class PersonaRef(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
