@@ -170,8 +170,9 @@ class BenchService:
 
 
 @contextmanager
-def bench_service(image: str, frames: int, prefix: str) -> Iterator[BenchService]:
-    """Start them (the clip first), yield once the worker is ready, and remove everything afterwards."""
+def bench_service(image: str, frames: int, prefix: str, env: dict[str, str] | None = None) -> Iterator[BenchService]:
+    """Start them (the clip first), yield once the worker is ready, and remove everything afterwards. `env`: more of
+    the service's variables (bench/llm_summary.py points it at an llm container on the same network)."""
     unique = f"{prefix}-{uuid.uuid4().hex[:8]}"
     root = Path(tempfile.mkdtemp(prefix="fovea-bench-videos-"))
     root.chmod(0o777)
@@ -183,7 +184,7 @@ def bench_service(image: str, frames: int, prefix: str) -> Iterator[BenchService
         engine.docker("run", "-d", "--name", names["redis"], "--network", names["net"], "--network-alias", "redis",
                       "-p", "127.0.0.1::6379", redis_tag, "redis-server", "--bind", "0.0.0.0", "--protected-mode", "no")
         service = engine.start_worker(image, names["service"], names["net"], root,
-                                      engine.mount_token(Path(tempfile.mkdtemp(prefix="fovea-bench-token-"))))
+                                      engine.mount_token(Path(tempfile.mkdtemp(prefix="fovea-bench-token-"))), env)
         base = f"http://127.0.0.1:{engine.published_port(names['service'], 8000)}"
         redis_url = f"redis://127.0.0.1:{engine.published_port(names['redis'], 6379)}/0"
         health = engine.wait_for_health(base + "/health", names["service"])

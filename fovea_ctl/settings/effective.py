@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     scale: str = ""  # instances of scalable services on this engine: "model-worker=3,frontend=2"
     # Anyone who reaches the app may make an account (role viewer) at its login page: off unless set.
     self_registration: bool = False
+    # The optional `llm` service (llama.cpp's server with a small model) that writes the persona summaries' prose;
+    # off unless set. An operator's own endpoint is named in configs/models.yaml instead.
+    llm: bool = False
 
     @field_validator("root")
     @classmethod

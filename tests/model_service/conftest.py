@@ -259,9 +259,12 @@ class WorkerContainer:
         return f"http://127.0.0.1:{published_port(self.name, 8000)}{path}"
 
 
-def start_worker(image: str, name: str, network: str, video_root: Path, token_mount: list[str]) -> WorkerContainer:
-    """The stack's model-service: the API process with MODEL_WORKER=1, consuming the queues itself."""
-    docker("run", "-d", "--name", name, "--network", network, *service_env(), "-e", "MODEL_WORKER=1", *token_mount,
+def start_worker(image: str, name: str, network: str, video_root: Path, token_mount: list[str],
+                 env: dict[str, str] | None = None) -> WorkerContainer:
+    """The stack's model-service: the API process with MODEL_WORKER=1, consuming the queues itself; `env` adds
+    variables as the stack would set them (e.g. its llm_env)."""
+    extra = [arg for key, value in (env or {}).items() for arg in ("-e", f"{key}={value}")]
+    docker("run", "-d", "--name", name, "--network", network, *service_env(), "-e", "MODEL_WORKER=1", *extra, *token_mount,
            "-p", "127.0.0.1::8000",
            "-v", f"{video_root}:/data/videos:ro", "-v", f"{MODELS_YAML}:/etc/fovea/models.yaml:ro", image)
     return WorkerContainer(name)

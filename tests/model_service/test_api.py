@@ -144,6 +144,9 @@ def test_summarize_returns_a_structured_summary_text_key_frames_and_a_384_dim_em
     assert 0.0 <= people["first_seen_s"] <= people["last_seen_s"] <= 3.0
     assert "people" in body["text"]
     assert body["key_frames"] and all(set(k) == {"frame", "time_s"} for k in body["key_frames"])
+    # No endpoint in this service's models.yaml: the template wrote the text, and says so.
+    built = body["summary"]["built_from"]
+    assert built["text"] == "template" and "text_fallback" not in built and built["detector"] == body["summary"]["model"]
 
 
 def test_augment_suggests_new_types_without_duplicating_the_ontology(api: str) -> None:

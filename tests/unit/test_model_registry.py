@@ -87,3 +87,19 @@ def test_models_list_shows_each_task_runtime_licence_and_default() -> None:
     assert "opencv-dnn" in line and "Apache-2.0" in line and "80" in line
     line = next(x for x in shown.stdout.splitlines() if x.startswith("pp-ocrv4 *"))
     assert "ocr" in line and "onnxruntime" in line and "rapidocr-onnxruntime==1.4.4" in line
+
+
+def test_the_stacks_own_llm_overrides_the_registrys_endpoint_and_nothing_else(tmp_path: Path) -> None:
+    """MODEL_LLM_URL/MODEL_LLM_MODEL (set by the stack under FOVEA_LLM=1) win over models.yaml's summarizer endpoint;
+    unset, the operator's models.yaml names it (or nothing: the template writes the text)."""
+    config = load_registry(ROOT)
+    assert config.summarizer.llm_url is None
+    assert config.with_llm_from_env({}) is config
+    assert config.with_llm_from_env({"MODEL_LLM_URL": ""}) is config
+    ours = config.with_llm_from_env({"MODEL_LLM_URL": "http://llm:8080/v1", "MODEL_LLM_MODEL": "smollm2-135m-instruct"})
+    assert (ours.summarizer.llm_url, ours.summarizer.llm_model) == ("http://llm:8080/v1", "smollm2-135m-instruct")
+    assert ours.summarizer.max_key_frames == config.summarizer.max_key_frames and ours.catalog == config.catalog
+    operators = _root_with(tmp_path, (ROOT / "configs/models.yaml").read_text().replace(
+        "  llm_url: null", "  llm_url: http://gpu-node:8000/v1").replace("  llm_model: null", "  llm_model: qwen"))
+    theirs = load_registry(operators).summarizer
+    assert (theirs.llm_url, theirs.llm_model) == ("http://gpu-node:8000/v1", "qwen")

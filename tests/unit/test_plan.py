@@ -14,6 +14,7 @@ from fovea_ctl.images import ResolvedImage
 from fovea_ctl.model import (
     Condition,
     ConfigFile,
+    HttpProbe,
     ImageSpec,
     Mount,
     Port,
@@ -187,3 +188,25 @@ def test_self_registration_is_off_unless_the_settings_turn_it_on(tmp_path: Path)
 
     assert "BACKEND_SELF_REGISTRATION" not in backend_env()
     assert backend_env(self_registration=True)["BACKEND_SELF_REGISTRATION"] == "true"
+
+
+def test_the_llm_service_is_off_unless_the_settings_turn_it_on_and_then_the_model_service_uses_it(tmp_path: Path) -> None:
+    """FOVEA_LLM=1 enables `llm` (internal network only, probed on its /health) and hands every model-service
+    variant its URL; the default stack leaves the model-service's env as it was, so models.yaml decides."""
+    from stack.fovea_stack import LLM_MODEL, LLM_PORT, build_stack
+
+    def units(**overrides: object) -> dict[str, Service]:
+        return {unit.name: unit for unit in build_stack(Settings(root=tmp_path, **overrides)).services}  # type: ignore[arg-type]
+
+    default = units()
+    assert not default["llm"].enabled
+    assert not any(name.startswith("MODEL_LLM") for name in default["model-service"].env)
+    on = units(llm=True)
+    llm = on["llm"]
+    assert llm.enabled and llm.ports == [] and llm.depends_on == {}
+    assert isinstance(llm.probe, HttpProbe) and (llm.probe.port, llm.probe.path) == (LLM_PORT, "/health")
+    assert ["--alias", LLM_MODEL] == llm.command[llm.command.index("--alias"):][:2]
+    for name in ("model-service", "model-service-gpu", "model-worker"):
+        assert on[name].env["MODEL_LLM_URL"] == f"http://llm:{LLM_PORT}/v1" and on[name].env["MODEL_LLM_MODEL"] == LLM_MODEL
+    # The model-service does not wait for it: a summary without the LLM falls back to the evidence template.
+    assert "llm" not in on["model-service"].depends_on

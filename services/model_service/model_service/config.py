@@ -7,6 +7,7 @@ Debian packages wherever Debian has them.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -84,8 +85,11 @@ class SummarizerConfig(BaseModel):
     frames_per_second: float = Field(5.0, gt=0, description="sampling rate for detection + tracking")
     max_key_frames: int = 8
     # Optional OpenAI-compatible endpoint for LLM-written text; off unless configured. Key: MODEL_LLM_API_KEY_FILE.
+    # MODEL_LLM_URL / MODEL_LLM_MODEL override these two (the stack sets them when it runs its own `llm`).
     llm_url: str | None = None
     llm_model: str | None = None
+    llm_timeout_s: float = Field(120.0, gt=0, description="per request: a small model on 2 busy cores is slow")
+    llm_max_tokens: int = Field(256, gt=0, description="the answer's length cap, so a rambling model still ends")
 
 
 # --- the model registry: every model the service can run, per task ---------------------------------------
@@ -256,10 +260,17 @@ class ModelsConfig(BaseModel):
     @classmethod
     def load(cls, path: Path) -> ModelsConfig:
         """models.yaml when mounted; the built-in defaults (which match configs/models.yaml) otherwise."""
-        if not path.is_file():
-            return cls()
-        data = yaml.safe_load(path.read_text()) or {}
-        return cls.model_validate(data)
+        config = cls.model_validate(yaml.safe_load(path.read_text()) or {}) if path.is_file() else cls()
+        return config.with_llm_from_env(os.environ)
+
+    def with_llm_from_env(self, environ: Mapping[str, str]) -> ModelsConfig:
+        """The summarizer's endpoint from MODEL_LLM_URL / MODEL_LLM_MODEL where set: the stack sets them when it
+        runs its own `llm` service (FOVEA_LLM=1), so models.yaml stays the operator's, naming their own endpoint."""
+        override = {key: environ[name] for key, name in (("llm_url", "MODEL_LLM_URL"), ("llm_model", "MODEL_LLM_MODEL"))
+                    if environ.get(name)}
+        if not override:
+            return self
+        return self.model_copy(update={"summarizer": self.summarizer.model_copy(update=override)})
 
 
 def redis_connection(**options: object):  # -> redis.Redis (imported here: the API never needs it)

@@ -173,7 +173,7 @@ def summarize(registry: ModelRegistry, video: Path, params: SummarizeParams,
               progress: Progress = no_progress) -> dict:
     """Sample, detect and track, then a structured summary, a short text and its 384-dim embedding. With a
     persona: typed detection of its entity types plus the annotators' own tracks (summary.persona_summary)."""
-    from model_service.summary import build_summary, llm_text
+    from model_service.summary import build_summary, llm_text, with_prose
 
     config = registry.config.summarizer
     if params.persona is not None and params.types is not None:
@@ -184,16 +184,19 @@ def summarize(registry: ModelRegistry, video: Path, params: SummarizeParams,
         params = params.model_copy(update={"sample_every": max(1, round(info.fps / rate))})
     tracked = track(registry, video, params, progress, end=0.9)
     summary, text, key_frames = build_summary(tracked, info, params.sample_every or 1, config.max_key_frames)
-    text = llm_text(config, summary) or text
+    summary["built_from"] = {"detector": summary["model"], "frames_sampled": summary["video"]["frames_sampled"],
+                             "annotator_tracks": 0}
+    written = with_prose(summary, text, llm_text(config, {k: summary[k] for k in ("video", "objects")}))
     progress(0.95)
+    # The embedding is of the evidence text, as a persona's summary's is.
     embedding = registry.embed([text])[0]
     progress(1.0)
-    return {"summary": summary, "text": text, "key_frames": key_frames, "embedding": embedding}
+    return {"summary": summary, "text": written, "key_frames": key_frames, "embedding": embedding}
 
 
 def _summarize_for_persona(registry: ModelRegistry, video: Path, params: SummarizeParams,
                            progress: Progress) -> dict:
-    from model_service.summary import llm_text, persona_summary, relevant_quotes
+    from model_service.summary import PERSONA_PROMPT, llm_text, persona_facts, persona_summary, relevant_quotes, with_prose
     from model_service.typed import TypedDetectParams, detect_types
 
     assert params.persona is not None and params.types is not None
@@ -208,13 +211,9 @@ def _summarize_for_persona(registry: ModelRegistry, video: Path, params: Summari
     summary, text, key_frames = persona_summary(detected, info, params.persona, names, params.manual_tracks,
                                                 registry.config.summarizer.max_key_frames, quotes,
                                                 len(params.transcript), shown, len(params.screen_text))
-    written = llm_text(registry.config.summarizer, summary,
-                       ("persona", "video", "types", "not_seen", "quotes", "screen_text"))
-    if written:
-        summary["built_from"]["text"] = f"llm {registry.config.summarizer.llm_model or 'default'}"
-        summary["evidence_text"] = text
+    written = with_prose(summary, text, llm_text(registry.config.summarizer, persona_facts(summary), PERSONA_PROMPT))
     progress(0.95)
     # The embedding is of the evidence text (types, classes, times), so similar evidence ranks close.
     embedding = registry.embed([text])[0]
     progress(1.0)
-    return {"summary": summary, "text": written or text, "key_frames": key_frames, "embedding": embedding}
+    return {"summary": summary, "text": written, "key_frames": key_frames, "embedding": embedding}

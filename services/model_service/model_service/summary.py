@@ -12,6 +12,7 @@ import logging
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -126,34 +127,68 @@ def _text(summary: dict[str, Any]) -> str:
             f"Busiest moment at {busiest['time_s']:.1f} s with {sum(busiest['objects'].values())} objects in view.")
 
 
-def llm_text(config: SummarizerConfig, summary: dict[str, Any], keys: tuple[str, ...] = ("video", "objects")
-             ) -> str | None:
-    """The optional OpenAI-compatible rewrite of the facts under `keys`; None when not configured or on failure."""
+@dataclass(frozen=True)
+class Prose:
+    """Who wrote a summary's text: the model at the configured endpoint, or the evidence template."""
+
+    text: str | None  # the model's prose; None: use the template
+    by: str  # built_from.text: "llm <model>" or "template"
+    fallback: str | None = None  # why the template although an endpoint is configured (shown in the panel)
+
+
+FACTS_PROMPT = ("Write a two-sentence factual summary of a video from the detections given as JSON. "
+                "Mention only what the JSON says.")
+# The persona's information need is in the JSON (persona.information_need); the instruction points the model at it.
+PERSONA_PROMPT = ("You write for the analyst described under \"persona\" in the JSON: answer their information "
+                  "need in two or three sentences from the video evidence given there (types seen with times and "
+                  "counts, types not seen, what was said and shown). Mention only what the JSON says.")
+
+
+def llm_text(config: SummarizerConfig, facts: dict[str, Any], instruction: str = FACTS_PROMPT) -> Prose:
+    """The optional OpenAI-compatible rewrite of `facts` (sent as JSON); the template (with the reason) when not
+    configured or on any failure: unreachable, an HTTP error, an empty or malformed answer."""
     if not config.llm_url:
-        return None
+        return Prose(None, "template")
     import httpx
 
+    model = config.llm_model or "default"
     headers = {}
     key_file = os.environ.get("MODEL_LLM_API_KEY_FILE")
     if key_file and os.path.isfile(key_file):
         headers["Authorization"] = "Bearer " + open(key_file).read().strip()
     body = {
-        "model": config.llm_model or "default",
+        "model": model,
         "messages": [
-            {"role": "system", "content": "Write a two-sentence factual summary of a video from the detections "
-                                          "given as JSON. Mention only what the JSON says."},
-            {"role": "user", "content": json.dumps({k: summary[k] for k in keys})},
+            {"role": "system", "content": instruction},
+            {"role": "user", "content": json.dumps(facts)},
         ],
         "temperature": 0,
+        "max_tokens": config.llm_max_tokens,
     }
     try:
         response = httpx.post(config.llm_url.rstrip("/") + "/chat/completions", json=body, headers=headers,
-                              timeout=30)
+                              timeout=config.llm_timeout_s)
         response.raise_for_status()
-        return str(response.json()["choices"][0]["message"]["content"]).strip() or None
-    except Exception as exc:  # noqa: BLE001 - any failure means: use the template text
-        log.warning("LLM summary endpoint %s failed, using the template text: %s", config.llm_url, exc)
-        return None
+        text = str(response.json()["choices"][0]["message"]["content"]).strip()
+        if not text:
+            raise ValueError("the model answered nothing")
+        return Prose(text, f"llm {model}")
+    except Exception as exc:  # noqa: BLE001 - any failure means: use the template text, and say why
+        reason = f"llm {model} at {config.llm_url} failed ({type(exc).__name__}: {exc})"
+        log.warning("LLM summary endpoint failed, using the template text: %s", reason)
+        return Prose(None, "template", reason[:300])
+
+
+def with_prose(summary: dict[str, Any], evidence_text: str, prose: Prose) -> str:
+    """Record in `built_from` who wrote the text (and why not the model, when it failed); a model's text keeps the
+    template beside it as `evidence_text`. Returns the text to store."""
+    built = summary["built_from"]
+    built["text"] = prose.by
+    if prose.fallback:
+        built["text_fallback"] = prose.fallback
+    if prose.text:
+        summary["evidence_text"] = evidence_text
+    return prose.text or evidence_text
 
 
 # --- summaries for a persona, from evidence ----------------------------------------------------------------
@@ -270,6 +305,13 @@ def persona_summary(detected: dict[str, Any], info: VideoInfo, persona: PersonaR
         "built_from": built_from,
     }
     return summary, _persona_text(summary), [{"frame": k["frame"], "time_s": k["time_s"]} for k in key]
+
+
+def persona_facts(summary: dict[str, Any]) -> dict[str, Any]:
+    """What the LLM is given of a persona's summary: who asks (name, role, information need; not the persona's id)
+    and the evidence; key frames and built_from are for the panel, not the prose."""
+    persona = {k: summary["persona"][k] for k in ("name", "role", "information_need")}
+    return {"persona": persona, **{k: summary[k] for k in ("video", "types", "not_seen", "quotes", "screen_text")}}
 
 
 def _persona_text(summary: dict[str, Any]) -> str:

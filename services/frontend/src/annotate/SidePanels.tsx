@@ -8,6 +8,7 @@ import { keyframeAt, visibleBoxAt } from "../editor/keyframes";
 import type { Track } from "../editor/types";
 import { isFinished, JobProgress, useJob, useWhenCompleted } from "../jobs/useJob";
 import { colorFor, errorText, formatDateTime } from "../ui/format";
+import { textAuthor, type TextSource } from "./summaryAuthor";
 import { typeName, type TypeIndex } from "./types";
 import { useDocVersion, usePlayer, useUi, type Workspace } from "./workspace";
 
@@ -306,7 +307,7 @@ export function SummaryPanel({ ws, personaId }: { ws: Workspace; personaId: stri
   })) : (current?.summary?.objects ?? []) as Array<{
     label?: string; count?: number; max_simultaneous?: number; first_seen_s?: number; last_seen_s?: number;
   }>;
-  const builtFrom = current?.summary?.built_from as { detector?: string; frames_sampled?: number; annotator_tracks?: number; text?: string } | undefined;
+  const builtFrom = current?.summary?.built_from as ({ detector?: string; frames_sampled?: number; annotator_tracks?: number } & TextSource) | undefined;
   // Similarity ranks other summaries by this one's embedding: without a summary there is nothing to ask.
   const similar = useQuery({
     queryKey: ["similar", ws.video.id, current?.id], queryFn: () => summaries.similar(ws.video.id, current!.id),
@@ -339,7 +340,13 @@ export function SummaryPanel({ ws, personaId }: { ws: Workspace; personaId: stri
           )}
           {builtFrom && (
             <p className="muted" data-testid="summary-built-from">built from {builtFrom.detector} on {builtFrom.frames_sampled} sampled frames
-              and {builtFrom.annotator_tracks} annotator track(s); text by {builtFrom.text}</p>
+              and {builtFrom.annotator_tracks} annotator track(s)</p>
+          )}
+          <p className="muted" data-testid="summary-author">{textAuthor(builtFrom)}</p>
+          {/* A model's prose can be wrong (a small one echoes or invents): the facts it was given stay one click away. */}
+          {typeof current.summary?.evidence_text === "string" && (
+            <details data-testid="summary-evidence"><summary>Evidence the model was given</summary>
+              <p className="muted">{current.summary.evidence_text}</p></details>
           )}
           <div className="keyframes">
             {current.keyFrames.map((k) => (
