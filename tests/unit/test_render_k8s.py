@@ -22,7 +22,8 @@ from fovea_ctl.model import ExecProbe, HttpProbe, PostgresProbe, RedisProbe, Sta
 from fovea_ctl.project import load_stack
 from fovea_ctl.secrets import SecretStore
 from fovea_ctl.settings import Settings
-from tests.conftest import ROOT, run_fovea
+from tests.conftest import ROOT
+from tests.unit.warm_cli import run_fovea
 
 KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
 VALIDATE = str(Path(sys.executable).parent / "kubernetes-validate")
