@@ -48,7 +48,9 @@ def rendered(tmp_path: Path, gpu: bool = False, registry: bool = False) -> tuple
     stack, settings = stack_and_settings(tmp_path, gpu, registry)
     out = tmp_path / ("k8s-gpu" if gpu else "k8s")
     render_k8s(stack, settings, fake_images(stack)).write(out)
-    documents = {p.name: [d for d in yaml.safe_load_all(p.read_text()) if d] for p in sorted(out.glob("*.yaml"))}
+    # libyaml's parser (the same safe constructor): the pure-Python one took ~0.1 s per rendering.
+    documents = {p.name: [d for d in yaml.load_all(p.read_text(), Loader=yaml.CSafeLoader) if d]
+                 for p in sorted(out.glob("*.yaml"))}
     return out, documents, stack, settings
 
 

@@ -15,6 +15,7 @@ costs what this saves.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import json
@@ -105,6 +106,13 @@ class _Server:
     def __init__(self) -> None:
         self.process = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        atexit.register(self.stop)
+
+    def stop(self) -> None:
+        """End of input ends the server; waited for, so that no process outlives the session."""
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
 
     def ask(self, request: dict[str, Any], timeout: float) -> int:
         assert self.process.stdin is not None and self.process.stdout is not None
