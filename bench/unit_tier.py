@@ -7,7 +7,8 @@ Each run is `pytest -q -p no:cacheprovider tests/unit` (what .ci/run runs) in a 
 interpreter. With several checkouts (e.g. a worktree of main, for the figure before a change) the runs
 alternate, so that each checkout sees the same load. Recorded per run: wall seconds, the CPU seconds of pytest
 and every process it waited for (user + system), the tests passed, and the load average before it; then the
-median with min-max per checkout.
+median with min-max per checkout. PYTHONDONTWRITEBYTECODE is passed on as set (and recorded): set, each run
+compiles fovea_ctl and rewrites the test modules again, as on a fresh clone.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ def main() -> None:
         "benchmark": "unit_tier",
         "command": "pytest -q -p no:cacheprovider tests/unit",
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        # Set (as on this machine's sessions), every run compiles fovea_ctl and rewrites the test modules anew.
+        "PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE", ""),
         "checkouts": {
             checkout: {"commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=checkout, text=True,
                                                 capture_output=True).stdout.strip(),
