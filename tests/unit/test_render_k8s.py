@@ -44,10 +44,23 @@ def fake_images(stack: Stack) -> dict[str, ResolvedImage]:
                                 u.image.recipe, None) for name, u in stack.units.items()}
 
 
+# Each variant's files as rendered and written the first time in this session: the inputs are the checkout's
+# stack and the variant (`stack_and_settings` gives every test the same), and yaml's pure-Python emitter took
+# ~0.1 s per rendering, ten renderings a run.
+_RENDERED_FILES: dict[tuple[bool, bool], dict[str, str]] = {}
+
+
 def rendered(tmp_path: Path, gpu: bool = False, registry: bool = False) -> tuple[Path, dict[str, list[dict]], Stack, Settings]:
     stack, settings = stack_and_settings(tmp_path, gpu, registry)
     out = tmp_path / ("k8s-gpu" if gpu else "k8s")
-    render_k8s(stack, settings, fake_images(stack)).write(out)
+    files = _RENDERED_FILES.get((gpu, registry))
+    if files is None:
+        render_k8s(stack, settings, fake_images(stack)).write(out)
+        files = _RENDERED_FILES[(gpu, registry)] = {p.name: p.read_text() for p in out.iterdir()}
+    else:
+        out.mkdir(parents=True)
+        for name, text in files.items():
+            (out / name).write_text(text)
     # libyaml's parser (the same safe constructor): the pure-Python one took ~0.1 s per rendering.
     documents = {p.name: [d for d in yaml.load_all(p.read_text(), Loader=yaml.CSafeLoader) if d]
                  for p in sorted(out.glob("*.yaml"))}
