@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from fovea_ctl.data.backup import MANIFEST, BackupClass, BackupManifest, ItemRecord, sha256_file
-from tests.conftest import ROOT, run_fovea
+from tests.conftest import ROOT
+from tests.unit.warm_cli import run_fovea
 
 
 # -- no engine: a crafted secrets archive ------------------------------------------------------------

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 
-from tests.conftest import ROOT, run_fovea
+from tests.conftest import ROOT
+from tests.unit.warm_cli import run_fovea
 
 
 def env(**extra: str) -> dict[str, str]:

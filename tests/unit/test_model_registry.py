@@ -4,7 +4,6 @@ hash-pinned and unpacked at build, and `fovea models list` showing it. No engine
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 
 from fovea_ctl.errors import UsageError
 from fovea_ctl.ops.model_registry import SERVICE_CONFIG, list_models, load_registry
+from tests.unit.warm_cli import run_fovea
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "services" / "model_service" / "build"))
@@ -80,8 +80,7 @@ def test_models_list_shows_each_task_runtime_licence_and_default() -> None:
     assert [(r["name"], r["runtime"], r["licence"], r["device"], r["default"]) for r in ocr] == [
         ("pp-ocrv4", "onnxruntime", "Apache-2.0", "cpu", True)]
     assert ocr[0]["source"] == "rapidocr-onnxruntime==1.4.4 (requirements.lock)" and ocr[0]["weights"] == "ocr/pp-ocrv4"
-    shown = subprocess.run([sys.executable, "-m", "fovea_ctl", "models", "list"], capture_output=True, text=True,
-                           cwd=ROOT, timeout=60)
+    shown = run_fovea(["models", "list"])
     assert shown.returncode == 0, shown.stderr
     line = next(x for x in shown.stdout.splitlines() if x.startswith("coco-ssd-mobilenet-v2 *"))
     assert "opencv-dnn" in line and "Apache-2.0" in line and "80" in line

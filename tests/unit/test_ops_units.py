@@ -19,7 +19,8 @@ from fovea_ctl.ops.exec import psql_command, redis_cli_command, service_with_pro
 from fovea_ctl.ops.lifecycle import dependents_line, stop_selection
 from fovea_ctl.reconcile.project import Project
 from fovea_ctl.settings.effective import Settings
-from tests.conftest import FOVEA, ROOT
+from tests.conftest import ROOT
+from tests.unit.warm_cli import run_fovea
 
 
 @pytest.fixture(scope="module")
@@ -120,8 +121,7 @@ def test_cron_line_runs_the_same_commands_at_the_same_time(offline_project: Proj
 
 
 def test_schedule_cli_refuses_bad_time_with_exit_2() -> None:
-    done = subprocess.run([*FOVEA, "backup", "schedule", "--daily", "24:00"], capture_output=True, text=True, cwd=ROOT,
-                          timeout=60)
+    done = run_fovea(["backup", "schedule", "--daily", "24:00"])
     assert done.returncode == 2 and "HH:MM" in done.stderr
 
 
@@ -147,7 +147,7 @@ def test_stats_sample_arithmetic_matches_docker_stats() -> None:
 
 # -- help and completion -----------------------------------------------------------------------------
 def _help(*args: str) -> str:
-    done = subprocess.run([*FOVEA, *args, "--help"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    done = run_fovea([*args, "--help"])
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -167,11 +167,9 @@ def test_completion_is_offered_and_completes_commands_and_services() -> None:
     root = _help()
     assert "--install-completion" in root and "--show-completion" in root
     env = {"_FOVEA_COMPLETE": "complete_bash", "COMP_CWORD": "1", "COMP_WORDS": "fovea res", "PATH": "/usr/bin:/bin"}
-    commands = subprocess.run([str(Path(sys.executable).parent / "fovea")], env=env, capture_output=True, text=True,
-                              cwd=ROOT, timeout=60)
+    commands = run_fovea([], env)
     assert commands.stdout.split() == ["restart", "restore"], commands.stderr
-    services = subprocess.run([str(Path(sys.executable).parent / "fovea")], capture_output=True, text=True, cwd=ROOT,
-                              env={**env, "COMP_CWORD": "2", "COMP_WORDS": "fovea restart post"}, timeout=60)
+    services = run_fovea([], {**env, "COMP_CWORD": "2", "COMP_WORDS": "fovea restart post"})
     assert services.stdout.split() == ["postgres"], services.stderr
 
 
@@ -180,7 +178,7 @@ def test_doctor_without_an_engine_fails_each_check_that_needs_one_with_the_fix(t
 
     env = {**os.environ, "FOVEA_DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock", "FOVEA_PROJECT": f"t{uuid.uuid4().hex[:8]}",
            "FOVEA_SECRETS_DIR": str(tmp_path / "secrets")}
-    done = subprocess.run([*FOVEA, "doctor"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    done = run_fovea(["doctor"], env, timeout=120)
     assert done.returncode == 1
     marks = {line.split()[1]: line.split()[0] for line in done.stdout.splitlines() if line[:1] in "✓✗"}
     assert [name for name, mark in marks.items() if mark == "✗"] == ["engine", "disk", "ports", "images", "gpu", "clock"]

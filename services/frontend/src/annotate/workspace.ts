@@ -46,8 +46,8 @@ class PositionKeeper {
 
 export function trackOf(a: Annotation): Track {
   return {
-    id: a.id, type: a.type, label: a.label, personaId: a.personaId, source: a.source,
-    confidence: a.confidence, jobId: a.jobId, frames: a.frames, version: a.version,
+    id: a.id, type: a.type, label: a.label, personaId: a.personaId ?? null, source: a.source,
+    confidence: a.confidence ?? null, jobId: a.jobId, frames: a.frames, version: a.version,
     entityId: a.entityId ?? null, attributes: a.attributes ?? {}, locked: a.locked ?? false,
   };
 }

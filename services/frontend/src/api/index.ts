@@ -5,7 +5,7 @@ import type { ServerConflict, ServerRejection } from "../editor/document";
 import { ApiError, getJson, request, sendJson } from "./client";
 import type {
   Account, AccountWithPassword, ApiToken, Assignment, AssignmentState, ProgressRow, ReviewIssue, Role, Session, TrackVersion,
-  Annotation, ImportPreview, Job, ModelInfo, Ontology, Persona, Summary, SyncResult, TextHit, Transcript, TranscriptHit, User, Video, World, WorldItem, WorldKind,
+  Annotation, ImportPreview, Job, ModelInfo, Ontology, Persona, PersonaInput, SimilarSummary, Summary, SyncResult, TextHit, Transcript, TranscriptHit, User, Video, World, WorldItem, WorldKind,
 } from "./types";
 
 export { ApiError, setUnauthorizedHandler } from "./client";
@@ -162,8 +162,8 @@ export const annotations = {
 // --- personas and ontologies --------------------------------------------------------------------------
 export const personas = {
   list: () => getJson<Persona[]>("/api/personas"),
-  create: (p: Omit<Persona, "id">) => sendJson<Persona>("POST", "/api/personas", p),
-  update: (id: string, p: Omit<Persona, "id">) => sendJson<Persona>("PUT", `/api/personas/${enc(id)}`, p),
+  create: (p: PersonaInput) => sendJson<Persona>("POST", "/api/personas", p),
+  update: (id: string, p: PersonaInput) => sendJson<Persona>("PUT", `/api/personas/${enc(id)}`, p),
   remove: (id: string) => sendJson<void>("DELETE", `/api/personas/${enc(id)}`),
   ontology: (id: string) => getJson<Ontology>(`/api/personas/${enc(id)}/ontology`),
   saveOntology: (id: string, o: Ontology) =>
@@ -244,7 +244,7 @@ export const summaries = {
   list: (videoId: string) => getJson<Summary[]>(`/api/videos/${enc(videoId)}/summaries`),
   /** Summaries (of any video) nearest to one of this video's summaries; the backend needs which one. */
   similar: (videoId: string, summaryId: string) =>
-    getJson<Summary[]>(`/api/videos/${enc(videoId)}/summaries/similar?summaryId=${enc(summaryId)}`),
+    getJson<SimilarSummary[]>(`/api/videos/${enc(videoId)}/summaries/similar?summaryId=${enc(summaryId)}`),
   request: (videoId: string, personaId: string | null) =>
     sendJson<{ jobId: string }>("POST", `/api/videos/${enc(videoId)}/summaries`, { personaId, params: {} }),
 };
