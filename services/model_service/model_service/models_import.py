@@ -135,8 +135,10 @@ def import_weights(source: Path, task: str, cache_dir: Path, name: str | None = 
     if entry_path is not None:
         entry = catalog_entry(model_name, str(relative), info, licence or "supplied by the operator")
         _write_atomically(entry_path, json.dumps(entry, indent=1))
+        # No models.yaml lines: its defaults must name models of its own catalog; this one is chosen per run.
         return {"imported": str(relative), "cache_dir": str(cache_dir), **info, "catalog": entry,
-                "models_yaml": f"general_detection:\n  model: {model_name}   # to make it the default"}
+                "use": f"the Detect panel's model '{model_name}' (POST /api/videos/{{id}}/detect-types "
+                       f"{{\"model\": \"{model_name}\"}}), offered within 30 s"}
     return {"imported": str(relative), "cache_dir": str(cache_dir), **info,
             "models_yaml": f"{task}:\n  weights: {relative}"}
 
