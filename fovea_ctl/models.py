@@ -110,12 +110,13 @@ def model_service_unit(project: Project) -> str:
 
 def read_classes(value: str) -> list[str]:
     """--classes: a file of names (one a line, as ultralytics' and Darknet's .names/.txt files) or names, comma-
-    separated."""
+    separated. A blank name is refused, not skipped: it would shift every class after it (trailing blank lines of a
+    file are no names)."""
     path = Path(value)
-    names = path.read_text().splitlines() if path.is_file() else value.split(",")
-    names = [n.strip() for n in names if n.strip()] if path.is_file() else [n.strip() for n in names]
+    names = [n.strip() for n in (path.read_text().rstrip().splitlines() if path.is_file() else value.split(","))]
     if not names or not all(names):
-        raise UsageError(f"--classes {value!r}: want a file of class names (one a line) or names, comma-separated")
+        raise UsageError(f"--classes {value!r}: want a file of class names (one a line) or names, comma-separated, "
+                         "none blank")
     return names
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fovea_ctl.errors import UsageError
-from fovea_ctl.models import SERVICE_CONFIG, list_models, load_registry
+from fovea_ctl.models import SERVICE_CONFIG, list_models, load_registry, read_classes
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "services" / "model_service" / "build"))
@@ -87,3 +87,17 @@ def test_models_list_shows_each_task_runtime_licence_and_default() -> None:
     assert "opencv-dnn" in line and "Apache-2.0" in line and "80" in line
     line = next(x for x in shown.stdout.splitlines() if x.startswith("pp-ocrv4 *"))
     assert "ocr" in line and "onnxruntime" in line and "rapidocr-onnxruntime==1.4.4" in line
+
+
+def test_an_onnx_class_list_is_a_names_file_or_comma_separated_names(tmp_path: Path) -> None:
+    names = tmp_path / "coco.names"
+    names.write_text("person\nbicycle\ntraffic light\n\n")  # trailing blank lines are no classes
+    assert read_classes(str(names)) == ["person", "bicycle", "traffic light"]
+    assert read_classes("Normal, Fall") == ["Normal", "Fall"]
+    for bad in ("", "person,,car"):  # an empty name would shift every class after it
+        with pytest.raises(UsageError, match="--classes"):
+            read_classes(bad)
+    for text in ("\n", "person\n\ncar\n"):  # empty, or a blank name that would shift the classes after it
+        (tmp_path / "bad.txt").write_text(text)
+        with pytest.raises(UsageError, match="--classes"):
+            read_classes(str(tmp_path / "bad.txt"))
