@@ -387,6 +387,19 @@ def test_an_imported_onnx_detector_finds_the_same_people_as_the_pt_model(ai_stac
     # of 32), the ONNX model's fixed input pads it to 640x640, which moves a borderline score across the threshold.
     assert _matched_share(pt, onnx_boxes) >= 0.8 and _matched_share(onnx_boxes, pt) >= 0.8, (pt, onnx_boxes)
 
+    # Re-imported over itself with other names (--force): the next run loads the new file and says the new names.
+    renamed = run_fovea(["models", "import", str(onnx), "--classes", "standing,fallen", "--force"], ai_stack.env)
+    assert renamed.returncode == 0, renamed.stderr
+    walker = ai_stack.persona("Walker watcher", "people standing", [
+        {"id": "walker", "name": "Walker", "description": "a person on foot", "detectorClasses": ["standing"]}])
+    job = ai_stack.wait(client.post(f"/api/videos/{video['id']}/detect-types", json={
+        "personaId": walker, "sampleEvery": 3, "model": "person-onnx"}).json()["jobId"])
+    assert job["status"] == "completed", job
+    assert job["result"]["classes_searched"] == {"walker": ["standing"]}
+    tracks = job["result"]["tracks"]
+    assert tracks and {(t["label"], t["type"]) for t in tracks} == {("standing", "walker")}
+    assert {u["class"] for u in job["result"]["unmapped"]} <= {"fallen"}  # the old names are gone
+
 
 def test_cancel_stops_a_running_job(ai_stack: AiStack) -> None:
     client, video = ai_stack.client, ai_stack.bus_video

@@ -190,8 +190,10 @@ class ModelRegistry:
 
         entry = self.catalog_entry(name, "detection")
         with self._catalog_lock:
-            if entry.name in self.catalog_models:
-                return self.catalog_models[entry.name]
+            cached = self.catalog_models.get(entry.name)
+            # An imported model replaced since (`fovea models import --force`) loads again; the rest load once.
+            if cached is not None and cached.entry == entry and not getattr(cached, "replaced", lambda: False)():
+                return cached
             if entry.runtime == "opencv-dnn":
                 weights, graph = self.weights_path(entry.weights), self.weights_path(entry.graph)
                 model = self._timed(entry.name, lambda: OpenCvDnnDetector(entry, weights, graph))

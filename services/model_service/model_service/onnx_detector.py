@@ -123,11 +123,24 @@ class OnnxDetector:
         import numpy as np
 
         self.entry = entry
+        self.weights = weights
+        self._loaded = self._identity()
         self.session = open_session(weights, device)
         self.layout = read_layout(self.session, len(entry.classes))
         self.names = [entry.classes[i] for i in sorted(entry.classes)]
         self.lock = threading.Lock()  # one run at a time: ONNX Runtime already uses every core for one
         self._cv2, self._np = cv2, np
+
+    def _identity(self) -> tuple[int, int]:
+        stat = self.weights.stat()
+        return stat.st_ino, stat.st_mtime_ns
+
+    def replaced(self) -> bool:
+        """Whether the file was replaced since it loaded (an import copies, then renames over it)."""
+        try:
+            return self._identity() != self._loaded
+        except OSError:
+            return True
 
     def detect(self, frame: Any, confidence: float) -> list[Detection]:
         cv2, np, layout = self._cv2, self._np, self.layout
