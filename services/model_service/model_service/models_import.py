@@ -7,8 +7,8 @@ Run inside the model-service image with the cache volume and the file mounted, e
 
 It checks that the file loads as what the task needs (a YOLO detection model, an ONNX detector whose output matches
 its class list, or a sentence-transformers folder), copies it atomically to <cache>/<task>/<name>, and prints one
-JSON line: where it landed and the models.yaml lines that select it. It never edits models.yaml (that file is the
-user's, in git).
+JSON line: where it landed and the models.yaml lines that select it (an ONNX detector: how to choose it). It never
+edits models.yaml (that file is the user's, in git).
 
 An ONNX detector (`--classes '["person", ...]'`) also gets a catalog entry, written last (so a half-done import is
 never offered) to <cache>/catalog/<name>.json: the service adds these to models.yaml's catalog, so the model is
