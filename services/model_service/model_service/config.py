@@ -98,7 +98,7 @@ Runtime = Literal["ultralytics", "opencv-dnn", "opencv-tracking", "sentence-tran
                   "ctranslate2"]
 # What each runtime can do today; the others are named so an imported model can say what it needs.
 RUNTIMES_FOR_TASK: dict[str, tuple[str, ...]] = {
-    "detection": ("ultralytics", "opencv-dnn"),
+    "detection": ("ultralytics", "opencv-dnn", "onnxruntime"),  # onnxruntime: imported YOLOv8/YOLO11 exports
     "box-tracking": ("opencv-tracking",),
     "embedding": ("sentence-transformers",),
     "transcript": ("ctranslate2",),

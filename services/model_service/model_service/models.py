@@ -141,13 +141,39 @@ class ModelRegistry:
     def loaded(self) -> list[str]:
         return [name for name in ("detector", "tracker", "embedder") if getattr(self, name) is not None]
 
+    def catalog(self) -> list[Any]:  # -> list[ModelEntry]
+        """models.yaml's catalog, then the models imported into the cache since (`fovea models import x.onnx`),
+        read again on each call: an import shows up without a restart. models.yaml's names win."""
+        from model_service.config import ModelEntry
+        from model_service.models_import import imported_entries
+
+        known = {m.name for m in self.config.catalog}
+        extra = []
+        try:
+            imported = imported_entries(self.settings.cache_dir)
+        except (OSError, ValueError) as exc:
+            log.warning("the imported models' catalog is unreadable: %s", exc)
+            imported = []
+        for raw in imported:
+            try:
+                entry = ModelEntry.model_validate(raw)
+            except ValueError as exc:
+                log.warning("imported catalog entry %s ignored: %s", raw.get("name") if isinstance(raw, dict) else "?",
+                            exc)
+                continue
+            if entry.name not in known:
+                extra.append(entry)
+        return [*self.config.catalog, *extra]
+
     def catalog_entry(self, name: str | None, task: str) -> Any:  # -> ModelEntry
         """A model of the registry by name (None: the task's default), or ModelUnavailable naming the choices."""
         wanted = name or self.config.task_defaults().get(task)
-        entry = self.config.model(wanted, task) if wanted else None
+        catalog = self.catalog()
+        entry = next((m for m in catalog if m.name == wanted and m.task == task), None) if wanted else None
         if entry is None:
-            choices = ", ".join(m.name for m in self.config.catalog if m.task == task) or "none"
-            raise ModelUnavailable(f"no {task} model {wanted!r} in models.yaml's catalog (have: {choices})")
+            choices = ", ".join(m.name for m in catalog if m.task == task) or "none"
+            raise ModelUnavailable(f"no {task} model {wanted!r} in models.yaml's catalog or among the imported "
+                                   f"(have: {choices})")
         return entry
 
     def catalog_summary(self) -> list[dict[str, Any]]:
@@ -155,19 +181,25 @@ class ModelRegistry:
         defaults = set(self.config.task_defaults().values())
         return [{"name": m.name, "task": m.task, "runtime": m.runtime, "description": m.description,
                  "licence": m.licence, "device": m.device, "classes": list(m.classes.values()),
-                 "default": m.name in defaults} for m in self.config.catalog]
+                 "default": m.name in defaults} for m in self.catalog()]
 
     def general_detector(self, name: str | None = None) -> Any:  # -> detectors.Detector
         """A catalog detector, loaded once on first use and kept (the job's progress says 'loading model')."""
         from model_service.detectors import OpenCvDnnDetector, UltralyticsDetector
+        from model_service.onnx_detector import OnnxDetector
 
         entry = self.catalog_entry(name, "detection")
         with self._catalog_lock:
-            if entry.name in self.catalog_models:
-                return self.catalog_models[entry.name]
+            cached = self.catalog_models.get(entry.name)
+            # An imported model replaced since (`fovea models import --force`) loads again; the rest load once.
+            if cached is not None and cached.entry == entry and not getattr(cached, "replaced", lambda: False)():
+                return cached
             if entry.runtime == "opencv-dnn":
                 weights, graph = self.weights_path(entry.weights), self.weights_path(entry.graph)
                 model = self._timed(entry.name, lambda: OpenCvDnnDetector(entry, weights, graph))
+            elif entry.runtime == "onnxruntime":
+                weights = self.weights_path(entry.weights)
+                model = self._timed(entry.name, lambda: OnnxDetector(entry, weights, self.device))
             else:
                 if self.detector is not None and entry.weights == self.config.detector.weights:
                     yolo, lock = self.detector, self.detector_lock  # the same weights are loaded already

@@ -5,9 +5,14 @@ Run inside the model-service image with the cache volume and the file mounted, e
     docker run --rm -v <project>_model-cache:/models -v /abs/path/best.pt:/import/best.pt:ro \\
         fovea/model-service:<tag> python3 -m model_service.models_import /import/best.pt --task detector
 
-It checks that the file loads as what the task needs (a YOLO detection model, or a sentence-transformers
-folder), copies it atomically to <cache>/<task>/<name>, and prints one JSON line: where it landed and the
-models.yaml lines that select it. It never edits models.yaml (that file is the user's, in git).
+It checks that the file loads as what the task needs (a YOLO detection model, an ONNX detector whose output matches
+its class list, or a sentence-transformers folder), copies it atomically to <cache>/<task>/<name>, and prints one
+JSON line: where it landed and the models.yaml lines that select it (an ONNX detector: how to choose it). It never
+edits models.yaml (that file is the user's, in git).
+
+An ONNX detector (`--classes '["person", ...]'`) also gets a catalog entry, written last (so a half-done import is
+never offered) to <cache>/catalog/<name>.json: the service adds these to models.yaml's catalog, so the model is
+offered in the Detect panel and by `fovea models list` (which runs `--list` here) without editing models.yaml.
 """
 
 from __future__ import annotations
@@ -15,22 +20,63 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 TASKS = ("detector", "embedder")
+IMPORTED_CATALOG = "catalog"  # <cache>/catalog/<name>.json: one catalog entry per imported ONNX detector
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")  # config.ModelEntry.name's
 
 
 class ImportFailed(Exception):
     pass
 
 
-def verify(source: Path, task: str) -> dict:
+def verify_onnx(source: Path, classes: list[str]) -> dict:
+    """An ONNX detector: loads in ONNX Runtime, its output layout is one we read, with one class per name."""
+    from model_service.onnx_detector import UnsupportedModel, open_session, read_layout
+
+    if not classes:
+        raise ImportFailed(f"{source.name}: an ONNX detector needs its class list (--classes), one name per class "
+                           "in the model's order")
+    if len(set(classes)) != len(classes) or not all(c.strip() for c in classes):
+        raise ImportFailed("the class list has blank or repeated names")
+    try:
+        layout = read_layout(open_session(source), len(classes))
+    except UnsupportedModel as exc:
+        raise ImportFailed(f"{source.name}: {exc}") from None
+    return {"classes": classes, "input_size": [layout.height, layout.width], "layout": "yolov8"}
+
+
+def catalog_entry(name: str, weights: str, info: dict, licence: str) -> dict:
+    """The registry entry (config.ModelEntry's fields) an imported ONNX detector is offered under."""
+    height, width = info["input_size"]
+    return {"name": name, "task": "detection", "runtime": "onnxruntime",
+            "description": f"imported ONNX detector ({info['layout']} layout, {height}x{width} input, "
+                           f"{len(info['classes'])} classes)",
+            "weights": weights, "classes": dict(enumerate(info["classes"])), "input_size": max(height, width),
+            "licence": licence, "device": "any"}
+
+
+def imported_entries(cache_dir: Path) -> list[dict]:
+    """The catalog entries of imported models, as written (the service validates them)."""
+    folder = cache_dir / IMPORTED_CATALOG
+    if not folder.is_dir():
+        return []
+    return [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
+
+
+def verify(source: Path, task: str, classes: list[str] | None = None) -> dict:
+    if task == "detector" and source.suffix == ".onnx":
+        return verify_onnx(source, classes or [])
+    if classes:
+        raise ImportFailed("--classes is for ONNX detectors; a .pt checkpoint names its own classes")
     if task == "detector":
         if not (source.is_file() and source.suffix == ".pt"):
-            raise ImportFailed(f"{source}: a detector is one PyTorch weights file (.pt)")
+            raise ImportFailed(f"{source}: a detector is one PyTorch weights file (.pt) or an ONNX model (.onnx)")
         from ultralytics import YOLO
 
         try:
@@ -50,16 +96,27 @@ def verify(source: Path, task: str) -> dict:
 
 
 def import_weights(source: Path, task: str, cache_dir: Path, name: str | None = None, force: bool = False,
-                   check: bool = True) -> dict:
+                   check: bool = True, classes: list[str] | None = None, licence: str | None = None) -> dict:
     """Copy `source` into `cache_dir/<task>/<name>`; returns what a caller prints."""
     if task not in TASKS:
         raise ImportFailed(f"task {task!r}: want one of {', '.join(TASKS)}")
     if not source.exists():
         raise ImportFailed(f"{source} does not exist (is it mounted into the container?)")
-    info = verify(source, task) if check else {}
-    relative = Path(task) / (name or source.name)
+    onnx = task == "detector" and source.suffix == ".onnx"
+    if onnx and not check:
+        raise ImportFailed("an ONNX detector is always checked: its catalog entry comes from its shapes")
+    filename, model_name = name or source.name, ""
+    if onnx:
+        filename = filename if filename.endswith(".onnx") else f"{filename}.onnx"
+        model_name = filename[:-len(".onnx")].lower()
+        if not NAME_PATTERN.match(model_name):
+            raise ImportFailed(f"{model_name!r} cannot name a model: lower-case letters, digits, '.', '_', '-' "
+                               "(pass --name)")
+    info = verify(source, task, classes) if check else {}
+    relative = Path(task) / filename
     target = cache_dir / relative
-    if target.exists() and not force:
+    entry_path = cache_dir / IMPORTED_CATALOG / f"{model_name}.json" if onnx else None
+    if (target.exists() or (entry_path and entry_path.exists())) and not force:
         raise ImportFailed(f"{relative} is already in the model cache; pass --force to replace it")
     target.parent.mkdir(parents=True, exist_ok=True)
     # Copy next to the target, then rename: a running service never sees half a file.
@@ -75,22 +132,58 @@ def import_weights(source: Path, task: str, cache_dir: Path, name: str | None = 
         os.replace(staged, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    if entry_path is not None:
+        entry = catalog_entry(model_name, str(relative), info, licence or "supplied by the operator")
+        _write_atomically(entry_path, json.dumps(entry, indent=1))
+        # No models.yaml lines: its defaults must name models of its own catalog; this one is chosen per run.
+        return {"imported": str(relative), "cache_dir": str(cache_dir), **info, "catalog": entry,
+                "use": f"the Detect panel's model '{model_name}' (POST /api/videos/{{id}}/detect-types "
+                       f"{{\"model\": \"{model_name}\"}}), offered within 30 s"}
     return {"imported": str(relative), "cache_dir": str(cache_dir), **info,
             "models_yaml": f"{task}:\n  weights: {relative}"}
 
 
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staged = path.with_name(f".{path.name}.tmp")
+    staged.write_text(text)
+    os.replace(staged, path)
+
+
+def parse_classes(value: str | None) -> list[str] | None:
+    """--classes: a JSON list of names (what `fovea models import` sends) or comma-separated names."""
+    if value is None:
+        return None
+    if value.lstrip().startswith("["):
+        names = json.loads(value)
+        if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+            raise ImportFailed("--classes: a JSON list of strings")
+        return [n.strip() for n in names]
+    return [n.strip() for n in value.split(",")]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Copy weights into the model cache (MODEL_CACHE_DIR).")
-    parser.add_argument("source", type=Path, help="a .pt file (detector) or a sentence-transformers folder")
+    parser.add_argument("source", type=Path, nargs="?",
+                        help="a .pt or .onnx file (detector) or a sentence-transformers folder")
     parser.add_argument("--task", choices=TASKS, default="detector")
     parser.add_argument("--name", help="file or folder name in the cache (default: the source's name)")
     parser.add_argument("--force", action="store_true", help="replace an existing file of that name")
     parser.add_argument("--no-check", action="store_true", help="copy without loading it first")
+    parser.add_argument("--classes", help="ONNX detector: its class names, a JSON list or comma-separated")
+    parser.add_argument("--licence", help="ONNX detector: the weights' licence, shown in the catalog")
+    parser.add_argument("--list", action="store_true", help="print the imported models' catalog entries")
     args = parser.parse_args(argv)
     cache_dir = Path(os.environ.get("MODEL_CACHE_DIR", "/models"))
+    if args.list:
+        print(json.dumps(imported_entries(cache_dir)))
+        return 0
+    if args.source is None:
+        parser.error("the file or folder to import is required")
     try:
-        result = import_weights(args.source, args.task, cache_dir, args.name, args.force, not args.no_check)
-    except (ImportFailed, OSError) as exc:
+        result = import_weights(args.source, args.task, cache_dir, args.name, args.force, not args.no_check,
+                                parse_classes(args.classes), args.licence)
+    except (ImportFailed, OSError, ValueError) as exc:
         print(json.dumps({"error": str(exc)}), file=sys.stderr)
         return 1
     print(json.dumps(result))

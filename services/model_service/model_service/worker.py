@@ -108,6 +108,7 @@ class ModelWorker(SimpleWorker):
 
     def run_maintenance_tasks(self) -> None:
         self.requeue_abandoned()
+        publish_catalog(self.connection)  # a model imported since (`fovea models import x.onnx`) is offered
         super().run_maintenance_tasks()
 
     def take_over_name(self) -> None:
@@ -220,6 +221,11 @@ def consuming() -> tuple[bool, str]:
         f"worker {worker.name} is not registered in Redis"
 
 
+def publish_catalog(connection: Redis) -> None:
+    """The backend's GET /api/models reads what this worker can run (the Detect panel's model choice)."""
+    connection.set(CATALOG_KEY, json.dumps(registry().catalog_summary()))
+
+
 def main() -> None:
     global _running
     import sys
@@ -234,8 +240,7 @@ def main() -> None:
         refuse_without_cuda()
     models.ensure_loaded()  # before the first dequeue: jobs never pay for loading (shared with the API's)
     connection = redis_connection()
-    # The backend's GET /api/models reads what this worker can run (the Detect panel's model choice).
-    connection.set(CATALOG_KEY, json.dumps(models.catalog_summary()))
+    publish_catalog(connection)
     worker = ModelWorker(
         [Queue(name, connection=connection, serializer=JobSerializer) for name in queue_names()],
         connection=connection,
