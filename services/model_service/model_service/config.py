@@ -221,8 +221,23 @@ DEFAULT_SECTIONS: dict[str, str] = {"general_detection": "detection", "box_track
                                     "transcript": "transcript", "ocr": "ocr"}
 
 
+CoreModel = Literal["detector", "tracker", "embedder"]
+
+
+class PreloadConfig(BaseModel):
+    """When the service loads its models. It takes jobs before any is loaded (a job loads what it needs first,
+    its progress saying "loading model"); these load in the background once it has been ready this long."""
+
+    model_config = ConfigDict(extra="forbid")
+    # Why a delay: in a cold `fovea up` every service starts on the same cores, and torch plus three models
+    # are ~4 CPU-seconds that would otherwise be taken from the backend's start (bench/up_vs_compose.py).
+    after_s: float = Field(5.0, ge=0, description="seconds after ready before the background load starts")
+    models: list[CoreModel] = Field(default_factory=lambda: ["detector", "tracker", "embedder"])
+
+
 class ModelsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    preload: PreloadConfig = Field(default_factory=PreloadConfig)
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
     embedder: EmbedderConfig = Field(default_factory=EmbedderConfig)

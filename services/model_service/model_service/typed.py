@@ -51,7 +51,7 @@ def detect_types(registry: ModelRegistry, video: Path, params: TypedDetectParams
     progress(0.0, stage="loading model")
     detector = registry.general_detector(params.model)
     entry = detector.entry
-    embed = registry.embed if registry.embedder is not None else None
+    embed = registry.embed
     mappings = propose(params.types, list(entry.classes.values()), embed, config.propose_min_score)
     type_of = class_to_type(mappings)
     info = probe(video)
