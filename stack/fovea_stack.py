@@ -351,8 +351,10 @@ def model_services(variant: str, enabled: bool, dedicated_workers: bool = False,
 
     Two healths: fovea's probe (`up`'s gate and `status`'s live "ready") is GET /health/queues: the API
     answers and its worker is registered in Redis, consuming the object-detection, object-tracking,
-    video-summarization, ontology-augmentation and speech-transcription queues; the container's HEALTHCHECK (the health column
-    of `fovea status` and `docker ps`) is GET /health: the API is up with its models loaded.
+    video-summarization, ontology-augmentation and speech-transcription queues, so a job enqueued now is taken;
+    the container's HEALTHCHECK (the health column of `fovea status` and `docker ps`) is GET /health: the API
+    is up. Neither waits for models: a job loads what it needs first (its progress says "loading model") and
+    models.yaml's `preload` loads the usual ones in the background a few seconds after ready.
     """
     suffix = "-gpu" if variant == "gpu" else ""
     common = dict(
@@ -368,8 +370,8 @@ def model_services(variant: str, enabled: bool, dedicated_workers: bool = False,
         description=f"AI inference API and queue worker ({variant}): detection, tracking, summaries, "
                     "ontology suggestions, transcripts",
         ports=[Port(container=8000)],
-        # It loads its models (~4 s alone, far longer on two busy cores) before it first connects to Redis,
-        # and retries while Redis is away; its own probe proves the queue connection. Its metrics exporter
+        # It connects to Redis ~1-2 s after start (no model is loaded before: they load on first use or in
+        # the background after ready) and retries while Redis is away; its own probe proves the queue connection. Its metrics exporter
         # sends every few seconds and retries, so the collector need not run first either. Waiting for
         # Redis ready and the collector (itself after Prometheus) started it ~0.9 s into a cold `up`, on
         # the full stack's longest chain; now it starts with the first containers.

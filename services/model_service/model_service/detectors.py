@@ -80,3 +80,22 @@ class UltralyticsDetector:
             if name is not None and box is not None:
                 found.append(Detection(name, round(float(score), 4), box))
         return found
+
+
+class ClassSourcedDetector:
+    """A detector whose boxes of some classes come from other detectors that find those classes better (models.yaml
+    general_detection.class_sources): the base's own boxes of those classes are dropped, the sources' boxes of their
+    listed classes are renamed to the base's class. The classes are disjoint, so nothing needs merging."""
+
+    def __init__(self, base: Detector, sources: list[tuple[Detector, dict[str, str]]]) -> None:
+        self.entry = base.entry
+        self.base = base
+        self.sources = sources  # (detector, its class name -> the base's class name)
+        self.taken = {target for _, rename in sources for target in rename.values()}
+
+    def detect(self, frame: Any, confidence: float) -> list[Detection]:
+        found = [d for d in self.base.detect(frame, confidence) if d.label not in self.taken]
+        for detector, rename in self.sources:
+            found += [Detection(rename[d.label], d.confidence, d.box) for d in detector.detect(frame, confidence)
+                      if d.label in rename]
+        return found

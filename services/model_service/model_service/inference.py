@@ -64,8 +64,8 @@ def _model_name(weights: str) -> str:
 class _Reporter:
     """Progress in steps of >= 2 %: every save is a Redis round trip."""
 
-    def __init__(self, progress: Progress, total: int, start: float = 0.0, end: float = 1.0) -> None:
-        self.progress, self.total, self.start, self.end = progress, max(1, total), start, end
+    def __init__(self, progress: Progress, total: int, stage: str, start: float = 0.0, end: float = 1.0) -> None:
+        self.progress, self.total, self.stage, self.start, self.end = progress, max(1, total), stage, start, end
         self.done = 0
         self.last = -1.0
 
@@ -74,10 +74,15 @@ class _Reporter:
         value = self.start + (self.end - self.start) * min(1.0, self.done / self.total)
         if value - self.last >= 0.02 or value >= self.end:
             self.last = value
-            self.progress(round(value, 4), frames_done=self.done, frames_total=self.total)
+            self.progress(round(value, 4), frames_done=self.done, frames_total=self.total, stage=self.stage)
+
+
+def _loading(progress: Progress) -> Callable[[], None]:
+    return lambda: progress(0.0, stage="loading model")
 
 
 def detect(registry: ModelRegistry, video: Path, params: FrameParams, progress: Progress = no_progress) -> dict:
+    registry.require(("detector",), _loading(progress))
     config = registry.config.detector
     model = registry.detector
     classes = registry.class_ids(model, params.classes)
@@ -87,7 +92,7 @@ def detect(registry: ModelRegistry, video: Path, params: FrameParams, progress: 
     info, frames = read_frames(video, params.selection())
     result = _video_header(_model_name(config.weights), info)
     result["frames"] = out = []
-    reporter = _Reporter(progress, params.selection().expected(info))
+    reporter = _Reporter(progress, params.selection().expected(info), "detecting")
     for batch in batched(frames, config.batch):
         with registry.detector_lock, METRICS.inference("detect", str(registry.device), len(batch)):
             predictions = model.predict(
@@ -109,6 +114,7 @@ def detect(registry: ModelRegistry, video: Path, params: FrameParams, progress: 
 def track(registry: ModelRegistry, video: Path, params: FrameParams, progress: Progress = no_progress,
           *, end: float = 1.0) -> dict:
     """ByteTrack through ultralytics over the selected frames, one frame at a time (the tracker needs order)."""
+    registry.require(("tracker",), _loading(progress))
     config = registry.config
     model = registry.tracker
     classes = registry.class_ids(model, params.classes)
@@ -121,7 +127,7 @@ def track(registry: ModelRegistry, video: Path, params: FrameParams, progress: P
     tracks: dict[int, dict[str, Any]] = {}
     labels: dict[int, Counter[str]] = defaultdict(Counter)
     confidences: dict[int, list[float]] = defaultdict(list)
-    reporter = _Reporter(progress, params.selection().expected(info), end=end)
+    reporter = _Reporter(progress, params.selection().expected(info), "tracking", end=end)
     # The lock covers the whole video: the tracker's state belongs to one video at a time.
     with registry.tracker_lock:
         first = True

@@ -1,4 +1,7 @@
-"""Models, loaded once per process: the detector, the tracker's detector and the sentence embedder.
+"""Models, loaded once per process, each when first needed: the detector, the tracker's detector and the
+sentence embedder (the catalog's models the same way). Nothing is loaded before the service is ready: a job
+loads what it needs (its progress says "loading model"), and models.yaml's `preload` loads the rest in the
+background a while after ready (see api.py / worker.py).
 
 Weights come from the model cache (the `model-cache` volume) and fall back to the defaults baked into
 the image (/opt/models), which are also copied into an empty cache on first start so `fovea models import`
@@ -12,12 +15,15 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from model_service.config import ModelsConfig, Settings
 
 log = logging.getLogger(__name__)
+
+CORE_MODELS = ("detector", "tracker", "embedder")
 
 
 class ModelUnavailable(RuntimeError):
@@ -97,9 +103,10 @@ class ModelRegistry:
         self.tracker_lock = threading.Lock()
         self.embedder_lock = threading.Lock()
         self.load_seconds: dict[str, float] = {}
-        self.error: str | None = None
-        self._load_once = threading.Lock()
-        self._all_loaded = False
+        self.error: str | None = None  # the background preload's failure, for /health
+        self._setup_lock = threading.Lock()
+        self._set_up = False
+        self._load_locks = {name: threading.Lock() for name in CORE_MODELS}  # one loader per model
         self.catalog_models: dict[str, Any] = {}  # catalog detectors, loaded on first use
         self._catalog_lock = threading.Lock()
 
@@ -113,33 +120,65 @@ class ModelRegistry:
             f"defaults {self.settings.defaults_dir}; import them with `fovea models import FILE`"
         )
 
-    def load(self, which: tuple[str, ...] = ("detector", "tracker", "embedder")) -> None:
-        try:
-            seed_cache(self.settings.cache_dir, self.settings.defaults_dir)
-        except OSError as exc:  # a read-only or full cache must not stop the service: defaults still work
-            log.warning("could not seed the model cache: %s", exc)
-        self.device = select_device(self.settings.device)
-        use_all_cores()
-        if "detector" in which:
-            self.detector = self._timed("detector", lambda: self._yolo(self.config.detector.weights))
-        if "tracker" in which:
+    def _setup(self) -> None:
+        """Once, before the first model: seed the cache, pick the device (imports torch), use every core."""
+        with self._setup_lock:
+            if self._set_up:
+                return
+            try:
+                seed_cache(self.settings.cache_dir, self.settings.defaults_dir)
+            except OSError as exc:  # a read-only or full cache must not stop the service: defaults still work
+                log.warning("could not seed the model cache: %s", exc)
+            self.device = select_device(self.settings.device)
+            use_all_cores()
+            self._set_up = True
+
+    def _load_one(self, name: str) -> Any:
+        if name == "detector":
+            return self._timed("detector", lambda: self._yolo(self.config.detector.weights))
+        if name == "tracker":
             # A second instance: model.track() installs tracking callbacks on its predictor, so detection
             # and tracking each keep their own.
             weights = self.config.tracker.weights or self.config.detector.weights
-            self.tracker = self._timed("tracker", lambda: self._yolo(weights))
-        if "embedder" in which:
-            self.embedder = self._timed("embedder", self._sentence_model)
+            return self._timed("tracker", lambda: self._yolo(weights))
+        return self._timed("embedder", self._sentence_model)
+
+    def require(self, names: Iterable[str], loading: Callable[[], None] | None = None) -> None:
+        """Load each named model once per process (whoever asks first loads it, the others wait for it);
+        `loading` is called first when any of them is not in memory yet (a job's "loading model")."""
+        wanted = [name for name in names if getattr(self, name) is None]
+        if wanted and loading is not None:
+            loading()
+        for name in wanted:
+            with self._load_locks[name]:
+                if getattr(self, name) is None:
+                    self._setup()
+                    setattr(self, name, self._load_one(name))
 
     def ensure_loaded(self) -> None:
-        """Load every model once per process: the API's loader thread and the queue worker living in the
-        same process share the one copy (whichever asks first loads; the other waits for it)."""
-        with self._load_once:
-            if not self._all_loaded:
-                self.load()
-                self._all_loaded = True
+        """Every core model (tests, jobs run in-process elsewhere, the rq CLI)."""
+        self.require(CORE_MODELS)
+
+    def preload(self, after_s: float | None = None) -> threading.Thread:
+        """Load models.yaml's `preload` models on a background thread, `after_s` seconds from now (default
+        models.yaml's); a job that needs one sooner loads it itself. A failure is kept for /health."""
+        delay = self.config.preload.after_s if after_s is None else after_s
+
+        def run() -> None:
+            time.sleep(delay)
+            try:
+                self.require(self.config.preload.models)
+                log.info("preloaded %s on %s", ", ".join(self.config.preload.models), self.device)
+            except Exception as exc:  # noqa: BLE001 - reported through /health; jobs retry the load themselves
+                log.exception("preloading models failed")
+                self.error = f"{type(exc).__name__}: {exc}"
+
+        thread = threading.Thread(target=run, name="model-preload", daemon=True)
+        thread.start()
+        return thread
 
     def loaded(self) -> list[str]:
-        return [name for name in ("detector", "tracker", "embedder") if getattr(self, name) is not None]
+        return [name for name in CORE_MODELS if getattr(self, name) is not None]
 
     def catalog(self) -> list[Any]:  # -> list[ModelEntry]
         """models.yaml's catalog, then the models imported into the cache since (`fovea models import x.onnx`),
@@ -201,9 +240,11 @@ class ModelRegistry:
                 weights = self.weights_path(entry.weights)
                 model = self._timed(entry.name, lambda: OnnxDetector(entry, weights, self.device))
             else:
-                if self.detector is not None and entry.weights == self.config.detector.weights:
-                    yolo, lock = self.detector, self.detector_lock  # the same weights are loaded already
+                if entry.weights == self.config.detector.weights:  # the same weights: share the one copy
+                    self.require(("detector",))
+                    yolo, lock = self.detector, self.detector_lock
                 else:
+                    self._setup()
                     yolo, lock = self._timed(entry.name, lambda: self._yolo(entry.weights)), threading.Lock()
                 model = UltralyticsDetector(entry, yolo, self.device, lock)
             self.catalog_models[entry.name] = model
@@ -216,6 +257,7 @@ class ModelRegistry:
         with self._catalog_lock:
             if entry.name not in self.catalog_models:
                 path = self.weights_path(entry.weights)
+                self._setup()  # the device (CUDA or not) decides the compute type
                 self.catalog_models[entry.name] = self._timed(entry.name, lambda: self._whisper(path))
             return self.catalog_models[entry.name], entry
 
@@ -287,11 +329,17 @@ class ModelRegistry:
         ]
 
     def embed(self, texts: list[str]) -> list[list[float]]:
+        self.require(("embedder",))
         with self.embedder_lock:
             vectors = self.embedder.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
         return [[float(x) for x in row] for row in vectors]
 
     def health(self) -> dict[str, Any]:
+        models = {"models_loaded": self.loaded(),
+                  "catalog_loaded": sorted(self.catalog_models)}  # registry models load on first use, then stay
+        if not self._set_up:  # torch is not imported before the first model: ~2 s, never in a health answer
+            return {"device": None, "torch_version": None, "torch_cuda": None, "cuda_device": None,
+                    "cuda_memory": None, **models}
         import torch
 
         cuda_device = cuda_memory = None
@@ -307,8 +355,7 @@ class ModelRegistry:
             "torch_cuda": torch.version.cuda,  # the CUDA this torch was built for (the GPU image's), or None
             "cuda_device": cuda_device,
             "cuda_memory": cuda_memory,
-            "models_loaded": self.loaded(),
-            "catalog_loaded": sorted(self.catalog_models),  # registry models load on first use, then stay
+            **models,
         }
 
 

@@ -54,9 +54,11 @@ def _progress(value: float, **detail: Any) -> None:
     job.save_meta()
 
 
-def _models() -> ModelRegistry:
+def _models(*needed: str) -> ModelRegistry:
+    """The registry with the models this job needs in memory: loaded now, once per process, if the background
+    preload has not yet (the job's progress says so meanwhile)."""
     models = registry()
-    models.ensure_loaded()  # the worker preloads; this covers jobs run in-process elsewhere (tests, rq CLI)
+    models.require(needed, loading=lambda: _progress(0.0, stage="loading model"))
     return models
 
 
@@ -67,26 +69,26 @@ def _video(video_id: str, video_path: str):
 
 def detect(video_id: str, video_path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
     _progress(0.0)
-    return inference.detect(_models(), _video(video_id, video_path), FrameParams.model_validate(params or {}),
+    return inference.detect(_models("detector"), _video(video_id, video_path), FrameParams.model_validate(params or {}),
                             _progress)
 
 
 def track(video_id: str, video_path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
     _progress(0.0)
-    return inference.track(_models(), _video(video_id, video_path), FrameParams.model_validate(params or {}),
+    return inference.track(_models("tracker"), _video(video_id, video_path), FrameParams.model_validate(params or {}),
                            _progress)
 
 
 def summarize(video_id: str, video_path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
     _progress(0.0)
-    return inference.summarize(_models(), _video(video_id, video_path),
+    return inference.summarize(_models("embedder"), _video(video_id, video_path),
                                SummarizeParams.model_validate(params or {}), _progress)
 
 
 def augment(persona: dict[str, Any], ontology: dict[str, Any], params: dict[str, Any] | None = None
             ) -> dict[str, Any]:
     _progress(0.0)
-    result = suggest_types(_models(), persona, ontology, AugmentParams.model_validate(params or {}))
+    result = suggest_types(_models("embedder"), persona, ontology, AugmentParams.model_validate(params or {}))
     _progress(1.0)
     return result
 
@@ -96,7 +98,7 @@ def detect_types(video_id: str, video_path: str, params: dict[str, Any] | None =
     from model_service import typed
 
     _progress(0.0)
-    return typed.detect_types(_models(), _video(video_id, video_path),
+    return typed.detect_types(_models("embedder"), _video(video_id, video_path),
                               TypedDetectParams.model_validate(params or {}), _progress)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from model_service.config import GeneralDetectionConfig
+from model_service.detectors import ClassSourcedDetector, Detector
 from model_service.models import ModelRegistry
 from model_service.typing_map import (Detection, TypeSpec, associate, class_to_type, propose,
                                       unmapped_counts)
@@ -49,11 +50,12 @@ def detect_types(registry: ModelRegistry, video: Path, params: TypedDetectParams
                  progress: Progress = no_progress, *, end: float = 1.0) -> dict[str, Any]:
     config = registry.config.general_detection
     progress(0.0, stage="loading model")
-    detector = registry.general_detector(params.model)
-    entry = detector.entry
-    embed = registry.embed if registry.embedder is not None else None
+    base = registry.general_detector(params.model)
+    entry = base.entry
+    embed = registry.embed
     mappings = propose(params.types, list(entry.classes.values()), embed, config.propose_min_score)
     type_of = class_to_type(mappings)
+    detector, sourced = with_class_sources(registry, base, set(type_of))
     info = probe(video)
     every = sampling(registry, info.fps, params)
     selection = FrameSelection(sample_every=every)
@@ -74,7 +76,7 @@ def detect_types(registry: ModelRegistry, video: Path, params: TypedDetectParams
     confident = at_least(samples, confidence)
     progress(end, frames_done=len(samples), frames_total=total, stage="done")
     return {
-        "model": entry.name, "width": info.width, "height": info.height, "fps": round(info.fps, 3),
+        "model": entry.name, "class_sources": sourced, "width": info.width, "height": info.height, "fps": round(info.fps, 3),
         "persona_id": params.persona_id, "sample_every": every, "frames_sampled": len(samples),
         "mapping": [m.model_dump() for m in mappings],
         "classes_searched": {m.type_id: [c.name for c in m.classes] for m in mappings},
@@ -82,6 +84,21 @@ def detect_types(registry: ModelRegistry, video: Path, params: TypedDetectParams
         "unmapped": unmapped_counts(confident, type_of),
         "detections": sum(len(d) for _, d in confident),
     }
+
+
+def with_class_sources(registry: ModelRegistry, base: Detector, wanted: set[str]) -> tuple[Detector, dict[str, str]]:
+    """On the default model, the classes models.yaml takes from better detectors (persons from the YOLOv8 person
+    model), each only when a type wants it: no model runs that the persona's types do not need. The base always
+    runs: it is what finds the classes no type maps ("unmapped"). Returns the detector and class -> model used."""
+    config = registry.config.general_detection
+    if base.entry.name != config.model:
+        return base, {}
+    used = {name: source for name, source in config.class_sources.items() if name in wanted}
+    if not used:
+        return base, {}
+    sources = [(registry.general_detector(source.model), dict.fromkeys(source.classes, name))
+               for name, source in used.items()]
+    return ClassSourcedDetector(base, sources), {name: source.model for name, source in used.items()}
 
 
 def at_least(samples: list[tuple[int, list[Detection]]], confidence: float) -> list[tuple[int, list[Detection]]]:

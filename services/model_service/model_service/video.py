@@ -7,8 +7,10 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy arrives with cv2 when frames are read; not before the service is ready
+    import numpy as np
 
 
 class VideoError(Exception):

@@ -238,7 +238,8 @@ def main() -> None:
     models = registry()
     if models.settings.device == "cuda":
         refuse_without_cuda()
-    models.ensure_loaded()  # before the first dequeue: jobs never pay for loading (shared with the API's)
+    # No model is loaded before the first dequeue: the service takes jobs at once, a job loads what it needs
+    # (its progress says "loading model"), and the preload below loads the usual ones a few seconds later.
     connection = redis_connection()
     publish_catalog(connection)
     worker = ModelWorker(
@@ -252,9 +253,10 @@ def main() -> None:
     worker.take_over_name()
     for job_id in worker.requeue_abandoned():
         log.info("recovered job %s", job_id)
-    log.info("ready: worker %s on %s, models %s on %s", worker.name, ", ".join(queue_names()), models.loaded(),
-             models.device)
+    log.info("ready: worker %s on %s; models load on first use, or in the background in %.1f s",
+             worker.name, ", ".join(queue_names()), models.config.preload.after_s)
     _running = worker
+    models.preload()
     # with_scheduler: the backend enqueues with Retry(interval=...), and interval retries are scheduled
     # jobs that only RQ's scheduler (a small forked process, no models) moves back onto the queues.
     worker.work(logging_level=os.environ.get("MODEL_LOG_LEVEL", "INFO").upper(), with_scheduler=True)
