@@ -24,9 +24,6 @@ import sys
 import time
 from pathlib import Path
 
-from redis import Redis
-from rq import Queue
-from rq.serializers import JSONSerializer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,7 +37,8 @@ def _load(name: str, path: Path):  # noqa: ANN202 - a module loaded by path
     return module
 
 
-detect_bench = _load("detect_bench", ROOT / "bench" / "detect.py")
+detect_types_bench = _load("detect_types_bench", ROOT / "bench" / "detect_types.py")  # loads bench/detect.py too
+detect_bench = detect_types_bench.detect_bench
 onnx_export = _load("onnx_export", ROOT / "tests" / "onnx_export.py")
 engine = detect_bench.engine
 
@@ -108,15 +106,7 @@ def raw_run(container: str, weights: str) -> dict:
 
 
 def queue_run(redis_url: str) -> dict:
-    queue = Queue("object-detection", connection=Redis.from_url(redis_url), serializer=JSONSerializer)
-    started = time.perf_counter()
-    job = queue.enqueue("model_service.tasks.detect_types", "bench", detect_bench.BENCH_VIDEO,
-                        {"model": MODEL, "types": TYPES, "confidence": CONFIDENCE, "sample_every": 1}, job_timeout=900)
-    detect_bench.wait(job, poll=0.02)
-    elapsed = time.perf_counter() - started
-    result = job.return_value()
-    return {"fps": result["frames_sampled"] / elapsed, "frames": result["frames_sampled"], "seconds": elapsed,
-            "boxes": result["detections"], "tracks": len(result["tracks"])}
+    return detect_types_bench.queue_run(redis_url, {"model": MODEL, "types": TYPES, "confidence": CONFIDENCE})
 
 
 def main() -> None:

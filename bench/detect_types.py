@@ -81,11 +81,13 @@ def raw_run(container: str) -> dict:
     return {"fps": data["frames"] / data["seconds"], **data}
 
 
-def queue_run(redis_url: str) -> dict:
+def queue_run(redis_url: str, options: dict | None = None) -> dict:
+    """One detect_types job over the bench clip, every frame; `options` name the model, types and confidence
+    (default: this bench's)."""
     queue = Queue("object-detection", connection=Redis.from_url(redis_url), serializer=JSONSerializer)
     started = time.perf_counter()
     job = queue.enqueue("model_service.tasks.detect_types", "bench", detect_bench.BENCH_VIDEO,
-                        {"types": TYPES, "confidence": CONFIDENCE, "sample_every": 1}, job_timeout=900)
+                        {**(options or {"types": TYPES, "confidence": CONFIDENCE}), "sample_every": 1}, job_timeout=900)
     detect_bench.wait(job, poll=0.02)
     elapsed = time.perf_counter() - started
     result = job.return_value()
