@@ -206,6 +206,8 @@ def augment(registry: ModelRegistry, persona: dict[str, Any], ontology: dict[str
                 evidence = "; ".join(f"{label}: {e.detections} detections in {_plural(e.videos, 'video')}"
                                      for label, e in from_videos)
                 reason = evidence + " of this persona, which no type of it maps"
+            if term:  # seen by the detector and said or shown too: both are evidence
+                evidence += "; " + term[1].describe(term[0])
         elif term:
             # Said or shown in the persona's videos: ranked by how close the word is to the persona, below what the
             # detector saw and above the fixed vocabulary.
