@@ -88,7 +88,7 @@ def main() -> None:
         measured = run(image, args.reps)
         results[name] = {"image": image, "image_mb": size_mb(image), "first_call_ms": round(measured["first_s"] * 1000, 1),
                          "augment": summary(measured["times_s"]),
-                         "suggestions": [f"{s['name']} ({s.get('evidence') or 'fixed list'})"
+                         "suggestions": [f"{s['name']}: {s.get('evidence') or s['reason']}"
                                          for s in measured["suggestions"]]}
     report = {"bench": "suggest_types", "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
