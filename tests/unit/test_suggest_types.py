@@ -46,7 +46,8 @@ def _suggest(params: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_detections_come_first_then_words_from_the_videos_by_relevance_then_the_fixed_list() -> None:
     suggestions = _suggest({"evidence": {"bus": {"detections": 12, "videos": 3}}, "max_suggestions": 6,
-                            "terms": {"bus": {"said": 2, "said_videos": 1}, "depot": {"said": 4, "said_videos": 2}, "EXIT": {"shown_videos": 1},
+                            "terms": {"bus": {"said": 2, "said_videos": 1}, "depot": {"said": 4, "said_videos": 2},
+                                      "EXIT": {"shown_videos": 1},
                                       "weather": {"said": 9, "said_videos": 1}}})
     assert [s["name"] for s in suggestions[:3]] == ["Bus", "Depot", "Exit"]
     assert suggestions[0]["evidence"] == "bus: 12 detections in 3 videos; 'bus': said 2 times in 1 video"
