@@ -11,6 +11,8 @@ model-service is the slow part):
 - text in frame (a clip drawn by the image's ffmpeg) is read into "text" tracks carrying the strings, found by the
   search over what was said and shown with its video and time, replaced by a rerun, exported, and quoted in the
   summary of a persona it matters to;
+- "suggest types" offers what was said and shown in a persona's videos, each with its evidence ("'bridge': said
+  1 time in 1 video") and WordNet's gloss and hypernyms (bus -> public transport), the fixed list after them;
 - with the stack's `llm` service (llama.cpp + SmolLM2, started in this stack by its test; the stack runs with
   FOVEA_LLM=1, so the model-service names it and the tests before it see the template fallback), a persona's
   summary is written by the model from its information need; stopped, the summary falls back to the template and
@@ -175,6 +177,10 @@ def test_a_bus_is_detected_and_typed_by_a_persona_whose_vehicle_maps_to_it(ai_st
     bus_type = next(s for s in job["result"]["suggestions"] if s["name"] == "Bus")
     assert bus_type["category"] == "entityTypes"
     assert bus_type["reason"].startswith(f"bus: {unmapped['bus']} detections in 1 video"), bus_type
+    assert bus_type["evidence"] == f"bus: {unmapped['bus']} detections in 1 video"
+    # WordNet's gloss and hypernym, from the image's wordnet-base files.
+    assert bus_type["gloss"] == "a vehicle carrying many passengers; used for public transport", bus_type
+    assert bus_type["hypernyms"] == ["public transport"]
 
     # A persona with no type for persons does not run the person model: the SSD's own persons are unmapped.
     fleet = ai_stack.persona("Fleet counter", "buses only", [
@@ -335,6 +341,45 @@ def test_text_in_frame_becomes_text_tracks_found_by_search_exported_and_summaris
     assert on_screen and squash(on_screen[0]["text"]) == SIGN, on_screen
     assert on_screen[0]["start"] == 0.0 and "Shown:" in summary["text"]
     assert summary["summary"]["built_from"]["screen_texts"] == len(rerun)
+
+
+def test_suggest_types_offers_what_was_said_and_shown_in_the_personas_videos_with_evidence_and_gloss(
+        ai_stack: AiStack) -> None:
+    """Before: after the unmapped detector classes came only a fixed list, whatever the persona's videos said or
+    showed. Its videos are those it has jobs or annotations on: here the text clip (read under it) and the speech clip
+    (an annotation of its own)."""
+    client, speech, text = ai_stack.client, ai_stack.speech_video, ai_stack.text_video
+    if client.get(f"/api/videos/{speech['id']}/transcript").status_code == 204:  # run alone, without the transcript test
+        transcribed = ai_stack.wait(client.post(f"/api/videos/{speech['id']}/transcribe").json()["jobId"])
+        assert transcribed["status"] == "completed", transcribed
+    inspector = ai_stack.persona("Harbour bridge inspector", "road closures at bridges and traffic in the harbour", [
+        {"id": "vehicle", "name": "Vehicle", "description": "road vehicles", "detectorClasses": ["bus", "car"]}])
+    read = ai_stack.wait(client.post(f"/api/videos/{text['id']}/read-text",
+                                     json={"personaId": inspector, "framesPerSecond": 2}).json()["jobId"])
+    assert read["status"] == "completed", read
+    mine = client.post("/api/annotations", json={"videoId": speech["id"], "personaId": inspector, "type": "vehicle",
+                                                 "label": "car", "frames": [
+                                                     {"frame": 0, "x": 10, "y": 10, "width": 50, "height": 40}]})
+    assert mine.status_code == 201, mine.text
+
+    job = ai_stack.wait(client.post("/api/ontology/augment", json={"personaId": inspector}).json()["jobId"])
+    assert job["status"] == "completed", job
+    suggestions = job["result"]["suggestions"]
+    by_name = {s["name"]: s for s in suggestions}
+    bridge = by_name.get("Bridge")
+    assert bridge and bridge["evidence"] == "'bridge': said 1 time in 1 video", [(s["name"], s["evidence"]) for s in suggestions]
+    assert bridge["gloss"].startswith("a structure that allows people or vehicles to cross") and bridge["hypernyms"] == ["structure"]
+    harbour = by_name.get("Harbour")
+    assert harbour and harbour["evidence"] == "'HARBOUR': on screen in 1 video", [(s["name"], s["evidence"]) for s in suggestions]
+    assert harbour["hypernyms"] == ["port"]
+    # Ranked against the persona: the bridge and the harbour before what else was said that does not concern it.
+    from_videos = [s["name"] for s in suggestions if s["evidence"]]
+    unrelated = [from_videos.index(n) for n in ("Red", "Parked", "School") if n in from_videos]
+    assert max(from_videos.index("Bridge"), from_videos.index("Harbour")) < min(unrelated, default=99), from_videos
+    assert all(s["gloss"] is None and s["hypernyms"] == [] for s in suggestions if s["name"] == "Emisiones")
+    # The fixed list only after what the videos gave.
+    tiers = [s["evidence"] is None for s in suggestions]
+    assert tiers == sorted(tiers), [(s["name"], s["evidence"]) for s in suggestions]
 
 
 def test_a_persona_summary_is_written_by_the_stacks_llm_from_its_information_need_and_falls_back_when_it_stops(

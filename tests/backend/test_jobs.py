@@ -172,7 +172,8 @@ def test_augment_result_stays_on_the_job(client: httpx.Client, backend_deps) -> 
     # The shape services/backend/README.md documents for the ontology editor: kind derived from category.
     assert done["result"]["suggestions"][0] == {"category": "entityTypes", "kind": "entity", "name": "Wheelchair",
                                                 "description": "A mobility aid", "confidence": 0.7,
-                                                "reason": "relevant to Automated"}
+                                                "reason": "relevant to Automated", "evidence": None, "gloss": None,
+                                                "hypernyms": []}  # a suggestion with no evidence or gloss says so
 
 
 def test_job_submission_errors(client: httpx.Client, video_a: str) -> None:

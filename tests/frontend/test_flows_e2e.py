@@ -70,6 +70,10 @@ def test_suggested_types_show_confidence_and_reason_one_accepted_and_persisted_o
         assert 0.0 <= confidence <= 1.0, confidence
         assert item.get_by_test_id("suggestion-confidence").inner_text().endswith("%")
         assert item.get_by_test_id("suggestion-reason").inner_text().strip(), f"suggestion {i} has no reason"
+    # This persona has no videos yet: the fixed list, so no evidence; WordNet's gloss where it knows the word.
+    assert page.get_by_test_id("suggestion-evidence").count() == 0
+    glosses = page.get_by_test_id("suggestion-gloss")
+    assert glosses.count() >= 1 and " — a kind of " in glosses.first.inner_text(), "no suggestion shows a WordNet gloss"
     page.get_by_test_id("suggestions").screenshot(path=str(output_dir / "ontology-suggestions.png"))
     page.screenshot(path=str(output_dir / "ontology-page.png"), full_page=True)
 

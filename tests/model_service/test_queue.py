@@ -155,7 +155,9 @@ def test_worker_consumes_tracking_summary_and_augmentation_jobs(worker, redis_ur
     backend_accepts("augment", suggestions.return_value())
     suggested = suggestions.return_value()["suggestions"]
     assert {"category": "entityTypes", "name": "Person"}.items() <= suggested[0].items()
-    assert all(set(s) == {"category", "name", "description", "confidence", "reason"} for s in suggested)
+    assert all(set(s) == {"category", "name", "description", "confidence", "reason", "evidence", "gloss", "hypernyms"}
+               for s in suggested)
+    assert (suggested[0]["evidence"], suggested[0]["gloss"]) == ("person: 2 detections", "a human being")
 
 
 class PlantedPickle:

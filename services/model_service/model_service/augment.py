@@ -1,5 +1,7 @@
-"""Ontology suggestions for a persona, offline: from what was detected, and from embedding similarity
-between the persona, its existing types and a small built-in vocabulary of video-annotation types.
+"""Ontology suggestions for a persona, offline, in three tiers: detector classes its videos showed that none of its
+types maps; words said (transcripts) and shown (on-screen text) in its videos, ranked by embedding similarity to the
+persona; and, as the fallback, a small built-in vocabulary of video-annotation types. Each suggestion carries its
+evidence and, where WordNet knows the word, its gloss and hypernyms (model_service.wordnet).
 
 No duplicates: a candidate whose normalised name equals an existing type of the same category, or whose
 embedding is nearly identical to one (cosine >= 0.9), is dropped. Every suggestion carries a confidence
@@ -14,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from model_service.models import ModelRegistry
+from model_service.wordnet import WordNet, wordnet
 
 CATEGORIES = ("entityTypes", "eventTypes", "roleTypes", "relationTypes")
 NEAR_DUPLICATE = 0.9
@@ -79,6 +82,25 @@ class Evidence(BaseModel):
     videos: int = Field(ge=0)
 
 
+class TermEvidence(BaseModel):
+    """How often a word was said in the persona's videos' transcripts, and in how many of them it was on screen."""
+    said: int = Field(0, ge=0)
+    said_videos: int = Field(0, ge=0)
+    shown_videos: int = Field(0, ge=0)
+
+    def describe(self, term: str) -> str:
+        parts = []
+        if self.said:
+            parts.append(f"said {_plural(self.said, 'time')} in {_plural(self.said_videos, 'video')}")
+        if self.shown_videos:
+            parts.append(f"on screen in {_plural(self.shown_videos, 'video')}")
+        return f"'{term}': " + ", ".join(parts)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 class AugmentParams(BaseModel):
     model_config = ConfigDict(extra="ignore")
     # Detected labels, as a list or as {label: count}; or the `summary` dict a summarize job returned.
@@ -87,6 +109,8 @@ class AugmentParams(BaseModel):
     # its typed detections): {class: {detections, videos}}.
     evidence: dict[str, Evidence] | None = None
     summary: dict[str, Any] | None = None
+    # Words said and shown in this persona's videos, as the backend counted them (stop words and numbers dropped).
+    terms: dict[str, TermEvidence] | None = None
     categories: list[str] = Field(default_factory=lambda: list(CATEGORIES))
     max_suggestions: int = Field(10, ge=1, le=100)
     min_confidence: float = Field(0.35, ge=0.0, le=1.0)
@@ -119,22 +143,32 @@ def _cosine(a: list[float], b: list[float]) -> float:
     return float(sum(x * y for x, y in zip(a, b)))  # the embedder returns unit vectors
 
 
+def _term_name(term: str) -> str:
+    return term[:1].upper() + term[1:].lower()
+
+
 def augment(registry: ModelRegistry, persona: dict[str, Any], ontology: dict[str, Any],
-            params: AugmentParams) -> dict[str, list[dict[str, Any]]]:
+            params: AugmentParams, words: WordNet | None = None) -> dict[str, list[dict[str, Any]]]:
+    words = words or wordnet()
     existing = {c: [t for t in ontology.get(c) or [] if isinstance(t, dict) and t.get("name")] for c in CATEGORIES}
     existing_names = {c: {normalise(t["name"]) for t in existing[c]} for c in CATEGORIES}
 
-    # Candidates: (category, name, description) -> evidence from detections, if any.
+    # Candidates: (category, name) -> description, evidence from detections and from what was said and shown.
     candidates: dict[tuple[str, str], dict[str, Any]] = {}
     for label, count in _detected_counts(params).items():
         evidence = DETECTION_EVIDENCE.get(label) or [("entityTypes", label.replace("-", " ").title(),
                                                       f"A {label} visible in the scene")]
         for category, name, description in evidence:
-            entry = candidates.setdefault((category, name), {"description": description, "detected": {}})
+            entry = candidates.setdefault((category, name), {"description": description, "detected": {}, "word": label})
             entry["detected"][label] = count
-    for category, words in VOCABULARY.items():
-        for name, description in words:
-            candidates.setdefault((category, name), {"description": description, "detected": {}})
+    for term, seen in (params.terms or {}).items():
+        gloss = words.gloss(term)
+        entry = candidates.setdefault(("entityTypes", _term_name(term)), {
+            "description": gloss.definition if gloss else seen.describe(term), "detected": {}, "word": term})
+        entry["term"] = (term, seen)
+    for category, vocabulary in VOCABULARY.items():
+        for name, description in vocabulary:
+            candidates.setdefault((category, name), {"description": description, "detected": {}, "word": name})
     keys = [k for k in candidates if k[0] in params.categories and normalise(k[1]) not in existing_names[k[0]]]
     if not keys:
         return {"suggestions": []}
@@ -156,28 +190,49 @@ def augment(registry: ModelRegistry, persona: dict[str, Any], ontology: dict[str
         relevance = max(0.0, _cosine(vec, persona_vec))
         closest = max(same_category, key=lambda item: item[1], default=None)
         context = max(0.0, closest[1]) if closest else 0.0
-        detected = candidates[(category, name)]["detected"]
+        candidate = candidates[(category, name)]
+        detected, term = candidate["detected"], candidate.get("term")
+        evidence: str | None = None
         if detected:
+            tier = 0
             seen = sum(detected.values())
             confidence = min(0.99, 0.6 + 0.05 * min(seen, 5) + 0.15 * relevance)
             labels = ", ".join(f"{count} '{label}'" for label, count in sorted(detected.items()))
             reason = f"the detector found {labels} in the video and the ontology has no {category[:-5]} type '{name}'"
+            evidence = "; ".join(f"{label}: {count} detections" for label, count in sorted(detected.items()))
             from_videos = [(label, params.evidence[label]) for label in sorted(detected)
                            if params.evidence and label in params.evidence]
             if from_videos:
-                reason = "; ".join(f"{label}: {e.detections} detections in {e.videos} video{'s' if e.videos != 1 else ''}"
-                                   for label, e in from_videos) + " of this persona, which no type of it maps"
+                evidence = "; ".join(f"{label}: {e.detections} detections in {_plural(e.videos, 'video')}"
+                                     for label, e in from_videos)
+                reason = evidence + " of this persona, which no type of it maps"
+            if term:  # seen by the detector and said or shown too: both are evidence
+                evidence += "; " + term[1].describe(term[0])
+        elif term:
+            # Said or shown in the persona's videos: ranked by how close the word is to the persona, below what the
+            # detector saw and above the fixed vocabulary.
+            tier = 1
+            confidence = min(0.59, 0.25 + relevance)
+            evidence = term[1].describe(term[0])
+            reason = f"{evidence} of this persona; related to the persona ({relevance:.2f} similarity)"
         else:
             # MiniLM cosines between a persona and a fitting type sit around 0.2-0.45: map that band onto
             # 0.4-0.7, below any type the detector saw evidence for.
+            tier = 2
             confidence = min(0.9, 0.15 + 1.2 * relevance + 0.25 * context)
             reason = f"related to the persona ({relevance:.2f} similarity)"
             if closest and context > 0.3:
                 reason += f" and close to the existing type '{closest[0]}' ({context:.2f})"
         if confidence < params.min_confidence:
             continue
-        suggestions.append({"category": category, "name": name,
-                            "description": candidates[(category, name)]["description"],
-                            "confidence": round(confidence, 3), "reason": reason})
-    suggestions.sort(key=lambda s: (-s["confidence"], s["category"], s["name"]))
-    return {"suggestions": suggestions[: params.max_suggestions]}
+        suggestions.append((tier, {"category": category, "name": name, "description": candidate["description"],
+                                   "confidence": round(confidence, 3), "reason": reason, "evidence": evidence,
+                                   "word": candidate["word"]}))
+    # The fixed vocabulary only fills what the persona's own videos leave.
+    suggestions.sort(key=lambda s: (s[0], -s[1]["confidence"], s[1]["category"], s[1]["name"]))
+    kept = [s for _, s in suggestions[: params.max_suggestions]]
+    for suggestion in kept:
+        gloss = words.gloss(suggestion.pop("word"))
+        suggestion["gloss"] = gloss.definition if gloss else None
+        suggestion["hypernyms"] = list(gloss.hypernyms) if gloss else []
+    return {"suggestions": kept}

@@ -141,6 +141,11 @@ export interface Suggestion {
   description: string;
   confidence: number;
   reason: string;
+  /** What in the persona's videos it comes from ("bus: 12 detections in 3 videos"); null for the fixed vocabulary. */
+  evidence: string | null;
+  /** WordNet's definition and hypernyms, where WordNet knows the word. */
+  gloss: string | null;
+  hypernyms: string[];
 }
 
 export type ImportPreview = Schemas["ImportPreviewOut"];

@@ -4,6 +4,7 @@ import { ApiError, ONTOLOGY_CATEGORIES, personas, type Ontology, type OntologyCa
 import { isFinished, JobProgress, useJob } from "../jobs/useJob";
 import { colorFor, errorText } from "../ui/format";
 import { TypeDetails } from "./TypeDetails";
+import { glossLine, suggestionsOf } from "./suggestions";
 import { useMe } from "../auth/session";
 
 const CATEGORY_NAMES: Record<OntologyCategory, string> = {
@@ -192,20 +193,6 @@ function summaryOf(category: OntologyCategory, t: OntologyType): string {
   return ends ? "constrained ends" : "any ends";
 }
 
-function suggestionsOf(result: Record<string, unknown> | null | undefined): Suggestion[] {
-  const raw = (result?.suggestions ?? []) as Array<Record<string, unknown>>;
-  return raw.map((s) => ({
-    category: (s.category ?? s.kind ?? "entityTypes") as OntologyCategory,
-    name: String(s.name ?? ""), description: String(s.description ?? ""),
-    confidence: Number(s.confidence ?? 0), reason: String(s.reason ?? ""),
-  })).map((s) => ({ ...s, category: normaliseCategory(s.category) }));
-}
-
-function normaliseCategory(c: string): OntologyCategory {
-  const found = ONTOLOGY_CATEGORIES.find((k) => k === c || k.startsWith(c.replace(/s$/, "").toLowerCase()));
-  return found ?? "entityTypes";
-}
-
 function Suggestions({ persona, ontology, onAccept }: { persona: Persona; ontology: Ontology; onAccept: (o: Ontology) => void }) {
   const [jobId, setJobId] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -230,6 +217,8 @@ function Suggestions({ persona, ontology, onAccept }: { persona: Persona; ontolo
           <li key={s.category + s.name} className="suggestion" data-testid="suggestion" data-category={s.category} data-name={s.name}>
             <b>{s.name}</b> <span className="muted">{CATEGORY_NAMES[s.category]} · <span data-testid="suggestion-confidence" data-confidence={s.confidence}>{Math.round(s.confidence * 100)}%</span></span>
             <div>{s.description}</div>
+            {s.evidence && <div data-testid="suggestion-evidence">Seen: {s.evidence}</div>}
+            {glossLine(s) && <div className="muted" data-testid="suggestion-gloss"><i>{glossLine(s)}</i></div>}
             <div className="muted" data-testid="suggestion-reason">{s.reason}</div>
             <div className="row">
               <button onClick={() => onAccept({ ...ontology, [s.category]: [...ontology[s.category], { id: newId(s.category.replace("Types", "")), name: s.name, description: s.description, color: colorFor(s.name) }] })} data-testid="suggestion-accept">Accept</button>
