@@ -3,6 +3,7 @@ import type { TrackChange } from "../editor/changes";
 import type { AnnotationEvent, Relation } from "../editor/types";
 import type { ServerConflict, ServerRejection } from "../editor/document";
 import { ApiError, getJson, request, sendJson } from "./client";
+import type { components } from "./schema.gen";
 import type {
   Account, AccountWithPassword, ApiToken, Assignment, AssignmentState, ProgressRow, ReviewIssue, Role, Session, TrackVersion,
   Annotation, ImportPreview, Job, ModelInfo, Ontology, Persona, PersonaInput, SimilarSummary, Summary, SyncResult, TextHit, Transcript, TranscriptHit, User, Video, World, WorldItem, WorldKind,
@@ -175,18 +176,8 @@ export const personas = {
 };
 
 // --- world --------------------------------------------------------------------------------------------
-export interface Appearance {
-  entityId: string;
-  videoId: string;
-  filename: string;
-  trackId: string;
-  label: string;
-  type: string;
-  personaId: string | null;
-  fps: number | null;
-  startFrame: number;
-  endFrame: number;
-}
+/** Where an entity appears: one of its tracks, in one video (the backend's AppearanceOut). */
+export type Appearance = components["schemas"]["AppearanceOut"];
 
 /** A field's change as the writer saw it: the value it started from and the new one (null: remove the field). */
 export type FieldEdit = { from: unknown; to: unknown };
