@@ -17,6 +17,7 @@ import time
 from fovea_ctl.docker.stream import demultiplex
 from fovea_ctl.errors import EngineError, EngineUnreachable
 from fovea_ctl.docker.redis_cli import REDIS_PASSWORD_SECRET, redis_ping_check
+from fovea_ctl.docker.views import ContainerDetails, ContainerView, container_details, container_from_listing
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `fovea status` imports this module
 if TYPE_CHECKING:
@@ -96,9 +97,14 @@ def _request_bytes(method: str, path: str, host: str, body: bytes | None, author
 
 # -- the engine -------------------------------------------------------------------------------------------
 
-def label_filter(label: str) -> str:
-    """The engine's `filters` query parameter for one label, percent-encoded (urllib costs an import)."""
-    return "".join(c if c.isalnum() or c in "-_.~" else f"%{ord(c):02X}" for c in json.dumps({"label": [label]}))
+def filters_param(filters: dict[str, list[str]]) -> str:
+    """The engine's `filters` query parameter, percent-encoded (urllib costs an import)."""
+    return "".join(c if c.isalnum() or c in "-_.~" else f"%{ord(c):02X}" for c in json.dumps(filters))
+
+
+def label_filter(*labels: str) -> str:
+    """`filters` for objects carrying every one of `labels` (KEY or KEY=VALUE)."""
+    return filters_param({"label": list(labels)})
 
 
 class DockerSocket:
@@ -156,13 +162,13 @@ class DockerSocket:
         """The engine's answer as parsed, unchecked: callers name the shape they read (no validation on this path)."""
         return json.loads(self.call("GET", path))
 
-    def list_containers(self, label: str) -> list[dict[str, Any]]:
-        listed: list[dict[str, Any]] = self.get_json(f"/containers/json?all=1&filters={label_filter(label)}")
-        return listed
+    def containers_labelled(self, *labels: str, running_only: bool = False) -> list[ContainerView]:
+        """Containers carrying every one of `labels` (KEY or KEY=VALUE); stopped ones too unless `running_only`."""
+        listed = self.get_json(f"/containers/json?{'' if running_only else 'all=1&'}filters={label_filter(*labels)}")
+        return [container_from_listing(c) for c in listed]
 
-    def inspect_container(self, container_id: str) -> dict[str, Any]:
-        inspected: dict[str, Any] = self.get_json(f"/containers/{container_id}/json")
-        return inspected
+    def inspect_container(self, container_id: str) -> ContainerDetails:
+        return container_details(self.get_json(f"/containers/{container_id}/json"))
 
     def exec(self, container_id: str, command: list[str], timeout_s: float = 30.0) -> tuple[int, bytes]:
         """Run a command in the container; (exit code, stdout and stderr)."""
@@ -290,29 +296,6 @@ def tcp_banner(port: int, expect: str, timeout_s: float) -> None:
     reply = _exchange(port, b"", timeout_s)
     if not reply.startswith(expect.encode()):
         raise ProbeFailed(f"banner {reply[:40]!r} does not start with {expect!r}")
-
-
-def _days_since_epoch(year: int, month: int, day: int) -> int:
-    """Days from 1970-01-01 to a proleptic Gregorian date (Hinnant's days_from_civil): exact integer
-    arithmetic instead of importing datetime (~1 ms of every `status`)."""
-    year -= month <= 2
-    era = year // 400
-    year_of_era = year - era * 400
-    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
-    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    return era * 146097 + day_of_era - 719468
-
-
-def parse_engine_time(value: str | None) -> float | None:
-    """An engine timestamp (RFC 3339 in UTC, nanoseconds) as a POSIX time; None for the zero time."""
-    if not value or value.startswith("0001-"):
-        return None
-    year, month, day, hour, minute, second = (int(value[a:b]) for a, b in ((0, 4), (5, 7), (8, 10), (11, 13),
-                                                                          (14, 16), (17, 19)))
-    whole = ((_days_since_epoch(year, month, day) * 24 + hour) * 60 + minute) * 60 + second
-    _, _, tail = value[19:].partition(".")
-    digits = "".join(ch for ch in tail[:9] if ch.isdigit())
-    return whole + (int(digits) / 10 ** len(digits) if digits else 0.0)
 
 
 # -- probe specs: a stack's probe as a plain dict, resolved to host ports -------------------------------
