@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from fovea_ctl import __version__
 from fovea_ctl.docker.stream import STDERR, demultiplex
@@ -33,6 +33,7 @@ from fovea_ctl.docker.socket_client import (
     DockerSocket,
     EngineNotFound,
     UnsupportedEngineAddress,
+    filters_param,
     label_filter,
 )
 from fovea_ctl.docker.views import (
@@ -54,6 +55,8 @@ if TYPE_CHECKING:
     import docker
 
     from fovea_ctl.model import Volume
+
+SwarmKind = Literal["nodes", "services", "tasks", "secrets", "configs"]
 
 def project_labels(project: str) -> dict[str, str]:
     """Labels every engine object of a project carries (compose's too, so `docker compose -p` sees it)."""
@@ -280,13 +283,54 @@ class Engine:
         if self.write_guard is not None:
             self.write_guard(what)
 
-    def create_network(self, name: str, labels: dict[str, str]) -> str:
+    def create_network(self, name: str, labels: dict[str, str], *, overlay: bool = False) -> str:
+        """A bridge network on this engine, or (`overlay`) a Swarm overlay network only services attach to."""
         self.guard_write(f"create network {name}")
+        if overlay:
+            return str(self._call(self.api.create_network, name, driver="overlay", attachable=False,
+                                  labels=labels)["Id"])
         return str(self._call(self.api.create_network, name, driver="bridge", labels=labels)["Id"])
 
     def remove_network(self, name: str) -> None:
         self.guard_write(f"remove network {name}")
         self._call(self.api.remove_network, name)
+
+    # -- Swarm objects (`fovea_ctl.docker.swarm` reads the listings into its views) ---------------------------
+    def swarm_objects(self, kind: SwarmKind, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+        """The engine's listing of one kind of Swarm object, those matching `filters` (e.g. {"label": [...]})."""
+        query = f"?filters={filters_param(filters)}" if filters else ""
+        listed: list[dict[str, Any]] = self._read(f"/{kind}{query}", kind, filters=filters)
+        return listed
+
+    def create_secret(self, name: str, data: bytes, labels: dict[str, str]) -> str:
+        self.guard_write(f"create secret {name}")
+        return str(self._call(self.api.create_secret, name, data, labels=labels)["ID"])
+
+    def create_config(self, name: str, data: bytes, labels: dict[str, str]) -> str:
+        self.guard_write(f"create config {name}")
+        return str(self._call(self.api.create_config, name, data, labels=labels)["ID"])
+
+    def remove_secret(self, secret_id: str) -> None:
+        self.guard_write(f"remove secret {secret_id[:12]}")
+        self._call(self.api.remove_secret, secret_id)
+
+    def remove_config(self, config_id: str) -> None:
+        self.guard_write(f"remove config {config_id[:12]}")
+        self._call(self.api.remove_config, config_id)
+
+    def create_service(self, spec: dict[str, Any]) -> str:
+        """`spec`: the SDK's `create_service` arguments (task_template, name, labels, mode, ...)."""
+        self.guard_write("create a service")
+        return str(self._call(self.api.create_service, **spec)["ID"])
+
+    def update_service(self, service_id: str, name: str, version: int, spec: dict[str, Any]) -> None:
+        """Replace the service's spec; `version` is the one it was read at (the engine refuses a stale one)."""
+        self.guard_write(f"update service {name}")
+        self._call(self.api.update_service, service_id, version, **spec)
+
+    def remove_service(self, service_id: str) -> None:
+        self.guard_write(f"remove service {service_id[:12]}")
+        self._call(self.api.remove_service, service_id)
 
     def create_volume(self, name: str, labels: dict[str, str]) -> None:
         self.guard_write(f"create volume {name}")
@@ -414,8 +458,12 @@ class Engine:
     def exec(self, container_id: str, command: list[str], *, user: str | None = None) -> tuple[int, bytes]:
         exec_id = self._call(self.api.exec_create, container_id, command, user=user or "", stdout=True, stderr=True)
         output = self._call(self.api.exec_start, exec_id["Id"])
-        code = self._call(self.api.exec_inspect, exec_id["Id"]).get("ExitCode")
-        return int(code if code is not None else -1), output
+        return self.exec_exit_code(exec_id["Id"]), output
+
+    def exec_exit_code(self, exec_id: str) -> int:
+        """The exit code of a finished exec; -1 when the engine has none (the command never ran to an end)."""
+        code = self._call(self.api.exec_inspect, exec_id).get("ExitCode")
+        return int(code if code is not None else -1)
 
     def exec_attached(self, client: str, container_id: str, command: list[str], *, tty: bool,
                       user: str | None = None) -> int:
@@ -581,8 +629,7 @@ class ExecStream:
             self.writer.join()
         if self.writer_error is not None:
             raise self.writer_error
-        code = self.engine._call(self.engine.api.exec_inspect, self.exec_id).get("ExitCode")
-        self.exit_code = int(code if code is not None else -1)
+        self.exit_code = self.engine.exec_exit_code(self.exec_id)
 
     def close(self) -> None:
         try:
