@@ -1,6 +1,6 @@
 """The only module that talks to the Docker engine.
 
-Reads (listings, inspects, ping) go over the standard-library socket client (`socket_client.DockerSocket`);
+Reads (listings, inspects, ping) go over the standard-library client (`engine_api.DockerSocket`);
 writes, streams and exec through the docker SDK's low-level client, which is also the fallback for engine
 addresses the socket client does not speak (ssh, TLS). Answers come back as the typed views of
 `fovea_ctl.docker.views`, so the rest of fovea never parses engine JSON.
@@ -29,7 +29,7 @@ from fovea_ctl.docker.labels import (
     LABEL_VERSION,
     LABEL_VOLUME,
 )
-from fovea_ctl.docker.socket_client import (
+from fovea_ctl.docker.engine_api import (
     DockerSocket,
     EngineNotFound,
     UnsupportedEngineAddress,

@@ -6,7 +6,7 @@ Standard library only, so the command answers in about the time of an interprete
   fingerprint of every input of the settings and the stack (fovea_ctl.settings.fingerprint); `status` uses it only
   when that fingerprint still matches, else it loads the stack (and remembers it again);
 - readiness itself is never remembered: every call lists the containers, inspects them and probes
-  every running service now (fovea_ctl.docker.socket_client).
+  every running service now (fovea_ctl.docker.engine_api, fovea_ctl.docker.socket_client).
 
 The JSON form is a versioned schema (`StatusReport`, schema_version 1) with a `ready` boolean per
 service, so scripts can gate on it.
@@ -19,7 +19,7 @@ import os
 import sys
 import threading
 import time
-from fovea_ctl.docker import socket_client
+from fovea_ctl.docker import engine_api, socket_client
 from fovea_ctl.errors import FoveaError
 from fovea_ctl.reconcile.roster import remembered_roster, roster_of
 from fovea_ctl.docker.labels import LABEL_PROJECT
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     Roster = dict[str, Any]
 
     class StatusEngine(Protocol):
-        """The three engine calls status makes: socket_client.DockerSocket, or the project's Engine (the docker
+        """The three engine calls status makes: engine_api.DockerSocket, or the project's Engine (the docker
         SDK) for engine addresses the socket client does not speak (ssh, TLS)."""
 
         def containers_labelled(self, label: str, /) -> list[ContainerView]: ...
@@ -182,8 +182,8 @@ def collect(roster: Roster, engine: StatusEngine) -> StatusReport:
 
 def engine_for(address: str | None, project: Project | None = None) -> StatusEngine:
     try:
-        return socket_client.DockerSocket(address)
-    except socket_client.UnsupportedEngineAddress:
+        return engine_api.DockerSocket(address)
+    except engine_api.UnsupportedEngineAddress:
         if project is None:
             raise
         return project.engine
@@ -251,7 +251,7 @@ def fast_main(args: list[str]) -> int | None:
     try:
         engine = engine_for(roster["docker_host"])
         report = collect(roster, engine)
-    except socket_client.UnsupportedEngineAddress:
+    except engine_api.UnsupportedEngineAddress:
         return None
     except FoveaError as exc:
         sys.stderr.write(f"fovea: {exc}\n")
