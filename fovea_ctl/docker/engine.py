@@ -1,19 +1,20 @@
 """The only module that talks to the Docker engine.
 
-It speaks the engine API through the docker SDK's low-level client and returns small typed views
-(`ContainerView`, ...) instead of raw dicts, so the rest of fovea never parses engine JSON.
+Reads (listings, inspects, ping) go over the standard-library client (`engine_api.DockerSocket`);
+writes, streams and exec through the docker SDK's low-level client, which is also the fallback for engine
+addresses the socket client does not speak (ssh, TLS). Answers come back as the typed views of
+`fovea_ctl.docker.views`, so the rest of fovea never parses engine JSON.
 """
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from fovea_ctl import __version__
 from fovea_ctl.docker.stream import STDERR, demultiplex
@@ -21,28 +22,41 @@ from fovea_ctl.errors import EngineError, EngineUnreachable
 from fovea_ctl.docker.labels import (
     COMPOSE_PROJECT,
     COMPOSE_VOLUME,
-    LABEL_CONFIG_HASH,
-    LABEL_HASH_PARTS,
     LABEL_HELPER_OF,
     LABEL_PRIORITY,
     LABEL_PROJECT,
     LABEL_ROLE,
-    LABEL_SERVICE,
     LABEL_VERSION,
     LABEL_VOLUME,
 )
-from fovea_ctl.docker.socket_client import (
+from fovea_ctl.docker.engine_api import (
     DockerSocket,
     EngineNotFound,
     UnsupportedEngineAddress,
+    filters_param,
     label_filter,
-    parse_engine_time,
+)
+from fovea_ctl.docker.views import (
+    ContainerDetails,
+    ContainerStats,
+    ContainerView,
+    ImageView,
+    NetworkView,
+    VolumeView,
+    container_details,
+    container_from_listing,
+    image_from_listing,
+    network_from_listing,
+    stats_from_sample,
+    volumes_from_listing,
 )
 
 if TYPE_CHECKING:
     import docker
 
     from fovea_ctl.model import Volume
+
+SwarmKind = Literal["nodes", "services", "tasks", "secrets", "configs"]
 
 def project_labels(project: str) -> dict[str, str]:
     """Labels every engine object of a project carries (compose's too, so `docker compose -p` sees it)."""
@@ -58,99 +72,6 @@ def create_stack_volume(engine: Engine, project: str, engine_name: str, volume: 
     """The one way a stack volume is made (`up`, `restore`, `models import`): same labels, compose's included."""
     engine.create_volume(engine_name, {**project_labels(project), LABEL_VOLUME: volume.name,
                                        LABEL_PRIORITY: volume.priority.value, COMPOSE_VOLUME: volume.name})
-
-
-@dataclass(frozen=True)
-class ContainerView:
-    id: str
-    name: str
-    service: str
-    role: str
-    config_hash: str
-    hash_parts: dict[str, str]
-    state: str  # created | running | restarting | exited | dead | paused
-    status_text: str  # the engine's "Up 3 minutes (healthy)"
-    image: str
-    image_id: str
-    ports: dict[int, int]  # container port -> host port
-    labels: dict[str, str] = field(repr=False)
-
-    @property
-    def running(self) -> bool:
-        return self.state == "running"
-
-
-@dataclass(frozen=True)
-class ContainerDetails:
-    """What only an inspect tells: exit code, health, start time, restarts."""
-
-    state: str
-    exit_code: int
-    health: str | None
-    started_at: datetime | None
-    finished_at: datetime | None
-    restart_count: int
-    oom_killed: bool
-    error: str
-
-
-@dataclass(frozen=True)
-class VolumeView:
-    name: str
-    labels: dict[str, str]
-    created_at: str
-    mountpoint: str
-
-
-@dataclass(frozen=True)
-class NetworkView:
-    id: str
-    name: str
-    labels: dict[str, str]
-
-
-@dataclass(frozen=True)
-class ImageView:
-    id: str
-    tags: list[str]  # repo:tag references; empty for a dangling image
-    created: int  # unix seconds
-    size: int  # bytes, shared layers included
-    unique_size: int  # bytes only this image holds: what removing it frees
-    labels: dict[str, str] = field(repr=False)
-
-
-@dataclass(frozen=True)
-class ContainerStats:
-    """One sample of a container's resource use (the engine's two-reading CPU delta included)."""
-
-    cpu_percent: float  # of one core: 200.0 is two cores busy
-    memory_bytes: int  # without the page cache, as `docker stats` counts it
-    memory_limit_bytes: int  # the container's limit, or the host's memory when it has none
-    net_rx_bytes: int
-    net_tx_bytes: int
-    block_read_bytes: int
-    block_write_bytes: int
-
-
-def _stats_from_sample(raw: dict[str, Any]) -> ContainerStats:
-    cpu, precpu = raw.get("cpu_stats") or {}, raw.get("precpu_stats") or {}
-    cpu_delta = (cpu.get("cpu_usage") or {}).get("total_usage", 0) - (precpu.get("cpu_usage") or {}).get("total_usage", 0)
-    system_delta = cpu.get("system_cpu_usage", 0) - precpu.get("system_cpu_usage", 0)
-    online = cpu.get("online_cpus") or len((cpu.get("cpu_usage") or {}).get("percpu_usage") or []) or 1
-    memory = raw.get("memory_stats") or {}
-    detail = memory.get("stats") or {}
-    cache = detail.get("inactive_file", detail.get("total_inactive_file", 0))  # cgroup v2, v1
-    networks = (raw.get("networks") or {}).values()
-    block = (raw.get("blkio_stats") or {}).get("io_service_bytes_recursive") or []
-    return ContainerStats(
-        cpu_percent=cpu_delta / system_delta * online * 100.0 if system_delta > 0 and cpu_delta > 0 else 0.0,
-        memory_bytes=max(0, int(memory.get("usage", 0)) - int(cache)),
-        memory_limit_bytes=int(memory.get("limit", 0)),
-        net_rx_bytes=sum(int(n.get("rx_bytes", 0)) for n in networks),
-        net_tx_bytes=sum(int(n.get("tx_bytes", 0)) for n in networks),
-        block_read_bytes=sum(int(e.get("value", 0)) for e in block if str(e.get("op", "")).lower() == "read"),
-        block_write_bytes=sum(int(e.get("value", 0)) for e in block if str(e.get("op", "")).lower() == "write"),
-    )
 
 
 @dataclass
@@ -186,33 +107,6 @@ NO_NEW_PRIVILEGES = ["no-new-privileges:true"]
 # the service user's folders (DAC_OVERRIDE). No MKNOD (an archive's device file cannot be made) and no
 # FSETID (a chown clears setuid bits, as the restore's own check does).
 HELPER_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER"]
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    seconds = parse_engine_time(value)
-    return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc)
-
-
-def _container_from_listing(raw: dict[str, Any]) -> ContainerView:
-    labels = raw.get("Labels") or {}
-    ports: dict[int, int] = {}
-    for port in raw.get("Ports") or []:
-        if port.get("PublicPort"):
-            ports[int(port["PrivatePort"])] = int(port["PublicPort"])
-    return ContainerView(
-        id=raw["Id"],
-        name=(raw.get("Names") or ["/?"])[0].lstrip("/"),
-        service=labels.get(LABEL_SERVICE, ""),
-        role=labels.get(LABEL_ROLE, "service"),
-        config_hash=labels.get(LABEL_CONFIG_HASH, ""),
-        hash_parts=json.loads(labels.get(LABEL_HASH_PARTS, "{}")),
-        state=raw.get("State", ""),
-        status_text=raw.get("Status", ""),
-        image=raw.get("Image", ""),
-        image_id=raw.get("ImageID", ""),
-        ports=ports,
-        labels=labels,
-    )
 
 
 _SDK_IMPORT = threading.Lock()
@@ -277,45 +171,36 @@ class Engine:
 
     # -- listings -----------------------------------------------------------------------------
     def list_containers(self, project: str) -> list[ContainerView]:
-        return self._containers_labelled(f"{LABEL_PROJECT}={project}")
+        return self.containers_labelled(f"{LABEL_PROJECT}={project}")
 
     def list_helpers(self, project: str) -> list[ContainerView]:
         """The project's throwaway helpers (`run_helper`) that still exist: each command removes its own, so what is
         listed here outside a running command was left by one that was killed (SIGKILL leaves no `finally`)."""
-        return self._containers_labelled(f"{LABEL_HELPER_OF}={project}")
+        return self.containers_labelled(f"{LABEL_HELPER_OF}={project}")
 
-    def _containers_labelled(self, label: str) -> list[ContainerView]:
-        raw = self._read(f"/containers/json?all=1&filters={label_filter(label)}", "containers", all=True,
-                         filters={"label": label})
-        return [_container_from_listing(c) for c in raw]
+    def containers_labelled(self, *labels: str, running_only: bool = False) -> list[ContainerView]:
+        """Containers carrying every one of `labels` (KEY or KEY=VALUE); stopped ones too unless `running_only`."""
+        if self.wire is not None:
+            return self.wire.containers_labelled(*labels, running_only=running_only)
+        raw = self._call(self.api.containers, all=not running_only, filters={"label": list(labels)})
+        return [container_from_listing(c) for c in raw]
 
     def list_volumes(self, project: str) -> list[VolumeView]:
         label = f"{LABEL_PROJECT}={project}"
-        raw = self._read(f"/volumes?filters={label_filter(label)}", "volumes", filters={"label": label})
-        return [
-            VolumeView(v["Name"], v.get("Labels") or {}, v.get("CreatedAt", ""), v.get("Mountpoint", ""))
-            for v in raw.get("Volumes") or []
-        ]
+        return volumes_from_listing(self._read(f"/volumes?filters={label_filter(label)}", "volumes",
+                                               filters={"label": label}))
 
     def list_networks(self, project: str) -> list[NetworkView]:
-        label = f"{LABEL_PROJECT}={project}"
+        return self.networks_labelled(f"{LABEL_PROJECT}={project}")
+
+    def networks_labelled(self, label: str) -> list[NetworkView]:
         raw = self._read(f"/networks?filters={label_filter(label)}", "networks", filters={"label": label})
-        return [NetworkView(n["Id"], n["Name"], n.get("Labels") or {}) for n in raw]
+        return [network_from_listing(n) for n in raw]
 
     def inspect_container(self, container_id: str) -> ContainerDetails:
-        raw = self.inspect_raw(container_id)
-        state = raw.get("State") or {}
-        health = (state.get("Health") or {}).get("Status")
-        return ContainerDetails(
-            state=state.get("Status", ""),
-            exit_code=int(state.get("ExitCode") or 0),
-            health=health,
-            started_at=_parse_time(state.get("StartedAt")),
-            finished_at=_parse_time(state.get("FinishedAt")),
-            restart_count=int(raw.get("RestartCount") or 0),
-            oom_killed=bool(state.get("OOMKilled")),
-            error=state.get("Error") or "",
-        )
+        if self.wire is not None:
+            return self.wire.inspect_container(container_id)
+        return container_details(self.inspect_raw(container_id))
 
     def inspect_raw(self, container_id: str) -> dict[str, Any]:
         raw: dict[str, Any] = self._read(f"/containers/{container_id}/json", "inspect_container", container_id)
@@ -349,19 +234,13 @@ class Engine:
 
     def list_all_containers(self) -> list[ContainerView]:
         """Every container on the engine, of any project or none: what an image prune must not pull from under."""
-        return [_container_from_listing(c) for c in self._read("/containers/json?all=1", "containers", all=True)]
+        return [container_from_listing(c) for c in self._read("/containers/json?all=1", "containers", all=True)]
 
     def list_images(self, label: str) -> list[ImageView]:
         """Images carrying `label` (KEY or KEY=VALUE), with the bytes each holds alone."""
         raw = self._read(f"/images/json?shared-size=1&filters={label_filter(label)}", "images",
                          filters={"label": label})
-        return [ImageView(id=i["Id"], tags=[t for t in i.get("RepoTags") or [] if t != "<none>:<none>"],
-                          created=int(i.get("Created") or 0), size=int(i.get("Size") or 0),
-                          # -1: the engine did not compute it; then the whole size is the honest upper bound
-                          unique_size=int(i["Size"]) - int(i["SharedSize"]) if int(i.get("SharedSize", -1)) >= 0
-                          else int(i.get("Size") or 0),
-                          labels=i.get("Labels") or {})
-                for i in raw]
+        return [image_from_listing(i) for i in raw]
 
     def remove_image(self, ref: str) -> None:
         """Untag `ref` (the image goes with its last tag). Images are not project state: no project lock."""
@@ -369,8 +248,8 @@ class Engine:
 
     def stats(self, container_id: str) -> ContainerStats:
         """One sample (the engine waits for a second reading, about a second, to compute the CPU delta)."""
-        return _stats_from_sample(self._read(f"/containers/{container_id}/stats?stream=false", "stats",
-                                             container_id, stream=False))
+        return stats_from_sample(self._read(f"/containers/{container_id}/stats?stream=false", "stats",
+                                            container_id, stream=False))
 
     def volume_sizes(self) -> dict[str, int]:
         """Bytes used by each volume on the engine (the engine walks them: slow on a big volume)."""
@@ -404,13 +283,54 @@ class Engine:
         if self.write_guard is not None:
             self.write_guard(what)
 
-    def create_network(self, name: str, labels: dict[str, str]) -> str:
+    def create_network(self, name: str, labels: dict[str, str], *, overlay: bool = False) -> str:
+        """A bridge network on this engine, or (`overlay`) a Swarm overlay network only services attach to."""
         self.guard_write(f"create network {name}")
+        if overlay:
+            return str(self._call(self.api.create_network, name, driver="overlay", attachable=False,
+                                  labels=labels)["Id"])
         return str(self._call(self.api.create_network, name, driver="bridge", labels=labels)["Id"])
 
     def remove_network(self, name: str) -> None:
         self.guard_write(f"remove network {name}")
         self._call(self.api.remove_network, name)
+
+    # -- Swarm objects (`fovea_ctl.docker.swarm` reads the listings into its views) ---------------------------
+    def swarm_objects(self, kind: SwarmKind, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+        """The engine's listing of one kind of Swarm object, those matching `filters` (e.g. {"label": [...]})."""
+        query = f"?filters={filters_param(filters)}" if filters else ""
+        listed: list[dict[str, Any]] = self._read(f"/{kind}{query}", kind, filters=filters)
+        return listed
+
+    def create_secret(self, name: str, data: bytes, labels: dict[str, str]) -> str:
+        self.guard_write(f"create secret {name}")
+        return str(self._call(self.api.create_secret, name, data, labels=labels)["ID"])
+
+    def create_config(self, name: str, data: bytes, labels: dict[str, str]) -> str:
+        self.guard_write(f"create config {name}")
+        return str(self._call(self.api.create_config, name, data, labels=labels)["ID"])
+
+    def remove_secret(self, secret_id: str) -> None:
+        self.guard_write(f"remove secret {secret_id[:12]}")
+        self._call(self.api.remove_secret, secret_id)
+
+    def remove_config(self, config_id: str) -> None:
+        self.guard_write(f"remove config {config_id[:12]}")
+        self._call(self.api.remove_config, config_id)
+
+    def create_service(self, spec: dict[str, Any]) -> str:
+        """`spec`: the SDK's `create_service` arguments (task_template, name, labels, mode, ...)."""
+        self.guard_write("create a service")
+        return str(self._call(self.api.create_service, **spec)["ID"])
+
+    def update_service(self, service_id: str, name: str, version: int, spec: dict[str, Any]) -> None:
+        """Replace the service's spec; `version` is the one it was read at (the engine refuses a stale one)."""
+        self.guard_write(f"update service {name}")
+        self._call(self.api.update_service, service_id, version, **spec)
+
+    def remove_service(self, service_id: str) -> None:
+        self.guard_write(f"remove service {service_id[:12]}")
+        self._call(self.api.remove_service, service_id)
 
     def create_volume(self, name: str, labels: dict[str, str]) -> None:
         self.guard_write(f"create volume {name}")
@@ -538,8 +458,12 @@ class Engine:
     def exec(self, container_id: str, command: list[str], *, user: str | None = None) -> tuple[int, bytes]:
         exec_id = self._call(self.api.exec_create, container_id, command, user=user or "", stdout=True, stderr=True)
         output = self._call(self.api.exec_start, exec_id["Id"])
-        code = self._call(self.api.exec_inspect, exec_id["Id"]).get("ExitCode")
-        return int(code if code is not None else -1), output
+        return self.exec_exit_code(exec_id["Id"]), output
+
+    def exec_exit_code(self, exec_id: str) -> int:
+        """The exit code of a finished exec; -1 when the engine has none (the command never ran to an end)."""
+        code = self._call(self.api.exec_inspect, exec_id).get("ExitCode")
+        return int(code if code is not None else -1)
 
     def exec_attached(self, client: str, container_id: str, command: list[str], *, tty: bool,
                       user: str | None = None) -> int:
@@ -705,8 +629,7 @@ class ExecStream:
             self.writer.join()
         if self.writer_error is not None:
             raise self.writer_error
-        code = self.engine._call(self.engine.api.exec_inspect, self.exec_id).get("ExitCode")
-        self.exit_code = int(code if code is not None else -1)
+        self.exit_code = self.engine.exec_exit_code(self.exec_id)
 
     def close(self) -> None:
         try:

@@ -1,7 +1,7 @@
 """The Swarm half of the engine adapter: services, tasks, secrets, configs, overlay networks, nodes.
 
 Like `fovea_ctl.docker.engine`, it returns small typed views instead of the engine's JSON, and every write is one
-engine call. Errors go through `Engine._call`, so they map to the same exit codes.
+engine call, made through `Engine`'s public methods, so errors map to the same exit codes.
 """
 
 from __future__ import annotations
@@ -98,9 +98,10 @@ def node_resources(node: dict[str, Any]) -> NodeResources:
 
 
 class SwarmEngine:
+    """Swarm's side of one engine, through `Engine`'s public calls: listings read into the views above."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.api = engine.api
 
     # -- the node ----------------------------------------------------------------------------------
     def manager_problem(self) -> str | None:
@@ -115,72 +116,68 @@ class SwarmEngine:
 
     def node_resources(self) -> list[NodeResources]:
         """Each node's labels and the generic resources it advertises (dockerd's `node-generic-resources`)."""
-        return [node_resources(n) for n in self.engine._call(self.api.nodes)]
+        return [node_resources(n) for n in self.engine.swarm_objects("nodes")]
 
     # -- listings ----------------------------------------------------------------------------------
     def services(self, stack: str) -> list[SwarmServiceView]:
-        raw = self.engine._call(self.api.services, filters={"label": f"{LABEL_SWARM_STACK}={stack}"})
-        return [_service_view(s) for s in raw]
+        return [_service_view(s) for s in self.engine.swarm_objects("services", _of_stack(stack))]
 
     def tasks(self, service_id: str) -> list[TaskView]:
-        return [_task_view(t) for t in self.engine._call(self.api.tasks, filters={"service": service_id})]
+        return [_task_view(t) for t in self.engine.swarm_objects("tasks", {"service": [service_id]})]
 
     def secrets(self, stack: str) -> list[SwarmObjectView]:
-        raw = self.engine._call(self.api.secrets, filters={"label": f"{LABEL_SWARM_STACK}={stack}"})
-        return [SwarmObjectView(s["ID"], s["Spec"]["Name"], s["Spec"].get("Labels") or {}) for s in raw]
+        return [_object_view(s) for s in self.engine.swarm_objects("secrets", _of_stack(stack))]
 
     def configs(self, stack: str) -> list[SwarmObjectView]:
-        raw = self.engine._call(self.api.configs, filters={"label": f"{LABEL_SWARM_STACK}={stack}"})
-        return [SwarmObjectView(c["ID"], c["Spec"]["Name"], c["Spec"].get("Labels") or {}) for c in raw]
+        return [_object_view(c) for c in self.engine.swarm_objects("configs", _of_stack(stack))]
 
     def networks(self, stack: str) -> list[SwarmObjectView]:
-        raw = self.engine._call(self.api.networks, filters={"label": f"{LABEL_SWARM_STACK}={stack}"})
-        return [SwarmObjectView(n["Id"], n["Name"], n.get("Labels") or {}) for n in raw]
+        return [SwarmObjectView(n.id, n.name, n.labels)
+                for n in self.engine.networks_labelled(f"{LABEL_SWARM_STACK}={stack}")]
 
     def task_containers(self, stack: str, unit: str | None = None, running: bool = False) -> list[str]:
         """Ids of this stack's task containers on this node (of one unit, or all; running, or any)."""
         labels = [f"{LABEL_SWARM_STACK}={stack}"] + ([f"{LABEL_SERVICE}={unit}"] if unit else [])
-        raw = self.engine._call(self.api.containers, all=not running, filters={"label": labels})
-        return [c["Id"] for c in raw]
+        return [c.id for c in self.engine.containers_labelled(*labels, running_only=running)]
 
     # -- writes (one engine call each) -------------------------------------------------------------
     def create_network(self, name: str, labels: dict[str, str]) -> str:
-        self.engine.guard_write(f"create network {name}")
-        return str(self.engine._call(self.api.create_network, name, driver="overlay", attachable=False,
-                                     labels=labels)["Id"])
+        return self.engine.create_network(name, labels, overlay=True)
 
     def create_secret(self, name: str, data: bytes, labels: dict[str, str]) -> str:
-        self.engine.guard_write(f"create secret {name}")
-        return str(self.engine._call(self.api.create_secret, name, data, labels=labels)["ID"])
+        return self.engine.create_secret(name, data, labels)
 
     def create_config(self, name: str, data: bytes, labels: dict[str, str]) -> str:
-        self.engine.guard_write(f"create config {name}")
-        return str(self.engine._call(self.api.create_config, name, data, labels=labels)["ID"])
+        return self.engine.create_config(name, data, labels)
 
     def remove_secret(self, secret_id: str) -> None:
-        self.engine.guard_write(f"remove secret {secret_id[:12]}")
-        self.engine._call(self.api.remove_secret, secret_id)
+        self.engine.remove_secret(secret_id)
 
     def remove_config(self, config_id: str) -> None:
-        self.engine.guard_write(f"remove config {config_id[:12]}")
-        self.engine._call(self.api.remove_config, config_id)
+        self.engine.remove_config(config_id)
 
     def remove_network(self, network_id: str) -> None:
-        self.engine.guard_write(f"remove network {network_id[:12]}")
-        self.engine._call(self.api.remove_network, network_id)
+        self.engine.remove_network(network_id)
 
     def create_service(self, spec: dict[str, Any]) -> str:
-        self.engine.guard_write("create a service")
-        return str(self.engine._call(self.api.create_service, **spec)["ID"])
+        return self.engine.create_service(spec)
 
     def update_service(self, service: SwarmServiceView, spec: dict[str, Any]) -> None:
-        self.engine.guard_write(f"update service {service.name}")
-        self.engine._call(self.api.update_service, service.id, service.version, **spec)
+        self.engine.update_service(service.id, service.name, service.version, spec)
 
     def remove_service(self, service_id: str) -> None:
-        self.engine.guard_write(f"remove service {service_id[:12]}")
+        """Remove it; one already gone (removed meanwhile, by `down` or by hand) is not an error."""
         try:
-            self.engine._call(self.api.remove_service, service_id)
+            self.engine.remove_service(service_id)
         except EngineError as exc:
             if "not found" not in exc.message:
                 raise
+
+
+def _of_stack(stack: str) -> dict[str, list[str]]:
+    return {"label": [f"{LABEL_SWARM_STACK}={stack}"]}
+
+
+def _object_view(raw: dict[str, Any]) -> SwarmObjectView:
+    """A secret or a config of a listing."""
+    return SwarmObjectView(raw["ID"], raw["Spec"]["Name"], raw["Spec"].get("Labels") or {})

@@ -220,7 +220,7 @@ def check_gpu(project: Project) -> Check:
 
 
 def check_clock(project: Project) -> Check:
-    from fovea_ctl.docker.socket_client import parse_engine_time
+    from fovea_ctl.docker.views import parse_engine_time
 
     before = time.time()
     engine_time = parse_engine_time(str(project.engine.info().get("SystemTime") or ""))

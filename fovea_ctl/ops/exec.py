@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from fovea_ctl.errors import FoveaError, ServiceNotRunning, UsageError
 
 if TYPE_CHECKING:
-    from fovea_ctl.docker.engine import ContainerView
+    from fovea_ctl.docker.views import ContainerView
     from fovea_ctl.model import Service
     from fovea_ctl.reconcile.project import Project
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from fovea_ctl.errors import UsageError
 
 if TYPE_CHECKING:
-    from fovea_ctl.docker.engine import ImageView
+    from fovea_ctl.docker.views import ImageView
     from fovea_ctl.reconcile.project import Project
 
 

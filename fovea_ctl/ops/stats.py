@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from rich.console import JustifyMethod
     from rich.table import Table
 
-    from fovea_ctl.docker.engine import ContainerView
+    from fovea_ctl.docker.views import ContainerView
     from fovea_ctl.reconcile.project import Project
 
 

@@ -6,7 +6,7 @@ Standard library only, so the command answers in about the time of an interprete
   fingerprint of every input of the settings and the stack (fovea_ctl.settings.fingerprint); `status` uses it only
   when that fingerprint still matches, else it loads the stack (and remembers it again);
 - readiness itself is never remembered: every call lists the containers, inspects them and probes
-  every running service now (fovea_ctl.docker.socket_client).
+  every running service now (fovea_ctl.docker.engine_api, fovea_ctl.docker.socket_client).
 
 The JSON form is a versioned schema (`StatusReport`, schema_version 1) with a `ready` boolean per
 service, so scripts can gate on it.
@@ -19,29 +19,30 @@ import os
 import sys
 import threading
 import time
-from fovea_ctl.docker import socket_client
+from fovea_ctl.docker import engine_api, socket_client
 from fovea_ctl.errors import FoveaError
 from fovea_ctl.reconcile.roster import remembered_roster, roster_of
-from fovea_ctl.docker.labels import LABEL_PROJECT, LABEL_ROLE, LABEL_SERVICE
+from fovea_ctl.docker.labels import LABEL_PROJECT
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: this module runs on every status
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any, Protocol
 
-    from fovea_ctl.docker.engine import Engine
     from fovea_ctl.reconcile.project import Project
     from fovea_ctl.docker.socket_client import ProbeSpec
+    from fovea_ctl.docker.views import ContainerDetails, ContainerView
 
     # The memo as JSON: project, docker_host, secrets_dir, units (name, one_shot, probe), skipped, links.
     Roster = dict[str, Any]
 
     class StatusEngine(Protocol):
-        """The three engine calls status makes: socket_client.DockerSocket, or SdkEngine where wire cannot go."""
+        """The three engine calls status makes: engine_api.DockerSocket, or the project's Engine (the docker
+        SDK) for engine addresses the socket client does not speak (ssh, TLS)."""
 
-        def list_containers(self, label: str) -> list[dict[str, Any]]: ...
+        def containers_labelled(self, label: str, /) -> list[ContainerView]: ...
 
-        def inspect_container(self, container_id: str) -> dict[str, Any]: ...
+        def inspect_container(self, container_id: str) -> ContainerDetails: ...
 
         def exec(self, container_id: str, command: list[str]) -> tuple[int, bytes]: ...
 
@@ -93,61 +94,39 @@ class StatusReport:
 
 # -- collecting ---------------------------------------------------------------------------------------------
 
-class SdkEngine:
-    """The same three calls through the docker SDK, for engine addresses wire does not speak (ssh, TLS)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def list_containers(self, label: str) -> list[dict[str, Any]]:
-        listed: list[dict[str, Any]] = self.engine._call(self.engine.api.containers, all=True, filters={"label": label})
-        return listed
-
-    def inspect_container(self, container_id: str) -> dict[str, Any]:
-        return self.engine.inspect_raw(container_id)
-
-    def exec(self, container_id: str, command: list[str]) -> tuple[int, bytes]:
-        return self.engine.exec(container_id, command)
-
-
-def _uptime_of(state: dict[str, Any]) -> float | None:
-    started = socket_client.parse_engine_time(state.get("StartedAt"))
-    if state.get("Status") != "running" or started is None:
+def _uptime_of(details: ContainerDetails) -> float | None:
+    if details.state != "running" or details.started_at is None:
         return None
-    return time.time() - started
+    return time.time() - details.started_at
 
 
-def _one(unit: Roster | None, name: str, container: dict[str, Any] | None, engine: StatusEngine,
+def _one(unit: Roster | None, name: str, container: ContainerView | None, engine: StatusEngine,
          roster: Roster) -> ServiceStatus:
     if container is None:
         return ServiceStatus(name=name, role="job" if unit and unit["one_shot"] else "service", state="absent",
                              ready=False, detail="no container")
-    labels = container.get("Labels") or {}
     probe: ProbeSpec | None = unit["probe"] if unit and not unit["one_shot"] else None
     outcome: list[str | None] = []
 
     def attempt() -> None:
         try:
-            socket_client.run_probe(probe, container["Id"], engine.exec,  # type: ignore[arg-type]  # runs only when probe is set
+            socket_client.run_probe(probe, container.id, engine.exec,  # type: ignore[arg-type]  # runs only when probe is set
                            roster["secrets_dir"], QUICK_TIMEOUT_S)
             outcome.append(None)
         except socket_client.ProbeFailed as exc:
             outcome.append(str(exc))
 
     prober = None
-    if probe is not None and container.get("State") == "running":
+    if probe is not None and container.running:
         prober = threading.Thread(target=attempt, daemon=True)
         prober.start()  # while the inspect below is on its way
-    raw = engine.inspect_container(container["Id"])
-    state = raw.get("State") or {}
-    current = state.get("Status", "")
-    exit_code = int(state.get("ExitCode") or 0)
-    ports = {int(p["PrivatePort"]): int(p["PublicPort"]) for p in container.get("Ports") or [] if p.get("PublicPort")}
+    details = engine.inspect_container(container.id)
+    current, exit_code = details.state, details.exit_code
     status = ServiceStatus(
-        name=name, role=labels.get(LABEL_ROLE, "service"), state=current, ready=False,
-        health=(state.get("Health") or {}).get("Status"), uptime_s=_uptime_of(state),
-        restarts=int(raw.get("RestartCount") or 0), exit_code=exit_code if current in ("exited", "dead") else None,
-        ports={f"{c}/tcp": h for c, h in sorted(ports.items())}, image=container.get("Image", ""),
+        name=name, role=container.role, state=current, ready=False, health=details.health,
+        uptime_s=_uptime_of(details), restarts=details.restart_count,
+        exit_code=exit_code if current in ("exited", "dead") else None,
+        ports={f"{c}/tcp": h for c, h in sorted(container.ports.items())}, image=container.image,
     )
     if prober is not None:
         prober.join()
@@ -172,10 +151,9 @@ def _one(unit: Roster | None, name: str, container: dict[str, Any] | None, engin
 
 def collect(roster: Roster, engine: StatusEngine) -> StatusReport:
     """Every unit of the roster (and any orphan container of the project), probed now, in parallel."""
-    listed = engine.list_containers(f"{LABEL_PROJECT}={roster['project']}")
-    containers: dict[str, dict[str, Any]] = {}
-    for container in listed:
-        containers.setdefault((container.get("Labels") or {}).get(LABEL_SERVICE, ""), container)
+    containers: dict[str, ContainerView] = {}
+    for container in engine.containers_labelled(f"{LABEL_PROJECT}={roster['project']}"):
+        containers.setdefault(container.service, container)
     units = {u["name"]: u for u in roster["units"]}
     names = list(units) + [n for n in containers if n not in units]
     rows: dict[str, ServiceStatus] = {}
@@ -204,11 +182,11 @@ def collect(roster: Roster, engine: StatusEngine) -> StatusReport:
 
 def engine_for(address: str | None, project: Project | None = None) -> StatusEngine:
     try:
-        return socket_client.DockerSocket(address)
-    except socket_client.UnsupportedEngineAddress:
+        return engine_api.DockerSocket(address)
+    except engine_api.UnsupportedEngineAddress:
         if project is None:
             raise
-        return SdkEngine(project.engine)
+        return project.engine
 
 
 def collect_status(project: Project) -> StatusReport:
@@ -273,7 +251,7 @@ def fast_main(args: list[str]) -> int | None:
     try:
         engine = engine_for(roster["docker_host"])
         report = collect(roster, engine)
-    except socket_client.UnsupportedEngineAddress:
+    except engine_api.UnsupportedEngineAddress:
         return None
     except FoveaError as exc:
         sys.stderr.write(f"fovea: {exc}\n")

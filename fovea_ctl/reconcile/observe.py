@@ -5,7 +5,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from fovea_ctl.docker.engine import ContainerView, Engine, NetworkView, VolumeView
+from fovea_ctl.docker.engine import Engine
+from fovea_ctl.docker.views import ContainerView, NetworkView, VolumeView
 
 
 @dataclass

@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fovea_ctl.reconcile.desired import DesiredUnit
-from fovea_ctl.docker.engine import ContainerView
+from fovea_ctl.docker.views import ContainerView
 from fovea_ctl.docker.labels import LABEL_REPLICA_OF
 from fovea_ctl.model import Condition, Stack
 from fovea_ctl.reconcile.observe import ObservedState

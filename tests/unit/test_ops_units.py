@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fovea_ctl.docker.engine import _stats_from_sample
+from fovea_ctl.docker.views import stats_from_sample
 from fovea_ctl.errors import UsageError
 from fovea_ctl.ops import schedule as schedules
 from fovea_ctl.ops.exec import psql_command, redis_cli_command, service_with_probe
@@ -137,7 +137,7 @@ RECORDED_SAMPLE = {  # trimmed from a real `GET /containers/{id}/stats?stream=fa
 
 
 def test_stats_sample_arithmetic_matches_docker_stats() -> None:
-    sample = _stats_from_sample(RECORDED_SAMPLE)
+    sample = stats_from_sample(RECORDED_SAMPLE)
     assert sample.cpu_percent == pytest.approx(40.0)  # 0.4 s of 2 s system time on 2 CPUs
     assert sample.memory_bytes == 100 * 2**20  # the page cache is not the service's
     assert sample.memory_limit_bytes == 1024 * 2**20

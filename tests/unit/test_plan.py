@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fovea_ctl.reconcile.desired import DesiredUnit, desired_units
-from fovea_ctl.docker.engine import ContainerView, NetworkView, VolumeView
+from fovea_ctl.docker.views import ContainerView, NetworkView, VolumeView
 from fovea_ctl.docker.labels import LABEL_CONFIG_HASH
 from fovea_ctl.images import ResolvedImage
 from fovea_ctl.model import (

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fovea_ctl.docker.engine import VolumeView
+from fovea_ctl.docker.views import VolumeView
 from fovea_ctl.errors import StackInvalid, UsageError
 from fovea_ctl.model import (
     Condition,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fovea_ctl.ops.status import ServiceStatus, StatusReport, render_table
-from fovea_ctl.docker.socket_client import parse_engine_time
+from fovea_ctl.docker.views import parse_engine_time
 
 
 def test_table_is_one_aligned_line_per_service() -> None:
