@@ -17,7 +17,7 @@ from fovea_ctl.errors import FoveaError, UsageError
 from fovea_ctl.images import ResolvedImage
 from fovea_ctl.docker.labels import LABEL_SWARM_KIND
 from fovea_ctl.model import Condition
-from fovea_ctl.reconcile.plan import change_cause
+from fovea_ctl.reconcile.plan import Operation, OpKind, Plan, change_cause
 from fovea_ctl.probes import ContainerStopped, ProbeFailed, probe_context_for, wait_until_ready
 from fovea_ctl.core.run_progress import Reporter
 from fovea_ctl.docker.swarm import SwarmEngine, SwarmObjectView, SwarmServiceView, TaskView
@@ -50,44 +50,6 @@ class SwarmObserved:
 
 
 @dataclass
-class SwarmAction:
-    unit: str
-    action: str  # create | update | keep
-    cause: str
-
-
-@dataclass
-class SwarmPlan:
-    project: str
-    order: list[str]
-    actions: dict[str, SwarmAction]
-    new_objects: list[SwarmObject]
-    stale_objects: list[SwarmObjectView]  # labelled secrets/configs no desired service mounts
-    orphans: list[SwarmServiceView]
-    create_network: bool
-
-    @property
-    def empty(self) -> bool:
-        return (not self.new_objects and not self.stale_objects and not self.orphans and not self.create_network
-                and all(a.action == "keep" for a in self.actions.values()))
-
-    def text(self) -> str:
-        """One line per engine write with its cause, or exactly `nothing to do`."""
-        lines = []
-        if self.create_network:
-            lines.append(f"create network {self.project}-swarm — no network")
-        lines += [f"create {o.kind} {o.name} — {'content changed or new'}" for o in self.new_objects]
-        for name in self.order:
-            action = self.actions[name]
-            if action.action != "keep":
-                lines.append(f"{action.action} service {name} — {action.cause}")
-        lines += [f"remove service {o.unit or o.name} — not in the stack" for o in self.orphans]
-        lines += [f"remove {'secret' if o.labels.get(LABEL_SWARM_KIND) == 'secret' else 'config'} {o.name} — no longer used"
-                  for o in self.stale_objects]
-        return "\n".join(f"#{i} {line}" for i, line in enumerate(lines, 1)) if lines else "nothing to do"
-
-
-@dataclass
 class UnitOutcome:
     unit: str
     done: threading.Event = field(default_factory=threading.Event)
@@ -100,7 +62,7 @@ class UnitOutcome:
 
 @dataclass
 class SwarmDeployResult:
-    plan: SwarmPlan
+    plan: Plan
     outcomes: dict[str, UnitOutcome]
     elapsed_s: float
 
@@ -121,29 +83,37 @@ def observe_swarm(swarm: SwarmEngine, project: str) -> SwarmObserved:
 
 
 def make_swarm_plan(project: Project, desired: dict[str, DesiredSwarmService], observed: SwarmObserved,
-                    swarm: SwarmEngine | None = None) -> SwarmPlan:
-    actions: dict[str, SwarmAction] = {}
-    for name, unit in desired.items():
-        current = observed.services.get(name)
-        if current is None:
-            actions[name] = SwarmAction(name, "create", "no service")
-        elif current.config_hash != unit.config_hash:
-            actions[name] = SwarmAction(name, "update", change_cause(unit, current))
-        elif unit.one_shot and swarm is not None and _job_gave_up(swarm, current):
-            actions[name] = SwarmAction(name, "update", "job failed last time")
-        else:
-            actions[name] = SwarmAction(name, "keep", "")
+                    swarm: SwarmEngine | None = None) -> Plan:
+    """The Swarm writes a deploy makes, in the order it makes them, each with its cause: the network, the
+    secrets and configs no service has yet, each service created or updated in dependency order, then what
+    the stack no longer holds. The same `Plan` (and text) as the local one."""
+    ops: list[Operation] = []
+
+    def add(kind: OpKind, target: str, cause: str, unit: str | None = None, engine_id: str | None = None) -> None:
+        ops.append(Operation(id=len(ops) + 1, kind=kind, target=target, cause=cause, unit=unit, engine_id=engine_id))
+
+    if observed.network is None:
+        add(OpKind.CREATE_NETWORK, network_name(project.settings), "no network")
     wanted = {o.name: o for unit in desired.values() for o in [*unit.secrets, *unit.configs]}
     existing = {**observed.secrets, **observed.configs}
-    return SwarmPlan(
-        project=project.settings.project,
-        order=[n for n in project.stack.dependency_order() if n in desired],
-        actions=actions,
-        new_objects=[o for name, o in wanted.items() if name not in existing],
-        stale_objects=[o for name, o in existing.items() if name not in wanted],
-        orphans=[s for unit, s in observed.services.items() if unit not in desired],
-        create_network=observed.network is None,
-    )
+    for name, obj in wanted.items():
+        if name not in existing:
+            add(OpKind.CREATE_SECRET if obj.kind == "secret" else OpKind.CREATE_CONFIG, name, "content changed or new")
+    order = [n for n in project.stack.dependency_order() if n in desired]
+    for name in order:
+        unit, current = desired[name], observed.services.get(name)
+        if current is None:
+            add(OpKind.CREATE_SERVICE, name, "no service", unit=name)
+        elif current.config_hash != unit.config_hash:
+            add(OpKind.UPDATE_SERVICE, name, change_cause(unit, current), unit=name, engine_id=current.id)
+        elif unit.one_shot and swarm is not None and _job_gave_up(swarm, current):
+            add(OpKind.UPDATE_SERVICE, name, "job failed last time", unit=name, engine_id=current.id)
+    for orphan in (s for unit, s in observed.services.items() if unit not in desired):
+        add(OpKind.REMOVE_SERVICE, orphan.unit or orphan.name, "not in the stack", engine_id=orphan.id)
+    for stale in (o for name, o in existing.items() if name not in wanted):
+        kind = OpKind.REMOVE_SECRET if stale.labels.get(LABEL_SWARM_KIND) == "secret" else OpKind.REMOVE_CONFIG
+        add(kind, stale.name, "no longer used", engine_id=stale.id)
+    return Plan(project.settings.project, order, ops)
 
 
 def _job_gave_up(swarm: SwarmEngine, service: SwarmServiceView) -> bool:
@@ -196,7 +166,7 @@ class SwarmDeployer:
     def desired(self) -> dict[str, DesiredSwarmService]:
         return desired_services(self.stack, self.settings, self.images(), self.project.secrets)
 
-    def plan(self) -> tuple[SwarmPlan, dict[str, DesiredSwarmService], SwarmObserved]:
+    def plan(self) -> tuple[Plan, dict[str, DesiredSwarmService], SwarmObserved]:
         desired = self.desired()
         observed = observe_swarm(self.swarm, self.settings.project)
         return make_swarm_plan(self.project, desired, observed, self.swarm), desired, observed
@@ -211,15 +181,20 @@ class SwarmDeployer:
         plan, desired, observed = self.plan()
         for skipped in self.stack.skipped:
             self.reporter.event(skipped.name, "skipped", skipped.unavailable_reason or "")
-        network_id = observed.network.id if observed.network else self._create_network()
+        network_id = observed.network.id if observed.network else ""
+        objects = {o.name: o for unit in desired.values() for o in [*unit.secrets, *unit.configs]}
         object_ids = {o.name: o.id for o in [*observed.secrets.values(), *observed.configs.values()]}
-        for obj in plan.new_objects:
-            object_ids[obj.name] = self._create_object(obj)
-        outcomes = {name: UnitOutcome(name) for name in plan.order}
+        for op in plan.operations:
+            if op.kind is OpKind.CREATE_NETWORK:
+                network_id = self._create_network()
+            elif op.kind in (OpKind.CREATE_SECRET, OpKind.CREATE_CONFIG):
+                object_ids[op.target] = self._create_object(objects[op.target])
+        writes = {op.unit: op for op in plan.operations if op.unit is not None}
+        outcomes = {name: UnitOutcome(name) for name in plan.units}
         threads = [threading.Thread(target=self._unit, daemon=True, name=f"swarm-{name}",
-                                    args=(desired[name], observed.services.get(name), plan.actions[name], outcomes,
+                                    args=(desired[name], observed.services.get(name), writes.get(name), outcomes,
                                           network_id, object_ids))
-                   for name in plan.order]
+                   for name in plan.units]
         for thread in threads:
             thread.start()
         try:
@@ -248,14 +223,14 @@ class SwarmDeployer:
         self.reporter.event(obj.name, "created", f"{obj.kind} for {obj.target}")
         return object_id
 
-    def _prune(self, plan: SwarmPlan) -> None:
-        for orphan in plan.orphans:
-            self.swarm.remove_service(orphan.id)
-            self.reporter.event(orphan.unit or orphan.name, "removed", "not in the stack")
-        for stale in plan.stale_objects:
-            remove = self.swarm.remove_secret if stale.labels.get(LABEL_SWARM_KIND) == "secret" else self.swarm.remove_config
-            remove(stale.id)
-            self.reporter.event(stale.name, "removed", "no longer used")
+    def _prune(self, plan: Plan) -> None:
+        removals = {OpKind.REMOVE_SERVICE: self.swarm.remove_service, OpKind.REMOVE_SECRET: self.swarm.remove_secret,
+                    OpKind.REMOVE_CONFIG: self.swarm.remove_config}
+        for op in plan.operations:
+            if op.kind in removals:
+                assert op.engine_id is not None
+                removals[op.kind](op.engine_id)
+                self.reporter.event(op.target, "removed", op.cause)
 
     def _wait_for(self, unit: str, outcomes: dict[str, UnitOutcome]) -> None:
         for dependency, condition in self.stack.units[unit].depends_on.items():
@@ -270,16 +245,17 @@ class SwarmDeployer:
             if not dep.ok and (condition is not Condition.STARTED or not dep.exists):
                 raise FoveaError(f"dependency {dependency} failed")
 
-    def _unit(self, desired: DesiredSwarmService, current: SwarmServiceView | None, action: SwarmAction,
+    def _unit(self, desired: DesiredSwarmService, current: SwarmServiceView | None, write: Operation | None,
               outcomes: dict[str, UnitOutcome], network_id: str, object_ids: dict[str, str]) -> None:
+        """`write`: the unit's create or update in the plan; None keeps it (its readiness is still proven)."""
         outcome = outcomes[desired.unit.name]
         name = desired.unit.name
         started = time.monotonic()
         try:
             self._wait_for(name, outcomes)
-            if action.action != "keep":
+            if write is not None:
                 spec = service_spec(desired, self.stack, self.settings, network_id, object_ids)
-                self.reporter.event(name, "creating" if action.action == "create" else "updating", action.cause)
+                self.reporter.event(name, "creating" if write.kind is OpKind.CREATE_SERVICE else "updating", write.cause)
                 started = time.monotonic()
                 if current is None:
                     self.swarm.create_service(spec)
@@ -293,7 +269,7 @@ class SwarmDeployer:
             outcome.ok = True
             outcome.ready_at_s = time.monotonic() - self.began
             state = "completed" if desired.one_shot else "ready"
-            self.reporter.event(name, state, f"in {time.monotonic() - started:.2f} s" if action.action != "keep" else "kept",
+            self.reporter.event(name, state, f"in {time.monotonic() - started:.2f} s" if write is not None else "kept",
                                 elapsed=time.monotonic() - started)
         except (FoveaError, ProbeFailed, ContainerStopped) as exc:
             outcome.failure = getattr(exc, "message", None) or str(exc)
