@@ -13,14 +13,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from enum import StrEnum
 
 from fovea_ctl.reconcile.desired import DesiredUnit
 from fovea_ctl.docker.engine import Engine
 from fovea_ctl.errors import EngineUnreachable, FoveaError, PortTaken
 from fovea_ctl.images import build_image, pull_image
-from fovea_ctl.model import Condition, Stack
+from fovea_ctl.model import Stack
 from fovea_ctl.reconcile.observe import ObservedState
+from fovea_ctl.reconcile.rollout import DependencyFailed, Outcome, Rollout, UnitRun
 from fovea_ctl.reconcile.plan import GATE_KINDS, IMAGE_KINDS, Operation, OpKind, Plan
 from fovea_ctl.probes import Cancelled, ContainerStopped, ProbeFailed, probe_context_for, wait_until_ready
 from fovea_ctl.core.run_progress import Reporter
@@ -28,13 +28,6 @@ from fovea_ctl.core.secrets import SecretStore
 from fovea_ctl.settings.effective import Settings
 
 LOG_TAIL_LINES = 20
-
-
-class Outcome(StrEnum):
-    READY = "ready"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
 
 
 @dataclass
@@ -49,18 +42,6 @@ class Failure:
 
 
 @dataclass
-class UnitRun:
-    name: str
-    started: threading.Event = field(default_factory=threading.Event)
-    done: threading.Event = field(default_factory=threading.Event)
-    outcome: Outcome | None = None
-    container_id: str | None = None
-    start_time: float | None = None
-    ready_after_s: float | None = None  # from its own start to ready
-    ready_at_s: float | None = None  # since the run began
-
-
-@dataclass
 class ApplyResult:
     runs: dict[str, UnitRun]
     failures: list[Failure]
@@ -71,10 +52,6 @@ class ApplyResult:
     @property
     def ok(self) -> bool:
         return not self.failures and not self.cancelled and self.engine_lost is None
-
-
-class DependencyFailed(Exception):
-    pass
 
 
 @dataclass
@@ -99,19 +76,19 @@ class Executor:
     def __init__(self, plan: Plan, context: ApplyContext) -> None:
         self.plan = plan
         self.context = context
-        self.runs = {name: UnitRun(name) for name in plan.units}
+        self.rollout = Rollout(plan.units, context.reporter, context.cancel)
+        self.runs = self.rollout.runs
         self.failures: list[Failure] = []
         self.finished: dict[int, threading.Event] = {}  # operations outside the units, by id
         self.op_errors: dict[int, str] = {}
         self.fatal: list[BaseException] = []  # a failed write outside the units (not an image): the run raises it
         self.image_ids: dict[int, str | None] = {}  # what each build/pull op made
         self.lock = threading.Lock()
-        self.began = time.monotonic()
+        self.began = self.rollout.began
         self.engine_lost: EngineUnreachable | None = None
 
     # -- entry point ---------------------------------------------------------------------------
     def run(self, timeout_s: float | None = None) -> ApplyResult:
-        context = self.context
         threads: list[threading.Thread] = []
         for op in self.plan.unit_independent():
             self.finished[op.id] = threading.Event()
@@ -119,19 +96,9 @@ class Executor:
         threads += [threading.Thread(target=self._unit, args=(name,), daemon=True, name=f"unit-{name}")
                     for name in self.plan.units]
         try:
-            for thread in threads:
-                thread.start()
-            deadline = self.began + timeout_s if timeout_s else None
-            for thread in threads:
-                while thread.is_alive():
-                    thread.join(0.1)
-                    if deadline and time.monotonic() > deadline and not context.cancel.is_set():
-                        self._fail_all_pending("not ready", f"run timed out after {timeout_s:.0f} s")
-                        context.cancel.set()
+            self.rollout.run_threads(threads, timeout_s, on_timeout=lambda: self._fail_all_pending(
+                "not ready", f"run timed out after {timeout_s:.0f} s"))
         except KeyboardInterrupt:
-            context.cancel.set()
-            for thread in threads:
-                thread.join(30)
             return ApplyResult(self.runs, self.failures, time.monotonic() - self.began, cancelled=True)
         if self.fatal and self.engine_lost is None:
             raise self.fatal[0]
@@ -198,17 +165,12 @@ class Executor:
         reporter.event(op.target, "built", f"{time.monotonic() - started:.1f} s")
 
     # -- the units -------------------------------------------------------------------------------
-    def _wait(self, event: threading.Event) -> None:
-        while not event.wait(0.05):
-            if self.context.cancel.is_set():
-                raise Cancelled()
-
     def _wait_operation(self, op_id: int) -> None:
         """One the plan runs first; a unit's own earlier operations have run already, in its thread."""
         finished = self.finished.get(op_id)
         if finished is None:
             return
-        self._wait(finished)
+        self.rollout.wait(finished)
         if op_id in self.op_errors:
             op = self.ops[op_id]
             what = "image build" if op.kind in IMAGE_KINDS else f"{op.kind.value} {op.target}"
@@ -217,28 +179,6 @@ class Executor:
     @cached_property
     def ops(self) -> dict[int, Operation]:
         return {op.id: op for op in self.plan.operations}
-
-    def _wait_condition(self, unit: str, dependency: str, condition: Condition) -> None:
-        dep_run = self.runs.get(dependency)
-        if dep_run is None:  # not part of this run (targeted up): it must already be there
-            return
-        self.context.reporter.event(unit, "waiting", f"for {dependency} {condition.value}", quiet=True)
-        if condition is Condition.STARTED:
-            # `started` is set only once its container really runs: a dependency that failed before
-            # that (create refused, image missing) ends `done` without it and stops this unit.
-            while not dep_run.started.wait(0.05):
-                if dep_run.done.is_set():
-                    break
-                if self.context.cancel.is_set():
-                    raise Cancelled()
-            if dep_run.started.is_set():
-                return
-        else:
-            self._wait(dep_run.done)
-        if dep_run.outcome not in (Outcome.READY, Outcome.COMPLETED) or (
-            condition is Condition.COMPLETED and dep_run.outcome is not Outcome.COMPLETED
-        ):
-            raise DependencyFailed(f"dependency {dependency} failed")
 
     def _unit(self, name: str) -> None:
         run = self.runs[name]
@@ -252,7 +192,7 @@ class Executor:
                 for dep_id in op.after:
                     self._wait_operation(dep_id)
                 for dependency, condition in op.needs:
-                    self._wait_condition(name, dependency, condition)
+                    self.rollout.wait_condition(name, dependency, condition)
                 if context.cancel.is_set():
                     raise Cancelled()
                 if op.kind in GATE_KINDS:

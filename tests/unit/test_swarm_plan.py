@@ -39,6 +39,9 @@ def test_a_deployed_stack_plans_nothing_to_do(tmp_path: Path) -> None:
     project, desired = _desired(tmp_path)
     plan = make_swarm_plan(project, desired, _deployed(desired))
     assert plan.empty and plan.text() == "nothing to do"
+    # every service still proves itself ready (a job: completed) — gates read, the text stays the writes
+    assert [(g.target, g.kind.value, g.cause) for g in plan.gates] == [
+        (name, "wait completed" if desired[name].one_shot else "wait ready", "kept") for name in plan.units]
 
 
 def test_from_nothing_the_network_objects_and_services_are_created_in_dependency_order(tmp_path: Path) -> None:
@@ -54,6 +57,8 @@ def test_from_nothing_the_network_objects_and_services_are_created_in_dependency
     assert services == [f"create service {name}" for name in project.stack.dependency_order() if name in desired]
     assert all(line.endswith(" — no service") for line in lines if " service " in line)
     assert [int(line.split()[0][1:]) for line in lines] == list(range(1, len(lines) + 1))
+    creates = {op.unit: op.id for op in plan.operations if op.unit}
+    assert all(g.after == [creates[g.target]] and g.id > len(lines) for g in plan.gates)
 
 
 def test_a_changed_secret_updates_its_users_and_prunes_the_old_object(tmp_path: Path) -> None:

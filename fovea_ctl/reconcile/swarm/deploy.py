@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 from fovea_ctl.errors import FoveaError, UsageError
 from fovea_ctl.images import ResolvedImage
 from fovea_ctl.docker.labels import LABEL_SWARM_KIND
-from fovea_ctl.model import Condition
-from fovea_ctl.reconcile.plan import Operation, OpKind, Plan, change_cause
-from fovea_ctl.probes import ContainerStopped, ProbeFailed, probe_context_for, wait_until_ready
+from fovea_ctl.reconcile.plan import GATE_KINDS, Operation, OpKind, Plan, change_cause
+from fovea_ctl.reconcile.rollout import DependencyFailed, Outcome, Rollout, UnitRun
+from fovea_ctl.probes import Cancelled, ContainerStopped, ProbeFailed, probe_context_for, wait_until_ready
 from fovea_ctl.core.run_progress import Reporter
 from fovea_ctl.docker.swarm import SwarmEngine, SwarmObjectView, SwarmServiceView, TaskView
 from fovea_ctl.render.swarm_spec import (
@@ -50,25 +50,16 @@ class SwarmObserved:
 
 
 @dataclass
-class UnitOutcome:
-    unit: str
-    done: threading.Event = field(default_factory=threading.Event)
-    created: threading.Event = field(default_factory=threading.Event)  # set once it exists, or it gave up
-    exists: bool = False
-    ok: bool = False
-    failure: str = ""
-    ready_at_s: float | None = None
-
-
-@dataclass
 class SwarmDeployResult:
     plan: Plan
-    outcomes: dict[str, UnitOutcome]
+    outcomes: dict[str, UnitRun]
     elapsed_s: float
+    why_failed: dict[str, str] = field(default_factory=dict)  # by unit
 
     @property
     def failures(self) -> list[str]:
-        return [f"{o.unit}: {o.failure}" for o in self.outcomes.values() if not o.ok]
+        return [f"{name}: {self.why_failed.get(name, run.outcome or 'not settled')}"
+                for name, run in self.outcomes.items() if not run.ok]
 
     @property
     def ok(self) -> bool:
@@ -113,7 +104,14 @@ def make_swarm_plan(project: Project, desired: dict[str, DesiredSwarmService], o
     for stale in (o for name, o in existing.items() if name not in wanted):
         kind = OpKind.REMOVE_SECRET if stale.labels.get(LABEL_SWARM_KIND) == "secret" else OpKind.REMOVE_CONFIG
         add(kind, stale.name, "no longer used", engine_id=stale.id)
-    return Plan(project.settings.project, order, ops)
+    # Each service proves itself ready (tasks of its spec running, then its probe in each; a job: complete),
+    # a kept one too: the deploy vouches for the whole stack. Gates read, so the text stays the writes.
+    written = {op.unit: op.id for op in ops if op.unit is not None}
+    gates = [Operation(id=len(ops) + i, kind=OpKind.WAIT_COMPLETED if desired[name].one_shot else OpKind.WAIT_READY,
+                       target=name, cause="kept" if name not in written else "new spec", unit=name,
+                       after=[written[name]] if name in written else [])
+             for i, name in enumerate(order, 1)]
+    return Plan(project.settings.project, order, ops, gates=gates)
 
 
 def _job_gave_up(swarm: SwarmEngine, service: SwarmServiceView) -> bool:
@@ -189,24 +187,14 @@ class SwarmDeployer:
                 network_id = self._create_network()
             elif op.kind in (OpKind.CREATE_SECRET, OpKind.CREATE_CONFIG):
                 object_ids[op.target] = self._create_object(objects[op.target])
-        writes = {op.unit: op for op in plan.operations if op.unit is not None}
-        outcomes = {name: UnitOutcome(name) for name in plan.units}
+        rollout = Rollout(plan.units, self.reporter, self.cancel)
+        why_failed: dict[str, str] = {}
         threads = [threading.Thread(target=self._unit, daemon=True, name=f"swarm-{name}",
-                                    args=(desired[name], observed.services.get(name), writes.get(name), outcomes,
-                                          network_id, object_ids))
+                                    args=(desired[name], observed.services.get(name), plan.for_unit(name), rollout,
+                                          why_failed, network_id, object_ids))
                    for name in plan.units]
-        for thread in threads:
-            thread.start()
-        try:
-            for thread in threads:
-                while thread.is_alive():
-                    thread.join(0.1)
-        except KeyboardInterrupt:
-            self.cancel.set()
-            for thread in threads:
-                thread.join(30)
-            raise
-        result = SwarmDeployResult(plan, outcomes, time.monotonic() - self.began)
+        rollout.run_threads(threads)
+        result = SwarmDeployResult(plan, rollout.runs, time.monotonic() - self.began, why_failed)
         if result.ok and prune:
             self._prune(plan)
         return result
@@ -232,54 +220,47 @@ class SwarmDeployer:
                 removals[op.kind](op.engine_id)
                 self.reporter.event(op.target, "removed", op.cause)
 
-    def _wait_for(self, unit: str, outcomes: dict[str, UnitOutcome]) -> None:
-        for dependency, condition in self.stack.units[unit].depends_on.items():
-            dep = outcomes.get(dependency)
-            if dep is None:
-                continue
-            self.reporter.event(unit, "waiting", f"for {dependency} {condition.value}", quiet=True)
-            event = dep.created if condition is Condition.STARTED else dep.done
-            while not event.wait(0.05):
-                if dep.done.is_set() or self.cancel.is_set():
-                    break
-            if not dep.ok and (condition is not Condition.STARTED or not dep.exists):
-                raise FoveaError(f"dependency {dependency} failed")
-
-    def _unit(self, desired: DesiredSwarmService, current: SwarmServiceView | None, write: Operation | None,
-              outcomes: dict[str, UnitOutcome], network_id: str, object_ids: dict[str, str]) -> None:
-        """`write`: the unit's create or update in the plan; None keeps it (its readiness is still proven)."""
-        outcome = outcomes[desired.unit.name]
+    def _unit(self, desired: DesiredSwarmService, current: SwarmServiceView | None, operations: list[Operation],
+              rollout: Rollout, why_failed: dict[str, str], network_id: str, object_ids: dict[str, str]) -> None:
+        """`operations`: the unit's create or update (none keeps it) and its readiness gate, as planned."""
         name = desired.unit.name
+        run = rollout.runs[name]
         started = time.monotonic()
+        wrote = False
         try:
-            self._wait_for(name, outcomes)
-            if write is not None:
+            for dependency, condition in self.stack.units[name].depends_on.items():
+                rollout.wait_condition(name, dependency, condition)
+            for op in operations:
+                if op.kind in GATE_KINDS:
+                    run.started.set()
+                    self._wait_ready(desired)
+                    continue
                 spec = service_spec(desired, self.stack, self.settings, network_id, object_ids)
-                self.reporter.event(name, "creating" if write.kind is OpKind.CREATE_SERVICE else "updating", write.cause)
-                started = time.monotonic()
-                if current is None:
+                self.reporter.event(name, "creating" if op.kind is OpKind.CREATE_SERVICE else "updating", op.cause)
+                started, wrote = time.monotonic(), True
+                if op.kind is OpKind.CREATE_SERVICE:
                     self.swarm.create_service(spec)
                 else:
+                    assert current is not None
                     if desired.one_shot:  # an update reruns a job only when its task template changes
                         spec["task_template"]["ForceUpdate"] = current.force_update + 1
                     self.swarm.update_service(current, spec)
-            outcome.exists = True
-            outcome.created.set()
-            self._wait_ready(desired)
-            outcome.ok = True
-            outcome.ready_at_s = time.monotonic() - self.began
-            state = "completed" if desired.one_shot else "ready"
-            self.reporter.event(name, state, f"in {time.monotonic() - started:.2f} s" if write is not None else "kept",
+            run.started.set()
+            run.outcome = Outcome.COMPLETED if desired.one_shot else Outcome.READY
+            run.ready_at_s = time.monotonic() - self.began
+            self.reporter.event(name, run.outcome.value, f"in {time.monotonic() - started:.2f} s" if wrote else "kept",
                                 elapsed=time.monotonic() - started)
-        except (FoveaError, ProbeFailed, ContainerStopped) as exc:
-            outcome.failure = getattr(exc, "message", None) or str(exc)
-            self.reporter.event(name, "failed", outcome.failure)
+        except (FoveaError, ProbeFailed, ContainerStopped, DependencyFailed, Cancelled) as exc:
+            self._failed(run, why_failed, getattr(exc, "message", None) or str(exc) or "cancelled")
         except Exception as exc:  # a unit thread must settle its outcome, or its dependents wait forever
-            outcome.failure = f"{exc.__class__.__name__}: {exc}"
-            self.reporter.event(name, "failed", outcome.failure)
+            self._failed(run, why_failed, f"{exc.__class__.__name__}: {exc}")
         finally:
-            outcome.created.set()
-            outcome.done.set()
+            run.done.set()
+
+    def _failed(self, run: UnitRun, why_failed: dict[str, str], why: str) -> None:
+        why_failed[run.name] = why
+        run.outcome = Outcome.FAILED
+        self.reporter.event(run.name, "failed", why)
 
     def _current_tasks(self, desired: DesiredSwarmService) -> list[TaskView]:
         service = next((s for s in self.swarm.services(self.settings.project) if s.unit == desired.unit.name), None)
