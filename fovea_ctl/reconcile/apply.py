@@ -2,7 +2,8 @@
 
 There are no level barriers: every unit has its own thread that waits for exactly the conditions its
 operations need (an image build, a dependency started / ready / completed), runs its engine calls,
-then proves readiness with its probe. A failure stops only the units that depend on it.
+then its readiness gate (probe or job wait) when the plan gives it one. A failure stops only the units
+that depend on it. The executor decides nothing: every engine call it makes is an operation of the plan.
 """
 
 from __future__ import annotations
@@ -11,28 +12,22 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
+from functools import cached_property
 
 from fovea_ctl.reconcile.desired import DesiredUnit
 from fovea_ctl.docker.engine import Engine
 from fovea_ctl.errors import EngineUnreachable, FoveaError, PortTaken
 from fovea_ctl.images import build_image, pull_image
-from fovea_ctl.model import Condition, Stack
+from fovea_ctl.model import Stack
 from fovea_ctl.reconcile.observe import ObservedState
-from fovea_ctl.reconcile.plan import Operation, OpKind, Plan
+from fovea_ctl.reconcile.rollout import DependencyFailed, Outcome, Rollout, UnitRun
+from fovea_ctl.reconcile.plan import GATE_KINDS, IMAGE_KINDS, Operation, OpKind, Plan
 from fovea_ctl.probes import Cancelled, ContainerStopped, ProbeFailed, probe_context_for, wait_until_ready
 from fovea_ctl.core.run_progress import Reporter
 from fovea_ctl.core.secrets import SecretStore
 from fovea_ctl.settings.effective import Settings
 
 LOG_TAIL_LINES = 20
-
-
-class Outcome(StrEnum):
-    READY = "ready"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
 
 
 @dataclass
@@ -44,18 +39,6 @@ class Failure:
 
     def describe(self) -> str:
         return f"{self.unit}: {self.kind}: {self.detail}"
-
-
-@dataclass
-class UnitRun:
-    name: str
-    started: threading.Event = field(default_factory=threading.Event)
-    done: threading.Event = field(default_factory=threading.Event)
-    outcome: Outcome | None = None
-    container_id: str | None = None
-    start_time: float | None = None
-    ready_after_s: float | None = None  # from its own start to ready
-    ready_at_s: float | None = None  # since the run began
 
 
 @dataclass
@@ -71,10 +54,6 @@ class ApplyResult:
         return not self.failures and not self.cancelled and self.engine_lost is None
 
 
-class DependencyFailed(Exception):
-    pass
-
-
 @dataclass
 class ApplyContext:
     stack: Stack
@@ -84,59 +63,80 @@ class ApplyContext:
     desired: dict[str, DesiredUnit]
     observed: ObservedState
     reporter: Reporter
-    redesire: Callable[[str], DesiredUnit]  # recomputes a unit once its image exists
+    respec: Callable[[str, str | None], DesiredUnit]  # a unit again, with the id of the image its plan built
     cancel: threading.Event = field(default_factory=threading.Event)
 
 
 class Executor:
+    """Runs a plan's operations in their dependency order and decides nothing: what to build, create, start,
+    remove and wait for, and after what, is the plan's. Operations outside any unit (images, network, volumes,
+    removals of containers outside the stack) each run at once in a thread of their own; each unit's run in
+    one thread, its operations in order, each after the operations and dependency conditions it names."""
+
     def __init__(self, plan: Plan, context: ApplyContext) -> None:
         self.plan = plan
         self.context = context
-        self.runs = {name: UnitRun(name) for name in plan.units}
+        self.rollout = Rollout(plan.units, context.reporter, context.cancel)
+        self.runs = self.rollout.runs
         self.failures: list[Failure] = []
-        self.image_done: dict[int, threading.Event] = {}
-        self.image_errors: dict[int, str] = {}
+        self.finished: dict[int, threading.Event] = {}  # operations outside the units, by id
+        self.op_errors: dict[int, str] = {}
+        self.fatal: list[BaseException] = []  # a failed write outside the units (not an image): the run raises it
+        self.image_ids: dict[int, str | None] = {}  # what each build/pull op made
         self.lock = threading.Lock()
-        self.began = time.monotonic()
+        self.began = self.rollout.began
         self.engine_lost: EngineUnreachable | None = None
 
     # -- entry point ---------------------------------------------------------------------------
     def run(self, timeout_s: float | None = None) -> ApplyResult:
-        context = self.context
         threads: list[threading.Thread] = []
-        for op in self.plan.operations:
-            if op.kind in (OpKind.BUILD_IMAGE, OpKind.PULL_IMAGE):
-                self.image_done[op.id] = threading.Event()
-                threads.append(threading.Thread(target=self._image, args=(op,), daemon=True, name=f"image-{op.id}"))
-        for thread in threads:
-            thread.start()
+        for op in self.plan.unit_independent():
+            self.finished[op.id] = threading.Event()
+            threads.append(threading.Thread(target=self._independent, args=(op,), daemon=True, name=f"op-{op.id}"))
+        threads += [threading.Thread(target=self._unit, args=(name,), daemon=True, name=f"unit-{name}")
+                    for name in self.plan.units]
         try:
-            for op in self.plan.operations:
-                if op.kind in (OpKind.CREATE_NETWORK, OpKind.CREATE_VOLUME):
-                    self._infrastructure(op)
-            for name in self.plan.units:
-                thread = threading.Thread(target=self._unit, args=(name,), daemon=True, name=f"unit-{name}")
-                threads.append(thread)
-                thread.start()
-            deadline = self.began + timeout_s if timeout_s else None
-            for thread in threads:
-                while thread.is_alive():
-                    thread.join(0.1)
-                    if deadline and time.monotonic() > deadline and not context.cancel.is_set():
-                        self._fail_all_pending("not ready", f"run timed out after {timeout_s:.0f} s")
-                        context.cancel.set()
-            for op in self.plan.operations:
-                if op.kind is OpKind.REMOVE_CONTAINER and op.unit is None and not context.cancel.is_set():
-                    context.engine.remove_container(op.container_id or op.target)
-                    context.reporter.event(op.target, "removed", op.cause)
+            self.rollout.run_threads(threads, timeout_s, on_timeout=lambda: self._fail_all_pending(
+                "not ready", f"run timed out after {timeout_s:.0f} s"))
         except KeyboardInterrupt:
-            context.cancel.set()
-            for thread in threads:
-                thread.join(30)
             return ApplyResult(self.runs, self.failures, time.monotonic() - self.began, cancelled=True)
+        if self.fatal and self.engine_lost is None:
+            raise self.fatal[0]
         return ApplyResult(self.runs, self.failures, time.monotonic() - self.began, engine_lost=self.engine_lost)
 
-    # -- pieces --------------------------------------------------------------------------------
+    # -- operations outside the units ------------------------------------------------------------
+    def _independent(self, op: Operation) -> None:
+        """An image's failure stops only the units that need it (they report it); any other write's stops the run."""
+        image = op.kind in IMAGE_KINDS
+        try:
+            if self.context.cancel.is_set():
+                raise Cancelled()
+            if image:
+                self._image(op)
+            elif op.kind is OpKind.REMOVE_CONTAINER:
+                self.context.engine.remove_container(op.engine_id or op.target)
+                self.context.reporter.event(op.target, "removed", op.cause)
+            else:
+                self._infrastructure(op)
+        except Cancelled:
+            self.op_errors[op.id] = "cancelled"
+        except EngineUnreachable as exc:  # nothing else can go on: stop every unit now
+            self.op_errors[op.id] = exc.message
+            self.engine_lost = exc
+            self.context.cancel.set()
+        except FoveaError as exc:
+            self.op_errors[op.id] = str(exc)
+            if image:
+                self.context.reporter.event(op.target, "failed", exc.message.splitlines()[0])
+            else:
+                self.fatal.append(exc)
+        except Exception as exc:  # a thread must always release its waiters
+            self.op_errors[op.id] = f"{exc.__class__.__name__}: {exc}"
+            if not image:
+                self.fatal.append(exc)
+        finally:
+            self.finished[op.id].set()
+
     def _infrastructure(self, op: Operation) -> None:
         from fovea_ctl.docker.engine import create_stack_volume, project_labels
         from fovea_ctl.docker.labels import COMPOSE_NETWORK
@@ -152,51 +152,33 @@ class Executor:
 
     def _image(self, op: Operation) -> None:
         reporter = self.context.reporter
-        try:
-            reporter.event(op.target, "building" if op.kind is OpKind.BUILD_IMAGE else "pulling", op.cause)
-            started = time.monotonic()
-            if op.kind is OpKind.BUILD_IMAGE:
-                recipe = next(d.image.recipe for d in self.context.desired.values() if d.image.ref == op.target)
-                assert recipe is not None
-                build_image(self.context.settings, recipe, op.target, cancel=self.context.cancel,
-                            on_line=lambda line: reporter.event(op.target, "building", line[-90:], quiet=True))
-            else:
-                pull_image(self.context.engine, op.target)
-            reporter.event(op.target, "built", f"{time.monotonic() - started:.1f} s")
-        except FoveaError as exc:
-            self.image_errors[op.id] = str(exc)
-            reporter.event(op.target, "failed", exc.message.splitlines()[0])
-        except Exception as exc:  # a build thread must always release its waiters
-            self.image_errors[op.id] = f"{exc.__class__.__name__}: {exc}"
-        finally:
-            self.image_done[op.id].set()
-
-    def _wait(self, event: threading.Event) -> None:
-        while not event.wait(0.05):
-            if self.context.cancel.is_set():
-                raise Cancelled()
-
-    def _wait_condition(self, unit: str, dependency: str, condition: Condition) -> None:
-        dep_run = self.runs.get(dependency)
-        if dep_run is None:  # not part of this run (targeted up): it must already be there
-            return
-        self.context.reporter.event(unit, "waiting", f"for {dependency} {condition.value}", quiet=True)
-        if condition is Condition.STARTED:
-            # `started` is set only once its container really runs: a dependency that failed before
-            # that (create refused, image missing) ends `done` without it and stops this unit.
-            while not dep_run.started.wait(0.05):
-                if dep_run.done.is_set():
-                    break
-                if self.context.cancel.is_set():
-                    raise Cancelled()
-            if dep_run.started.is_set():
-                return
+        reporter.event(op.target, "building" if op.kind is OpKind.BUILD_IMAGE else "pulling", op.cause)
+        started = time.monotonic()
+        if op.kind is OpKind.BUILD_IMAGE:
+            recipe = next(d.image.recipe for d in self.context.desired.values() if d.image.ref == op.target)
+            assert recipe is not None
+            build_image(self.context.settings, recipe, op.target, cancel=self.context.cancel,
+                        on_line=lambda line: reporter.event(op.target, "building", line[-90:], quiet=True))
         else:
-            self._wait(dep_run.done)
-        if dep_run.outcome not in (Outcome.READY, Outcome.COMPLETED) or (
-            condition is Condition.COMPLETED and dep_run.outcome is not Outcome.COMPLETED
-        ):
-            raise DependencyFailed(f"dependency {dependency} failed")
+            pull_image(self.context.engine, op.target)
+        self.image_ids[op.id] = self.context.engine.image_id(op.target)  # the result a create op takes (image_from)
+        reporter.event(op.target, "built", f"{time.monotonic() - started:.1f} s")
+
+    # -- the units -------------------------------------------------------------------------------
+    def _wait_operation(self, op_id: int) -> None:
+        """One the plan runs first; a unit's own earlier operations have run already, in its thread."""
+        finished = self.finished.get(op_id)
+        if finished is None:
+            return
+        self.rollout.wait(finished)
+        if op_id in self.op_errors:
+            op = self.ops[op_id]
+            what = "image build" if op.kind in IMAGE_KINDS else f"{op.kind.value} {op.target}"
+            raise DependencyFailed(f"{what} failed: {self.op_errors[op_id].splitlines()[0]}")
+
+    @cached_property
+    def ops(self) -> dict[int, Operation]:
+        return {op.id: op for op in self.plan.operations}
 
     def _unit(self, name: str) -> None:
         run = self.runs[name]
@@ -208,30 +190,18 @@ class Executor:
         try:
             for op in self.plan.for_unit(name):
                 for dep_id in op.after:
-                    if dep_id in self.image_done:
-                        self._wait(self.image_done[dep_id])
-                        if dep_id in self.image_errors:
-                            raise DependencyFailed(f"image build failed: {self.image_errors[dep_id].splitlines()[0]}")
+                    self._wait_operation(dep_id)
                 for dependency, condition in op.needs:
-                    self._wait_condition(name, dependency, condition)
+                    self.rollout.wait_condition(name, dependency, condition)
                 if context.cancel.is_set():
                     raise Cancelled()
+                if op.kind in GATE_KINDS:
+                    self._settle_started(run)
                 self._operate(op, run, unit)
-            if existing is None and run.container_id is None:
-                raise FoveaError("no container was created")  # the plan always creates a missing one
-            run.started.set()
-            run.start_time = run.start_time or time.monotonic()
-            if unit.service.one_shot:
-                self._wait_job(run, unit)
-                run.outcome = Outcome.COMPLETED
-            elif not self.plan.for_unit(name) and existing is not None and existing.status_text.endswith("(healthy)"):
-                # Kept and healthy by its own HEALTHCHECK (at most one interval old): a no-op `up` need
-                # not exec into every container again to learn what the engine already knows.
-                run.ready_after_s = 0.0
-                run.outcome = Outcome.READY
-            else:
-                self._wait_ready(run, unit)
-                run.outcome = Outcome.READY
+            self._settle_started(run)
+            if run.ready_after_s is None:  # no gate: ready (or completed) once its writes are done
+                run.ready_after_s = time.monotonic() - (run.start_time or self.began)
+            run.outcome = Outcome.COMPLETED if unit.service.one_shot else Outcome.READY
             run.ready_at_s = time.monotonic() - self.began
             reporter.event(name, run.outcome.value, "", elapsed=run.ready_after_s)
         except Cancelled:
@@ -254,15 +224,24 @@ class Executor:
         finally:
             run.done.set()
 
+    def _settle_started(self, run: UnitRun) -> None:
+        """Its writes are done: its container runs (what `needs X started` waits for)."""
+        if run.started.is_set():
+            return
+        if run.container_id is None:
+            raise FoveaError("no container was created")  # the plan always creates a missing one
+        run.start_time = run.start_time or time.monotonic()
+        run.started.set()
+
     def _operate(self, op: Operation, run: UnitRun, unit: DesiredUnit) -> None:
         engine = self.context.engine
         reporter = self.context.reporter
         if op.kind is OpKind.REMOVE_CONTAINER:
             reporter.event(run.name, "removing", op.cause, quiet=True)
-            engine.remove_container(op.container_id or op.target)
+            engine.remove_container(op.engine_id or op.target)
             run.container_id = None
         elif op.kind is OpKind.CREATE_CONTAINER:
-            fresh = self.context.redesire(run.name) if unit.image.missing else unit
+            fresh = unit if op.image_from is None else self.context.respec(run.name, self.image_ids.get(op.image_from))
             self.context.desired[run.name] = fresh
             reporter.event(run.name, "creating", op.cause, quiet=True)
             run.container_id = engine.create_container(fresh.spec)
@@ -271,6 +250,12 @@ class Executor:
             reporter.event(run.name, "starting", op.cause)
             run.start_time = time.monotonic()
             engine.start_container(run.container_id)
+        elif op.kind is OpKind.WAIT_READY:
+            self._wait_ready(run, unit)
+        elif op.kind is OpKind.WAIT_COMPLETED:
+            self._wait_job(run, unit)
+        else:
+            raise FoveaError(f"internal error: a unit's plan holds {op.describe()!r}")
 
     def _wait_ready(self, run: UnitRun, unit: DesiredUnit) -> None:
         probe = unit.service.probe

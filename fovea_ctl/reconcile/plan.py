@@ -1,6 +1,9 @@
 """Desired vs observed → a plan: a DAG of operations, each one engine call with a cause.
 
 `fovea plan` prints it; `fovea up` applies it. A converged project plans to exactly "nothing to do".
+The same `Plan` and renderer serve both targets: local containers (`make_plan`) and Swarm services
+(`fovea_ctl.reconcile.swarm.deploy.make_swarm_plan`). Besides the engine writes the text shows, a local plan
+holds its readiness gates (each unit's probe or job wait), so the executor runs operations and decides nothing.
 """
 
 from __future__ import annotations
@@ -30,6 +33,21 @@ class OpKind(StrEnum):
     REMOVE_CONTAINER = "remove container"
     CREATE_CONTAINER = "create container"
     START_CONTAINER = "start container"
+    # readiness gates: the engine calls that prove a unit ready (its probe, a job's exit), not writes
+    WAIT_READY = "wait ready"
+    WAIT_COMPLETED = "wait completed"
+    # Swarm
+    CREATE_SECRET = "create secret"
+    CREATE_CONFIG = "create config"
+    CREATE_SERVICE = "create service"
+    UPDATE_SERVICE = "update service"
+    REMOVE_SERVICE = "remove service"
+    REMOVE_SECRET = "remove secret"
+    REMOVE_CONFIG = "remove config"
+
+
+IMAGE_KINDS = (OpKind.BUILD_IMAGE, OpKind.PULL_IMAGE)
+GATE_KINDS = (OpKind.WAIT_READY, OpKind.WAIT_COMPLETED)
 
 
 @dataclass
@@ -41,7 +59,8 @@ class Operation:
     unit: str | None = None
     after: list[int] = field(default_factory=list)
     needs: list[tuple[str, Condition]] = field(default_factory=list)
-    container_id: str | None = None  # for removals
+    engine_id: str | None = None  # the engine object a removal or an update acts on
+    image_from: int | None = None  # a create whose spec takes the id of the image this build/pull op makes
 
     def describe(self) -> str:
         extra: list[str] = []
@@ -57,11 +76,13 @@ class Operation:
 class Plan:
     project: str
     units: list[str]  # the units this run brings up, in dependency order
-    operations: list[Operation]
+    operations: list[Operation]  # the engine writes, what `fovea plan` prints
     warnings: list[str] = field(default_factory=list)
+    gates: list[Operation] = field(default_factory=list)  # readiness gates, numbered after the writes
 
     @property
     def empty(self) -> bool:
+        """No engine write: what `nothing to do` says (gates only read)."""
         return not self.operations
 
     def text(self) -> str:
@@ -70,7 +91,12 @@ class Plan:
         return "\n".join(op.describe() for op in self.operations)
 
     def for_unit(self, unit: str) -> list[Operation]:
-        return [op for op in self.operations if op.unit == unit and op.kind not in (OpKind.BUILD_IMAGE, OpKind.PULL_IMAGE)]
+        """A unit's own operations, in the order they run: its writes, then its readiness gate."""
+        return [op for op in [*self.operations, *self.gates] if op.unit == unit and op.kind not in IMAGE_KINDS]
+
+    def unit_independent(self) -> list[Operation]:
+        """Operations that belong to no unit and wait for nothing: images, infrastructure, removals outside the stack."""
+        return [op for op in self.operations if op.unit is None]
 
 
 PART_CAUSES = {"definition": "definition changed", "image": "image changed"}
@@ -155,7 +181,8 @@ def make_plan(
 
     surplus = [c for c in _surplus_replicas(stack, observed) if c.labels[LABEL_REPLICA_OF] in units]
     if not actions and not surplus and not (remove_orphans and _orphans(stack, observed)):
-        return Plan(settings.project, units, [], warnings=_orphan_warnings(stack, observed, remove_orphans))
+        return Plan(settings.project, units, [], warnings=_orphan_warnings(stack, observed, remove_orphans),
+                    gates=_gates(stack, observed, units, actions, []))
 
     image_ops: dict[str, Operation] = {}
     for name in units:
@@ -186,21 +213,53 @@ def make_plan(
             add(OpKind.START_CONTAINER, name, cause, unit=name, needs=needs)
             continue
         after = list(infrastructure)
-        if unit.image.ref in image_ops:
-            after.insert(0, image_ops[unit.image.ref].id)
+        image_op = image_ops.get(unit.image.ref)
+        if image_op is not None:
+            after.insert(0, image_op.id)
         if action == "recreate" and container is not None:
-            removal = add(OpKind.REMOVE_CONTAINER, name, f"replaced: {cause}", unit=name, container_id=container.id)
+            removal = add(OpKind.REMOVE_CONTAINER, name, f"replaced: {cause}", unit=name, engine_id=container.id)
             after.append(removal.id)
-        create = add(OpKind.CREATE_CONTAINER, name, cause, unit=name, after=after)
+        # Before its build the image has no id, and the id is part of the config hash: the create takes it from the build.
+        create = add(OpKind.CREATE_CONTAINER, name, cause, unit=name, after=after,
+                     image_from=image_op.id if image_op is not None else None)
         add(OpKind.START_CONTAINER, name, "new container", unit=name, after=[create.id], needs=needs)
 
     for extra in surplus:
         count = stack.replicas.get(extra.labels[LABEL_REPLICA_OF], 1)
-        add(OpKind.REMOVE_CONTAINER, extra.name, f"scaled down to {count}", unit=None, container_id=extra.id)
+        add(OpKind.REMOVE_CONTAINER, extra.name, f"scaled down to {count}", unit=None, engine_id=extra.id)
     if remove_orphans:
         for orphan in _orphans(stack, observed):
-            add(OpKind.REMOVE_CONTAINER, orphan.name, "orphan", unit=None, container_id=orphan.id)
-    return Plan(settings.project, units, ops, warnings=_orphan_warnings(stack, observed, remove_orphans))
+            add(OpKind.REMOVE_CONTAINER, orphan.name, "orphan", unit=None, engine_id=orphan.id)
+    return Plan(settings.project, units, ops, warnings=_orphan_warnings(stack, observed, remove_orphans),
+                gates=_gates(stack, observed, units, actions, ops))
+
+
+def _gates(stack: Stack, observed: ObservedState, units: list[str], actions: dict[str, tuple[str, str]],
+           writes: list[Operation]) -> list[Operation]:
+    """Each unit's readiness gate, after its writes: a job's exit, else its probe. None for a job that already
+    completed, a service without a probe, or one kept and marked healthy by its own HEALTHCHECK (at most one
+    interval old: a no-op `up` need not exec into every container again to learn what the engine knows)."""
+    gates: list[Operation] = []
+    for name in units:
+        service = stack.units[name]
+        container = observed.container(name)
+        action, why = actions.get(name, ("keep", ""))
+        if service.one_shot:
+            if action == "keep" and container is not None and container.status_text.startswith("Exited (0)"):
+                continue
+            kind, cause = OpKind.WAIT_COMPLETED, "job still running" if action == "keep" else "one-shot job"
+        elif service.probe is None:
+            continue
+        elif action == "keep":
+            if container is not None and container.status_text.endswith("(healthy)"):
+                continue
+            kind, cause = OpKind.WAIT_READY, "kept, not marked healthy by its HEALTHCHECK"
+        else:
+            kind, cause = OpKind.WAIT_READY, why if action == "start" else "new container"
+        last_write = [op.id for op in writes if op.unit == name][-1:]
+        gates.append(Operation(id=len(writes) + len(gates) + 1, kind=kind, target=name, cause=cause, unit=name,
+                               after=last_write))
+    return gates
 
 
 def _surplus_replicas(stack: Stack, observed: ObservedState) -> list[ContainerView]:

@@ -167,14 +167,14 @@ class Project(ProjectContext):
             for skipped in self.stack.skipped:
                 reporter.event(skipped.name, "skipped", skipped.unavailable_reason or "")
 
-            def redesire(name: str) -> DesiredUnit:
+            def respec(name: str, image_id: str | None) -> DesiredUnit:
                 unit = desired[name]
-                fresh = ResolvedImage(unit.image.ref, unit.image.recipe, self.engine.image_id(unit.image.ref))
-                return desired_unit(unit.service, self.stack, self.settings, fresh, self.secrets)
+                built = ResolvedImage(unit.image.ref, unit.image.recipe, image_id)
+                return desired_unit(unit.service, self.stack, self.settings, built, self.secrets)
 
             context = ApplyContext(
                 stack=self.stack, settings=self.settings, engine=self.engine, secrets=self.secrets,
-                desired=desired, observed=observed, reporter=reporter, redesire=redesire,
+                desired=desired, observed=observed, reporter=reporter, respec=respec,
             )
             trace.images = {op.target for op in plan.operations if op.unit is None and op.kind.value.endswith("image")}
             result = Executor(plan, context).run(timeout_s)

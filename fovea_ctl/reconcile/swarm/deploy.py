@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 from fovea_ctl.errors import FoveaError, UsageError
 from fovea_ctl.images import ResolvedImage
 from fovea_ctl.docker.labels import LABEL_SWARM_KIND
-from fovea_ctl.model import Condition
-from fovea_ctl.reconcile.plan import change_cause
-from fovea_ctl.probes import ContainerStopped, ProbeFailed, probe_context_for, wait_until_ready
+from fovea_ctl.reconcile.plan import GATE_KINDS, Operation, OpKind, Plan, change_cause
+from fovea_ctl.reconcile.rollout import DependencyFailed, Outcome, Rollout, UnitRun
+from fovea_ctl.probes import Cancelled, ContainerStopped, ProbeFailed, probe_context_for, wait_until_ready
 from fovea_ctl.core.run_progress import Reporter
 from fovea_ctl.docker.swarm import SwarmEngine, SwarmObjectView, SwarmServiceView, TaskView
 from fovea_ctl.render.swarm_spec import (
@@ -50,63 +50,16 @@ class SwarmObserved:
 
 
 @dataclass
-class SwarmAction:
-    unit: str
-    action: str  # create | update | keep
-    cause: str
-
-
-@dataclass
-class SwarmPlan:
-    project: str
-    order: list[str]
-    actions: dict[str, SwarmAction]
-    new_objects: list[SwarmObject]
-    stale_objects: list[SwarmObjectView]  # labelled secrets/configs no desired service mounts
-    orphans: list[SwarmServiceView]
-    create_network: bool
-
-    @property
-    def empty(self) -> bool:
-        return (not self.new_objects and not self.stale_objects and not self.orphans and not self.create_network
-                and all(a.action == "keep" for a in self.actions.values()))
-
-    def text(self) -> str:
-        """One line per engine write with its cause, or exactly `nothing to do`."""
-        lines = []
-        if self.create_network:
-            lines.append(f"create network {self.project}-swarm — no network")
-        lines += [f"create {o.kind} {o.name} — {'content changed or new'}" for o in self.new_objects]
-        for name in self.order:
-            action = self.actions[name]
-            if action.action != "keep":
-                lines.append(f"{action.action} service {name} — {action.cause}")
-        lines += [f"remove service {o.unit or o.name} — not in the stack" for o in self.orphans]
-        lines += [f"remove {'secret' if o.labels.get(LABEL_SWARM_KIND) == 'secret' else 'config'} {o.name} — no longer used"
-                  for o in self.stale_objects]
-        return "\n".join(f"#{i} {line}" for i, line in enumerate(lines, 1)) if lines else "nothing to do"
-
-
-@dataclass
-class UnitOutcome:
-    unit: str
-    done: threading.Event = field(default_factory=threading.Event)
-    created: threading.Event = field(default_factory=threading.Event)  # set once it exists, or it gave up
-    exists: bool = False
-    ok: bool = False
-    failure: str = ""
-    ready_at_s: float | None = None
-
-
-@dataclass
 class SwarmDeployResult:
-    plan: SwarmPlan
-    outcomes: dict[str, UnitOutcome]
+    plan: Plan
+    outcomes: dict[str, UnitRun]
     elapsed_s: float
+    why_failed: dict[str, str] = field(default_factory=dict)  # by unit
 
     @property
     def failures(self) -> list[str]:
-        return [f"{o.unit}: {o.failure}" for o in self.outcomes.values() if not o.ok]
+        return [f"{name}: {self.why_failed.get(name, run.outcome or 'not settled')}"
+                for name, run in self.outcomes.items() if not run.ok]
 
     @property
     def ok(self) -> bool:
@@ -121,29 +74,44 @@ def observe_swarm(swarm: SwarmEngine, project: str) -> SwarmObserved:
 
 
 def make_swarm_plan(project: Project, desired: dict[str, DesiredSwarmService], observed: SwarmObserved,
-                    swarm: SwarmEngine | None = None) -> SwarmPlan:
-    actions: dict[str, SwarmAction] = {}
-    for name, unit in desired.items():
-        current = observed.services.get(name)
-        if current is None:
-            actions[name] = SwarmAction(name, "create", "no service")
-        elif current.config_hash != unit.config_hash:
-            actions[name] = SwarmAction(name, "update", change_cause(unit, current))
-        elif unit.one_shot and swarm is not None and _job_gave_up(swarm, current):
-            actions[name] = SwarmAction(name, "update", "job failed last time")
-        else:
-            actions[name] = SwarmAction(name, "keep", "")
+                    swarm: SwarmEngine | None = None) -> Plan:
+    """The Swarm writes a deploy makes, in the order it makes them, each with its cause: the network, the
+    secrets and configs no service has yet, each service created or updated in dependency order, then what
+    the stack no longer holds. The same `Plan` (and text) as the local one."""
+    ops: list[Operation] = []
+
+    def add(kind: OpKind, target: str, cause: str, unit: str | None = None, engine_id: str | None = None) -> None:
+        ops.append(Operation(id=len(ops) + 1, kind=kind, target=target, cause=cause, unit=unit, engine_id=engine_id))
+
+    if observed.network is None:
+        add(OpKind.CREATE_NETWORK, network_name(project.settings), "no network")
     wanted = {o.name: o for unit in desired.values() for o in [*unit.secrets, *unit.configs]}
     existing = {**observed.secrets, **observed.configs}
-    return SwarmPlan(
-        project=project.settings.project,
-        order=[n for n in project.stack.dependency_order() if n in desired],
-        actions=actions,
-        new_objects=[o for name, o in wanted.items() if name not in existing],
-        stale_objects=[o for name, o in existing.items() if name not in wanted],
-        orphans=[s for unit, s in observed.services.items() if unit not in desired],
-        create_network=observed.network is None,
-    )
+    for name, obj in wanted.items():
+        if name not in existing:
+            add(OpKind.CREATE_SECRET if obj.kind == "secret" else OpKind.CREATE_CONFIG, name, "content changed or new")
+    order = [n for n in project.stack.dependency_order() if n in desired]
+    for name in order:
+        unit, current = desired[name], observed.services.get(name)
+        if current is None:
+            add(OpKind.CREATE_SERVICE, name, "no service", unit=name)
+        elif current.config_hash != unit.config_hash:
+            add(OpKind.UPDATE_SERVICE, name, change_cause(unit, current), unit=name, engine_id=current.id)
+        elif unit.one_shot and swarm is not None and _job_gave_up(swarm, current):
+            add(OpKind.UPDATE_SERVICE, name, "job failed last time", unit=name, engine_id=current.id)
+    for orphan in (s for unit, s in observed.services.items() if unit not in desired):
+        add(OpKind.REMOVE_SERVICE, orphan.unit or orphan.name, "not in the stack", engine_id=orphan.id)
+    for stale in (o for name, o in existing.items() if name not in wanted):
+        kind = OpKind.REMOVE_SECRET if stale.labels.get(LABEL_SWARM_KIND) == "secret" else OpKind.REMOVE_CONFIG
+        add(kind, stale.name, "no longer used", engine_id=stale.id)
+    # Each service proves itself ready (tasks of its spec running, then its probe in each; a job: complete),
+    # a kept one too: the deploy vouches for the whole stack. Gates read, so the text stays the writes.
+    written = {op.unit: op.id for op in ops if op.unit is not None}
+    gates = [Operation(id=len(ops) + i, kind=OpKind.WAIT_COMPLETED if desired[name].one_shot else OpKind.WAIT_READY,
+                       target=name, cause="kept" if name not in written else "new spec", unit=name,
+                       after=[written[name]] if name in written else [])
+             for i, name in enumerate(order, 1)]
+    return Plan(project.settings.project, order, ops, gates=gates)
 
 
 def _job_gave_up(swarm: SwarmEngine, service: SwarmServiceView) -> bool:
@@ -196,7 +164,7 @@ class SwarmDeployer:
     def desired(self) -> dict[str, DesiredSwarmService]:
         return desired_services(self.stack, self.settings, self.images(), self.project.secrets)
 
-    def plan(self) -> tuple[SwarmPlan, dict[str, DesiredSwarmService], SwarmObserved]:
+    def plan(self) -> tuple[Plan, dict[str, DesiredSwarmService], SwarmObserved]:
         desired = self.desired()
         observed = observe_swarm(self.swarm, self.settings.project)
         return make_swarm_plan(self.project, desired, observed, self.swarm), desired, observed
@@ -211,27 +179,22 @@ class SwarmDeployer:
         plan, desired, observed = self.plan()
         for skipped in self.stack.skipped:
             self.reporter.event(skipped.name, "skipped", skipped.unavailable_reason or "")
-        network_id = observed.network.id if observed.network else self._create_network()
+        network_id = observed.network.id if observed.network else ""
+        objects = {o.name: o for unit in desired.values() for o in [*unit.secrets, *unit.configs]}
         object_ids = {o.name: o.id for o in [*observed.secrets.values(), *observed.configs.values()]}
-        for obj in plan.new_objects:
-            object_ids[obj.name] = self._create_object(obj)
-        outcomes = {name: UnitOutcome(name) for name in plan.order}
+        for op in plan.operations:
+            if op.kind is OpKind.CREATE_NETWORK:
+                network_id = self._create_network()
+            elif op.kind in (OpKind.CREATE_SECRET, OpKind.CREATE_CONFIG):
+                object_ids[op.target] = self._create_object(objects[op.target])
+        rollout = Rollout(plan.units, self.reporter, self.cancel)
+        why_failed: dict[str, str] = {}
         threads = [threading.Thread(target=self._unit, daemon=True, name=f"swarm-{name}",
-                                    args=(desired[name], observed.services.get(name), plan.actions[name], outcomes,
-                                          network_id, object_ids))
-                   for name in plan.order]
-        for thread in threads:
-            thread.start()
-        try:
-            for thread in threads:
-                while thread.is_alive():
-                    thread.join(0.1)
-        except KeyboardInterrupt:
-            self.cancel.set()
-            for thread in threads:
-                thread.join(30)
-            raise
-        result = SwarmDeployResult(plan, outcomes, time.monotonic() - self.began)
+                                    args=(desired[name], observed.services.get(name), plan.for_unit(name), rollout,
+                                          why_failed, network_id, object_ids))
+                   for name in plan.units]
+        rollout.run_threads(threads)
+        result = SwarmDeployResult(plan, rollout.runs, time.monotonic() - self.began, why_failed)
         if result.ok and prune:
             self._prune(plan)
         return result
@@ -248,62 +211,56 @@ class SwarmDeployer:
         self.reporter.event(obj.name, "created", f"{obj.kind} for {obj.target}")
         return object_id
 
-    def _prune(self, plan: SwarmPlan) -> None:
-        for orphan in plan.orphans:
-            self.swarm.remove_service(orphan.id)
-            self.reporter.event(orphan.unit or orphan.name, "removed", "not in the stack")
-        for stale in plan.stale_objects:
-            remove = self.swarm.remove_secret if stale.labels.get(LABEL_SWARM_KIND) == "secret" else self.swarm.remove_config
-            remove(stale.id)
-            self.reporter.event(stale.name, "removed", "no longer used")
+    def _prune(self, plan: Plan) -> None:
+        removals = {OpKind.REMOVE_SERVICE: self.swarm.remove_service, OpKind.REMOVE_SECRET: self.swarm.remove_secret,
+                    OpKind.REMOVE_CONFIG: self.swarm.remove_config}
+        for op in plan.operations:
+            if op.kind in removals:
+                assert op.engine_id is not None
+                removals[op.kind](op.engine_id)
+                self.reporter.event(op.target, "removed", op.cause)
 
-    def _wait_for(self, unit: str, outcomes: dict[str, UnitOutcome]) -> None:
-        for dependency, condition in self.stack.units[unit].depends_on.items():
-            dep = outcomes.get(dependency)
-            if dep is None:
-                continue
-            self.reporter.event(unit, "waiting", f"for {dependency} {condition.value}", quiet=True)
-            event = dep.created if condition is Condition.STARTED else dep.done
-            while not event.wait(0.05):
-                if dep.done.is_set() or self.cancel.is_set():
-                    break
-            if not dep.ok and (condition is not Condition.STARTED or not dep.exists):
-                raise FoveaError(f"dependency {dependency} failed")
-
-    def _unit(self, desired: DesiredSwarmService, current: SwarmServiceView | None, action: SwarmAction,
-              outcomes: dict[str, UnitOutcome], network_id: str, object_ids: dict[str, str]) -> None:
-        outcome = outcomes[desired.unit.name]
+    def _unit(self, desired: DesiredSwarmService, current: SwarmServiceView | None, operations: list[Operation],
+              rollout: Rollout, why_failed: dict[str, str], network_id: str, object_ids: dict[str, str]) -> None:
+        """`operations`: the unit's create or update (none keeps it) and its readiness gate, as planned."""
         name = desired.unit.name
+        run = rollout.runs[name]
         started = time.monotonic()
+        wrote = False
         try:
-            self._wait_for(name, outcomes)
-            if action.action != "keep":
+            for dependency, condition in self.stack.units[name].depends_on.items():
+                rollout.wait_condition(name, dependency, condition)
+            for op in operations:
+                if op.kind in GATE_KINDS:
+                    run.started.set()
+                    self._wait_ready(desired)
+                    continue
                 spec = service_spec(desired, self.stack, self.settings, network_id, object_ids)
-                self.reporter.event(name, "creating" if action.action == "create" else "updating", action.cause)
-                started = time.monotonic()
-                if current is None:
+                self.reporter.event(name, "creating" if op.kind is OpKind.CREATE_SERVICE else "updating", op.cause)
+                started, wrote = time.monotonic(), True
+                if op.kind is OpKind.CREATE_SERVICE:
                     self.swarm.create_service(spec)
                 else:
+                    assert current is not None
                     if desired.one_shot:  # an update reruns a job only when its task template changes
                         spec["task_template"]["ForceUpdate"] = current.force_update + 1
                     self.swarm.update_service(current, spec)
-            outcome.exists = True
-            outcome.created.set()
-            self._wait_ready(desired)
-            outcome.ok = True
-            outcome.ready_at_s = time.monotonic() - self.began
-            state = "completed" if desired.one_shot else "ready"
-            self.reporter.event(name, state, f"in {time.monotonic() - started:.2f} s" if action.action != "keep" else "kept",
+            run.started.set()
+            run.outcome = Outcome.COMPLETED if desired.one_shot else Outcome.READY
+            run.ready_at_s = time.monotonic() - self.began
+            self.reporter.event(name, run.outcome.value, f"in {time.monotonic() - started:.2f} s" if wrote else "kept",
                                 elapsed=time.monotonic() - started)
-        except (FoveaError, ProbeFailed, ContainerStopped) as exc:
-            outcome.failure = getattr(exc, "message", None) or str(exc)
-            self.reporter.event(name, "failed", outcome.failure)
+        except (FoveaError, ProbeFailed, ContainerStopped, DependencyFailed, Cancelled) as exc:
+            self._failed(run, why_failed, getattr(exc, "message", None) or str(exc) or "cancelled")
         except Exception as exc:  # a unit thread must settle its outcome, or its dependents wait forever
-            outcome.failure = f"{exc.__class__.__name__}: {exc}"
-            self.reporter.event(name, "failed", outcome.failure)
+            self._failed(run, why_failed, f"{exc.__class__.__name__}: {exc}")
         finally:
-            outcome.created.set()
-            outcome.done.set()
+            run.done.set()
+
+    def _failed(self, run: UnitRun, why_failed: dict[str, str], why: str) -> None:
+        why_failed[run.name] = why
+        run.outcome = Outcome.FAILED
+        self.reporter.event(run.name, "failed", why)
 
     def _current_tasks(self, desired: DesiredSwarmService) -> list[TaskView]:
         service = next((s for s in self.swarm.services(self.settings.project) if s.unit == desired.unit.name), None)
