@@ -21,6 +21,7 @@ import threading
 import time
 from fovea_ctl.docker import socket_client
 from fovea_ctl.errors import FoveaError
+from fovea_ctl.probes.check import ProbeFailed, Target
 from fovea_ctl.reconcile.roster import remembered_roster, roster_of
 from fovea_ctl.docker.labels import LABEL_PROJECT, LABEL_ROLE, LABEL_SERVICE
 
@@ -31,10 +32,7 @@ if TYPE_CHECKING:
 
     from fovea_ctl.docker.engine import Engine
     from fovea_ctl.reconcile.project import Project
-    from fovea_ctl.docker.socket_client import ProbeSpec
-
-    # The memo as JSON: project, docker_host, secrets_dir, units (name, one_shot, probe), skipped, links.
-    Roster = dict[str, Any]
+    from fovea_ctl.reconcile.roster import Roster, RosterUnit
 
     class StatusEngine(Protocol):
         """The three engine calls status makes: socket_client.DockerSocket, or SdkEngine where wire cannot go."""
@@ -117,21 +115,21 @@ def _uptime_of(state: dict[str, Any]) -> float | None:
     return time.time() - started
 
 
-def _one(unit: Roster | None, name: str, container: dict[str, Any] | None, engine: StatusEngine,
+def _one(unit: RosterUnit | None, name: str, container: dict[str, Any] | None, engine: StatusEngine,
          roster: Roster) -> ServiceStatus:
     if container is None:
-        return ServiceStatus(name=name, role="job" if unit and unit["one_shot"] else "service", state="absent",
+        return ServiceStatus(name=name, role="job" if unit and unit.one_shot else "service", state="absent",
                              ready=False, detail="no container")
     labels = container.get("Labels") or {}
-    probe: ProbeSpec | None = unit["probe"] if unit and not unit["one_shot"] else None
+    probe = unit.check if unit and not unit.one_shot else None
     outcome: list[str | None] = []
 
     def attempt() -> None:
         try:
-            socket_client.run_probe(probe, container["Id"], engine.exec,  # type: ignore[arg-type]  # runs only when probe is set
-                           roster["secrets_dir"], QUICK_TIMEOUT_S)
+            assert probe is not None, "attempted only when the unit has a check"
+            probe.run(Target(container["Id"], engine.exec, roster.secrets_dir, QUICK_TIMEOUT_S), quick=True)
             outcome.append(None)
-        except socket_client.ProbeFailed as exc:
+        except ProbeFailed as exc:
             outcome.append(str(exc))
 
     prober = None
@@ -153,7 +151,7 @@ def _one(unit: Roster | None, name: str, container: dict[str, Any] | None, engin
         prober.join()
     if unit is None:
         status.detail = "orphan: not in the stack"
-    elif unit["one_shot"]:
+    elif unit.one_shot:
         status.ready = current == "exited" and exit_code == 0
         status.detail = "completed" if status.ready else f"job {current}"
     elif current != "running":
@@ -172,11 +170,11 @@ def _one(unit: Roster | None, name: str, container: dict[str, Any] | None, engin
 
 def collect(roster: Roster, engine: StatusEngine) -> StatusReport:
     """Every unit of the roster (and any orphan container of the project), probed now, in parallel."""
-    listed = engine.list_containers(f"{LABEL_PROJECT}={roster['project']}")
+    listed = engine.list_containers(f"{LABEL_PROJECT}={roster.project}")
     containers: dict[str, dict[str, Any]] = {}
     for container in listed:
         containers.setdefault((container.get("Labels") or {}).get(LABEL_SERVICE, ""), container)
-    units = {u["name"]: u for u in roster["units"]}
+    units = {u.name: u for u in roster.units}
     names = list(units) + [n for n in containers if n not in units]
     rows: dict[str, ServiceStatus] = {}
     errors: list[BaseException] = []
@@ -195,11 +193,11 @@ def collect(roster: Roster, engine: StatusEngine) -> StatusReport:
     if errors:
         raise errors[0]
     services = [rows[name] for name in names]
-    services += [ServiceStatus(name=s["name"], role="service", state="unavailable", ready=False, detail=s["reason"])
-                 for s in roster["skipped"]]
-    links = {label: url for name, urls in roster.get("links", {}).items() if name in rows and rows[name].ready
+    services += [ServiceStatus(name=s.name, role="service", state="unavailable", ready=False, detail=s.reason)
+                 for s in roster.skipped]
+    links = {label: url for name, urls in roster.links.items() if name in rows and rows[name].ready
              for label, url in urls.items()}
-    return StatusReport(project=roster["project"], services=services, links=links)
+    return StatusReport(project=roster.project, services=services, links=links)
 
 
 def engine_for(address: str | None, project: Project | None = None) -> StatusEngine:
@@ -271,7 +269,7 @@ def fast_main(args: list[str]) -> int | None:
     if roster is None:
         return None
     try:
-        engine = engine_for(roster["docker_host"])
+        engine = engine_for(roster.docker_host)
         report = collect(roster, engine)
     except socket_client.UnsupportedEngineAddress:
         return None

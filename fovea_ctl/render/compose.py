@@ -11,6 +11,7 @@ from typing import Any
 from fovea_ctl.images import ResolvedImage
 from fovea_ctl.docker.labels import LABEL_PRIORITY
 from fovea_ctl.model import Condition, Stack
+from fovea_ctl.probes.kinds import healthcheck_test
 from fovea_ctl.core.secrets import SecretStore
 from fovea_ctl.settings.effective import Settings
 
@@ -61,9 +62,10 @@ def render_compose(
             used_secrets.update(unit.secrets)
         if unit.depends_on:
             entry["depends_on"] = {dep: {"condition": COMPOSE_CONDITIONS[cond]} for dep, cond in unit.depends_on.items()}
-        if unit.probe is not None and unit.probe.healthcheck:
+        test = healthcheck_test(unit.probe)
+        if unit.probe is not None and test is not None:
             entry["healthcheck"] = {
-                "test": ["CMD", *unit.probe.healthcheck],
+                "test": test,
                 "interval": _seconds(health_interval_s),
                 "timeout": "3s",
                 "retries": max(3, int(unit.probe.budget_s / health_interval_s)),

@@ -30,17 +30,8 @@ from fovea_ctl import __version__
 from fovea_ctl.docker.engine import HELPER_CAPABILITIES
 from fovea_ctl.images import ResolvedImage
 from fovea_ctl.docker.labels import K8S_PRIORITY, K8S_VERSION, K8S_VOLUME
-from fovea_ctl.model import (
-    ExecProbe,
-    HttpProbe,
-    PostgresProbe,
-    Priority,
-    Probe,
-    RedisProbe,
-    Service,
-    Stack,
-    TcpBannerProbe,
-)
+from fovea_ctl.model import Priority, Probe, Service, Stack
+from fovea_ctl.probes.kinds import k8s_action
 from fovea_ctl.settings.effective import Settings
 
 if TYPE_CHECKING:
@@ -102,24 +93,6 @@ def secret_object_name(secret: str) -> str:
     return k8s_name(secret)
 
 
-def probe_handler(probe: Probe) -> dict[str, Any]:
-    """The Kubernetes action that checks what fovea's own probe checks (keyword arguments of a Probe)."""
-    from lightkube.models.core_v1 import ExecAction, HTTPGetAction, TCPSocketAction
-
-    if isinstance(probe, HttpProbe):
-        return {"httpGet": HTTPGetAction(path=probe.path, port=probe.port)}
-    if isinstance(probe, PostgresProbe):
-        command = probe.healthcheck or ["pg_isready", "-q", "-U", probe.user, "-d", probe.database]
-        return {"exec": ExecAction(command=list(command))}
-    if isinstance(probe, RedisProbe):
-        return {"exec": ExecAction(command=list(probe.healthcheck or ["redis-cli", "ping"]))}
-    if isinstance(probe, ExecProbe):
-        return {"exec": ExecAction(command=list(probe.command))}
-    if isinstance(probe, TcpBannerProbe):
-        return {"tcpSocket": TCPSocketAction(port=probe.port)}
-    raise TypeError(f"no Kubernetes probe for {type(probe).__name__}")
-
-
 class ContainerProbes(TypedDict, total=False):
     """The probe fields of a Kubernetes Container, as its keyword arguments."""
 
@@ -134,9 +107,9 @@ def probes_for(probe: Probe | None) -> ContainerProbes:
     if probe is None:
         return {}
     return {
-        "startupProbe": K8sProbe(**probe_handler(probe), periodSeconds=STARTUP_PERIOD_S, timeoutSeconds=PROBE_TIMEOUT_S,
+        "startupProbe": K8sProbe(**k8s_action(probe), periodSeconds=STARTUP_PERIOD_S, timeoutSeconds=PROBE_TIMEOUT_S,
                                  failureThreshold=max(1, math.ceil(probe.budget_s / STARTUP_PERIOD_S))),
-        "readinessProbe": K8sProbe(**probe_handler(probe), periodSeconds=READINESS_PERIOD_S,
+        "readinessProbe": K8sProbe(**k8s_action(probe), periodSeconds=READINESS_PERIOD_S,
                                    timeoutSeconds=PROBE_TIMEOUT_S, failureThreshold=3),
     }
 
