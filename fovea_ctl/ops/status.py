@@ -21,7 +21,7 @@ import threading
 import time
 from fovea_ctl.docker import socket_client
 from fovea_ctl.errors import FoveaError
-from fovea_ctl.probes.check import ProbeFailed, Target
+from fovea_ctl.probes.checks import ProbeFailed, Target
 from fovea_ctl.reconcile.roster import remembered_roster, roster_of
 from fovea_ctl.docker.labels import LABEL_PROJECT, LABEL_ROLE, LABEL_SERVICE
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 
-from fovea_ctl.probes.check import Check, ProbeFailed, Target
+from fovea_ctl.probes.checks import Check, ProbeFailed, Target
 from fovea_ctl.probes.kinds import check_for
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `fovea status` loads this package

@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import os
 
-from fovea_ctl.probes.kinds import check_for, check_from_json
+from fovea_ctl.probes.checks import check_from_json
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: status imports this module on every run
 if TYPE_CHECKING:
     from typing import Any
 
     from fovea_ctl.model import Stack
-    from fovea_ctl.probes.check import Check
+    from fovea_ctl.probes.checks import Check
     from fovea_ctl.settings.effective import Settings
 
 ROSTER_FILE = "status-roster.json"
@@ -94,6 +94,8 @@ class Roster:
 
 
 def roster_of(stack: Stack, settings: Settings) -> Roster:
+    from fovea_ctl.probes.kinds import check_for  # compiles declared probes: not on status's fast path
+
     return Roster(
         project=settings.project,
         docker_host=settings.docker_host,

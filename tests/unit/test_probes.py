@@ -40,11 +40,8 @@ from fovea_ctl.model import (
     Stack,
     TcpBannerProbe,
 )
-from fovea_ctl.probes.check import Check, ProbeFailed, Target
-from fovea_ctl.probes.exec_command import ExecCheck
-from fovea_ctl.probes.http import HTTP_GET_2XX, HttpCheck
-from fovea_ctl.probes.kinds import CHECKS, PROBE_KINDS, check_for, check_from_json, healthcheck_test, k8s_action
-from fovea_ctl.probes.tcp_banner import TcpBannerCheck
+from fovea_ctl.probes.checks import CHECKS, Check, ExecCheck, HttpCheck, ProbeFailed, Target, TcpBannerCheck, check_from_json
+from fovea_ctl.probes.kinds import HTTP_GET_2XX, PROBE_KINDS, check_for, healthcheck_test, k8s_action
 from fovea_ctl.reconcile.roster import ROSTER_VERSION, Roster, remember_roster, remembered_roster, roster_of, roster_path
 from fovea_ctl.core.context import load_stack
 from fovea_ctl.settings.effective import load_settings
