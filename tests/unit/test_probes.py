@@ -5,7 +5,8 @@ and the status roster is a versioned type that reads back what it wrote and trea
 The checks that need no service of the stack run for real here: the HTTP check and its in-container twin
 (bash's /dev/tcp script, run by bash on this host) against an HTTP server on 127.0.0.1 that demands a bearer
 token, the TCP banner check against a socket that greets. PostgreSQL, Redis and RQ checks run against the
-real services in tests/test_up.py and tests/test_status.py.
+real services in tests/test_up.py, tests/test_status.py and the live stack of tests/test_ops.py (a PostgreSQL
+login, Prometheus with basic auth).
 """
 
 from __future__ import annotations
