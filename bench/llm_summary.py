@@ -35,7 +35,7 @@ import detect as detect_bench  # noqa: E402 - the bench's containers and queue w
 from fovea_ctl.images import build_missing, ensure_base  # noqa: E402
 from fovea_ctl.reconcile.project import Project  # noqa: E402
 from fovea_ctl.settings.effective import Settings  # noqa: E402
-from fovea_ctl.docker.socket_client import HTTP_GET_2XX  # noqa: E402
+from fovea_ctl.probes.kinds import HTTP_GET_2XX  # noqa: E402
 from stack.fovea_stack import LLM_MODEL, LLM_PORT, llm_env, llm_service  # noqa: E402
 
 engine = detect_bench.engine

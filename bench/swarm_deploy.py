@@ -119,10 +119,11 @@ def failed_tasks(project: Project) -> dict[str, int]:
 def run_stack(project: Project, timeout_s: float) -> dict[str, object]:
     import yaml
 
+    from fovea_ctl.render.resolved import resolve
     from fovea_ctl.render.swarm import render_swarm_stack
 
     images = project.resolver().resolve_stack(project.stack)
-    document = render_swarm_stack(project.stack, project.settings, images, project.secrets)
+    document = render_swarm_stack(resolve(project.stack, project.settings, images, project.secrets))
     with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
         yaml.safe_dump(document, handle, sort_keys=False)
     name = project.settings.project

@@ -36,7 +36,7 @@ from fovea_ctl.model import (
 )
 from fovea_ctl.docker.redis_cli import REDIS_PASSWORD_SECRET, redis_ping_check
 from fovea_ctl.settings.effective import Settings
-from fovea_ctl.docker.socket_client import HTTP_GET_2XX
+from fovea_ctl.probes.kinds import HTTP_GET_2XX
 
 DATABASE = "fovea"
 DATABASE_SUPERUSER = "fovea"  # made by initdb; no password, no network login: fovea's maintenance only

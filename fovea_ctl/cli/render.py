@@ -33,28 +33,15 @@ def render(
 
         sys.stdout.write(secret_commands(p.stack, p.settings, p.secrets.path))
         return
-    images = p.resolver().resolve_stack(p.stack)
-    if target == "k8s":
-        from fovea_ctl.render.k8s import render_k8s
+    from fovea_ctl.render.resolved import resolve
+    from fovea_ctl.render.targets import RENDERERS, RenderOptions
 
-        manifests = render_k8s(p.stack, p.settings, images, image_registry)
-        if output is None:
-            sys.stdout.write("\n---\n".join(text for name, text in manifests.texts().items() if name != "kustomization.yaml"))
-            return
-        for path in manifests.write(output):
-            sys.stderr.write(f"wrote {path}\n")
-        sys.stderr.write(f"then: `fovea render k8s-secrets | sh` and `kubectl apply -k {output}`\n")
+    resolved = resolve(p.stack, p.settings, p.resolver().resolve_stack(p.stack), p.secrets)
+    rendered = RENDERERS[target](resolved, RenderOptions(health_interval, project_name, image_registry))
+    if output is None:
+        sys.stdout.write(rendered.text())
         return
-    from fovea_ctl.render.compose import compose_yaml, render_compose
-
-    if target == "swarm":
-        from fovea_ctl.render.swarm import render_swarm_stack
-
-        text = compose_yaml(render_swarm_stack(p.stack, p.settings, images, p.secrets))
-    else:
-        text = compose_yaml(render_compose(p.stack, p.settings, images, p.secrets, health_interval, project_name))
-    if output:
-        output.write_text(text)
-        sys.stderr.write(f"wrote {output}\n")
-    else:
-        sys.stdout.write(text)
+    for path in rendered.write(output):
+        sys.stderr.write(f"wrote {path}\n")
+    if step := rendered.next_step(output):
+        sys.stderr.write(step + "\n")

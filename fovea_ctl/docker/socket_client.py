@@ -8,22 +8,10 @@ even be imported; `up`'s probes (fovea_ctl.probes) use the same functions.
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 
 from fovea_ctl.docker.engine_api import receive_all, request_bytes, split_response
-from fovea_ctl.errors import EngineError
-from fovea_ctl.docker.redis_cli import REDIS_PASSWORD_SECRET, redis_ping_check
-
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `fovea status` imports this module
-if TYPE_CHECKING:
-    from collections.abc import Callable
-    from typing import Any
-
-    # A probe as status runs it, JSON-ready for the roster memo: {"kind": ..., plus that kind's fields}.
-    ProbeSpec = dict[str, Any]
-    ExecIn = Callable[[str, list[str]], tuple[int, bytes]]
 
 RQ_WORKER_PREFIX = "rq:worker:"  # rq.worker.Worker.redis_worker_namespace_prefix
 
@@ -150,42 +138,6 @@ def tcp_banner(port: int, expect: str, timeout_s: float) -> None:
         raise ProbeFailed(f"banner {reply[:40]!r} does not start with {expect!r}")
 
 
-# -- probe specs: a stack's probe as a plain dict, resolved to host ports -------------------------------
-# `status` keeps these in its memo (fovea_ctl.ops.status), so it probes without importing the stack's types.
-
-# GET over bash's /dev/tcp, exit 0 on a 2xx status: every fovea-built image is Debian (bash is essential
-# there), while python3 or curl are not in all of them. $0: the port, $1: the path; with a credential, $2:
-# its scheme (basic | bearer), $3: the user, $4: the secret's file inside the container, read by bash
-# builtins and handed to coreutils' base64 on a pipe, so the value is in no process's argv.
-HTTP_GET_2XX = ["bash", "-c", """auth=
-if [ -n "$2" ]; then
-  IFS= read -r secret < "$4" || [ -n "$secret" ] || exit 1
-  if [ "$2" = basic ]; then auth="Authorization: Basic $(printf '%s:%s' "$3" "$secret" | base64 -w0)"
-  else auth="Authorization: Bearer $secret"; fi
-  auth="$auth"$'\\r\\n'
-fi
-exec 3<>"/dev/tcp/127.0.0.1/$0" && printf 'GET %s HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n%s\\r\\n' "$1" "$auth" >&3 \\
-  && read -r _ code _ <&3 && [[ $code == 2?? ]]"""]
-
-
-def secret_file(secrets_dir: str, name: str) -> str:
-    """Where secret `name` lives on the host, as SecretStore.path finds it (nothing is created here)."""
-    return os.environ.get(f"FOVEA_SECRET_{name.upper()}_FILE") or os.path.join(secrets_dir, name)
-
-
-def _authorization(spec: ProbeSpec, secrets_dir: str | None) -> str | None:
-    """The Authorization header an HTTP probe presents (its `auth`), from the secret's file on the host."""
-    auth = spec.get("auth")
-    if not auth:
-        return None
-    try:
-        with open(secret_file(secrets_dir or "", auth["secret"]), encoding="utf-8") as handle:
-            secret = handle.read().strip()
-    except OSError as exc:
-        raise ProbeFailed(f"http: secret {auth['secret']} unreadable: {exc.__class__.__name__}") from None
-    return authorization(auth["scheme"], auth["user"], secret)
-
-
 def authorization(scheme: str, user: str, secret: str) -> str:
     """An Authorization header value: `Bearer <secret>`, or HTTP basic auth of `user` and `secret`."""
     if scheme == "bearer":
@@ -193,86 +145,3 @@ def authorization(scheme: str, user: str, secret: str) -> str:
     from base64 import b64encode  # only for basic auth: `status` imports nothing it does not need
 
     return "Basic " + b64encode(f"{user}:{secret}".encode()).decode()
-
-
-def _redis_password(spec: ProbeSpec, secrets_dir: str | None) -> str | None:
-    """The password to AUTH with: the probe's secret if that secret exists; None (no AUTH) while there is none."""
-    if not secrets_dir or not spec.get("password_secret"):
-        return None
-    try:
-        with open(secret_file(secrets_dir, spec["password_secret"]), encoding="utf-8") as handle:
-            return handle.read().strip() or None
-    except FileNotFoundError:
-        return None
-
-
-def probe_spec(service: object, stack: object) -> ProbeSpec | None:
-    """`service.probe` (a fovea_ctl.model probe) as the wire check status runs: host ports resolved; a
-    port that is not published becomes the matching `docker exec` check."""
-    probe = getattr(service, "probe", None)
-    if probe is None:
-        return None
-    # Only what this stack publishes (FOVEA_PUBLISH=user-facing keeps internal ports inside the network).
-    # `service` and `stack` are typed `object`: this module imports nothing of fovea_ctl.model (status stays lean).
-    host = {p.container: stack.host_port(p) for p in stack.published_ports(service)}  # type: ignore[attr-defined]  # a Stack
-    kind = probe.kind
-    port = host.get(getattr(probe, "port", 0))
-    if kind == "postgres":
-        if port is None:
-            return {"kind": "exec", "command": ["pg_isready", "-q", "-U", probe.user, "-d", probe.database]}
-        return {"kind": "postgres", "port": port, "user": probe.user, "database": probe.database}
-    if kind == "redis":
-        if port is None:
-            return {"kind": "exec", "command": redis_ping_check(getattr(probe, "password_secret", None))}
-        return {"kind": "redis", "port": port,
-                "password_secret": getattr(probe, "password_secret", None) or REDIS_PASSWORD_SECRET}
-    if kind == "http":
-        auth = getattr(probe, "auth", None)
-        if port is None:
-            credential = [auth.scheme, auth.user, f"/run/secrets/{auth.secret}"] if auth else ["", "", ""]
-            return {"kind": "exec", "command": [*HTTP_GET_2XX, str(probe.port), probe.path, *credential]}
-        spec = {"kind": "http", "port": port, "path": probe.path}
-        if auth is not None:
-            spec["auth"] = {"scheme": auth.scheme, "user": auth.user, "secret": auth.secret}
-        return spec
-    if kind == "tcp-banner":
-        if port is None:
-            return {"kind": "fail", "detail": f"tcp-banner probe needs port {probe.port} published"}
-        return {"kind": "tcp-banner", "port": port, "expect": probe.expect}
-    if kind == "exec":
-        return {"kind": "exec", "command": list(probe.command)}
-    if kind == "rq-worker":
-        redis = stack.units[probe.redis]  # type: ignore[attr-defined]  # a Stack (see above)
-        redis_probe = getattr(redis, "probe", None)
-        redis_port = stack.host_port(redis.port_for(probe.redis_port))  # type: ignore[attr-defined]  # a Stack (see above)
-        return {"kind": "rq-worker", "port": redis_port,
-                "worker": probe.worker,
-                "password_secret": getattr(redis_probe, "password_secret", None) or REDIS_PASSWORD_SECRET}
-    raise ValueError(f"unknown probe kind {kind!r}")
-
-
-def run_probe(spec: ProbeSpec, container_id: str, exec_in: ExecIn, secrets_dir: str | None, timeout_s: float) -> None:
-    """One attempt of `spec` against the container; ProbeFailed says why it is not ready. Secrets (Redis'
-    password) are read from `secrets_dir` when a probe needs one."""
-    kind = spec["kind"]
-    if kind == "postgres":
-        postgres_accepting(spec["port"], spec["user"], spec["database"], timeout_s)
-    elif kind == "redis":
-        redis_ping(spec["port"], _redis_password(spec, secrets_dir), timeout_s)
-    elif kind == "http":
-        http_get(spec["port"], spec["path"], timeout_s, _authorization(spec, secrets_dir))
-    elif kind == "tcp-banner":
-        tcp_banner(spec["port"], spec["expect"], timeout_s)
-    elif kind == "rq-worker":
-        worker = spec["worker"].replace("{hostname}", container_id[:12])
-        rq_worker_registered(spec["port"], _redis_password(spec, secrets_dir), worker, timeout_s)
-    elif kind == "exec":
-        command = spec["command"]
-        try:
-            code, output = exec_in(container_id, command)
-        except EngineError as exc:  # e.g. "container is not running": the state check that follows says why
-            raise ProbeFailed(f"`{' '.join(command)}`: {exc.message}") from None
-        if code != 0:
-            raise ProbeFailed(f"`{' '.join(command)}` exited {code}: {output.decode(errors='replace').strip()[-160:]}")
-    else:
-        raise ProbeFailed(spec.get("detail", f"unknown probe kind {kind!r}"))

@@ -19,22 +19,20 @@ import os
 import sys
 import threading
 import time
-from fovea_ctl.docker import engine_api, socket_client
+from fovea_ctl.docker import engine_api
 from fovea_ctl.errors import FoveaError
+from fovea_ctl.probes.checks import ProbeFailed, Target
 from fovea_ctl.reconcile.roster import remembered_roster, roster_of
 from fovea_ctl.docker.labels import LABEL_PROJECT
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: this module runs on every status
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any, Protocol
+    from typing import Protocol
 
     from fovea_ctl.reconcile.project import Project
-    from fovea_ctl.docker.socket_client import ProbeSpec
     from fovea_ctl.docker.views import ContainerDetails, ContainerView
-
-    # The memo as JSON: project, docker_host, secrets_dir, units (name, one_shot, probe), skipped, links.
-    Roster = dict[str, Any]
+    from fovea_ctl.reconcile.roster import Roster, RosterUnit
 
     class StatusEngine(Protocol):
         """The three engine calls status makes: engine_api.DockerSocket, or the project's Engine (the docker
@@ -100,20 +98,20 @@ def _uptime_of(details: ContainerDetails) -> float | None:
     return time.time() - details.started_at
 
 
-def _one(unit: Roster | None, name: str, container: ContainerView | None, engine: StatusEngine,
+def _one(unit: RosterUnit | None, name: str, container: ContainerView | None, engine: StatusEngine,
          roster: Roster) -> ServiceStatus:
     if container is None:
-        return ServiceStatus(name=name, role="job" if unit and unit["one_shot"] else "service", state="absent",
+        return ServiceStatus(name=name, role="job" if unit and unit.one_shot else "service", state="absent",
                              ready=False, detail="no container")
-    probe: ProbeSpec | None = unit["probe"] if unit and not unit["one_shot"] else None
+    probe = unit.check if unit and not unit.one_shot else None
     outcome: list[str | None] = []
 
     def attempt() -> None:
         try:
-            socket_client.run_probe(probe, container.id, engine.exec,  # type: ignore[arg-type]  # runs only when probe is set
-                           roster["secrets_dir"], QUICK_TIMEOUT_S)
+            assert probe is not None, "attempted only when the unit has a check"
+            probe.run(Target(container.id, engine.exec, roster.secrets_dir, QUICK_TIMEOUT_S), quick=True)
             outcome.append(None)
-        except socket_client.ProbeFailed as exc:
+        except ProbeFailed as exc:
             outcome.append(str(exc))
 
     prober = None
@@ -132,7 +130,7 @@ def _one(unit: Roster | None, name: str, container: ContainerView | None, engine
         prober.join()
     if unit is None:
         status.detail = "orphan: not in the stack"
-    elif unit["one_shot"]:
+    elif unit.one_shot:
         status.ready = current == "exited" and exit_code == 0
         status.detail = "completed" if status.ready else f"job {current}"
     elif current != "running":
@@ -152,9 +150,9 @@ def _one(unit: Roster | None, name: str, container: ContainerView | None, engine
 def collect(roster: Roster, engine: StatusEngine) -> StatusReport:
     """Every unit of the roster (and any orphan container of the project), probed now, in parallel."""
     containers: dict[str, ContainerView] = {}
-    for container in engine.containers_labelled(f"{LABEL_PROJECT}={roster['project']}"):
+    for container in engine.containers_labelled(f"{LABEL_PROJECT}={roster.project}"):
         containers.setdefault(container.service, container)
-    units = {u["name"]: u for u in roster["units"]}
+    units = {u.name: u for u in roster.units}
     names = list(units) + [n for n in containers if n not in units]
     rows: dict[str, ServiceStatus] = {}
     errors: list[BaseException] = []
@@ -173,11 +171,11 @@ def collect(roster: Roster, engine: StatusEngine) -> StatusReport:
     if errors:
         raise errors[0]
     services = [rows[name] for name in names]
-    services += [ServiceStatus(name=s["name"], role="service", state="unavailable", ready=False, detail=s["reason"])
-                 for s in roster["skipped"]]
-    links = {label: url for name, urls in roster.get("links", {}).items() if name in rows and rows[name].ready
+    services += [ServiceStatus(name=s.name, role="service", state="unavailable", ready=False, detail=s.reason)
+                 for s in roster.skipped]
+    links = {label: url for name, urls in roster.links.items() if name in rows and rows[name].ready
              for label, url in urls.items()}
-    return StatusReport(project=roster["project"], services=services, links=links)
+    return StatusReport(project=roster.project, services=services, links=links)
 
 
 def engine_for(address: str | None, project: Project | None = None) -> StatusEngine:
@@ -249,7 +247,7 @@ def fast_main(args: list[str]) -> int | None:
     if roster is None:
         return None
     try:
-        engine = engine_for(roster["docker_host"])
+        engine = engine_for(roster.docker_host)
         report = collect(roster, engine)
     except engine_api.UnsupportedEngineAddress:
         return None

@@ -11,31 +11,99 @@ from __future__ import annotations
 import json
 import os
 
-from fovea_ctl.docker import socket_client
+from fovea_ctl.probes.checks import check_from_json
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: status imports this module on every run
 if TYPE_CHECKING:
     from typing import Any
 
     from fovea_ctl.model import Stack
+    from fovea_ctl.probes.checks import Check
     from fovea_ctl.settings.effective import Settings
 
-    # The memo as JSON: project, docker_host, secrets_dir, units (name, one_shot, probe), skipped, links.
-    Roster = dict[str, Any]
-
 ROSTER_FILE = "status-roster.json"
+# The memo's layout. A file of another version (1: the unversioned dicts before checks were typed) is no
+# roster: `status` loads the stack and writes this version. Raise it whenever to_json's layout changes.
+ROSTER_VERSION = 2
+
+
+class RosterUnit:
+    """One unit of the stack: a job runs once (never probed); `check` is its probe on the wire, if any."""
+
+    __slots__ = ("name", "one_shot", "check")
+
+    def __init__(self, name: str, one_shot: bool, check: Check | None) -> None:
+        self.name = name
+        self.one_shot = one_shot
+        self.check = check
+
+
+class SkippedUnit:
+    """A service this stack leaves out (no GPU, no image offline, ...) and why."""
+
+    __slots__ = ("name", "reason")
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+
+
+class Roster:
+    """What `fovea status` needs of the stack: its project and engine, where the secrets its checks present
+    live, its units in the stack's order, what is skipped and why, and each unit's links (label -> URL)."""
+
+    __slots__ = ("project", "docker_host", "secrets_dir", "units", "skipped", "links")
+
+    def __init__(self, project: str, docker_host: str | None, secrets_dir: str, units: list[RosterUnit],
+                 skipped: list[SkippedUnit], links: dict[str, dict[str, str]]) -> None:
+        self.project = project
+        self.docker_host = docker_host
+        self.secrets_dir = secrets_dir
+        self.units = units
+        self.skipped = skipped
+        self.links = links
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": ROSTER_VERSION,
+            "project": self.project,
+            "docker_host": self.docker_host,
+            "secrets_dir": self.secrets_dir,
+            "units": [{"name": u.name, "one_shot": u.one_shot, "probe": u.check.to_json() if u.check else None}
+                      for u in self.units],
+            "skipped": [{"name": s.name, "reason": s.reason} for s in self.skipped],
+            "links": self.links,
+        }
+
+    @classmethod
+    def from_json(cls, document: Any) -> Roster | None:
+        """The roster `to_json` wrote; None for anything else (another version, a damaged file): a memo
+        that cannot be read only means loading the stack."""
+        try:
+            if document["version"] != ROSTER_VERSION:
+                return None
+            return cls(
+                project=document["project"], docker_host=document["docker_host"],
+                secrets_dir=document["secrets_dir"],
+                units=[RosterUnit(u["name"], u["one_shot"], check_from_json(u["probe"]) if u["probe"] else None)
+                       for u in document["units"]],
+                skipped=[SkippedUnit(s["name"], s["reason"]) for s in document["skipped"]],
+                links=document["links"])
+        except (KeyError, TypeError, AttributeError):
+            return None
 
 
 def roster_of(stack: Stack, settings: Settings) -> Roster:
-    return {
-        "project": settings.project,
-        "docker_host": settings.docker_host,
-        "secrets_dir": str(settings.effective_secrets_dir),
-        "units": [{"name": name, "one_shot": unit.one_shot, "probe": socket_client.probe_spec(unit, stack)}
-                  for name, unit in stack.units.items()],
-        "skipped": [{"name": s.name, "reason": s.unavailable_reason or ""} for s in stack.skipped],
-        "links": {name: stack.links([name]) for name, unit in stack.units.items() if unit.links},
-    }
+    from fovea_ctl.probes.kinds import check_for  # compiles declared probes: not on status's fast path
+
+    return Roster(
+        project=settings.project,
+        docker_host=settings.docker_host,
+        secrets_dir=str(settings.effective_secrets_dir),
+        units=[RosterUnit(name, unit.one_shot, check_for(unit, stack)) for name, unit in stack.units.items()],
+        skipped=[SkippedUnit(s.name, s.unavailable_reason or "") for s in stack.skipped],
+        links={name: stack.links([name]) for name, unit in stack.units.items() if unit.links},
+    )
 
 
 def roster_path(root: str, project: str) -> str:
@@ -56,7 +124,7 @@ def remember_roster(settings: Settings, stack: Stack, fingerprint: str) -> None:
         if load_settings().model_dump() != settings.model_dump():
             return
         path = roster_path(str(settings.root), settings.project)
-        document = json.dumps({"fingerprint": fingerprint, **roster_of(stack, settings)}, indent=1)
+        document = json.dumps({"fingerprint": fingerprint, **roster_of(stack, settings).to_json()}, indent=1)
         try:
             with open(path, encoding="utf-8") as handle:
                 if handle.read() == document and os.stat(path).st_mode & 0o777 == 0o600:
@@ -80,7 +148,9 @@ def remembered_roster() -> Roster | None:
         return None
     try:
         with open(roster_path(root, project), encoding="utf-8") as handle:
-            roster: Roster = json.load(handle)
+            document = json.load(handle)
     except (OSError, ValueError):
         return None
-    return roster if roster.get("fingerprint") == settings_fingerprint(root, key) else None
+    if not isinstance(document, dict) or document.get("fingerprint") != settings_fingerprint(root, key):
+        return None
+    return Roster.from_json(document)

@@ -6,13 +6,13 @@ and `depends_on` with conditions. Secret *paths* appear, never values.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from fovea_ctl.images import ResolvedImage
 from fovea_ctl.docker.labels import LABEL_PRIORITY
-from fovea_ctl.model import Condition, Stack
-from fovea_ctl.core.secrets import SecretStore
-from fovea_ctl.settings.effective import Settings
+from fovea_ctl.model import Condition
+from fovea_ctl.render.resolved import ResolvedStack
 
 COMPOSE_CONDITIONS = {
     Condition.STARTED: "service_started",
@@ -25,19 +25,14 @@ def _seconds(value: float) -> str:
     return f"{value:g}s"
 
 
-def render_compose(
-    stack: Stack,
-    settings: Settings,
-    images: dict[str, ResolvedImage],
-    secrets: SecretStore,
-    health_interval_s: float = 5.0,
-    project_name: str | None = None,
-) -> dict[str, Any]:
+def render_compose(resolved: ResolvedStack, health_interval_s: float = 5.0,
+                   project_name: str | None = None) -> dict[str, Any]:
+    settings = resolved.settings
     project = project_name or settings.project
     services: dict[str, Any] = {}
-    used_secrets: set[str] = set()
-    for name, unit in stack.units.items():
-        entry: dict[str, Any] = {"image": images[name].ref}
+    for name, resolved_unit in resolved.units.items():
+        unit = resolved_unit.service
+        entry: dict[str, Any] = {"image": resolved_unit.image.ref}
         if unit.entrypoint is not None:
             entry["entrypoint"] = unit.entrypoint
         if unit.command is not None:
@@ -46,8 +41,8 @@ def render_compose(
             entry["user"] = unit.user
         if unit.env:
             entry["environment"] = dict(unit.env)
-        if stack.published_ports(unit):
-            entry["ports"] = [f"127.0.0.1:{stack.host_port(p)}:{p.container}" for p in stack.published_ports(unit)]
+        if resolved_unit.published:
+            entry["ports"] = [f"127.0.0.1:{p.host}:{p.container}" for p in resolved_unit.published]
         volumes = [
             {"type": "volume", "source": m.volume, "target": m.target, "read_only": m.read_only} for m in unit.mounts
         ] + [
@@ -58,12 +53,11 @@ def render_compose(
             entry["volumes"] = volumes
         if unit.secrets:
             entry["secrets"] = list(unit.secrets)
-            used_secrets.update(unit.secrets)
         if unit.depends_on:
             entry["depends_on"] = {dep: {"condition": COMPOSE_CONDITIONS[cond]} for dep, cond in unit.depends_on.items()}
-        if unit.probe is not None and unit.probe.healthcheck:
+        if unit.probe is not None and resolved_unit.healthcheck is not None:
             entry["healthcheck"] = {
-                "test": ["CMD", *unit.probe.healthcheck],
+                "test": resolved_unit.healthcheck,
                 "interval": _seconds(health_interval_s),
                 "timeout": "3s",
                 "retries": max(3, int(unit.probe.budget_s / health_interval_s)),
@@ -89,13 +83,13 @@ def render_compose(
                              "capabilities": unit.gpu.capabilities}]
             }
         services[name] = entry
-    used_volumes = {m.volume for unit in stack.units.values() for m in unit.mounts}
     return {
         "name": project,
         "services": services,
         "networks": {"default": {"name": f"{project}-network"}},
-        "volumes": {v.name: {"labels": {LABEL_PRIORITY: v.priority.value}} for v in stack.volumes if v.name in used_volumes},
-        "secrets": {name: {"file": str(secrets.path(name))} for name in sorted(used_secrets)},
+        "volumes": {volume: {"labels": {LABEL_PRIORITY: priority.value}}
+                    for volume, priority in resolved.volume_priorities.items()},
+        "secrets": {name: {"file": str(resolved.secrets.path(name))} for name in resolved.used_secrets},
     }
 
 
@@ -103,3 +97,20 @@ def compose_yaml(document: dict[str, Any]) -> str:
     import yaml
 
     return yaml.safe_dump(document, sort_keys=False, default_flow_style=False)
+
+
+@dataclass(frozen=True)
+class ComposeFile:
+    """A rendered Compose document (compose, or swarm's v3 file): one YAML file."""
+
+    document: dict[str, Any]
+
+    def text(self) -> str:
+        return compose_yaml(self.document)
+
+    def write(self, output: Path) -> list[Path]:
+        output.write_text(self.text())
+        return [output]
+
+    def next_step(self, output: Path) -> str | None:
+        return None

@@ -28,19 +28,10 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from fovea_ctl import __version__
 from fovea_ctl.docker.engine import HELPER_CAPABILITIES
-from fovea_ctl.images import ResolvedImage
 from fovea_ctl.docker.labels import K8S_PRIORITY, K8S_VERSION, K8S_VOLUME
-from fovea_ctl.model import (
-    ExecProbe,
-    HttpProbe,
-    PostgresProbe,
-    Priority,
-    Probe,
-    RedisProbe,
-    Service,
-    Stack,
-    TcpBannerProbe,
-)
+from fovea_ctl.model import Priority, Probe, Service, Stack
+from fovea_ctl.probes.kinds import k8s_action
+from fovea_ctl.render.resolved import ResolvedStack
 from fovea_ctl.settings.effective import Settings
 
 if TYPE_CHECKING:
@@ -78,6 +69,10 @@ class Manifests:
         out["kustomization.yaml"] = yaml.safe_dump(kustomization, sort_keys=False)
         return out
 
+    def text(self) -> str:
+        """The manifests as one multi-document stream (the kustomization only lists the files)."""
+        return "\n---\n".join(text for name, text in self.texts().items() if name != "kustomization.yaml")
+
     def write(self, directory: Path) -> list[Path]:
         directory.mkdir(parents=True, exist_ok=True)
         written = []
@@ -85,6 +80,9 @@ class Manifests:
             (directory / name).write_text(text)
             written.append(directory / name)
         return written
+
+    def next_step(self, directory: Path) -> str | None:
+        return f"then: `fovea render k8s-secrets | sh` and `kubectl apply -k {directory}`"
 
 
 def header_first(document: dict[str, Any]) -> dict[str, Any]:
@@ -102,24 +100,6 @@ def secret_object_name(secret: str) -> str:
     return k8s_name(secret)
 
 
-def probe_handler(probe: Probe) -> dict[str, Any]:
-    """The Kubernetes action that checks what fovea's own probe checks (keyword arguments of a Probe)."""
-    from lightkube.models.core_v1 import ExecAction, HTTPGetAction, TCPSocketAction
-
-    if isinstance(probe, HttpProbe):
-        return {"httpGet": HTTPGetAction(path=probe.path, port=probe.port)}
-    if isinstance(probe, PostgresProbe):
-        command = probe.healthcheck or ["pg_isready", "-q", "-U", probe.user, "-d", probe.database]
-        return {"exec": ExecAction(command=list(command))}
-    if isinstance(probe, RedisProbe):
-        return {"exec": ExecAction(command=list(probe.healthcheck or ["redis-cli", "ping"]))}
-    if isinstance(probe, ExecProbe):
-        return {"exec": ExecAction(command=list(probe.command))}
-    if isinstance(probe, TcpBannerProbe):
-        return {"tcpSocket": TCPSocketAction(port=probe.port)}
-    raise TypeError(f"no Kubernetes probe for {type(probe).__name__}")
-
-
 class ContainerProbes(TypedDict, total=False):
     """The probe fields of a Kubernetes Container, as its keyword arguments."""
 
@@ -134,9 +114,9 @@ def probes_for(probe: Probe | None) -> ContainerProbes:
     if probe is None:
         return {}
     return {
-        "startupProbe": K8sProbe(**probe_handler(probe), periodSeconds=STARTUP_PERIOD_S, timeoutSeconds=PROBE_TIMEOUT_S,
+        "startupProbe": K8sProbe(**k8s_action(probe), periodSeconds=STARTUP_PERIOD_S, timeoutSeconds=PROBE_TIMEOUT_S,
                                  failureThreshold=max(1, math.ceil(probe.budget_s / STARTUP_PERIOD_S))),
-        "readinessProbe": K8sProbe(**probe_handler(probe), periodSeconds=READINESS_PERIOD_S,
+        "readinessProbe": K8sProbe(**k8s_action(probe), periodSeconds=READINESS_PERIOD_S,
                                    timeoutSeconds=PROBE_TIMEOUT_S, failureThreshold=3),
     }
 
@@ -155,17 +135,18 @@ def resources_for(service: Service) -> core_v1.ResourceRequirements | None:
     return ResourceRequirements(limits=limits) if limits else None
 
 
-def writes_state(service: Service, stack: Stack) -> bool:
-    priorities = {v.name: v.priority for v in stack.volumes}
+def writes_state(service: Service, priorities: dict[str, Priority]) -> bool:
+    """It writes a volume that is not recreatable: one instance, a StatefulSet."""
     return any(not m.read_only and priorities[m.volume] is not Priority.RECREATABLE for m in service.mounts)
 
 
 class Renderer:
-    def __init__(self, stack: Stack, settings: Settings, images: dict[str, ResolvedImage],
-                 image_registry: str | None = None, storage: str = DEFAULT_STORAGE) -> None:
-        self.stack = stack
-        self.settings = settings
-        self.images = images
+    def __init__(self, resolved: ResolvedStack, image_registry: str | None = None,
+                 storage: str = DEFAULT_STORAGE) -> None:
+        stack = self.stack = resolved.stack
+        settings = self.settings = resolved.settings
+        self.resolved = resolved
+        self.priorities = resolved.volume_priorities
         self.image_registry = image_registry.rstrip("/") if image_registry else None
         self.storage = storage
         self.namespace = k8s_name(settings.project)
@@ -190,16 +171,16 @@ class Renderer:
         return ObjectMeta(name=name, namespace=self.namespace, labels=all_labels)
 
     def image(self, unit: str) -> str:
-        resolved = self.images[unit]
-        if self.image_registry and resolved.recipe is not None:
-            return f"{self.image_registry}/{resolved.ref}"
-        return resolved.ref
+        image = self.resolved.units[unit].image
+        if self.image_registry and image.recipe is not None:
+            return f"{self.image_registry}/{image.ref}"
+        return image.ref
 
     def own_claim(self, service: Service, volume: str) -> bool:
         """A critical/important volume that only this StatefulSet mounts lives in its claim template."""
         users = self.mounted_by.get(volume, [])
-        return (len(users) == 1 and users[0].name == service.name and writes_state(service, self.stack)
-                and self.stack.volume(volume).priority is not Priority.RECREATABLE)
+        return (len(users) == 1 and users[0].name == service.name and writes_state(service, self.priorities)
+                and self.priorities[volume] is not Priority.RECREATABLE)
 
     def replicas(self, service: Service) -> int:
         if service.name in self.stack.replicas:
@@ -321,7 +302,7 @@ class Renderer:
                                          resources=VolumeResourceRequirements(requests={"storage": self.storage}))
 
     def volume_labels(self, volume: str) -> dict[str, str]:
-        return {K8S_VOLUME: volume, K8S_PRIORITY: self.stack.volume(volume).priority.value}
+        return {K8S_VOLUME: volume, K8S_PRIORITY: self.priorities[volume].value}
 
     # -- objects -----------------------------------------------------------------------------------
     def render(self) -> Manifests:
@@ -338,7 +319,7 @@ class Renderer:
             if service.one_shot:
                 self.manifests.add(file, self.job(service))
                 continue
-            stateful = writes_state(service, self.stack)
+            stateful = writes_state(service, self.priorities)
             if service.ports or stateful:  # a StatefulSet needs a Service to govern it, even a headless one
                 self.manifests.add(file, self.service_object(service))
             self.manifests.add(file, self.workload(service))
@@ -362,7 +343,7 @@ class Renderer:
 
         selector = LabelSelector(matchLabels=self.labels(service.name))
         metadata = self.metadata(service.name, service.name)
-        if writes_state(service, self.stack):
+        if writes_state(service, self.priorities):
             templates = [ClaimTemplate(metadata=ObjectMeta(name=m.volume, labels=self.volume_labels(m.volume)),
                                         spec=self.claim(m.volume, shared=False))
                          for m in service.mounts if self.own_claim(service, m.volume)]
@@ -404,9 +385,8 @@ def security_context(unit: Service) -> Any:
         runAsUser=int(uid) if numeric else None, runAsGroup=int(gid) if numeric and gid else None)
 
 
-def render_k8s(stack: Stack, settings: Settings, images: dict[str, ResolvedImage],
-               image_registry: str | None = None, storage: str = DEFAULT_STORAGE) -> Manifests:
-    return Renderer(stack, settings, images, image_registry, storage).render()
+def render_k8s(resolved: ResolvedStack, image_registry: str | None = None, storage: str = DEFAULT_STORAGE) -> Manifests:
+    return Renderer(resolved, image_registry, storage).render()
 
 
 def secret_commands(stack: Stack, settings: Settings, secret_path: Any) -> str:

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fovea_ctl.images import ResolvedImage
-from fovea_ctl.model import Stack
 from fovea_ctl.render.compose import render_compose
-from fovea_ctl.core.secrets import SecretStore
-from fovea_ctl.settings.effective import Settings
+from fovea_ctl.render.resolved import ResolvedStack
 from fovea_ctl.render.swarm_spec import (
     SWARM_HEALTH_RETRIES,
     SWARM_HEALTH_TIMEOUT_S,
@@ -28,9 +25,9 @@ from fovea_ctl.render.swarm_spec import (
 STACK_FILE_VERSION = "3.8"  # the 20.10 client accepts 3.0–3.9 (DESIGN.md)
 
 
-def render_swarm_stack(stack: Stack, settings: Settings, images: dict[str, ResolvedImage],
-                       secrets: SecretStore) -> dict[str, Any]:
-    compose = render_compose(stack, settings, images, secrets)
+def render_swarm_stack(resolved: ResolvedStack) -> dict[str, Any]:
+    stack, settings = resolved.stack, resolved.settings
+    compose = render_compose(resolved)
     units = swarm_units(stack)
     services: dict[str, Any] = {}
     configs: dict[str, Any] = {}
@@ -39,9 +36,9 @@ def render_swarm_stack(stack: Stack, settings: Settings, images: dict[str, Resol
         entry.pop("restart", None)
         entry.pop("security_opt", None)  # `stack deploy` ignores it: Swarm's API (1.41) has no no-new-privileges
         entry["volumes"] = [v for v in entry.get("volumes", []) if v["type"] == "volume"] or None
-        if unit.ports:
-            entry["ports"] = [{"target": p.container, "published": stack.host_port(p), "protocol": "tcp", "mode": "host"}
-                              for p in unit.ports]
+        if ports := resolved.units[name].ports:
+            entry["ports"] = [{"target": p.container, "published": p.host, "protocol": "tcp", "mode": "host"}
+                              for p in ports]
         if "depends_on" in entry:
             entry["depends_on"] = list(entry["depends_on"])  # the only form 20.10 accepts; it is ignored
         if "healthcheck" in entry and unit.probe is not None:

@@ -31,6 +31,7 @@ from fovea_ctl.docker.labels import (
     STACK_NAMESPACE,
 )
 from fovea_ctl.model import Service, Stack
+from fovea_ctl.probes.kinds import healthcheck_test
 from fovea_ctl.core.secrets import SecretStore
 from fovea_ctl.settings.effective import Settings
 from fovea_ctl.docker.swarm import NodeResources
@@ -199,11 +200,12 @@ def service_spec(desired: DesiredSwarmService, stack: Stack, settings: Settings,
         for m in unit.mounts
     ]
     healthcheck = None
-    if unit.probe is not None and unit.probe.healthcheck:
+    test = healthcheck_test(unit.probe)
+    if unit.probe is not None and test is not None:
         # Swarm replaces a task whose container turns unhealthy (plain Docker only reports it), so the check
         # must be forgiving: failures within the probe's startup budget do not count (a worker still loading
         # its models), and a check slowed by a busy host (a Python import under load) is not a dead service.
-        healthcheck = Healthcheck(test=["CMD", *unit.probe.healthcheck], interval=int(HEALTH_INTERVAL_S * 2e9),
+        healthcheck = Healthcheck(test=test, interval=int(HEALTH_INTERVAL_S * 2e9),
                                   timeout=int(SWARM_HEALTH_TIMEOUT_S * 1e9), retries=SWARM_HEALTH_RETRIES,
                                   start_period=int(unit.probe.budget_s * 1e9))
     container = ContainerSpec(

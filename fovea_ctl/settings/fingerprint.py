@@ -57,10 +57,11 @@ def _stats(folder: str) -> list[tuple[str, int, int]]:
     return result
 
 
-# The folders of fovea_ctl whose modules shape the stack and the status roster: the model and the probes (top),
-# the settings, the context and scaling (core), the probes on the wire (docker), the roster itself (reconcile).
-# Each module there costs a stat on every `status`; the commands, use cases, data and renderers shape neither.
-SHAPING_FOLDERS = ("", "settings", "core", "docker", "reconcile")
+# The folders of fovea_ctl whose modules shape the stack and the status roster: the model (top), the settings,
+# the context and scaling (core), the probe kinds and their checks (probes), the wire protocols (docker), the
+# roster itself (reconcile). Each module there costs a stat on every `status`; the commands, use cases, data and
+# renderers shape neither.
+SHAPING_FOLDERS = ("", "settings", "core", "probes", "docker", "reconcile")
 
 
 def _package_stats() -> list[tuple[str, int, int]]:

@@ -21,6 +21,7 @@ import yaml
 
 from fovea_ctl.images import ResolvedImage
 from fovea_ctl.render.k8s import render_k8s, secret_commands
+from fovea_ctl.render.resolved import resolve
 from fovea_ctl.model import ExecProbe, HttpProbe, PostgresProbe, RedisProbe, Stack
 from fovea_ctl.core.context import load_stack
 from fovea_ctl.core.secrets import SecretStore
@@ -55,7 +56,7 @@ def rendered(tmp_path: Path, gpu: bool = False, registry: bool = False) -> tuple
     out = tmp_path / ("k8s-gpu" if gpu else "k8s")
     files = _RENDERED_FILES.get((gpu, registry))
     if files is None:
-        render_k8s(stack, settings, fake_images(stack)).write(out)
+        render_k8s(resolve(stack, settings, fake_images(stack), SecretStore(settings, stack))).write(out)
         files = _RENDERED_FILES[(gpu, registry)] = {p.name: p.read_text() for p in out.iterdir()}
     else:
         out.mkdir(parents=True)
@@ -227,7 +228,7 @@ def test_every_service_has_memory_and_cpu_limits_shown_by_config_and_rendered_fo
     assert all(shown[n]["cpus"] and shown[n]["memory_mb"] for n in units if n in shown)
 
     secrets = SecretStore(settings, stack)
-    compose = render_compose(stack, settings, fake_images(stack), secrets)["services"]
+    compose = render_compose(resolve(stack, settings, fake_images(stack), secrets))["services"]
     _, documents, _, _ = rendered(tmp_path)
     desired = desired_services(stack, settings, fake_images(stack), secrets)
     ids = {o.name: f"id-{o.name}" for d in desired.values() for o in [*d.secrets, *d.configs]}

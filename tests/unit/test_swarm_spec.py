@@ -11,6 +11,7 @@ from fovea_ctl.core.secrets import SecretStore
 from fovea_ctl.settings.effective import Settings
 from fovea_ctl.docker.swarm import node_resources
 from fovea_ctl.render.swarm_spec import desired_services, placement_problem, service_spec
+from fovea_ctl.render.resolved import resolve
 from fovea_ctl.render.swarm import render_swarm_stack
 from tests.conftest import ROOT
 from tests.swarm_harness import backend_slice
@@ -55,7 +56,7 @@ def test_a_changed_secret_changes_the_name_and_only_its_users(tmp_path: Path) ->
 
 def test_render_swarm_is_a_v3_file_stack_deploy_accepts(tmp_path: Path) -> None:
     stack, settings, secrets = slice_with_workers(tmp_path)
-    document = render_swarm_stack(stack, settings, fake_images(stack), secrets)
+    document = render_swarm_stack(resolve(stack, settings, fake_images(stack), secrets))
     assert document["version"] == "3.8"
     backend = document["services"]["backend"]
     assert backend["deploy"]["endpoint_mode"] == "dnsrr"
@@ -89,7 +90,7 @@ def test_swarm_deploy_gpu_reserves_the_nvidia_gpu_generic_resource_on_a_gpu_labe
     backend = service_spec(desired["backend"], stack, settings, "net", ids)["task_template"]
     assert "Reservations" not in (backend.get("Resources") or {})  # only the GPU service reserves one
 
-    document = render_swarm_stack(stack, settings, fake_images(stack), secrets)
+    document = render_swarm_stack(resolve(stack, settings, fake_images(stack), secrets))
     assert document["services"]["model-service-gpu"]["deploy"]["resources"]["reservations"] == {
         "generic_resources": [{"discrete_resource_spec": {"kind": "NVIDIA-GPU", "value": 1}}]}
 

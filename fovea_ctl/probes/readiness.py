@@ -1,27 +1,27 @@
-"""Protocol-level readiness probes, run from the host over the 127.0.0.1-published port.
+"""Readiness: a service's check, attempted with backoff until it passes, its container stops, or its
+startup budget is spent (`up`, Swarm's deploy), or attempted once (Swarm's status).
 
-A TCP connect alone is a false positive here (docker-proxy accepts before anything listens inside),
-so each probe speaks the service's protocol (fovea_ctl.docker.socket_client): PostgreSQL logs in and runs SELECT 1,
-Redis answers PING, HTTP answers 2xx, an RQ worker is registered in Redis. Services with no published
-port are probed through `docker exec`.
+A TCP connect alone is a false positive here (docker-proxy accepts before anything listens inside), so
+each kind's check speaks the service's protocol (one module per kind in this package). Imports nothing
+but the standard library at load (tenacity when a wait starts): `fovea status` loads this package.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from fovea_ctl.docker.engine import Engine
-from fovea_ctl.model import PostgresProbe, Probe, Service, Stack
-from fovea_ctl.docker.socket_client import ProbeFailed, probe_spec, run_probe
+from fovea_ctl.probes.checks import Check, ProbeFailed, Target
+from fovea_ctl.probes.kinds import check_for
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `fovea status` loads this package
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tenacity import RetryCallState
 
-    from fovea_ctl.docker.socket_client import ProbeSpec
+    from fovea_ctl.docker.engine import Engine
+    from fovea_ctl.model import Probe, Service, Stack
 
 __all__ = ["Cancelled", "ContainerStopped", "ProbeContext", "ProbeFailed", "probe_context_for", "probe_once",
            "wait_until_ready"]
@@ -40,43 +40,29 @@ class Cancelled(Exception):
     pass
 
 
-@dataclass
 class ProbeContext:
-    engine: Engine
-    container_id: str
-    spec: ProbeSpec  # the probe on the wire, host ports resolved (fovea_ctl.docker.socket_client.probe_spec)
-    password: Callable[[str], str]  # secret name -> value, read only when a probe needs it
-    secrets_dir: str | None = None  # where a probe's secret (Redis' password) is read, when it exists
-    timeout_s: float = 2.0
+    """One container's check and what it runs with: the engine (its exec and its state between attempts)
+    and the stack's secret store (`password`: secret name -> value, read only when a check logs in)."""
 
+    __slots__ = ("engine", "container_id", "spec", "password", "secrets_dir", "timeout_s")
 
-def probe_postgres_login(probe: PostgresProbe, context: ProbeContext) -> None:
-    """A real login and SELECT 1: what the backend will do next."""
-    import psycopg
+    def __init__(self, engine: Engine, container_id: str, spec: Check, password: Callable[[str], str],
+                 secrets_dir: str | None = None, timeout_s: float = 2.0) -> None:
+        self.engine = engine
+        self.container_id = container_id
+        self.spec = spec  # the probe on the wire, host ports resolved (fovea_ctl.probes.kinds.check_for)
+        self.password = password
+        self.secrets_dir = secrets_dir  # where a check's secret (Redis' password) is read, when it exists
+        self.timeout_s = timeout_s
 
-    password = context.password(probe.password_secret) if probe.password_secret else None
-    try:
-        with psycopg.connect(
-            host="127.0.0.1",
-            port=context.spec["port"],
-            user=probe.user,
-            dbname=probe.database,
-            password=password,
-            connect_timeout=max(1, int(context.timeout_s)),
-        ) as connection:
-            connection.execute("SELECT 1").fetchone()
-    except psycopg.Error as exc:
-        message = str(exc).strip().splitlines()[-1] if str(exc).strip() else exc.__class__.__name__
-        raise ProbeFailed(f"postgres: {message}") from None
+    def target(self) -> Target:
+        return Target(self.container_id, self.engine.exec, self.secrets_dir, self.timeout_s, self.password)
 
 
 def probe_once(probe: Probe, context: ProbeContext, quick: bool = False) -> None:
-    """One attempt. `quick` (status) skips what costs a login: libpq's import and SCRAM alone take longer
-    than the rest of the command, so PostgreSQL is asked only whether it accepts connections."""
-    if isinstance(probe, PostgresProbe) and not quick and context.spec["kind"] == "postgres":
-        probe_postgres_login(probe, context)
-        return
-    run_probe(context.spec, context.container_id, context.engine.exec, context.secrets_dir, context.timeout_s)
+    """One attempt of `context`'s check, compiled from `probe`. `quick` (status) skips what costs a login:
+    libpq's import and SCRAM alone take longer than the rest of the command."""
+    context.spec.run(context.target(), quick)
 
 
 def wait_until_ready(
@@ -141,7 +127,7 @@ def wait_until_ready(
 def probe_context_for(service: Service, stack: Stack, engine: Engine, container_id: str,
                       password: Callable[[str], str], timeout_s: float,
                       secrets_dir: str | None = None) -> ProbeContext:
-    spec = probe_spec(service, stack)
-    assert spec is not None, f"{service.name} has no probe"
-    return ProbeContext(engine=engine, container_id=container_id, spec=spec, password=password,
+    check = check_for(service, stack)
+    assert check is not None, f"{service.name} has no probe"
+    return ProbeContext(engine=engine, container_id=container_id, spec=check, password=password,
                         secrets_dir=secrets_dir, timeout_s=timeout_s)
