@@ -82,7 +82,7 @@ def run_fovea(project: Project) -> dict[str, object]:
 
 def stack_ready(project: Project) -> bool:
     """Every service's own probe passes over its published port, and the migration task completed."""
-    from fovea_ctl.probes import ProbeContext, ProbeFailed, probe_once
+    from fovea_ctl.probes import ProbeFailed, probe_context_for, probe_once
 
     stack = project.stack
     for name, unit in stack.units.items():
@@ -94,10 +94,11 @@ def stack_ready(project: Project) -> bool:
             continue
         if unit.probe is None:
             continue
-        context = ProbeContext(engine=project.engine, container_id="", password=project.secrets.value, timeout_s=2.0,
-                               host_ports={p.container: stack.host_port(p) for p in unit.ports})
+        # No container id: the check runs over the published port, never falling back to an exec.
+        context = probe_context_for(unit, stack, project.engine, "", password=project.secrets.value, timeout_s=2.0,
+                                    secrets_dir=str(project.settings.effective_secrets_dir))
         try:
-            probe_once(unit.probe, context)
+            probe_once(context)
         except ProbeFailed:
             return False
     return True

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from tenacity import RetryCallState
 
     from fovea_ctl.docker.engine import Engine
-    from fovea_ctl.model import Probe, Service, Stack
+    from fovea_ctl.model import Service, Stack
 
 __all__ = ["Cancelled", "ContainerStopped", "ProbeContext", "ProbeFailed", "probe_context_for", "probe_once",
            "wait_until_ready"]
@@ -59,14 +59,13 @@ class ProbeContext:
         return Target(self.container_id, self.engine.exec, self.secrets_dir, self.timeout_s, self.password)
 
 
-def probe_once(probe: Probe, context: ProbeContext, quick: bool = False) -> None:
-    """One attempt of `context`'s check, compiled from `probe`. `quick` (status) skips what costs a login:
+def probe_once(context: ProbeContext, quick: bool = False) -> None:
+    """One attempt of `context`'s check (the check carries its probe's kind, ports and secrets). `quick` (status) skips what costs a login:
     libpq's import and SCRAM alone take longer than the rest of the command."""
     context.spec.run(context.target(), quick)
 
 
 def wait_until_ready(
-    probe: Probe,
     context: ProbeContext,
     *,
     budget_s: float,
@@ -111,7 +110,7 @@ def wait_until_ready(
             with attempt:
                 attempts += 1
                 try:
-                    probe_once(probe, context)
+                    probe_once(context)
                 except ProbeFailed as exc:
                     if on_attempt:
                         on_attempt(attempts, str(exc))

@@ -270,7 +270,7 @@ class Executor:
         )
         self.context.reporter.event(run.name, "probing", "", quiet=True)
         wait_until_ready(
-            probe, context, budget_s=probe.budget_s, cancel=self.context.cancel,
+            context, budget_s=probe.budget_s, cancel=self.context.cancel,
             on_attempt=lambda n, err: self.context.reporter.event(run.name, "probing", f"attempt {n}: {err}", quiet=True),
         )
         run.ready_after_s = time.monotonic() - (run.start_time or self.began)

@@ -295,7 +295,7 @@ class SwarmDeployer:
             context = probe_context_for(desired.unit, self.stack, self.project.engine, task.container_id,
                                         password=self.project.secrets.value, timeout_s=self.settings.probe_timeout_s,
                                         secrets_dir=str(self.settings.effective_secrets_dir))
-            wait_until_ready(probe, context, budget_s=probe.budget_s, cancel=self.cancel)
+            wait_until_ready(context, budget_s=probe.budget_s, cancel=self.cancel)
 
     def _task_failure(self, task: TaskView) -> str:
         detail = task.error or task.message or task.state

@@ -76,7 +76,7 @@ def _one(project: Project, swarm: SwarmEngine, service: SwarmServiceView) -> Swa
             context = probe_context_for(unit, project.stack, project.engine, task.container_id,
                                         password=project.secrets.value, timeout_s=1.0,
                                         secrets_dir=str(project.settings.effective_secrets_dir))
-            probe_once(unit.probe, context, quick=True)
+            probe_once(context, quick=True)
         status.ready, status.detail = True, "probe passed" + (f" in {len(running)} tasks" if len(running) > 1 else "")
     except ProbeFailed as exc:
         status.detail = str(exc)
