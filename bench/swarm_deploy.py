@@ -51,7 +51,7 @@ def make_project(kind: str, secrets_root: Path) -> Project:
     from fovea_ctl.ops.smoke import free_port_base
 
     name = f"bench-{kind}-{uuid.uuid4().hex[:6]}"
-    settings = Settings(root=ROOT, project=name, port_base=free_port_base(STACK_PORTS, low=26000),
+    settings = Settings(root=ROOT, project=name, port_base=free_port_base(STACK_PORTS, low=17000),
                         secrets_dir=secrets_root / name)
     return Project(settings, backend_slice(settings))
 

@@ -43,7 +43,7 @@ def single_node_swarm(engine_ready: None) -> Iterator[None]:
 def deployed(single_node_swarm: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Project, RecordingReporter]]:
     factory = ProjectFactory(tmp_path_factory.mktemp("swarm"))
     project = factory(lambda settings: backend_slice(settings, worker_replicas=2), project=f"swarm-{uuid.uuid4().hex[:8]}",
-                      port_base=free_port_base(STACK_PORTS, low=26000))
+                      port_base=free_port_base(STACK_PORTS, low=17000))
     reporter = RecordingReporter()
     try:
         result = SwarmDeployer(project, reporter).deploy()

@@ -74,14 +74,28 @@ class SmokeResult:
         return next((c for c in self.checks if c.outcome == "failed"), None)
 
 
-def free_port_base(default_ports: list[int], low: int = 20000) -> int:
-    """A base at which every published port of the stack is free on 127.0.0.1 right now."""
-    top = 65535 - max(default_ports)
+def free_port_base(default_ports: list[int], low: int = 10000) -> int:
+    """A base at which every published port of the stack is free on 127.0.0.1 right now, below the kernel's
+    ephemeral range where the machine has room for that: a port in that range can be taken by any outgoing
+    connection between this check and the container's bind (seen as PortTaken on busy machines)."""
+    ephemeral_low = _ephemeral_port_low()
+    top = ephemeral_low - max(default_ports)
+    if top <= low:  # no room below the ephemeral range: anywhere that fits
+        top = 65535 - max(default_ports)
     for _ in range(200):
         base = random.randrange(low, top, 7)
         if all(_port_free(base + port) for port in default_ports):
             return base
     raise RuntimeError("no free port base found for the smoke project")
+
+
+def _ephemeral_port_low() -> int:
+    """The first port the kernel hands out to outgoing connections (Linux's ip_local_port_range)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as handle:
+            return int(handle.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
 
 
 def _port_free(port: int) -> bool:
