@@ -12,13 +12,14 @@ routes it calls.
 from __future__ import annotations
 
 import gzip
+import json
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.routing import Match
 from starlette.types import Message, Receive, Scope, Send
 
@@ -52,6 +53,37 @@ class Violations:
 
 
 RECORDED = Violations()
+
+
+def unknown_keys(value: Any, data: Any, where: str = "") -> list[str]:
+    """Keys of the JSON `data` that the validated `value` (what pydantic made of it) has no field for, with their
+    paths. The JSON is walked alongside the models it became, so unions and nested lists resolve to the model
+    pydantic chose; free-form values (dict[str, Any], JsonObject) are not models and are not walked into."""
+    if isinstance(value, BaseModel) and isinstance(data, dict):
+        model = type(value)
+        fields = {info.alias or name: name for name, info in model.model_fields.items()}
+        found = [] if model.model_config.get("extra") == "allow" else [
+            f"{where}.{key}: not a field of {model.__name__}" for key in data if key not in fields]
+        for key, item in data.items():
+            if key in fields:
+                found += unknown_keys(getattr(value, fields[key]), item, f"{where}.{key}")
+        return found
+    if isinstance(value, (list, tuple)) and isinstance(data, list):
+        return [problem for index, (one, raw) in enumerate(zip(value, data, strict=True))
+                for problem in unknown_keys(one, raw, f"{where}[{index}]")]
+    if isinstance(value, dict) and isinstance(data, dict):
+        return [problem for key, raw in data.items() if key in value for problem in unknown_keys(value[key], raw, f"{where}.{key}")]
+    return []
+
+
+def contract_problem(adapter: TypeAdapter[Any], body: bytes) -> str | None:
+    """What is wrong with a JSON body as an answer of the model behind `adapter` (None: nothing)."""
+    try:
+        value = adapter.validate_json(body)
+    except ValidationError as error:
+        return str(error)
+    extra = unknown_keys(value, json.loads(body))
+    return "\n".join(extra) if extra else None
 
 
 class ContractCheck:
@@ -106,7 +138,6 @@ class ContractCheck:
         adapter = self._adapters.get(id(route))
         if adapter is None:
             adapter = self._adapters[id(route)] = TypeAdapter(route.response_model)
-        try:
-            adapter.validate_json(body)
-        except ValidationError as error:
-            self.violations.add(Violation(method, route.path, status, str(error)))
+        problem = contract_problem(adapter, body)
+        if problem is not None:
+            self.violations.add(Violation(method, route.path, status, problem))

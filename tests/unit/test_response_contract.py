@@ -65,3 +65,22 @@ def test_a_gzip_body_is_checked_as_the_client_reads_it() -> None:
         client.get("/zipped")
     [violation] = violations.drain()
     assert "id" in violation.problem and "name" in violation.problem
+
+
+class Box(BaseModel):
+    items: list[Item]
+
+
+def test_a_key_the_model_does_not_declare_is_a_violation_even_nested() -> None:
+    app = FastAPI()
+
+    @app.get("/box", response_model=Box)
+    def box() -> Response:  # pydantic alone would drop "colour" silently; the OpenAPI document does not name it
+        return Response(b'{"items": [{"id": 1, "name": "a"}, {"id": 2, "name": "b", "colour": "red"}]}',
+                        media_type="application/json")
+
+    violations = Violations()
+    with TestClient(ContractCheck(app, violations)) as client:
+        client.get("/box")
+    [violation] = violations.drain()
+    assert violation.problem == ".items[1].colour: not a field of Item"

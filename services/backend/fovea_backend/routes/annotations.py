@@ -14,15 +14,14 @@ from uuid import UUID
 
 import psycopg
 from fastapi import APIRouter, Header, Path, Response
-from psycopg.types.json import Jsonb
 
-from fovea_backend import render
-from fovea_backend.db import JsonText, delete_or_404, json_or_404
+from fovea_backend.db import JsonText
 from fovea_backend.errors import ApiError, invalid, not_found
 from fovea_backend.merge import outside_the_frame
 from fovea_backend.persona_scope import PersonaScope, ScopeParam
 from fovea_backend.schemas import VIDEO_ID_PATTERN, AnnotationBody, AnnotationIn, AnnotationOut, Keyframe
 from fovea_backend.state import StateDep
+from fovea_backend.store import annotations as store
 
 router = APIRouter(prefix="/api/annotations", tags=["annotations"])
 NOT_FOUND = {404: {"description": "no such annotation (or video)"}}
@@ -42,26 +41,23 @@ def validate_frames(frames: list[Keyframe], width: int | None, height: int | Non
 
 
 def check_references(conn: psycopg.Connection, video_id: str, body: AnnotationBody, video_status: int) -> None:
-    video = conn.execute("SELECT width, height FROM videos WHERE id = %s", (video_id,)).fetchone()
+    video = store.video_size(conn, video_id)
     if video is None:
         if video_status == 404:
             raise not_found("video", video_id)
         raise invalid(("body", "videoId"), f"unknown video {video_id}")
-    if body.persona_id is not None and conn.execute("SELECT 1 FROM personas WHERE id = %s", (body.persona_id,)).fetchone() is None:
+    if body.persona_id is not None and not store.persona_exists(conn, body.persona_id):
         raise invalid(("body", "personaId"), f"unknown persona {body.persona_id}")
-    if body.entity_id is not None and conn.execute(
-            "SELECT 1 FROM world_state, jsonb_array_elements(entities) e WHERE e->>'id' = %s", (body.entity_id,)).fetchone() is None:
+    if body.entity_id is not None and not store.world_entity_exists(conn, body.entity_id):
         raise invalid(("body", "entityId"), f"unknown world entity {body.entity_id!r}")
     validate_frames(body.frames, video[0], video[1], ("body", "frames"))
 
 
-def _frames(body: AnnotationBody) -> Jsonb:
-    return Jsonb([kf.stored() for kf in body.frames])
-
-
 def _annotation(conn: psycopg.Connection, annotation_id: Any, status: int = 200) -> JsonText:
-    return json_or_404(conn, f"SELECT {render.ANNOTATION}::text FROM annotations a WHERE id = %s", (annotation_id,),
-                       not_found("annotation", annotation_id, ("path", "annotation_id")), status)
+    text = store.track_json(conn, annotation_id)
+    if text is None:
+        raise not_found("annotation", annotation_id, ("path", "annotation_id"))
+    return JsonText(content=text, status_code=status)
 
 
 @router.get("/{video_id}", response_model=list[AnnotationOut],
@@ -79,22 +75,16 @@ def list_annotations(
     scope = PersonaScope.of(persona)
     key = (scope.key,) if scope else ()
     with state.pool.connection() as conn:
-        row = conn.execute("SELECT annotation_rev FROM videos WHERE id = %s", (video_id,)).fetchone()
-        if row is None:
+        stored_revision = store.revision(conn, video_id)
+        if stored_revision is None:
             raise not_found("video", video_id, ("path", "video_id"))
-        revision: int = row[0]
+        revision: int = stored_revision
         if if_none_match == etag(video_id, revision):
             return Response(status_code=304, headers={"ETag": etag(video_id, revision)})
         body = state.annotation_bodies.get((video_id, revision, *key))
         if body is None:
             # Revision and body from one statement, i.e. one snapshot: the cache key matches the content.
-            scoped = f" AND {scope.condition('a')}" if scope else ""
-            rendered = conn.execute(
-                f"SELECT v.annotation_rev, (SELECT coalesce(json_agg(q.j), '[]')::text FROM (SELECT {render.ANNOTATION} AS j"
-                f" FROM annotations a WHERE a.video_id = v.id{scoped}"
-                " ORDER BY a.created_at, a.id) q) FROM videos v WHERE v.id = %(video)s",
-                {"video": video_id, "persona": scope.persona_id if scope else None},
-            ).fetchone()
+            rendered = store.video_tracks(conn, video_id, scope)
             if rendered is None:
                 raise not_found("video", video_id, ("path", "video_id"))
             revision, body = rendered[0], rendered[1].encode()
@@ -118,29 +108,22 @@ def etag(video_id: str, revision: int) -> str:
 def create_annotation(body: AnnotationIn, state: StateDep) -> Response:
     with state.pool.connection() as conn:
         check_references(conn, body.video_id, body, 422)
-        row = conn.execute(
-            "INSERT INTO annotations (video_id, persona_id, type, label, frames, source, confidence, entity_id, attributes,"
-            " locked) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (body.video_id, body.persona_id, body.type, body.label, _frames(body), body.source, body.confidence,
-             body.entity_id, Jsonb(body.attributes), body.locked),
-        ).fetchone()
-        assert row is not None
-        return _annotation(conn, row[0], 201)
+        return _annotation(conn, store.create(conn, body.video_id, body), 201)
 
 
 def lock_video_of(conn: psycopg.Connection, annotation_id: UUID) -> str:
     """Lock the annotation's video row, then the annotation: the order the bulk save locks in (video first,
     for its revision check), so a single-track write and a bulk save of the same track cannot deadlock."""
     while True:
-        row = conn.execute("SELECT video_id FROM annotations WHERE id = %s", (annotation_id,)).fetchone()
-        if row is None:
+        video_id = store.video_of(conn, annotation_id)
+        if video_id is None:
             raise not_found("annotation", annotation_id, ("path", "annotation_id"))
-        conn.execute("SELECT 1 FROM videos WHERE id = %s FOR UPDATE", (row[0],))
-        locked = conn.execute("SELECT video_id FROM annotations WHERE id = %s FOR UPDATE", (annotation_id,)).fetchone()
+        store.lock_video(conn, video_id)
+        locked = store.video_of(conn, annotation_id, lock=True)
         if locked is None:
             raise not_found("annotation", annotation_id, ("path", "annotation_id"))
-        if locked[0] == row[0]:
-            return str(row[0])
+        if locked == video_id:
+            return video_id
         # An import moved it to another video meanwhile: lock that one instead (rare; the loop ends).
 
 
@@ -160,8 +143,7 @@ def require_version(conn: psycopg.Connection, annotation_id: UUID, if_match: str
     match = TRACK_VERSION.match(if_match.strip())
     if match is None:
         raise invalid(("header", "If-Match"), f'If-Match must be a track version such as "3", got {if_match[:40]!r}')
-    row = conn.execute(f"SELECT a.version, {render.ANNOTATION}::text, a.locked FROM annotations a WHERE id = %s",
-                       (annotation_id,)).fetchone()
+    row = store.version_and_track(conn, annotation_id)
     if row is None:
         raise not_found("annotation", annotation_id, ("path", "annotation_id"))
     if row[2]:
@@ -179,12 +161,7 @@ def update_annotation(annotation_id: UUID, body: AnnotationBody, state: StateDep
     with state.pool.connection() as conn:
         check_references(conn, lock_video_of(conn, annotation_id), body, 422)
         require_version(conn, annotation_id, if_match)
-        conn.execute(
-            "UPDATE annotations SET persona_id = %s, type = %s, label = %s, frames = %s, source = %s, confidence = %s,"
-            " entity_id = %s, attributes = %s, locked = %s, updated_at = now() WHERE id = %s",
-            (body.persona_id, body.type, body.label, _frames(body), body.source, body.confidence, body.entity_id,
-             Jsonb(body.attributes), body.locked, annotation_id),
-        )
+        store.update(conn, annotation_id, body)
         return _annotation(conn, annotation_id)
 
 
@@ -193,4 +170,6 @@ def delete_annotation(annotation_id: UUID, state: StateDep, if_match: str | None
     with state.pool.connection() as conn:
         lock_video_of(conn, annotation_id)
         require_version(conn, annotation_id, if_match)
-        return delete_or_404(conn, "annotations", annotation_id, not_found("annotation", annotation_id, ("path", "annotation_id")))
+        if not store.delete(conn, annotation_id):
+            raise not_found("annotation", annotation_id, ("path", "annotation_id"))
+        return Response(status_code=204)

@@ -6,36 +6,35 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
+import psycopg
 from fastapi import APIRouter, Depends, Query, Response
 
 from fovea_backend import review
 from fovea_backend.auth import CurrentUser, require_session
-from fovea_backend.db import JsonText, json_list, json_or_404
+from fovea_backend.db import JsonText, json_list
 from fovea_backend.errors import ApiError, not_found
 from fovea_backend.roles import Role
 from fovea_backend.schemas import VIDEO_ID_PATTERN
 from fovea_backend.state import StateDep
+from fovea_backend.store import assignments as store
 from fovea_backend.team_schemas import (AssignmentIn, AssignmentMove, AssignmentOut, AssignmentState, IssueIn, IssueOut,
                                         ProgressOut)
 
 router = APIRouter(tags=["review"])
 NOT_FOUND = {404: {"description": "no such assignment"}}
 
-ASSIGNMENT = """json_build_object('id', a.id, 'videoId', a.video_id, 'video', v.filename, 'assignee', ua.username,
-  'assigneeId', a.assignee_id, 'firstFrame', a.first_frame, 'lastFrame', a.last_frame, 'state', a.state,
-  'reviewer', ur.username, 'createdAt', a.created_at, 'updatedAt', a.updated_at,
-  'issues', (SELECT count(*) FROM review_issues i WHERE i.assignment_id = a.id),
-  'openIssues', (SELECT count(*) FROM review_issues i WHERE i.assignment_id = a.id AND i.resolved_at IS NULL))"""
-ASSIGNMENTS = ("FROM assignments a JOIN videos v ON v.id = a.video_id JOIN users ua ON ua.id = a.assignee_id"
-               " LEFT JOIN users ur ON ur.id = a.reviewer_id")
-ISSUE = """json_build_object('id', i.id, 'assignmentId', i.assignment_id, 'frame', i.frame, 'trackId', i.track_id,
-  'message', i.message, 'author', (SELECT u.username FROM users u WHERE u.id = i.author_id), 'createdAt', i.created_at,
-  'resolvedAt', i.resolved_at, 'resolvedBy', (SELECT u.username FROM users u WHERE u.id = i.resolved_by))"""
+def _assignment(conn: psycopg.Connection, assignment_id: UUID, status: int = 200) -> JsonText:
+    text = store.assignment_json(conn, assignment_id)
+    if text is None:
+        raise not_found("assignment", assignment_id, ("path", "assignment_id"))
+    return JsonText(content=text, status_code=status)
 
 
-def _assignment(conn, assignment_id: UUID, status: int = 200) -> JsonText:  # type: ignore[no-untyped-def]
-    return json_or_404(conn, f"SELECT {ASSIGNMENT}::text {ASSIGNMENTS} WHERE a.id = %s", (assignment_id,),
-                       not_found("assignment", assignment_id, ("path", "assignment_id")), status)
+def _issue(conn: psycopg.Connection, issue_id: UUID, status: int = 200) -> JsonText:
+    text = store.issue_json(conn, issue_id)
+    if text is None:
+        raise not_found("issue", issue_id, ("path", "issue_id"))
+    return JsonText(content=text, status_code=status)
 
 
 @router.get("/api/assignments", response_model=list[AssignmentOut])
@@ -47,13 +46,7 @@ def list_assignments(
     user: CurrentUser = Depends(require_session),
 ) -> Response:
     with state_.pool.connection() as conn:
-        return json_list(conn, f"SELECT {ASSIGNMENT} AS j {ASSIGNMENTS}"
-                               " WHERE (%(video)s::text IS NULL OR a.video_id = %(video)s)"
-                               " AND (%(assignee)s::text IS NULL OR ua.username = %(assignee)s)"
-                               " AND (NOT %(mine)s OR a.assignee_id = %(me)s)"
-                               " AND (%(states)s::text[] IS NULL OR a.state = ANY(%(states)s))"
-                               " ORDER BY v.filename, a.first_frame NULLS FIRST, a.created_at",
-                         {"video": video_id, "assignee": assignee, "mine": mine, "me": user.id, "states": state})
+        return json_list(conn, store.LIST, store.list_params(video_id, assignee, mine, user.id, state))
 
 
 @router.post("/api/assignments", response_model=AssignmentOut, status_code=201, responses={
@@ -64,26 +57,21 @@ def create_assignment(body: AssignmentIn, state: StateDep) -> JsonText:
     if body.first_frame is not None and body.last_frame is not None and body.last_frame < body.first_frame:
         raise ApiError(422, "lastFrame comes before firstFrame", ("body", "lastFrame"))
     with state.pool.connection() as conn:
-        if conn.execute("SELECT 1 FROM videos WHERE id = %s", (body.video_id,)).fetchone() is None:
+        if not store.video_exists(conn, body.video_id):
             raise not_found("video", body.video_id, ("body", "videoId"))
-        person = conn.execute("SELECT id, role, disabled_at IS NOT NULL FROM users WHERE username = %s",
-                              (body.assignee,)).fetchone()
+        person = store.account(conn, body.assignee)
         if person is None:
             raise ApiError(422, f"no user named {body.assignee}", ("body", "assignee"))
         if person[2] or not Role(person[1]).includes(Role.annotator):
             raise ApiError(422, f"{body.assignee} cannot annotate ({'disabled' if person[2] else person[1]})", ("body", "assignee"))
-        row = conn.execute("INSERT INTO assignments (video_id, assignee_id, first_frame, last_frame, created_by)"
-                           " VALUES (%s, %s, %s, %s, fovea_actor()) RETURNING id",
-                           (body.video_id, person[0], body.first_frame, body.last_frame)).fetchone()
-        assert row is not None
-        conn.execute("INSERT INTO assignment_log (assignment_id, to_state, actor) VALUES (%s, 'new', fovea_actor())", (row[0],))
-        return _assignment(conn, row[0], 201)
+        made = store.create(conn, body.video_id, person[0], body.first_frame, body.last_frame)
+        return _assignment(conn, made, 201)
 
 
 @router.delete("/api/assignments/{assignment_id}", status_code=204, response_class=Response, responses=NOT_FOUND)
 def delete_assignment(assignment_id: UUID, state: StateDep) -> Response:
     with state.pool.connection() as conn:
-        if conn.execute("DELETE FROM assignments WHERE id = %s", (assignment_id,)).rowcount == 0:
+        if not store.delete(conn, assignment_id):
             raise not_found("assignment", assignment_id, ("path", "assignment_id"))
     return Response(status_code=204)
 
@@ -100,10 +88,9 @@ def move_assignment(assignment_id: UUID, body: AssignmentMove, state: StateDep,
 @router.get("/api/assignments/{assignment_id}/issues", response_model=list[IssueOut], responses=NOT_FOUND)
 def list_issues(assignment_id: UUID, state: StateDep) -> Response:
     with state.pool.connection() as conn:
-        if conn.execute("SELECT 1 FROM assignments WHERE id = %s", (assignment_id,)).fetchone() is None:
+        if not store.assignment_exists(conn, assignment_id):
             raise not_found("assignment", assignment_id, ("path", "assignment_id"))
-        return json_list(conn, f"SELECT {ISSUE} AS j FROM review_issues i WHERE i.assignment_id = %s"
-                               " ORDER BY i.frame, i.created_at", (assignment_id,))
+        return json_list(conn, store.ISSUES_OF, (assignment_id,))
 
 
 @router.post("/api/assignments/{assignment_id}/issues", response_model=IssueOut, status_code=201, responses={
@@ -111,8 +98,7 @@ def list_issues(assignment_id: UUID, state: StateDep) -> Response:
 def add_issue(assignment_id: UUID, body: IssueIn, state: StateDep,
               user: CurrentUser = Depends(require_session)) -> JsonText:
     with state.pool.connection() as conn:
-        row = conn.execute("SELECT a.state, a.video_id, a.first_frame, a.last_frame, a.assignee_id FROM assignments a"
-                           " WHERE a.id = %s FOR UPDATE", (assignment_id,)).fetchone()
+        row = store.lock_for_issue(conn, assignment_id)
         if row is None:
             raise not_found("assignment", assignment_id, ("path", "assignment_id"))
         current, video_id, first, last, assignee = row
@@ -122,15 +108,10 @@ def add_issue(assignment_id: UUID, body: IssueIn, state: StateDep,
             raise ApiError(403, "nobody reviews their own work (an admin may)", ("path", "assignment_id"))
         if first is not None and not first <= body.frame <= last:
             raise ApiError(422, f"frame {body.frame} is outside the assignment's frames {first}..{last}", ("body", "frame"))
-        if body.track_id is not None and conn.execute("SELECT 1 FROM annotations WHERE id = %s AND video_id = %s",
-                                                      (body.track_id, video_id)).fetchone() is None:
+        if body.track_id is not None and not store.track_in_video(conn, body.track_id, video_id):
             raise ApiError(422, f"track {body.track_id} is not a track of this video", ("body", "trackId"))
-        made = conn.execute("INSERT INTO review_issues (assignment_id, frame, track_id, message, author_id)"
-                            " VALUES (%s, %s, %s, %s, %s) RETURNING id",
-                            (assignment_id, body.frame, body.track_id, body.message, user.id)).fetchone()
-        assert made is not None
-        return json_or_404(conn, f"SELECT {ISSUE}::text FROM review_issues i WHERE i.id = %s", (made[0],),
-                           not_found("issue", made[0]), 201)
+        made = store.add_issue(conn, assignment_id, body.frame, body.track_id, body.message, user.id)
+        return _issue(conn, made, 201)
 
 
 @router.post("/api/review-issues/{issue_id}/resolve", response_model=IssueOut, responses={
@@ -138,32 +119,18 @@ def add_issue(assignment_id: UUID, body: IssueIn, state: StateDep,
 def resolve_issue(issue_id: UUID, state: StateDep, user: CurrentUser = Depends(require_session)) -> JsonText:
     """The assignee marks it fixed (or a reviewer withdraws it); resolving twice keeps the first resolution."""
     with state.pool.connection() as conn:
-        row = conn.execute("SELECT a.assignee_id FROM review_issues i JOIN assignments a ON a.id = i.assignment_id"
-                           " WHERE i.id = %s", (issue_id,)).fetchone()
+        row = store.issue_assignee(conn, issue_id)
         if row is None:
             raise not_found("issue", issue_id, ("path", "issue_id"))
         if row[0] != user.id and not user.role.includes(Role.reviewer):
             raise ApiError(403, "only the assignee or a reviewer resolves an issue", ("path", "issue_id"))
-        conn.execute("UPDATE review_issues SET resolved_at = now(), resolved_by = %s WHERE id = %s AND resolved_at IS NULL",
-                     (user.id, issue_id))
-        return json_or_404(conn, f"SELECT {ISSUE}::text FROM review_issues i WHERE i.id = %s", (issue_id,),
-                           not_found("issue", issue_id, ("path", "issue_id")))
+        store.resolve_issue(conn, issue_id, user.id)
+        return _issue(conn, issue_id)
 
 
 @router.get("/api/assignments/progress", response_model=ProgressOut)
 def progress(state: StateDep) -> JsonText:
     """How many assignments are in each state, per person and per video."""
     with state.pool.connection() as conn:
-        text = conn.execute(
-            "WITH counts AS (SELECT a.assignee_id, a.video_id, a.state, count(*) AS n FROM assignments a"
-            "  GROUP BY a.assignee_id, a.video_id, a.state),"
-            " people AS (SELECT u.username AS name, u.id::text AS id, jsonb_object_agg(c.state, c.n) AS states,"
-            "  sum(c.n) AS total FROM (SELECT assignee_id, state, sum(n) AS n FROM counts GROUP BY assignee_id, state) c"
-            "  JOIN users u ON u.id = c.assignee_id GROUP BY u.username, u.id),"
-            " videos_ AS (SELECT v.filename AS name, v.id AS id, jsonb_object_agg(c.state, c.n) AS states, sum(c.n) AS total"
-            "  FROM (SELECT video_id, state, sum(n) AS n FROM counts GROUP BY video_id, state) c"
-            "  JOIN videos v ON v.id = c.video_id GROUP BY v.filename, v.id)"
-            " SELECT json_build_object("
-            "  'people', (SELECT coalesce(json_agg(p ORDER BY p.name), '[]') FROM people p),"
-            "  'videos', (SELECT coalesce(json_agg(w ORDER BY w.name), '[]') FROM videos_ w))::text").fetchone()
-    return JsonText(content=text[0] if text else '{"people": [], "videos": []}')
+        return JsonText(content=store.progress_json(conn))
+

@@ -26,7 +26,7 @@ from psycopg.types.json import Jsonb
 import json
 from typing import Any
 
-from fovea_backend import render, semantics
+from fovea_backend import semantics
 from fovea_backend.db import JsonText
 from fovea_backend.errors import ApiError, invalid, not_found
 from fovea_backend.merge import KINDS, Kind, Outcome, Rejection, Rules, Track, merge, stored_object
@@ -36,61 +36,12 @@ from fovea_backend.routes.videos import VideoId
 from fovea_backend.schemas import (AnnotationDocumentOut, BulkAnnotationsIn, BulkAnnotationsOut, CreateChange,
                                    RevisionConflictOut, TrackChange, UpdateChange)
 from fovea_backend.state import BackendState, StateDep
+from fovea_backend.store import bulk_annotations as store
 
 router = APIRouter(tags=["annotations"])
 IF_MATCH = ("header", "If-Match")
 # `"12"`, `12`, `W/"12"`, or the list's ETag `"<videoId>-12"`.
 REVISION = re.compile(r'^(?:W/)?"?(?:(?P<video>[0-9a-f]{16})-)?(?P<revision>\d{1,18})"?$')
-
-UPSERT_SQL = """
-INSERT INTO annotations (id, video_id, persona_id, type, label, frames, source, confidence, entity_id, attributes, locked)
-SELECT r.id, %s, r.persona_id, r.type, r.label, r.frames, r.source, r.confidence, r.entity_id, r.attributes, r.locked
-  FROM jsonb_to_recordset(%s) AS r(id uuid, persona_id uuid, type text, label text, frames jsonb, source text,
-                                    confidence double precision, entity_id text, attributes jsonb, locked boolean)
-ON CONFLICT (id) DO UPDATE SET persona_id = excluded.persona_id, type = excluded.type, label = excluded.label,
-    frames = excluded.frames, source = excluded.source, confidence = excluded.confidence,
-    entity_id = excluded.entity_id, attributes = excluded.attributes, locked = excluded.locked, updated_at = now()
-  WHERE annotations.video_id = excluded.video_id
-RETURNING id"""
-
-# The objects a save named, as stored now, by kind, in request order (rendered by PostgreSQL, like the list).
-_NAMED = "(SELECT coalesce(json_agg({render} ORDER BY u.ord), '[]') FROM unnest(%s::uuid[]) WITH ORDINALITY AS u(id, ord)" \
-         " JOIN {table} {alias} ON {alias}.id = u.id)::text"
-SAVED_SQL = (f"SELECT v.annotation_rev, {_NAMED.format(render=render.ANNOTATION, table='annotations', alias='a')},"
-             f" {_NAMED.format(render=render.EVENT, table='annotation_events', alias='e')},"
-             f" {_NAMED.format(render=render.RELATION, table='annotation_relations', alias='r')}"
-             " FROM videos v WHERE v.id = %s")
-
-
-def _columns(kind: Kind) -> list[tuple[str, str]]:
-    return [(spec.column, spec.sql_type) for spec in kind.fields.values()] + ([("frames", "jsonb")] if kind.keyframes else [])
-
-
-def _create_sql(kind: Kind) -> str:
-    columns = _columns(kind)
-    record = ", ".join(f"{column} {sql_type}" for column, sql_type in columns)
-    return (f"INSERT INTO {kind.table} (id, video_id, {', '.join(c for c, _ in columns)})"
-            f" SELECT r.id, %s, {', '.join(f'r.{c}' for c, _ in columns)} FROM jsonb_to_recordset(%s) AS r(id uuid, {record})"
-            " ON CONFLICT (id) DO NOTHING RETURNING id")
-
-
-def _update_sql(kind: Kind) -> str:
-    columns = _columns(kind)
-    record = ", ".join(f"{column} {sql_type}" for column, sql_type in columns)
-    return (f"UPDATE {kind.table} a SET {', '.join(f'{c} = r.{c}' for c, _ in columns)}, updated_at = now()"
-            f" FROM jsonb_to_recordset(%s) AS r(id uuid, {record}) WHERE a.id = r.id AND a.video_id = %s")
-
-
-def _current_sql(kind: Kind) -> str:
-    frames = "frames" if kind.keyframes else "'[]'::jsonb"
-    return (f"SELECT id, video_id, {', '.join(spec.column for spec in kind.fields.values())}, {frames}, version"
-            f" FROM {kind.table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE")
-
-
-CREATE_SQL = {name: _create_sql(kind) for name, kind in KINDS.items()}
-UPDATE_SQL = {name: _update_sql(kind) for name, kind in KINDS.items()}
-CURRENT_SQL = {name: _current_sql(kind) for name, kind in KINDS.items()}
-
 
 def expected_revision(if_match: str | None, video_id: str) -> int | None:
     """The revision the client last saw; None when its ETag names another video (never a match)."""
@@ -107,8 +58,7 @@ def expected_revision(if_match: str | None, video_id: str) -> int | None:
 
 def _lock_video(conn: psycopg.Connection, video_id: str) -> tuple[int, int | None, int | None, int | None]:
     """The video's revision, width, height and frame count, its row locked: saves of one video serialise here."""
-    video = conn.execute("SELECT annotation_rev, width, height, frame_count FROM videos WHERE id = %s FOR UPDATE",
-                         (video_id,)).fetchone()
+    video = store.lock_video(conn, video_id)
     if video is None:
         raise not_found("video", video_id, ("path", "video_id"))
     return video[0], video[1], video[2], video[3]
@@ -129,7 +79,7 @@ def _check_against_database(conn: psycopg.Connection, video_id: str, body: BulkA
                             width: int | None, height: int | None) -> None:
     personas = {p.persona_id for p in body.upsert if p.persona_id is not None}
     if personas:
-        known = {row[0] for row in conn.execute("SELECT id FROM personas WHERE id = ANY(%s)", (list(personas),))}
+        known = store.known_personas(conn, list(personas))
         for index, item in enumerate(body.upsert):
             if item.persona_id is not None and item.persona_id not in known:
                 raise invalid(("body", "upsert", index, "personaId"), f"unknown persona {item.persona_id}")
@@ -140,8 +90,7 @@ def _check_against_database(conn: psycopg.Connection, video_id: str, body: BulkA
     where.update({ident: ("delete", i) for i, ident in enumerate(body.delete)})
     if not where:
         return
-    for ident, owner in conn.execute("SELECT id, video_id FROM annotations WHERE id = ANY(%s) AND video_id <> %s",
-                                     (list(where), video_id)):
+    for ident, owner in store.tracks_of_other_videos(conn, list(where), video_id):
         part, index = where[ident]
         loc = ("body", "upsert", index, "id") if part == "upsert" else ("body", "delete", index)
         raise invalid(loc, f"annotation {ident} belongs to video {owner}, not {video_id}")
@@ -154,8 +103,7 @@ def _check_whole_tracks_in_scope(conn: psycopg.Connection, video_id: str, body: 
             raise scope.refuse(("body", "upsert", index, "personaId"), f"track {item.id}", item.persona_id, moving=True)
     where = {item.id: ("body", "upsert", index, "id") for index, item in enumerate(body.upsert)}
     where.update({ident: ("body", "delete", index) for index, ident in enumerate(body.delete)})
-    for ident, persona_id in conn.execute("SELECT id, persona_id FROM annotations WHERE id = ANY(%s) AND video_id = %s",
-                                          (list(where), video_id)):
+    for ident, persona_id in store.track_personas(conn, list(where), video_id):
         if not scope.holds(persona_id):
             raise scope.refuse(where[ident], f"track {ident}", persona_id)
 
@@ -183,24 +131,6 @@ def _rows(body: BulkAnnotationsIn) -> Jsonb:
                    "attributes": item.attributes, "locked": item.locked} for item in body.upsert])
 
 
-def _document_sql(scope: PersonaScope | None) -> str:
-    def where(alias: str) -> str:
-        return f"{alias}.video_id = v.id" + (f" AND {scope.condition(alias)}" if scope else "")
-    return f"""
-SELECT v.annotation_rev, json_build_object('revision', v.annotation_rev,
-  'tracks', (SELECT coalesce(json_agg({render.ANNOTATION} ORDER BY a.created_at, a.id), '[]') FROM annotations a
-              WHERE {where('a')}),
-  'events', (SELECT coalesce(json_agg({render.EVENT} ORDER BY e.created_at, e.id), '[]') FROM annotation_events e
-              WHERE {where('e')}),
-  'relations', (SELECT coalesce(json_agg({render.RELATION} ORDER BY r.created_at, r.id), '[]') FROM annotation_relations r
-                 WHERE {where('r')}))::text
-  FROM videos v WHERE v.id = %(video)s"""
-
-
-DOCUMENT_SQL = _document_sql(None)
-SCOPED_DOCUMENT_SQL = _document_sql(PersonaScope(None))  # the condition is the same for every persona: a parameter
-
-
 @router.get("/api/videos/{video_id}/annotations", response_model=AnnotationDocumentOut,
             responses={404: {"description": "no such video"}})
 def read_document(video_id: VideoId, state: StateDep, persona: ScopeParam = None) -> Response:
@@ -210,14 +140,13 @@ def read_document(video_id: VideoId, state: StateDep, persona: ScopeParam = None
     scope = PersonaScope.of(persona)
     key = ("document", scope.key if scope else "*")
     with state.pool.connection() as conn:
-        row = conn.execute("SELECT annotation_rev FROM videos WHERE id = %s", (video_id,)).fetchone()
-        if row is None:
+        stored_revision = store.revision(conn, video_id)
+        if stored_revision is None:
             raise not_found("video", video_id, ("path", "video_id"))
-        revision: int = row[0]
+        revision: int = stored_revision
         body = state.annotation_bodies.get((video_id, revision, *key))
         if body is None:
-            rendered = conn.execute(SCOPED_DOCUMENT_SQL if scope else DOCUMENT_SQL,
-                                    {"video": video_id, "persona": scope.persona_id if scope else None}).fetchone()
+            rendered = store.document(conn, video_id, scope)
             if rendered is None:
                 raise not_found("video", video_id, ("path", "video_id"))
             revision, body = rendered[0], rendered[1].encode()
@@ -262,10 +191,10 @@ def save_annotations(
         if scope is not None:
             _check_whole_tracks_in_scope(conn, video_id, body, scope)
         if body.delete:
-            conn.execute("DELETE FROM annotations WHERE video_id = %s AND id = ANY(%s)", (video_id, body.delete))
+            store.delete_objects(conn, "track", video_id, body.delete)
         if body.upsert:
             try:
-                written = {row[0] for row in conn.execute(UPSERT_SQL, (video_id, _rows(body)))}
+                written = store.upsert_tracks(conn, video_id, _rows(body))
             except psycopg.IntegrityError as exc:  # a persona deleted since the check above
                 raise ApiError(409, f"conflicts with a concurrent change: {exc.diag.message_detail or exc}",
                                ("body", "upsert"), {"revision": current}) from None
@@ -280,8 +209,7 @@ def _saved(conn: psycopg.Connection, video_id: str, named: list[tuple[str, UUID]
            conflicts: list[dict[str, Any]] = (), rejected: list[dict[str, Any]] = ()) -> JsonText:  # type: ignore[assignment]
     """The answer: the revision now, the named objects as stored (rendered by PostgreSQL), what was not written."""
     ids = {name: [ident for kind, ident in named if kind == name] for name in KINDS}
-    saved = conn.execute(SAVED_SQL, (ids["track"], ids["event"], ids["relation"], video_id)).fetchone()
-    assert saved is not None
+    saved = store.saved(conn, video_id, ids)
     revision: int = saved[0]
     text = (f'{{"revision": {revision}, "previousRevision": {previous}, "annotations": {saved[1]}, "events": {saved[2]},'
             f' "relations": {saved[3]}, "conflicts": {json.dumps(list(conflicts))}, "rejected": {json.dumps(list(rejected))}}}')
@@ -318,12 +246,7 @@ def _personas_known(conn: psycopg.Connection, named: set[str]) -> set[str]:
             valid.append(UUID(value))
         except ValueError:
             pass  # refused by the field's own validation
-    return {str(row[0]) for row in conn.execute("SELECT id FROM personas WHERE id = ANY(%s)", (valid,))}
-
-
-def world_entities(conn: psycopg.Connection) -> dict[str, dict[str, Any]]:
-    row = conn.execute("SELECT entities FROM world_state WHERE id = 1").fetchone()
-    return {str(e["id"]): e for e in (row[0] if row else []) if isinstance(e, dict) and "id" in e}
+    return {str(ident) for ident in store.known_personas(conn, valid)}
 
 
 def _merge_save(state: BackendState, video_id: str, expected: int | None, changes: list[TrackChange],
@@ -342,7 +265,7 @@ def _merge_save(state: BackendState, video_id: str, expected: int | None, change
             if not ids:
                 continue
             names = list(kind.fields)
-            for row in conn.execute(CURRENT_SQL[name], (ids,)):
+            for row in store.current_objects(conn, name, ids):
                 if row[1] != video_id:
                     foreign[(name, row[0])] = row[1]
                     continue
@@ -350,9 +273,8 @@ def _merge_save(state: BackendState, video_id: str, expected: int | None, change
                                                         row[-2], row[-1])
         if scope is not None:
             _check_changes_in_scope(changes, current, scope)
-        deleted = dict(conn.execute("SELECT id, deleted_rev FROM annotation_tombstones WHERE id = ANY(%s)"
-                                    " AND video_id = %s", ([c.id for c in changes], video_id)).fetchall())
-        entities = world_entities(conn) if _named(changes, "entityId") or any(c.kind != "track" for c in changes) else {}
+        deleted = store.tombstones(conn, [c.id for c in changes], video_id)
+        entities = store.world_entities(conn) if _named(changes, "entityId") or any(c.kind != "track" for c in changes) else {}
         rules = Rules(width=video[1], height=video[2], frame_count=video[3],
                       persona_exists=_personas_known(conn, _named(changes, "personaId")).__contains__,
                       entity_exists=entities.__contains__)
@@ -389,17 +311,14 @@ class Semantics:
         if persona_id is None:
             return None
         if persona_id not in self.ontologies:
-            row = self.conn.execute("SELECT entity_types, event_types, role_types, relation_types FROM ontologies"
-                                    " WHERE persona_id = %s", (persona_id,)).fetchone()
+            row = store.ontology_lists(self.conn, persona_id)
             self.ontologies[persona_id] = semantics.Ontology.of(*row) if row else None
         return self.ontologies[persona_id]
 
     def _stored(self, kind: str, ident: str) -> dict[str, Any] | None:
         if (kind, ident) not in self.loaded:
-            table = KINDS[kind].table
             try:
-                row = self.conn.execute(f"SELECT type, label FROM {table} WHERE id = %s AND video_id = %s",
-                                        (UUID(ident), self.video_id)).fetchone()
+                row = store.type_and_label(self.conn, kind, UUID(ident), self.video_id)
             except ValueError:
                 row = None
             self.loaded[(kind, ident)] = {"type": row[0], "label": row[1]} if row else None
@@ -468,16 +387,16 @@ def _write(conn: psycopg.Connection, video_id: str, changes: list[TrackChange], 
         changed = [(change.id, outcome.track) for change, outcome in written
                    if isinstance(change, UpdateChange) and outcome.track is not None]
         if gone:
-            conn.execute(f"DELETE FROM {kind.table} WHERE video_id = %s AND id = ANY(%s)", (video_id, gone))
+            store.delete_objects(conn, name, video_id, gone)
         try:
             if made:
-                inserted = {row[0] for row in conn.execute(CREATE_SQL[name], (video_id, _track_rows(kind, made)))}
+                inserted = store.create_objects(conn, name, video_id, _track_rows(kind, made))
                 lost = [ident for ident, _ in made if ident not in inserted]
                 if lost:  # another video's object took the id since it was checked: refuse, as the check would have
                     raise ApiError(409, f"{name} {lost[0]} was just created on another video", ("body", "changes"),
                                    {"revision": previous})
             if changed:
-                conn.execute(UPDATE_SQL[name], (_track_rows(kind, changed), video_id))
+                store.update_objects(conn, name, video_id, _track_rows(kind, changed))
         except psycopg.IntegrityError as exc:  # a persona deleted since it was checked
             raise ApiError(409, f"conflicts with a concurrent change: {exc.diag.message_detail or exc}",
                            ("body", "changes"), {"revision": previous}) from None

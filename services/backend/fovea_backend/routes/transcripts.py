@@ -32,16 +32,18 @@ def get_transcript(video_id: VideoId, state: StateDep) -> Response:
 
 
 # Hits are rows of (j: the hit as JSON, r: its rank, vid, at: its start) from one of these; _hits orders and limits.
-# What was said: transcript segments matching the words, stemmed English.
-SAID_HITS = (
+# What was said: transcript segments matching the words, stemmed English; {tagged}: the fields a TextHitOut adds.
+_SAID = (
     "SELECT json_build_object('videoId', t.video_id, 'filename', v.filename, 'start', (seg->>'start')::float,"
-    " 'end', (seg->>'end')::float, 'text', seg->>'text', 'rank', ts_rank_cd(to_tsvector('english', seg->>'text'), q, 32),"
-    " 'source', 'speech', 'annotationId', NULL) AS j, ts_rank_cd(to_tsvector('english', seg->>'text'), q, 32) AS r,"
+    " 'end', (seg->>'end')::float, 'text', seg->>'text', 'rank', ts_rank_cd(to_tsvector('english', seg->>'text'), q, 32)"
+    "{tagged}) AS j, ts_rank_cd(to_tsvector('english', seg->>'text'), q, 32) AS r,"
     " t.video_id AS vid, (seg->>'start')::float AS at"
     " FROM websearch_to_tsquery('english', %(text)s) q, video_transcripts t JOIN videos v ON v.id = t.video_id,"
     " jsonb_array_elements(t.segments) seg"
     " WHERE to_tsvector('english', t.text) @@ q AND to_tsvector('english', seg->>'text') @@ q"
 )
+SAID_HITS = _SAID.format(tagged="")  # TranscriptHitOut
+SAID_TEXT_HITS = _SAID.format(tagged=", 'source', 'speech', 'annotationId', NULL")  # TextHitOut
 # A video's frame rate as the frame numbers of its annotations count it: the exact rational when known.
 VIDEO_FPS = "coalesce(v.fps_num::float / nullif(v.fps_den, 0), v.fps)"
 # A text track's first or last visible keyframe, in seconds (0 when the frame rate is unknown).
@@ -87,4 +89,4 @@ def search_text(
     """Where in which video the words were said (transcript segments, stemmed English) or shown (text tracks, words as
     read: signs and plates are names, not prose), best first by PostgreSQL's ts_rank_cd; each hit with its video, its
     start/end seconds and whether it was `speech` or `screen`."""
-    return _hits(state, text, limit, SAID_HITS, SHOWN_HITS)
+    return _hits(state, text, limit, SAID_TEXT_HITS, SHOWN_HITS)

@@ -23,10 +23,9 @@ from uuid import UUID
 import psycopg
 from fastapi import APIRouter, Header, Path, Query, Response
 from fastapi.exceptions import RequestValidationError
-from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 
-from fovea_backend import render, semantics, tracks
+from fovea_backend import semantics
 from fovea_backend.db import JsonText, json_list
 from fovea_backend.errors import ApiError, invalid, not_found
 from fovea_backend.jsoncheck import check_json
@@ -34,9 +33,10 @@ from fovea_backend.schemas import (
     WORLD_MODELS, AppearanceOut, JsonObject, TypeAssignmentIn, WorldIn, WorldKind, WorldOut, WorldPatchIn,
 )
 from fovea_backend.state import StateDep
+from fovea_backend.store import world as store
 
 router = APIRouter(prefix="/api/world", tags=["world"])
-FIELDS = ("entities", "events", "times", "locations", "collections", "relations")
+FIELDS = store.FIELDS
 REF_KINDS = {"entity": "entities", "event": "events", "time": "times", "location": "locations"}
 # How each typed kind names the type a persona gave it (upstream FOVEA's typeAssignments) and where the type lives.
 TYPE_KEYS = {"entities": ("entityTypeId", "entity_types"), "events": ("eventTypeId", "event_types")}
@@ -48,23 +48,20 @@ WRITE_ERRORS = {404: {"description": "no such object"}, 409: {"description": "so
 
 
 def _world(conn: psycopg.Connection) -> JsonText:
-    row = conn.execute(f"SELECT {render.WORLD}::text, w.revision FROM world_state w WHERE id = 1").fetchone()
-    assert row is not None, "migration 0001 creates the world row"
-    return JsonText(content=row[0], headers={"ETag": f'"{row[1]}"'})
+    text, revision = store.world_json(conn)
+    return JsonText(content=text, headers={"ETag": f'"{revision}"'})
 
 
 def _locked(conn: psycopg.Connection) -> World:
     """The world's lists, its row locked until the transaction ends: world writes serialise here."""
-    row = conn.execute(f"SELECT {', '.join(FIELDS)} FROM world_state WHERE id = 1 FOR UPDATE").fetchone()
-    assert row is not None, "migration 0001 creates the world row"
+    row = store.locked_lists(conn)
     return {name: [o for o in value if isinstance(o, dict)] for name, value in zip(FIELDS, row, strict=True)}
 
 
 def _store(conn: psycopg.Connection, kind: str, items: list[dict[str, Any]], obj: dict[str, Any] | None,
            status: int = 200) -> JsonText:
-    conn.execute(f"UPDATE world_state SET {kind} = %s, updated_at = now() WHERE id = 1", (Jsonb(items),))  # kind: a Literal
-    revision = conn.execute("SELECT revision FROM world_state WHERE id = 1").fetchone()
-    return JsonText(content=json.dumps(obj), status_code=status, headers={"ETag": f'"{revision[0] if revision else 0}"'})
+    revision = store.store_list(conn, kind, items)
+    return JsonText(content=json.dumps(obj), status_code=status, headers={"ETag": f'"{revision}"'})
 
 
 def _find(items: list[dict[str, Any]], kind: str, object_id: str) -> int:
@@ -90,8 +87,7 @@ def _validated(kind: str, raw: dict[str, Any], place: Any) -> dict[str, Any]:
 
 
 def _ontology(conn: psycopg.Connection, persona_id: Any) -> semantics.Ontology | None:
-    row = conn.execute("SELECT entity_types, event_types, role_types, relation_types FROM ontologies WHERE persona_id = %s",
-                       (str(persona_id),)).fetchone()
+    row = store.ontology_lists(conn, persona_id)
     return semantics.Ontology.of(*row) if row else None
 
 
@@ -111,7 +107,7 @@ def _reference_problems(conn: psycopg.Connection, kind: str, obj: dict[str, Any]
             if field in obj and obj[field] not in ids[target]:
                 problems.append((place((field,)), f"no world {target[:-1]} has the id {obj[field]!r}"))
     if kind == "times" and "videoId" in obj:
-        video = conn.execute("SELECT frame_count FROM videos WHERE id = %s", (obj["videoId"],)).fetchone()
+        video = store.frame_count(conn, obj["videoId"])
         if video is None:
             problems.append((place(("videoId",)), f"unknown video {obj['videoId']}"))
         elif video[0] is not None:
@@ -129,7 +125,7 @@ def _reference_problems(conn: psycopg.Connection, kind: str, obj: dict[str, Any]
 
 
 def _type_problem(conn: psycopg.Connection, persona_id: Any, type_id: str | None, column: str) -> str | None:
-    row = conn.execute(f"SELECT {column} FROM ontologies WHERE persona_id = %s", (str(persona_id),)).fetchone()  # column: a constant
+    row = store.persona_types(conn, persona_id, column)
     if row is None:
         return f"unknown persona {persona_id}"
     if type_id is None:
@@ -170,18 +166,14 @@ def _users(conn: psycopg.Connection, kind: str, object_id: str, world: World) ->
         return []
     uses: list[str] = []
     if ref_kind == "entity":
-        row = conn.execute("SELECT count(*), count(DISTINCT video_id) FROM annotations WHERE entity_id = %s",
-                           (object_id,)).fetchone()
-        if row and row[0]:
-            uses.append(f"{row[0]} track(s) in {row[1]} video(s)")
-        ref = Jsonb({"kind": "entity", "id": object_id})
-        row = conn.execute("SELECT (SELECT count(*) FROM annotation_events e, jsonb_each(e.roles) r WHERE r.value @> %s),"
-                           " (SELECT count(*) FROM annotation_relations WHERE source = %s OR target = %s)",
-                           (Jsonb([{"kind": "entity", "id": object_id}]), ref, ref)).fetchone()
-        if row and row[0]:
-            uses.append(f"{row[0]} annotated event role(s)")
-        if row and row[1]:
-            uses.append(f"{row[1]} annotated relation(s)")
+        linked, videos = store.entity_tracks(conn, object_id)
+        if linked:
+            uses.append(f"{linked} track(s) in {videos} video(s)")
+        roles, relations = store.entity_in_annotations(conn, object_id)
+        if roles:
+            uses.append(f"{roles} annotated event role(s)")
+        if relations:
+            uses.append(f"{relations} annotated relation(s)")
     if ref_kind in ("time", "location"):
         named = [e for e in world["events"] if e.get(f"{ref_kind}Id") == object_id]
         if named:
@@ -205,13 +197,8 @@ def get_world(state: StateDep) -> Response:
 def appearances(state: StateDep, entity_id: str | None = Query(None, alias="entityId", max_length=200)) -> Response:
     """Where world entities are seen: each track linked to one (or to `entityId`), with its video and the frames it
     spans (first keyframe to the last frame it lasts, by the workspace's rule), newest videos' names included."""
-    where = "a.entity_id = %(entity)s" if entity_id else "a.entity_id IS NOT NULL"
     with state.pool.connection() as conn:
-        return json_list(conn, "SELECT json_build_object('entityId', a.entity_id, 'videoId', a.video_id, 'filename', v.filename,"
-                               " 'trackId', a.id, 'label', a.label, 'type', a.type, 'personaId', a.persona_id,"
-                               " 'fps', v.fps, 'startFrame', (a.frames->0->>'frame')::bigint,"
-                               f" 'endFrame', {tracks.LAST_FRAME_SQL}) AS j FROM annotations a JOIN videos v ON v.id = a.video_id"
-                               f" WHERE {where} ORDER BY v.filename, (a.frames->0->>'frame')::bigint", {"entity": entity_id})
+        return json_list(conn, store.appearances_sql(bool(entity_id)), {"entity": entity_id})
 
 
 @router.put("", response_model=WorldOut, responses={409: {"description": "the world changed since If-Match"}})
@@ -221,19 +208,15 @@ def put_world(body: WorldIn, state: StateDep,
     """Replace the whole world state (tools, imports). The World page writes one object at a time instead."""
     values = [check_json(getattr(body, f), ("body", f)) for f in FIELDS]
     with state.pool.connection() as conn:
-        revision = conn.execute("SELECT revision FROM world_state WHERE id = 1 FOR UPDATE").fetchone()
+        revision = store.locked_revision(conn)
         if if_match is not None:
             match = REVISION.match(if_match.strip())
             if match is None:
                 raise invalid(("header", "If-Match"), f'If-Match must be a world revision such as "12", got {if_match[:40]!r}')
-            if revision is not None and int(match.group("revision")) != revision[0]:
-                raise ApiError(409, f"the world changed since revision {match.group('revision')} (now {revision[0]}):"
-                                    " nothing was written", ("header", "If-Match"), {"revision": revision[0]})
-        conn.execute(
-            "UPDATE world_state SET entities = %s, events = %s, times = %s, locations = %s, collections = %s,"
-            " relations = %s, updated_at = now() WHERE id = 1",
-            tuple(Jsonb(v) for v in values),
-        )
+            if revision is not None and int(match.group("revision")) != revision:
+                raise ApiError(409, f"the world changed since revision {match.group('revision')} (now {revision}):"
+                                    " nothing was written", ("header", "If-Match"), {"revision": revision})
+        store.replace_all(conn, values)
         return _world(conn)
 
 
