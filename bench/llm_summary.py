@@ -7,6 +7,8 @@ its build time without layer cache.
 
     .venv/bin/python bench/llm_summary.py [--reps 3] [--seconds 30] [--cold-build] [--out bench/results/llm_summary.json]
 
+(`--seconds 60 --reps 2 --out bench/results/llm_summary_60s.json`: the issue's 60 s clip.)
+
 Both phases use the same image, clip and persona. They run one after the other (the model-service reads its endpoint
 at start, so each phase has its own service container; two at once would share the two cores): figures are medians
 with min-max per phase, with the load average before and after each. Each phase's first job loads the models and is
@@ -129,7 +131,8 @@ def main() -> None:
     template = phase(image, frames, args.reps, None)
     written = phase(image, frames, args.reps, llm)
     assert all(r["text_by"] == "template" for r in template["runs"]), template["runs"]
-    assert all(r["text_by"] == f"llm {LLM_MODEL}" for r in written["runs"]), written["runs"]
+    # Written either way, so a long run's template figures survive an llm phase that fell back (its runs say why).
+    llm_wrote = all(r["text_by"] == f"llm {LLM_MODEL}" for r in written["runs"])
     report = {
         "benchmark": "bench/llm_summary.py",
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -140,9 +143,13 @@ def main() -> None:
         "settings": {"persona": PERSONA, "types": [t["name"] for t in TYPES], "frames_per_second": 2,
                      "llm": f"{LLM_MODEL} (llama.cpp server, 2 threads, 1 slot, max_tokens from configs/models.yaml)"},
         "template": template, "llm": written,
-        "llm_s_per_summary": round(written["median_s"] - template["median_s"], 2),
+        "llm_s_per_summary": round(written["median_s"] - template["median_s"], 2) if llm_wrote else None,
+        "llm_wrote_every_text": llm_wrote,
     }
     args.out.write_text(json.dumps(report, indent=2) + "\n")
+    if not llm_wrote:
+        fell_back = next(r["fallback"] for r in written["runs"] if r["text_by"] != f"llm {LLM_MODEL}")
+        sys.exit(f"the llm phase fell back to the template (see {args.out}): {fell_back}")
     print(json.dumps({"template_median_s": template["median_s"], "template_min_max_s": template["min_max_s"],
                       "llm_median_s": written["median_s"], "llm_min_max_s": written["min_max_s"],
                       "llm_size_mb": size_mb, "llm_cold_build_s": cold_s}, indent=2))

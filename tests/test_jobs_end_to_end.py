@@ -19,6 +19,9 @@ model-service is the slow part):
   says why;
 - an ONNX export of the shipped YOLOv8 person model, imported with its class list (a wrong-length list is refused,
   nothing imported), is listed and offered, and detects the same people as the .pt model through the queue;
+- a faster-whisper model folder (the shipped tiny.en copied out) imported as a transcriber (a folder without its
+  tokenizer or with a model.bin CTranslate2 cannot load is refused, nothing imported) is listed with its licence,
+  offered for transcripts, and transcribes the speech clip through the queue under its own name;
 - cancel stops a running job;
 - a detection job survives its worker being killed mid-job (last: it kills the model-service)."""
 
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -427,12 +431,20 @@ def _boxes_by_frame(tracks: list[dict[str, Any]]) -> dict[int, list[dict[str, fl
     return boxes
 
 
-def listed_detectors(env: dict[str, str]) -> list[dict[str, Any]]:
-    """`fovea models list` of the detectors, the imported ones too."""
-    shown = run_fovea(["models", "list", "--task", "detection", "--json", "--imported"], env)
+def listed_models(env: dict[str, str], task: str = "detection") -> list[dict[str, Any]]:
+    """`fovea models list` of one task's models, the imported ones too."""
+    shown = run_fovea(["models", "list", "--task", task, "--json", "--imported"], env)
     assert shown.returncode == 0, shown.stderr
     rows: list[dict[str, Any]] = json.loads(shown.stdout)
     return rows
+
+
+def wait_until_offered(client: httpx.Client, task: str, name: str) -> None:
+    """The worker republishes its catalog (GET /api/models, what the panels offer) every maintenance round (<= 30 s)."""
+    deadline = time.monotonic() + 60
+    while name not in {m["name"] for m in client.get("/api/models", params={"task": task}).json()}:
+        assert time.monotonic() < deadline, f"the {task} models offered never included the imported {name!r}"
+        time.sleep(1)
 
 
 def _matched_share(these: dict[int, list[dict[str, float]]], those: dict[int, list[dict[str, float]]]) -> float:
@@ -454,7 +466,7 @@ def test_an_imported_onnx_detector_finds_the_same_people_as_the_pt_model(ai_stac
     wrong = run_fovea(["models", "import", str(onnx), "--classes", "Normal,Fall,Sitting"], ai_stack.env)
     assert wrong.returncode == 1, wrong.stdout
     assert "predicts 2 classes" in wrong.stderr and "names 3" in wrong.stderr, wrong.stderr
-    assert "person-onnx" not in {r["name"] for r in listed_detectors(ai_stack.env)}
+    assert "person-onnx" not in {r["name"] for r in listed_models(ai_stack.env)}
     names = tmp_path / "classes.txt"
     names.write_text("Normal\nFall\n")
     imported = run_fovea(["models", "import", str(onnx), "--classes", str(names), "--licence", "AGPL-3.0"],
@@ -462,13 +474,10 @@ def test_an_imported_onnx_detector_finds_the_same_people_as_the_pt_model(ai_stac
     assert imported.returncode == 0, imported.stderr
     answer = json.loads(imported.stdout)
     assert answer["imported"] == "detector/person-onnx.onnx" and answer["input_size"] == [640, 640]
-    row = next(r for r in listed_detectors(ai_stack.env) if r["name"] == "person-onnx")
+    row = next(r for r in listed_models(ai_stack.env) if r["name"] == "person-onnx")
     assert (row["runtime"], row["classes"], row["source"], row["licence"]) == ("onnxruntime", 2, "imported", "AGPL-3.0")
 
-    deadline = time.monotonic() + 60  # the worker republishes its catalog every maintenance round (<= 30 s)
-    while "person-onnx" not in {m["name"] for m in client.get("/api/models", params={"task": "detection"}).json()}:
-        assert time.monotonic() < deadline, "the Detect panel's catalog never offered the imported model"
-        time.sleep(1)
+    wait_until_offered(client, "detection", "person-onnx")
 
     persona = ai_stack.persona("People watcher", "people on the street", [
         {"id": "person", "name": "Person", "description": "a human being", "detectorClasses": ["Normal", "Fall"]}])
@@ -499,6 +508,54 @@ def test_an_imported_onnx_detector_finds_the_same_people_as_the_pt_model(ai_stac
     tracks = job["result"]["tracks"]
     assert tracks and {(t["label"], t["type"]) for t in tracks} == {("standing", "walker")}
     assert {u["class"] for u in job["result"]["unmapped"]} <= {"fallen"}  # the old names are gone
+
+
+# The Whisper model the image ships (unpacked from its hash-pinned package): a real faster-whisper folder to import.
+SHIPPED_WHISPER = "/opt/models/speech/whisper-tiny-en"
+WHISPER_FILES = ("config.json", "model.bin", "tokenizer.json", "vocabulary.txt")
+
+
+def test_an_imported_whisper_model_is_listed_with_its_licence_and_transcribes_through_the_queue(
+        ai_stack: AiStack, tmp_path: Path) -> None:
+    """Before: `fovea models import` took detectors only, so a bigger Whisper could not be plugged in."""
+    project, client, video, env = ai_stack.project, ai_stack.client, ai_stack.speech_video, ai_stack.env
+    model_service = project.observe().containers["model-service"].id
+    folder = tmp_path / "whisper-imported"
+    folder.mkdir()
+    for name in WHISPER_FILES:
+        (folder / name).write_bytes(project.engine.read_file(model_service, f"{SHIPPED_WHISPER}/{name}"))
+
+    # Refused with the reason, nothing imported: a folder without its tokenizer (faster-whisper would fetch it from
+    # the hub), and one whose model.bin is cut short (the layout is right; CTranslate2 cannot load it).
+    no_tokenizer = tmp_path / "no-tokenizer"
+    shutil.copytree(folder, no_tokenizer, ignore=shutil.ignore_patterns("tokenizer.json"))
+    refused = run_fovea(["models", "import", str(no_tokenizer), "--task", "transcriber"], env)
+    assert refused.returncode == 1 and "lacks tokenizer.json" in refused.stderr, (refused.stdout, refused.stderr)
+    truncated = tmp_path / "truncated"
+    shutil.copytree(folder, truncated)
+    (truncated / "model.bin").write_bytes((folder / "model.bin").read_bytes()[:1_000_000])
+    refused = run_fovea(["models", "import", str(truncated), "--task", "transcriber"], env)
+    assert refused.returncode == 1 and "does not load in CTranslate2" in refused.stderr, refused.stderr
+    assert not {"no-tokenizer", "truncated"} & {r["name"] for r in listed_models(env, "transcript")}
+
+    imported = run_fovea(["models", "import", str(folder), "--task", "transcriber", "--licence", "MIT"], env)
+    assert imported.returncode == 0, imported.stderr
+    answer = json.loads(imported.stdout)
+    assert (answer["imported"], answer["multilingual"], answer["mel_bins"]) == ("transcriber/whisper-imported", False, 80)
+    row = next(r for r in listed_models(env, "transcript") if r["name"] == "whisper-imported")
+    assert (row["runtime"], row["source"], row["licence"], row["default"]) == ("ctranslate2", "imported", "MIT", False)
+    table = run_fovea(["models", "list", "--imported"], env).stdout
+    assert any(line.split()[:2] == ["whisper-imported", "transcript"] and "MIT" in line.split()
+               for line in table.splitlines()), table
+    wait_until_offered(client, "transcript", "whisper-imported")
+
+    job = ai_stack.wait(client.post(f"/api/videos/{video['id']}/transcribe", json={"model": "whisper-imported"}
+                                    ).json()["jobId"])
+    assert job["status"] == "completed", job
+    transcript = client.get(f"/api/videos/{video['id']}/transcript").json()
+    assert (transcript["status"], transcript["model"], transcript["jobId"]) == ("ok", "whisper-imported", job["id"])
+    words = {plain_word(w["word"]) for s in transcript["segments"] for w in s["words"]}
+    assert {"car", "school", "police", "bridge"} <= words, transcript["text"]
 
 
 def test_cancel_stops_a_running_job(ai_stack: AiStack) -> None:

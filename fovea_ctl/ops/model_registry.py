@@ -77,7 +77,7 @@ def load_registry(root: Path) -> Any:  # -> the service's ModelsConfig
 
 def list_models(root: Path, task: str | None = None, project: Project | None = None) -> list[dict[str, Any]]:
     """The registry's models (one task's when given), each marked where it is the task's default; with a project,
-    also the ONNX detectors imported into its model cache (the service offers those too)."""
+    also the ONNX detectors and Whisper transcribers imported into its model cache (the service offers those too)."""
     config = load_registry(root)
     defaults = set(config.task_defaults().values())
     catalog = list(config.catalog)
@@ -168,7 +168,9 @@ def import_model(project: Project, source: Path, task: str, name: str | None, fo
     if source.suffix == ".onnx" and task == "detector" and not classes:
         raise UsageError(f"{source.name}: an ONNX detector needs its class names, in the model's order "
                          "(--classes names.txt, or --classes person,car,...)")
-    if classes:
+    if task == "transcriber" and classes:
+        raise UsageError("--classes is for ONNX detectors; a transcriber has no classes")
+    if classes or task == "transcriber":  # catalogued by name beside models.yaml's own models
         model_name = (name or source.name).lower().removesuffix(".onnx")
         if model_name in {entry.name for entry in load_registry(project.settings.root).catalog}:
             raise UsageError(f"configs/models.yaml's catalog already has a model {model_name!r}; pass --name")

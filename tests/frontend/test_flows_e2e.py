@@ -275,8 +275,18 @@ def test_transcript_panel_highlights_the_word_at_the_playhead_and_a_click_seeks_
     panel.get_by_test_id("transcript-note").wait_for(timeout=SLOW)
     assert panel.get_by_test_id("transcript-note").inner_text() == "No transcript yet."
 
-    panel.get_by_test_id("transcribe-request").click()
+    # The model is chosen as in the Detect panel: the registry's transcript models (imported ones too), each with its
+    # licence; the choice travels with the request.
+    choice = panel.get_by_test_id("transcribe-model")
+    page.wait_for_selector("[data-testid=transcribe-model] option[value=whisper-tiny-en]", state="attached",
+                           timeout=SLOW)
+    assert "MIT" in choice.locator("option[value=whisper-tiny-en]").inner_text()
+    choice.select_option("whisper-tiny-en")
+    with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/transcribe")) as sent:
+        panel.get_by_test_id("transcribe-request").click()
+    assert json.loads(sent.value.post_data or "{}") == {"model": "whisper-tiny-en"}
     page.wait_for_selector("[data-testid=transcript-word]", timeout=MODEL_JOB)
+    assert panel.get_by_test_id("transcript-model").inner_text().startswith("whisper-tiny-en")
     words = {plain_word(w.inner_text()): w for w in panel.get_by_test_id("transcript-word").all()}
     assert {"car", "police", "bridge"} <= set(words), list(words)
     # The words wrap inside the panel like text (no sideways scrolling to find the next one).

@@ -20,6 +20,19 @@ class Detector(Protocol):
 
     def detect(self, frame: Any, confidence: float) -> list[Detection]: ...
 
+    def replaced(self) -> bool:
+        """Whether its weights were replaced since it loaded (`fovea models import --force`): the registry loads
+        it again rather than keep running the old ones."""
+        ...
+
+
+class ConfiguredWeights:
+    """Weights models.yaml's own catalog names (shipped in the image, or a .pt it points at): they load once per
+    process, and replacing such a file takes effect at the service's next start, as models.yaml itself does."""
+
+    def replaced(self) -> bool:
+        return False
+
 
 def _clipped_box(x1: float, y1: float, x2: float, y2: float) -> Box | None:
     x1, y1 = min(max(x1, 0.0), 1.0), min(max(y1, 0.0), 1.0)
@@ -29,7 +42,7 @@ def _clipped_box(x1: float, y1: float, x2: float, y2: float) -> Box | None:
     return Box(x1, y1, x2 - x1, y2 - y1)
 
 
-class OpenCvDnnDetector:
+class OpenCvDnnDetector(ConfiguredWeights):
     """A TensorFlow object-detection graph through cv2.dnn: output rows are [_, class id, score, x1, y1, x2, y2]
     with normalised corners and the model's own class ids (COCO's 1..90 with gaps)."""
 
@@ -59,7 +72,7 @@ class OpenCvDnnDetector:
         return found
 
 
-class UltralyticsDetector:
+class UltralyticsDetector(ConfiguredWeights):
     """YOLO weights through ultralytics, class ids named by the catalog (which may rename the model's own)."""
 
     def __init__(self, entry: ModelEntry, model: Any, device: str, lock: threading.Lock) -> None:
@@ -92,6 +105,9 @@ class ClassSourcedDetector:
         self.base = base
         self.sources = sources  # (detector, its class name -> the base's class name)
         self.taken = {target for _, rename in sources for target in rename.values()}
+
+    def replaced(self) -> bool:
+        return self.base.replaced() or any(detector.replaced() for detector, _ in self.sources)
 
     def detect(self, frame: Any, confidence: float) -> list[Detection]:
         found = [d for d in self.base.detect(frame, confidence) if d.label not in self.taken]

@@ -16,10 +16,12 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from model_service.config import ModelsConfig, Settings
+from model_service.config import ModelEntry, ModelsConfig, Settings
+from model_service.loaded_weights import LoadedWeights
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,13 @@ def seed_cache(cache_dir: Path, defaults_dir: Path) -> list[str]:
     if copied:
         log.info("seeded model cache %s with %d default file(s)", cache_dir, len(copied))
     return copied
+
+
+@dataclass(frozen=True)
+class LoadedSpeechModel:
+    entry: ModelEntry
+    model: Any  # faster_whisper.WhisperModel
+    weights: LoadedWeights
 
 
 class ModelRegistry:
@@ -181,9 +190,9 @@ class ModelRegistry:
         return [name for name in CORE_MODELS if getattr(self, name) is not None]
 
     def catalog(self) -> list[Any]:  # -> list[ModelEntry]
-        """models.yaml's catalog, then the models imported into the cache since (`fovea models import x.onnx`),
+        """models.yaml's catalog, then the models imported into the cache since (`fovea models import`: ONNX
+        detectors, Whisper transcribers),
         read again on each call: an import shows up without a restart. models.yaml's names win."""
-        from model_service.config import ModelEntry
         from model_service.models_import import imported_entries
 
         known = {m.name for m in self.config.catalog}
@@ -231,7 +240,7 @@ class ModelRegistry:
         with self._catalog_lock:
             cached = self.catalog_models.get(entry.name)
             # An imported model replaced since (`fovea models import --force`) loads again; the rest load once.
-            if cached is not None and cached.entry == entry and not getattr(cached, "replaced", lambda: False)():
+            if cached is not None and cached.entry == entry and not cached.replaced():
                 return cached
             if entry.runtime == "opencv-dnn":
                 weights, graph = self.weights_path(entry.weights), self.weights_path(entry.graph)
@@ -251,15 +260,19 @@ class ModelRegistry:
             return model
 
     def speech_model(self, name: str | None = None) -> tuple[Any, Any]:  # -> (WhisperModel, ModelEntry)
-        """The catalog's speech-to-text model, loaded once on first use and kept (tiny.en int8: 71 MB
-        resident loaded, 147 MB once a transcript has run, VAD included)."""
+        """A catalog speech-to-text model (models.yaml's or one imported with `fovea models import --task
+        transcriber`), loaded once on first use and kept (tiny.en int8: 71 MB resident loaded, 147 MB once a
+        transcript has run, VAD included); an imported one replaced since (`--force`) loads again."""
         entry = self.catalog_entry(name, "transcript")
         with self._catalog_lock:
-            if entry.name not in self.catalog_models:
+            cached = self.catalog_models.get(entry.name)
+            if cached is None or cached.entry != entry or cached.weights.replaced():
                 path = self.weights_path(entry.weights)
                 self._setup()  # the device (CUDA or not) decides the compute type
-                self.catalog_models[entry.name] = self._timed(entry.name, lambda: self._whisper(path))
-            return self.catalog_models[entry.name], entry
+                weights = LoadedWeights(path)  # before loading: a replacement during the load is seen next time
+                model = self._timed(entry.name, lambda: self._whisper(path))
+                self.catalog_models[entry.name] = cached = LoadedSpeechModel(entry, model, weights)
+            return cached.model, entry
 
     def text_reader(self, name: str | None = None) -> Any:  # -> ocr.TextReader
         """The catalog's OCR model (RapidOCR's PP-OCRv4 on ONNX Runtime), loaded once on first use and kept."""

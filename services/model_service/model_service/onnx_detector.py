@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from model_service.config import ModelEntry
+from model_service.loaded_weights import LoadedWeights
 from model_service.typing_map import Box, Detection
 
 # ultralytics' predict defaults: the same boxes come out of the .pt model and of its ONNX export.
@@ -123,24 +124,16 @@ class OnnxDetector:
         import numpy as np
 
         self.entry = entry
-        self.weights = weights
-        self._loaded = self._identity()
+        self.weights = LoadedWeights(weights)
         self.session = open_session(weights, device)
         self.layout = read_layout(self.session, len(entry.classes))
         self.names = [entry.classes[i] for i in sorted(entry.classes)]
         self.lock = threading.Lock()  # one run at a time: ONNX Runtime already uses every core for one
         self._cv2, self._np = cv2, np
 
-    def _identity(self) -> tuple[int, int]:
-        stat = self.weights.stat()
-        return stat.st_ino, stat.st_mtime_ns
-
     def replaced(self) -> bool:
         """Whether the file was replaced since it loaded (an import copies, then renames over it)."""
-        try:
-            return self._identity() != self._loaded
-        except OSError:
-            return True
+        return self.weights.replaced()
 
     def detect(self, frame: Any, confidence: float) -> list[Detection]:
         cv2, np, layout = self._cv2, self._np, self.layout

@@ -247,8 +247,10 @@ export const transcripts = {
     const response = await request("GET", `/api/videos/${enc(videoId)}/transcript`);
     return response.status === 204 ? null : ((await response.json()) as Transcript);
   },
-  /** Speech to text with word times; the transcript replaces the one before when the job completes. */
-  request: (videoId: string) => sendJson<{ jobId: string }>("POST", `/api/videos/${enc(videoId)}/transcribe`, {}),
+  /** Speech to text with word times; the transcript replaces the one before when the job completes. `model`: a
+   * transcript model of the registry (models.list("transcript")), the default when left out. */
+  request: (videoId: string, model?: string) =>
+    sendJson<{ jobId: string }>("POST", `/api/videos/${enc(videoId)}/transcribe`, model ? { model } : {}),
   /** Where in which video the words were said, best first. */
   search: (text: string) => getJson<TranscriptHit[]>(`/api/transcripts/search?text=${encodeURIComponent(text)}`),
   /** Where in which video the words were said or shown on screen, best first. */
