@@ -69,19 +69,18 @@ def apply_secret(project: DataProject, name: str, value: str) -> str:
     container = project.observe().container(service.name)
     if container is not None and container.running:
         return _run(project, container.id, name, hook, value)
-    try:
-        with _one_off(project, service) as one_off:
-            return _run(project, one_off, name, hook, value)
-    except FoveaError as exc:  # what it needs (a server, a database) may be what is not running
-        raise FoveaError(exc.message, hint=f"{service.name} is not running: the hook ran in a one-off container of "
-                                           f"it; if it needs {service.name} itself, `fovea up {service.name}` first") from None
+    with _one_off(project, service) as one_off:
+        # What the hook needs (a server, a database) may be what is not running.
+        return _run(project, one_off, name, hook, value,
+                    hint=f"{service.name} is not running: the hook ran in a one-off container of it; if it needs "
+                         f"{service.name} itself, `fovea up {service.name}` first")
 
 
-def _run(project: DataProject, container: str, name: str, hook: AppliedBy, value: str) -> str:
+def _run(project: DataProject, container: str, name: str, hook: AppliedBy, value: str, hint: str | None = None) -> str:
     stream = project.engine.exec_stream(container, hook.command, user=hook.user, stdin=iter([value.encode()]))
     out = b"".join(stream).decode(errors="replace").strip()
     if stream.exit_code != 0:
         told = stream.stderr.decode(errors="replace").strip()
         raise FoveaError(f"{hook.service}'s `{' '.join(hook.command)[:80]}` did not apply secret {name} "
-                         f"(exit {stream.exit_code}){': ' + told[-600:] if told else ''}")
+                         f"(exit {stream.exit_code}){': ' + told[-600:] if told else ''}", hint=hint)
     return out.splitlines()[-1] if out else hook.service
