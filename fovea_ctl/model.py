@@ -64,12 +64,37 @@ class Volume(Model):
         return BackupStrategy.RECORD_ONLY if self.priority is Priority.RECREATABLE else BackupStrategy.TAR
 
 
+class AppliedBy(Model):
+    """How a secret's value gets into the data that keeps a copy of it (a role password, a password hash):
+    a command the owning service's image ships, so fovea knows nothing of that service's tables.
+
+    fovea runs `command` with `docker exec` in `service`'s running container, or, when none runs (a restore
+    stops it), in a one-off container of it (its image, env, secrets and network; no volumes, no ports, no
+    name on the network). The value comes on stdin, never in argv or env. The contract: exit 0 and one line
+    on stdout saying what now holds the value; any other exit, nothing changed (a hook is one transaction).
+    """
+
+    service: Annotated[str, Field(min_length=1)]
+    command: Annotated[list[str], Field(min_length=1)]
+    user: str | None = None  # the exec's user; None: the image's
+
+    @field_validator("command")
+    @classmethod
+    def _no_empty_argument(cls, command: list[str]) -> list[str]:
+        if not command[0]:
+            raise ValueError("the command's program is empty")
+        return command
+
+
 class Secret(Model):
     """A secret generated on first use (or supplied by the user) and mounted as a file, never as env."""
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     description: str = ""
     length: Annotated[int, Field(ge=16, le=256)] = 32
+    # Data-bound (a copy lives in the data): rotation and restore run this hook. None: read by its services
+    # when they start, so a new file and a recreate are the whole rotation.
+    applied_by: AppliedBy | None = None
 
 
 class Port(Model):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from fovea_ctl.model import (
+    AppliedBy,
     ExecProbe,
     GpuRequest,
     Condition,
@@ -64,9 +65,27 @@ VOLUMES = [
     Volume(name="grafana-data", priority=Priority.RECREATABLE, description="Grafana's own state (dashboards are provisioned)"),
 ]
 
+
+def role_password_hook(role: str) -> AppliedBy:
+    """The application role's new password, set by psql's own `\\password` in the postgres container: the
+    value (stdin) goes through `cat` and the shell's builtin `printf` into psql's prompt, never into an argv; psql hashes it
+    (SCRAM, as the server would) before it leaves the container's client, so no log line can show it. A
+    value with a line break reads as two different entries and is refused (psql: they do not match)."""
+    script = ('v=$(cat) && [ -n "$v" ] && printf \'%s\\n%s\\n\' "$v" "$v" | '
+              f'psql -X -q -v ON_ERROR_STOP=1 -U {DATABASE_SUPERUSER} -d {DATABASE} -c \'\\password "{role}"\' '
+              f'&& echo \'postgres role {role}\'')
+    return AppliedBy(service="postgres", user="postgres", command=["sh", "-c", script])
+
+
 SECRETS = [
-    Secret(name="postgres_password", description=f"password of the application's database role ({DATABASE_APP_ROLE})"),
-    Secret(name="admin_password", description="password of the backend's `admin` user"),
+    # Data-bound: a copy lives in the data (set once, at initdb or the first seed), so a rotation or a restore
+    # runs the command the owning service ships to change it; every other secret is read at start.
+    Secret(name="postgres_password", description=f"password of the application's database role ({DATABASE_APP_ROLE})",
+           applied_by=role_password_hook(DATABASE_APP_ROLE)),
+    # Through the image's entrypoint: the backend's own user, with its private copies of the secrets.
+    Secret(name="admin_password", description="password of the backend's `admin` user",
+           applied_by=AppliedBy(service="backend", command=["fovea-backend-entrypoint", "python3", "-m",
+                                                            "fovea_backend.apply_secret", "admin-password"])),
     Secret(name="session_secret", length=64, description="key of the backend's session tokens"),
     Secret(name=REDIS_PASSWORD_SECRET, description="password of Redis: the backend, the workers and fovea AUTH with it"),
     Secret(name="prometheus_password", description="Prometheus' basic-auth password: nginx's read-only proxy, the "

@@ -323,6 +323,67 @@ def test_a_hand_edited_database_password_is_refused_by_plan_until_applied(live: 
     assert len(_personas(live)) > 0
 
 
+# -- the hooks the stack declares (`Secret(applied_by=…)`) -------------------------------------------------
+def _helpers(live: Live) -> list[str]:
+    return [c.name for c in live.project.engine.list_helpers(live.project.settings.project)]
+
+
+def test_the_admin_password_rotated_through_the_backends_hook_logs_in_over_http_also_with_the_backend_stopped(
+        live: Live) -> None:
+    """The backend's own `fovea_backend.apply_secret` sets it: in its running container, and in a one-off
+    container of it (its image, env, secrets, network) when it is stopped; the one-off one is gone after."""
+    secrets = live.project.secrets
+    for backend_stopped in (False, True):
+        before = secrets.value("admin_password")
+        if backend_stopped:
+            subprocess.run(["docker", "stop", live.backend()], check=True, capture_output=True, timeout=60)
+
+        rotated = live.fovea("secrets", "rotate", "admin_password")
+
+        assert rotated.returncode == 0, rotated.stderr
+        assert "now in the backend's admin user (its " in rotated.stderr, rotated.stderr
+        new = secrets.value("admin_password")
+        assert new != before and before not in rotated.stdout + rotated.stderr
+        assert _login(live, new) == 200 and _login(live, before) == 401  # real HTTP, through the restarted backend
+        assert not _helpers(live)
+
+
+def test_a_hook_that_fails_changes_nothing_keeps_the_old_password_in_force_and_exits_1(live: Live) -> None:
+    """The backend's hook finds no users table; psql's refuses a value that is two lines. Either way the
+    secret file keeps the old value, the data too, and the message says whose command refused."""
+    old = live.project.secrets.value("admin_password")
+    subprocess.run(["docker", "stop", live.backend()], check=True, capture_output=True, timeout=60)
+    _psql(live, "alter table users rename to users_elsewhere")
+    try:  # the backend stopped: its hook fails in a one-off container of it, which goes too
+        rotated = live.fovea("secrets", "rotate", "admin_password")
+    finally:
+        _psql(live, "alter table users_elsewhere rename to users")
+
+    assert rotated.returncode == 1, rotated.stderr
+    assert "secret admin_password not rotated: backend's `fovea-backend-entrypoint python3 -m fovea_backend.apply_secret" \
+           in rotated.stderr and "relation \"users\" does not exist" in rotated.stderr, rotated.stderr
+    assert "the old value stays in force" in rotated.stderr and "Traceback" not in rotated.stderr
+    assert "hint: backend is not running: the hook ran in a one-off container of it" in rotated.stderr
+    assert not _helpers(live)
+    _up(live)
+    assert live.project.secrets.value("admin_password") == old and _login(live, old) == 200
+
+    path = live.project.secrets.path("postgres_password")
+    kept = path.read_text()
+    path.write_text("first-line-0123456789\nsecond-line-0123456789")
+    try:
+        applied = live.fovea("secrets", "rotate", "postgres_password", "--edited")
+        assert applied.returncode == 1, applied.stderr
+        assert "secret postgres_password not applied: postgres's `sh -c" in applied.stderr, applied.stderr
+        assert "the data keeps the old value" in applied.stderr
+        assert live.fovea("plan").returncode == 2  # the edit is still refused until applied or undone
+    finally:
+        path.write_text(kept)
+    assert live.fovea("plan").returncode == 0
+    assert len(_personas(live)) > 0  # the role still has the password the services use
+    assert not _helpers(live)
+
+
 # -- restore against the live secrets, and every writer after a killed restore (issue 19) -----------
 def _login(live: Live, password: str) -> int:
     with httpx.Client(base_url=live.url, timeout=30) as client:

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from fovea_ctl.errors import FoveaError, UsageError
+from fovea_ctl.errors import FoveaError, StackInvalid, UsageError
 from fovea_ctl.model import Secret, Stack
 from fovea_ctl.settings.effective import Settings
 
@@ -31,8 +31,20 @@ class SecretInfo:
     age_s: float | None  # None: not created yet
 
 
+def applier_problems(stack: Stack) -> list[str]:
+    """Hooks (`Secret.applied_by`) whose service the stack does not declare: a rotation would find no one
+    to run them, after the value was generated."""
+    services = {service.name for service in stack.services}
+    return [f"secret {secret.name!r}, field applied_by.service: {secret.applied_by.service!r} is not a service "
+            f"of the stack (services: {', '.join(sorted(services))})"
+            for secret in stack.secrets if secret.applied_by is not None and secret.applied_by.service not in services]
+
+
 class SecretStore:
     def __init__(self, settings: Settings, stack: Stack) -> None:
+        problems = applier_problems(stack)
+        if problems:
+            raise StackInvalid("invalid stack:\n  " + "\n  ".join(problems))
         self.settings = settings
         self.directory = settings.effective_secrets_dir
         self.declared = {s.name: s for s in stack.secrets}
@@ -79,6 +91,11 @@ class SecretStore:
         from fovea_ctl.settings.private_files import write_private
 
         write_private(target, value.encode(), durable=True)
+
+    def data_bound(self) -> set[str]:
+        """Secrets a copy of which lives in the data: those that declare how they are applied (a rotation or a
+        restore runs that hook); every other one is read by its services when they start."""
+        return {name for name, secret in self.declared.items() if secret.applied_by is not None}
 
     def supplied_by_user(self, name: str) -> bool:
         """The value comes from FOVEA_SECRET_<NAME>[_FILE]: fovea never writes it."""

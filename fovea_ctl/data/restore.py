@@ -361,9 +361,9 @@ def restore_backup(project: Project, folder: Path, reporter: Reporter, progress:
             _check_free_space(project, items)
             journal = RestoreJournal(backup_id=manifest.id, tag=f"{time.strftime('%Y%m%d%H%M%S')}_{uuid.uuid4().hex[:6]}",
                                      pid=os.getpid())
-            # The live secrets win over the restored data. What they take (the backend hashing the live admin
-            # password) is worked out while every service still runs, beside the staging; the swap only
-            # writes it, and a restore whose live secrets cannot be written is rolled back.
+            # The live secrets win over the restored data. Their values are read while every service still
+            # runs, beside the staging; the swap runs their hooks (`Secret.applied_by`), and a restore whose
+            # live secrets cannot be written is rolled back.
             live_secrets = InBackground("live-secrets", partial(prepare_reapply_data_secrets, project)) if needs_db else None
             stages = _stage_all(project, folder, items, journal, progress, result)
             apply_live_secrets = _ready_before_the_swap(project, stages, live_secrets)
