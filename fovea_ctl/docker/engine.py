@@ -574,6 +574,10 @@ class ExecStream:
 
         self.engine = engine
         self.exec_id = exec_id
+        # The SDK's handle (a SocketIO holding the HTTP response) must live as long as we read: once it is
+        # garbage-collected, the response closes its file and with it the socket under `raw` (EBADF mid-read,
+        # seen once in a Redis BGSAVE of `backup important`).
+        self.handle = sock
         self.raw = getattr(sock, "_sock", sock)
         self.chunk_size = chunk_size
         self.stderr = b""
@@ -636,6 +640,7 @@ class ExecStream:
             self.raw.close()
         except OSError:
             pass
+        self.handle = None
 
     def drain(self) -> tuple[int, bytes]:
         """Run to the end: (exit code, stdout then stderr), for short commands."""
