@@ -16,15 +16,13 @@ from fovea_backend.errors import ApiError
 from fovea_backend.roles import Role
 from fovea_backend.schemas import LoginIn, UserOut
 from fovea_backend.state import BackendState, StateDep
+from fovea_backend.store.sessions import SESSION_COLUMNS
 from fovea_backend.team_schemas import (PasswordChangedOut, PasswordChangeIn, RegisterIn, SessionOut, TokenCreatedOut,
                                         TokenIn, TokenOut)
 
 public = APIRouter(prefix="/api/auth", tags=["auth"])
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
-# A session row as SessionOut, `current` said by the caller's session id (%(current)s).
-SESSION_COLUMNS = ("s.id, s.user_id, u.username, s.created_at, s.last_used_at, s.expires_at, s.user_agent, s.client,"
-                   " s.id = %(current)s")
 TOKEN_COLUMNS = "id, name, role, prefix, created_at, last_used_at, expires_at"
 
 

@@ -10,8 +10,9 @@ from fovea_backend import accounts
 from fovea_backend.accounts import Account
 from fovea_backend.auth import CurrentUser, require_session
 from fovea_backend.errors import ApiError
-from fovea_backend.routes.auth import SESSION_COLUMNS, session_out
+from fovea_backend.routes.auth import session_out
 from fovea_backend.state import StateDep
+from fovea_backend.store import sessions as store
 from fovea_backend.team_schemas import AccountIn, AccountOut, AccountPatch, AccountWithPasswordOut, SessionOut
 
 router = APIRouter(tags=["users"])
@@ -67,10 +68,7 @@ def reset_password(user_id: UUID, state: StateDep) -> AccountWithPasswordOut:
 def all_sessions(state: StateDep, user_id: UUID | None = Query(default=None, alias="userId"),
                  user: CurrentUser = Depends(require_session)) -> list[SessionOut]:
     with state.pool.connection() as conn:
-        rows = conn.execute(f"SELECT {SESSION_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id"
-                            " WHERE s.expires_at > now() AND (%(user)s::uuid IS NULL OR s.user_id = %(user)s)"
-                            " ORDER BY u.username, s.last_used_at DESC",
-                            {"user": user_id, "current": user.session_id}).fetchall()
+        rows = store.live_sessions(conn, user_id, user.session_id)
     return [session_out(row) for row in rows]
 
 
@@ -78,6 +76,6 @@ def all_sessions(state: StateDep, user_id: UUID | None = Query(default=None, ali
                responses={404: {"description": "no such session"}})
 def end_session(session_id: UUID, state: StateDep) -> Response:
     with state.pool.connection() as conn:
-        if conn.execute("DELETE FROM sessions WHERE id = %s", (session_id,)).rowcount == 0:
+        if not store.end(conn, session_id):
             raise ApiError(404, f"session {session_id} not found", ("path", "session_id"))
     return Response(status_code=204)
