@@ -11,13 +11,14 @@ from pydantic.alias_generators import to_camel
 
 import psycopg
 
-from fovea_backend import media, render, videos
+from fovea_backend import media, videos
 from fovea_backend.auth import CurrentUser, require_session
-from fovea_backend.db import json_list, json_or_404
+from fovea_backend.db import JsonText
 from fovea_backend.errors import ApiError, invalid, not_found
 from fovea_backend.schemas import (VIDEO_ID_PATTERN, PositionIn, PositionOut, SyncOut, VideoOut, VideoRemovedOut, ViewPrefs,
                                    ViewPrefsIn)
 from fovea_backend.state import StateDep
+from fovea_backend.store import videos as store
 
 router = APIRouter(prefix="/api/videos", tags=["videos"])
 VideoId = Annotated[str, Path(pattern=VIDEO_ID_PATTERN, description="first 16 hex chars of md5(filename)")]
@@ -27,7 +28,7 @@ NOT_FOUND = {404: {"description": "no such video"}}
 @router.get("", response_model=list[VideoOut])
 def list_videos(state: StateDep) -> Response:
     with state.pool.connection() as conn:
-        return json_list(conn, f"SELECT {render.VIDEO_OUT} AS j FROM videos v ORDER BY v.filename")
+        return store.list_json(conn)
 
 
 @router.post("/sync", response_model=SyncOut, responses={409: {"description": "video directory missing or empty"}})
@@ -42,8 +43,10 @@ def sync_videos(
 @router.get("/{video_id}", response_model=VideoOut, responses=NOT_FOUND)
 def get_video(video_id: VideoId, state: StateDep) -> Response:
     with state.pool.connection() as conn:
-        return json_or_404(conn, f"SELECT {render.VIDEO_OUT}::text FROM videos v WHERE id = %s", (video_id,),
-                           not_found("video", video_id, ("path", "video_id")))
+        text = store.video_json(conn, video_id)
+    if text is None:
+        raise not_found("video", video_id, ("path", "video_id"))
+    return JsonText(content=text)
 
 
 @router.delete("/{video_id}", response_model=VideoRemovedOut, responses={
@@ -60,17 +63,14 @@ def remove_video(
     if not user.is_admin:
         raise ApiError(403, "only an admin can remove videos")
     with state.pool.connection() as conn:
-        row = conn.execute("SELECT path, filename, (SELECT count(*) FROM annotations a WHERE a.video_id = v.id)"
-                           " FROM videos v WHERE id = %s FOR UPDATE", (video_id,)).fetchone()
+        row = store.lock_for_removal(conn, video_id)
         if row is None:
             raise not_found("video", video_id, ("path", "video_id"))
         path, filename, tracks = row
         if tracks and not with_annotations:
             raise ApiError(409, f"{filename} has {tracks} track(s), which would be deleted with it: export them first,"
                                 " or remove it with withAnnotations=true", ("query", "withAnnotations"))
-        conn.execute("DELETE FROM videos WHERE id = %s", (video_id,))
-        conn.execute("DELETE FROM annotation_tombstones WHERE video_id = %s", (video_id,))
-        conn.execute("DELETE FROM annotation_history WHERE video_id = %s", (video_id,))
+        store.delete(conn, video_id)
         # Last, inside the transaction: a file that cannot be removed rolls the row back.
         videos.remove_files(state.settings.video_root, path, video_id)
     return VideoRemovedOut(removed=filename, annotations=tracks)
@@ -79,20 +79,15 @@ def remove_video(
 # What each user keeps per video (where they were, which tracks they hid): one row per user and video, its video's
 # 404 included. Table and column names are constants of this module, never input.
 def _user_pref(conn: psycopg.Connection, table: str, column: str, user: CurrentUser, video_id: str) -> Any:
-    row = conn.execute(f"SELECT (SELECT {column} FROM {table} p WHERE p.video_id = v.id AND p.user_id = %s)"
-                       " FROM videos v WHERE v.id = %s", (user.id, video_id)).fetchone()
+    row = store.user_pref(conn, table, column, user.id, video_id)
     if row is None:
         raise not_found("video", video_id, ("path", "video_id"))
     return row[0]
 
 
 def _put_user_pref(conn: psycopg.Connection, table: str, column: str, user: CurrentUser, video_id: str, value: Any) -> None:
-    try:
-        conn.execute(f"INSERT INTO {table} (user_id, video_id, {column}) VALUES (%s, %s, %s) ON CONFLICT"
-                     f" (user_id, video_id) DO UPDATE SET {column} = excluded.{column}, updated_at = now()",
-                     (user.id, video_id, value))
-    except psycopg.errors.ForeignKeyViolation:
-        raise not_found("video", video_id, ("path", "video_id")) from None
+    if not store.put_user_pref(conn, table, column, user.id, video_id, value):
+        raise not_found("video", video_id, ("path", "video_id"))
 
 
 @router.get("/{video_id}/position", response_model=PositionOut, responses=NOT_FOUND)
@@ -119,9 +114,7 @@ def get_view(video_id: VideoId, state: StateDep, user: CurrentUser = Depends(req
 
 
 def _view(conn: psycopg.Connection, user: CurrentUser, video_id: str) -> ViewPrefs:
-    row = conn.execute("SELECT p.hidden, p.persona_scope, coalesce(p.all_personas, false) FROM videos v LEFT JOIN"
-                       " video_view_prefs p ON p.video_id = v.id AND p.user_id = %s WHERE v.id = %s",
-                       (user.id, video_id)).fetchone()
+    row = store.view_prefs(conn, user.id, video_id)
     if row is None:
         raise not_found("video", video_id, ("path", "video_id"))
     return ViewPrefs(hidden=row[0] or [], persona_id=row[1], all_personas=row[2])
@@ -155,7 +148,7 @@ def put_view(video_id: VideoId, body: ViewPrefsIn, state: StateDep,
 )
 def video_thumbnail(video_id: VideoId, state: StateDep) -> Response:
     with state.pool.connection() as conn:
-        row = conn.execute("SELECT path, duration FROM videos WHERE id = %s", (video_id,)).fetchone()
+        row = store.path_and_duration(conn, video_id)
     if row is None:
         raise not_found("video", video_id, ("path", "video_id"))
     path = videos.resolve(state.settings.video_root, row[0])
@@ -189,10 +182,10 @@ def stream_video(
     range_header: str | None = Header(None, alias="Range", max_length=200),
 ) -> Response:
     with state.pool.connection() as conn:
-        row = conn.execute("SELECT path FROM videos WHERE id = %s", (video_id,)).fetchone()
-    if row is None:
+        stored = store.path_of(conn, video_id)
+    if stored is None:
         raise not_found("video", video_id, ("path", "video_id"))
-    path = videos.resolve(state.settings.video_root, row[0])
+    path = videos.resolve(state.settings.video_root, stored)
     handle, size = videos.open_video(path, video_id)
     headers = {"Accept-Ranges": "bytes"}
     media_type = videos.content_type(path)
