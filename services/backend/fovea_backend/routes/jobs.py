@@ -17,11 +17,11 @@ from fovea_backend.db import json_list, json_or_404
 from fovea_backend.errors import ApiError, invalid, not_found
 from fovea_backend.jobs import EnqueueError, enqueue, request_cancel
 from fovea_backend.jsoncheck import check_json
-from fovea_backend.routes.transcripts import VIDEO_FPS
 from fovea_backend.routes.videos import VideoId
 from fovea_backend.schemas import (VIDEO_ID_PATTERN, AugmentIn, DetectIn, DetectTypesIn, JobAccepted, JobKind, JobOut,
                                    JobStatus, ModelOut, ReadTextIn, SummarizeIn, TrackBoxIn, TranscribeIn)
 from fovea_backend.state import BackendState, StateDep
+from fovea_backend.store.transcripts import VIDEO_FPS
 from fovea_backend.terms import count_terms
 
 log = logging.getLogger("fovea_backend.jobs")
