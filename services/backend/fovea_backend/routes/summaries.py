@@ -6,12 +6,12 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from fovea_backend import render
-from fovea_backend.db import json_list
 from fovea_backend.errors import invalid, not_found
 from fovea_backend.routes.videos import VideoId
 from fovea_backend.schemas import SimilarSummaryOut, SummaryOut
 from fovea_backend.state import StateDep
+from fovea_backend.store import summaries as store
+from fovea_backend.store import videos as videos_store
 
 router = APIRouter(prefix="/api/videos", tags=["summaries"])
 
@@ -19,10 +19,9 @@ router = APIRouter(prefix="/api/videos", tags=["summaries"])
 @router.get("/{video_id}/summaries", response_model=list[SummaryOut], responses={404: {"description": "no such video"}})
 def list_summaries(video_id: VideoId, state: StateDep) -> Response:
     with state.pool.connection() as conn:
-        if conn.execute("SELECT 1 FROM videos WHERE id = %s", (video_id,)).fetchone() is None:
+        if not videos_store.exists(conn, video_id):
             raise not_found("video", video_id, ("path", "video_id"))
-        return json_list(conn, f"SELECT {render.SUMMARY} AS j FROM video_summaries s WHERE s.video_id = %s"
-                               " ORDER BY s.created_at, s.id", (video_id,))
+        return store.of_video(conn, video_id)
 
 
 @router.get("/{video_id}/summaries/similar", response_model=list[SimilarSummaryOut],
@@ -43,27 +42,15 @@ def similar_summaries(
         if not text.strip():
             raise invalid(("query", "text"), "text must not be blank")
         with state.pool.connection() as conn:
-            if conn.execute("SELECT 1 FROM videos WHERE id = %s", (video_id,)).fetchone() is None:
+            if not videos_store.exists(conn, video_id):
                 raise not_found("video", video_id, ("path", "video_id"))
-            sql = (
-                f"SELECT ({render.SUMMARY}::jsonb || jsonb_build_object('distance', 1 - r.rank)) AS j"
-                " FROM video_summaries s, LATERAL (SELECT ts_rank_cd(to_tsvector('english', s.text), q, 32) AS rank"
-                " FROM websearch_to_tsquery('english', %(text)s) q WHERE to_tsvector('english', s.text) @@ q) r"
-                " ORDER BY r.rank DESC, s.created_at DESC LIMIT %(limit)s"
-            )
-            return json_list(conn, sql, {"text": text, "limit": limit})
+            return store.matching_text(conn, text, limit)
     if summary_id is None:
         raise invalid(("query", "summaryId"), "summaryId or text is required")
     with state.pool.connection() as conn:
-        row = conn.execute("SELECT embedding IS NOT NULL FROM video_summaries WHERE id = %s AND video_id = %s",
-                           (summary_id, video_id)).fetchone()
-        if row is None:
+        embedded = store.has_embedding(conn, summary_id, video_id)
+        if embedded is None:
             raise not_found("summary", summary_id, ("query", "summaryId"))
-        if not row[0]:
+        if not embedded:
             raise invalid(("query", "summaryId"), "that summary has no embedding")
-        sql = (
-            f"SELECT ({render.SUMMARY}::jsonb || jsonb_build_object('distance', s.embedding <=> q.embedding)) AS j"
-            " FROM video_summaries s, (SELECT embedding FROM video_summaries WHERE id = %(id)s) q"
-            " WHERE s.id <> %(id)s AND s.embedding IS NOT NULL ORDER BY s.embedding <=> q.embedding LIMIT %(limit)s"
-        )
-        return json_list(conn, sql, {"id": summary_id, "limit": limit})
+        return store.nearest(conn, summary_id, limit)
