@@ -16,14 +16,12 @@ from fovea_backend.errors import ApiError
 from fovea_backend.roles import Role
 from fovea_backend.schemas import LoginIn, UserOut
 from fovea_backend.state import BackendState, StateDep
-from fovea_backend.store.sessions import SESSION_COLUMNS
+from fovea_backend.store import sessions, tokens, users
 from fovea_backend.team_schemas import (PasswordChangedOut, PasswordChangeIn, RegisterIn, SessionOut, TokenCreatedOut,
                                         TokenIn, TokenOut)
 
 public = APIRouter(prefix="/api/auth", tags=["auth"])
 router = APIRouter(prefix="/api/auth", tags=["auth"])
-
-TOKEN_COLUMNS = "id, name, role, prefix, created_at, last_used_at, expires_at"
 
 
 def session_out(row: tuple[Any, ...]) -> SessionOut:
@@ -47,12 +45,8 @@ def _start_session(state: BackendState, request: Request, response: Response, us
     client = state.login_throttle.proxies.client(request.client.host if request.client else "",
                                                  request.headers.get("x-forwarded-for"))
     with state.pool.connection() as conn:
-        conn.execute("DELETE FROM sessions WHERE expires_at < now()")
-        conn.execute(
-            "INSERT INTO sessions (token_hash, user_id, expires_at, user_agent, client) VALUES (%s, %s, now() + %s, %s, %s)",
-            (token_hash(state.settings.session_secret, token), user_id, lifetime,
-             request.headers.get("user-agent", "")[:300], client[:100]),
-        )
+        sessions.start(conn, token_hash(state.settings.session_secret, token), user_id, lifetime,
+                       request.headers.get("user-agent", "")[:300], client[:100])
     response.set_cookie(
         COOKIE_NAME,
         token,
@@ -75,8 +69,7 @@ def login(body: LoginIn, request: Request, response: Response, state: StateDep) 
     state.login_throttle.admit(body.username, request.client.host if request.client else "",
                                request.headers.get("x-forwarded-for"))
     with state.pool.connection() as conn:
-        row = conn.execute("SELECT id, username, role, must_change_password, password_hash, disabled_at IS NOT NULL"
-                           " FROM users WHERE username = %s", (body.username,)).fetchone()
+        row = users.credentials(conn, body.username)
     # verify_password runs bcrypt even for unknown users, so timing does not reveal which usernames exist.
     if not verify_password(body.password, row[4] if row else None) or row is None:
         raise ApiError(401, "wrong username or password", ("body", "password"))
@@ -111,7 +104,7 @@ def register(body: RegisterIn, request: Request, response: Response, state: Stat
 def logout(request: Request, response: Response, state: StateDep) -> Response:
     token = request.cookies.get(COOKIE_NAME, "")
     with state.pool.connection() as conn:
-        conn.execute("DELETE FROM sessions WHERE token_hash = %s", (token_hash(state.settings.session_secret, token),))
+        sessions.end_by_token(conn, token_hash(state.settings.session_secret, token))
     out = Response(status_code=204)
     out.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="lax", secure=state.settings.cookie_secure)
     return out
@@ -121,9 +114,9 @@ def logout(request: Request, response: Response, state: StateDep) -> Response:
 def me(state: StateDep, user: CurrentUser = Depends(require_session)) -> UserOut:
     """`role` is what this request may do: a token's role, else the user's."""
     with state.pool.connection() as conn:
-        row = conn.execute("SELECT must_change_password FROM users WHERE id = %s", (user.id,)).fetchone()
+        must_change = users.must_change_password(conn, user.id)
     return UserOut(id=user.id, username=user.username, is_admin=user.is_admin, role=user.role.value,
-                   must_change_password=bool(row and row[0]))
+                   must_change_password=must_change)
 
 
 @router.put("/password", response_model=PasswordChangedOut, responses={
@@ -139,9 +132,7 @@ def change_password(body: PasswordChangeIn, state: StateDep,
 @router.get("/sessions", response_model=list[SessionOut])
 def my_sessions(state: StateDep, user: CurrentUser = Depends(require_session)) -> list[SessionOut]:
     with state.pool.connection() as conn:
-        rows = conn.execute(f"SELECT {SESSION_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id"
-                            " WHERE s.user_id = %(user)s AND s.expires_at > now() ORDER BY s.last_used_at DESC",
-                            {"user": user.id, "current": user.session_id}).fetchall()
+        rows = sessions.own_sessions(conn, user.id, user.session_id)
     return [session_out(row) for row in rows]
 
 
@@ -149,7 +140,7 @@ def my_sessions(state: StateDep, user: CurrentUser = Depends(require_session)) -
                responses={404: {"description": "no such session of yours"}})
 def end_my_session(session_id: UUID, state: StateDep, user: CurrentUser = Depends(require_session)) -> Response:
     with state.pool.connection() as conn:
-        if conn.execute("DELETE FROM sessions WHERE id = %s AND user_id = %s", (session_id, user.id)).rowcount == 0:
+        if not sessions.end_own(conn, session_id, user.id):
             raise ApiError(404, f"session {session_id} not found among yours", ("path", "session_id"))
     return Response(status_code=204)
 
@@ -157,8 +148,7 @@ def end_my_session(session_id: UUID, state: StateDep, user: CurrentUser = Depend
 @router.get("/tokens", response_model=list[TokenOut])
 def my_tokens(state: StateDep, user: CurrentUser = Depends(require_session)) -> list[TokenOut]:
     with state.pool.connection() as conn:
-        rows = conn.execute(f"SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = %s ORDER BY created_at",
-                            (user.id,)).fetchall()
+        rows = tokens.tokens_of(conn, user.id)
     return [_token_out(row) for row in rows]
 
 
@@ -172,11 +162,8 @@ def create_token(body: TokenIn, state: StateDep, user: CurrentUser = Depends(req
     secret = new_api_token()
     lifetime = timedelta(days=body.expires_in_days) if body.expires_in_days else None
     with state.pool.connection() as conn:
-        row = conn.execute(
-            f"INSERT INTO api_tokens (user_id, name, role, token_hash, prefix, expires_at)"
-            f" VALUES (%s, %s, %s, %s, %s, now() + %s) ON CONFLICT (user_id, name) DO NOTHING RETURNING {TOKEN_COLUMNS}",
-            (user.id, body.name, role.value, token_hash(state.settings.session_secret, secret), secret[:10], lifetime),
-        ).fetchone()
+        row = tokens.create(conn, user.id, body.name, role.value, token_hash(state.settings.session_secret, secret),
+                            secret[:10], lifetime)
     if row is None:
         raise ApiError(409, f"you already have a token named {body.name!r}", ("body", "name"))
     return TokenCreatedOut(**_token_out(row).model_dump(), token=secret)
@@ -186,6 +173,6 @@ def create_token(body: TokenIn, state: StateDep, user: CurrentUser = Depends(req
                responses={404: {"description": "no such token of yours"}})
 def revoke_token(token_id: UUID, state: StateDep, user: CurrentUser = Depends(require_session)) -> Response:
     with state.pool.connection() as conn:
-        if conn.execute("DELETE FROM api_tokens WHERE id = %s AND user_id = %s", (token_id, user.id)).rowcount == 0:
+        if not tokens.revoke(conn, token_id, user.id):
             raise ApiError(404, f"token {token_id} not found among yours", ("path", "token_id"))
     return Response(status_code=204)
