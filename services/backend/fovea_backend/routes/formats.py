@@ -23,7 +23,6 @@ from uuid import UUID
 
 import psycopg
 from fastapi import APIRouter, Query, Request, Response
-from psycopg.types.json import Jsonb
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
@@ -36,6 +35,8 @@ from fovea_backend.formats.yolo import write_yolo
 from fovea_backend.routes.videos import VideoId
 from fovea_backend.schemas import ApiModel, ImportConflict, ImportLineError
 from fovea_backend.state import BackendState, StateDep
+from fovea_backend.store import formats as store
+from fovea_backend.store import personas
 from fovea_backend.uploads import read_import_body
 
 router = APIRouter(tags=["export"])
@@ -81,10 +82,10 @@ def export_videos(state: BackendState, video_ids: list[str] | None, fmt: str, pe
     is not done (0063's video_is_accepted), frames and all: an unreviewed video's frames in a training set would read
     as frames with nothing in them."""
     with state.pool.connection() as conn:
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        if persona_id is not None and conn.execute("SELECT 1 FROM personas WHERE id = %s", (persona_id,)).fetchone() is None:
+        store.read_only_snapshot(conn)
+        if persona_id is not None and not personas.exists(conn, persona_id):
             raise invalid(("query", "personaId"), f"unknown persona {persona_id}")
-        ids = video_ids if video_ids is not None else [r[0] for r in conn.execute("SELECT id FROM videos ORDER BY filename")]
+        ids = video_ids if video_ids is not None else store.all_video_ids(conn)
         if accepted_only:
             ids = _accepted(conn, ids, single=video_ids is not None and len(video_ids) == 1)
         videos = [load_video(conn, video_id, str(persona_id) if persona_id else None) for video_id in ids]
@@ -96,9 +97,7 @@ def export_videos(state: BackendState, video_ids: list[str] | None, fmt: str, pe
 
 def _accepted(conn: psycopg.Connection, ids: list[str], single: bool) -> list[str]:
     """The videos of `ids` whose review is done, in order; one video asked for on its own must be (409 says why not)."""
-    states: dict[str, tuple[bool, list[str]]] = {row[0]: (row[1], row[2]) for row in conn.execute(
-        "SELECT v.id, video_is_accepted(v.id), coalesce((SELECT array_agg(a.state ORDER BY a.state) FROM assignments a"
-        " WHERE a.video_id = v.id), '{}') FROM videos v WHERE v.id = ANY(%s)", (ids,))}
+    states = store.review_states(conn, ids)
     if single and ids and ids[0] in states and not states[ids[0]][0]:
         assigned = states[ids[0]][1]
         why = (f"its assignments are {', '.join(s.replace('_', ' ') for s in assigned)}" if assigned
@@ -134,14 +133,14 @@ class _Import:
 
     def __init__(self, conn: psycopg.Connection, video_id: str, persona_id: UUID, fmt: str) -> None:
         self.conn, self.video_id, self.persona_id, self.fmt = conn, video_id, persona_id, fmt
-        video = conn.execute("SELECT width, height, frame_count FROM videos WHERE id = %s FOR UPDATE", (video_id,)).fetchone()
+        video = store.lock_video(conn, video_id)
         if video is None:
             raise not_found("video", video_id, ("path", "video_id"))
         self.width, self.height, self.frame_count = video
-        row = conn.execute("SELECT entity_types FROM ontologies WHERE persona_id = %s", (persona_id,)).fetchone()
-        if row is None:
+        stored = store.entity_types(conn, persona_id)
+        if stored is None:
             raise invalid(("query", "personaId"), f"unknown persona {persona_id}")
-        self.types: list[dict[str, Any]] = [t for t in row[0] if isinstance(t, dict) and "id" in t]
+        self.types: list[dict[str, Any]] = [t for t in stored if isinstance(t, dict) and "id" in t]
         self.types_added: list[str] = []
         self.clipped = 0
 
@@ -194,24 +193,16 @@ class _Import:
             rows.append({"id": str(ident), "persona_id": str(self.persona_id), "type": type_id,
                          "label": f"{name} {read.source_id}", "frames": frames, "source": read.source,
                          "attributes": read.attributes})
-        existing = {str(r[0]): r[1] for r in self.conn.execute("SELECT id, video_id FROM annotations WHERE id = ANY(%s::uuid[])",
-                                                               ([r["id"] for r in rows],))}
+        existing = store.videos_of_tracks(self.conn, [r["id"] for r in rows])
         conflicts = [ImportConflict(line=0, kind="annotation", id=r["id"], reason=(
             "imported before from this file: the import replaces it" if existing[r["id"]] == self.video_id else
             f"the id belongs to a track of video {existing[r['id']]}: not moved")) for r in rows if r["id"] in existing]
         moved = [c for c in conflicts if not c.reason.startswith("imported")]
         if moved:
             raise FormatError(0, "body", moved[0].reason)
-        self.conn.execute(
-            "INSERT INTO annotations (id, video_id, persona_id, type, label, frames, source, attributes)"
-            " SELECT r.id, %s, r.persona_id, r.type, r.label, r.frames, r.source, r.attributes FROM jsonb_to_recordset(%s)"
-            " AS r(id uuid, persona_id uuid, type text, label text, frames jsonb, source text, attributes jsonb)"
-            " ON CONFLICT (id) DO UPDATE SET type = excluded.type, label = excluded.label, frames = excluded.frames,"
-            " source = excluded.source, attributes = excluded.attributes, updated_at = now()"
-            " WHERE annotations.video_id = excluded.video_id", (self.video_id, Jsonb(rows)))
+        store.upsert_tracks(self.conn, self.video_id, rows)
         if self.types_added:
-            self.conn.execute("UPDATE ontologies SET entity_types = %s, updated_at = now() WHERE persona_id = %s",
-                              (Jsonb(self.types), self.persona_id))
+            store.set_entity_types(self.conn, self.persona_id, self.types)
         return len(rows), conflicts
 
     def cvat(self, body: bytes) -> list[tuple[ReadTrack, str]]:

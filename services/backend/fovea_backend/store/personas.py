@@ -22,6 +22,10 @@ ONTOLOGY_OF_PERSONA = (
     " FROM personas p LEFT JOIN ontologies x ON x.persona_id = p.id WHERE p.id = %s) o")
 
 
+def exists(conn: psycopg.Connection, persona_id: UUID) -> bool:
+    return conn.execute("SELECT 1 FROM personas WHERE id = %s", (persona_id,)).fetchone() is not None
+
+
 def persona_json(conn: psycopg.Connection, persona_id: UUID) -> str | None:
     return fetch_json(conn, f"SELECT {render.PERSONA}::text FROM personas p WHERE id = %s", (persona_id,))
 
