@@ -12,8 +12,7 @@ from pydantic import ValidationError
 
 from fastapi import APIRouter, Query, Response
 
-from fovea_backend import render
-from fovea_backend.db import json_list, json_or_404
+from fovea_backend.db import JsonText
 from fovea_backend.errors import ApiError, invalid, not_found
 from fovea_backend.jobs import EnqueueError, enqueue, request_cancel
 from fovea_backend.jsoncheck import check_json
@@ -21,7 +20,8 @@ from fovea_backend.routes.videos import VideoId
 from fovea_backend.schemas import (VIDEO_ID_PATTERN, AugmentIn, DetectIn, DetectTypesIn, JobAccepted, JobKind, JobOut,
                                    JobStatus, ModelOut, ReadTextIn, SummarizeIn, TrackBoxIn, TranscribeIn)
 from fovea_backend.state import BackendState, StateDep
-from fovea_backend.store.transcripts import VIDEO_FPS
+from fovea_backend.store import jobs as store
+from fovea_backend.store import personas, videos
 from fovea_backend.terms import count_terms
 
 log = logging.getLogger("fovea_backend.jobs")
@@ -31,10 +31,10 @@ ACCEPTED = {404: {"description": "unknown video or persona"}, 503: {"description
 
 def _video_path(state: BackendState, video_id: str) -> str:
     with state.pool.connection() as conn:
-        row = conn.execute("SELECT path FROM videos WHERE id = %s", (video_id,)).fetchone()
-    if row is None:
+        path = videos.path_of(conn, video_id)
+    if path is None:
         raise not_found("video", video_id, ("path", "video_id"))
-    return str(row[0])
+    return str(path)
 
 
 def _submit(state: BackendState, kind: str, kwargs: dict[str, Any], video_id: str | None = None,
@@ -50,7 +50,7 @@ def _persona_exists(state: BackendState, persona_id: UUID | None) -> None:
     if persona_id is None:
         return
     with state.pool.connection() as conn:
-        if conn.execute("SELECT 1 FROM personas WHERE id = %s", (persona_id,)).fetchone() is None:
+        if not personas.exists(conn, persona_id):
             raise not_found("persona", persona_id, ("body", "personaId"))
 
 
@@ -70,12 +70,10 @@ def _persona_types(state: BackendState, persona_id: UUID, wanted: list[str] | No
     """The persona (name, role, information need) and its entity types with their detector classes, as a job
     gets them; `wanted` narrows the types (an id the ontology lacks is refused, naming it)."""
     with state.pool.connection() as conn:
-        persona = conn.execute(f"SELECT {render.PERSONA} FROM personas p WHERE id = %s", (persona_id,)).fetchone()
-        ontology = conn.execute(f"SELECT {render.ONTOLOGY} FROM ontologies o WHERE persona_id = %s",
-                                (persona_id,)).fetchone()
+        persona, ontology = store.persona_and_ontology(conn, persona_id)
     if persona is None:
         raise not_found("persona", persona_id, ("body", "personaId"))
-    entity_types = [t for t in ((ontology[0] if ontology else {}).get("entityTypes") or []) if isinstance(t, dict)]
+    entity_types = [t for t in ((ontology or {}).get("entityTypes") or []) if isinstance(t, dict)]
     known = {str(t.get("id")) for t in entity_types}
     unknown = sorted(set(wanted or ()) - known)
     if unknown:
@@ -85,7 +83,7 @@ def _persona_types(state: BackendState, persona_id: UUID, wanted: list[str] | No
               **({"detectorClasses": [str(c) for c in t["detectorClasses"] if isinstance(c, str)]}
                  if isinstance(t.get("detectorClasses"), list) else {})}
              for t in entity_types if wanted is None or str(t["id"]) in wanted]
-    p = persona[0]
+    p = persona
     return {"persona": {"id": str(persona_id), "name": p.get("name", ""), "role": p.get("role", ""),
                         "informationNeed": p.get("informationNeed", "")}, "types": types}
 
@@ -93,11 +91,7 @@ def _persona_types(state: BackendState, persona_id: UUID, wanted: list[str] | No
 def _annotator_tracks(state: BackendState, video_id: str, persona_id: UUID) -> list[dict[str, Any]]:
     """The annotators' own tracks of this video for this persona (manual or accepted): type, label, first/last frame."""
     with state.pool.connection() as conn:
-        rows = conn.execute(
-            "SELECT a.type, a.label, (SELECT min((k->>'frame')::bigint) FROM jsonb_array_elements(a.frames) k),"
-            " (SELECT max((k->>'frame')::bigint) FROM jsonb_array_elements(a.frames) k)"
-            " FROM annotations a WHERE a.video_id = %s AND a.persona_id = %s AND a.source <> 'automatic'"
-            " ORDER BY a.created_at LIMIT 5000", (video_id, persona_id)).fetchall()
+        rows = store.annotator_track_spans(conn, video_id, persona_id)
     return [{"type": t, "label": label, "first_frame": int(first), "last_frame": int(last)}
             for t, label, first, last in rows if first is not None]
 
@@ -105,23 +99,14 @@ def _annotator_tracks(state: BackendState, video_id: str, persona_id: UUID) -> l
 def _transcript_segments(state: BackendState, video_id: str) -> list[dict[str, Any]]:
     """The video's transcript segments (start, end, text), for the summary's quotes; [] when it has none."""
     with state.pool.connection() as conn:
-        row = conn.execute("SELECT coalesce(jsonb_agg(jsonb_build_object('start', s->'start', 'end', s->'end',"
-                           " 'text', s->'text')), '[]') FROM video_transcripts t, jsonb_array_elements(t.segments) s"
-                           " WHERE t.video_id = %s", (video_id,)).fetchone()
-    return list(row[0]) if row else []
+        return store.transcript_segments(conn, video_id)
 
 
 def _screen_text(state: BackendState, video_id: str, persona_id: UUID) -> list[dict[str, Any]]:
     """The video's text tracks (this persona's and those under no persona) as (start, end, text) in seconds, from the
     first to the last keyframe it was seen at, for the summary's on-screen evidence; [] when none was read."""
     with state.pool.connection() as conn:
-        rows = conn.execute(
-            "SELECT a.label, (SELECT min((k->>'frame')::bigint) FROM jsonb_array_elements(a.frames) k"
-            " WHERE NOT coalesce((k->>'outside')::boolean, false)),"
-            " (SELECT max((k->>'frame')::bigint) FROM jsonb_array_elements(a.frames) k"
-            f" WHERE NOT coalesce((k->>'outside')::boolean, false)), coalesce({VIDEO_FPS}, 0)"
-            " FROM annotations a JOIN videos v ON v.id = a.video_id WHERE a.video_id = %s AND a.type = 'text'"
-            " AND (a.persona_id = %s OR a.persona_id IS NULL) ORDER BY 2 LIMIT 2000", (video_id, persona_id)).fetchall()
+        rows = store.text_track_spans(conn, video_id, persona_id)
     return [{"start": round(first / fps, 3) if fps else 0.0, "end": round(last / fps, 3) if fps else 0.0, "text": text}
             for text, first, last, fps in rows if first is not None]
 
@@ -164,8 +149,7 @@ def track_box(video_id: VideoId, body: TrackBoxIn, state: StateDep) -> JobAccept
     track's keyframes after that frame are replaced by the tracker's (every N frames, outside where it was lost)."""
     path = _video_path(state, video_id)
     with state.pool.connection() as conn:
-        row = conn.execute("SELECT frames, locked, persona_id FROM annotations WHERE id = %s AND video_id = %s",
-                           (body.annotation_id, video_id)).fetchone()
+        row = store.track_for_tracking(conn, body.annotation_id, video_id)
     if row is None:
         raise not_found("annotation", body.annotation_id, ("body", "annotationId"))
     if row[1]:
@@ -215,12 +199,7 @@ def _unmapped_evidence(state: BackendState, persona_id: UUID) -> dict[str, dict[
     """Detector classes this persona's typed detections saw that none of its types maps to, with how many detections
     in how many videos: what "suggest types" ranks first ("bus: 12 detections in 3 videos")."""
     with state.pool.connection() as conn:
-        rows = conn.execute(
-            "SELECT u->>'class', sum((u->>'detections')::bigint), count(DISTINCT j.video_id)"
-            " FROM jobs j, jsonb_array_elements(CASE WHEN jsonb_typeof(j.result->'unmapped') = 'array'"
-            " THEN j.result->'unmapped' ELSE '[]' END) u"
-            " WHERE j.kind = 'detect-types' AND j.status = 'completed' AND j.persona_id = %s AND u ? 'class'"
-            " GROUP BY 1 ORDER BY 2 DESC LIMIT 50", (persona_id,)).fetchall()
+        rows = store.unmapped_classes(conn, persona_id)
     return {str(name): {"detections": int(count), "videos": int(videos)} for name, count, videos in rows if name}
 
 
@@ -228,13 +207,7 @@ def _said_and_shown(state: BackendState, persona_id: UUID) -> dict[str, dict[str
     """Words said (transcripts) and shown (text tracks) in this persona's videos: those it has jobs or annotations
     on. What "suggest types" ranks after the unmapped classes ("'depot': said 4 times in 2 videos")."""
     with state.pool.connection() as conn:
-        rows = conn.execute(
-            "WITH mine AS (SELECT video_id FROM jobs WHERE persona_id = %(p)s AND video_id IS NOT NULL"
-            " UNION SELECT video_id FROM annotations WHERE persona_id = %(p)s)"
-            " SELECT 'said', t.video_id, t.text FROM video_transcripts t JOIN mine USING (video_id)"
-            " WHERE t.status = 'ok'"
-            " UNION ALL SELECT DISTINCT 'shown', a.video_id, a.label FROM annotations a JOIN mine USING (video_id)"
-            " WHERE a.type = 'text'", {"p": persona_id}).fetchall()
+        rows = store.said_and_shown(conn, persona_id)
     return count_terms(((video, text) for kind, video, text in rows if kind == "said"),
                        ((video, text) for kind, video, text in rows if kind == "shown"))
 
@@ -243,18 +216,17 @@ def _said_and_shown(state: BackendState, persona_id: UUID) -> dict[str, dict[str
 def augment(body: AugmentIn, state: StateDep) -> JobAccepted:
     params = check_json(body.params, ("body", "params"))
     with state.pool.connection() as conn:
-        persona = conn.execute(f"SELECT {render.PERSONA} FROM personas p WHERE id = %s", (body.persona_id,)).fetchone()
-        ontology = conn.execute(f"SELECT {render.ONTOLOGY} FROM ontologies o WHERE persona_id = %s", (body.persona_id,)).fetchone()
+        persona, ontology = store.persona_and_ontology(conn, body.persona_id)
     if persona is None:
         raise not_found("persona", body.persona_id, ("body", "personaId"))
-    ontology_doc = ontology[0] if ontology else {"entityTypes": [], "eventTypes": [], "roleTypes": [], "relationTypes": []}
+    ontology_doc = ontology if ontology is not None else {"entityTypes": [], "eventTypes": [], "roleTypes": [], "relationTypes": []}
     if "evidence" not in params:
         evidence = _unmapped_evidence(state, body.persona_id)
         params = {**params, "evidence": evidence} if evidence else params
     if "terms" not in params:
         terms = _said_and_shown(state, body.persona_id)
         params = {**params, "terms": terms} if terms else params
-    return _submit(state, "augment", {"persona": persona[0], "ontology": ontology_doc, "params": params}, None, body.persona_id)
+    return _submit(state, "augment", {"persona": persona, "ontology": ontology_doc, "params": params}, None, body.persona_id)
 
 
 MODELS_CATALOG_KEY = "fovea:models:catalog"  # written by the model-service worker at start (model_service.worker)
@@ -286,25 +258,22 @@ def list_jobs(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> Response:
     """Jobs newest first, as mirrored by the job-sync thread (at most its interval behind RQ)."""
-    conditions: list[str] = []
-    params: list[Any] = []
-    for column, value in (("video_id", video_id), ("status", status), ("kind", kind)):
-        if value is not None:
-            conditions.append(f"j.{column} = ANY(%s)")
-            params.append(value if isinstance(value, list) else [value])
-    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    filters: dict[str, list[Any] | None] = {"video_id": [video_id] if video_id is not None else None,
+                                            "status": list(status) if status is not None else None,
+                                            "kind": list(kind) if kind is not None else None}
     with state.pool.connection() as conn:
-        return json_list(conn, f"SELECT {render.JOB} AS j FROM jobs j {where} ORDER BY j.created_at DESC, j.id DESC LIMIT %s",
-                         (*params, limit))
+        return store.list_json(conn, filters, limit)
 
 
 @router.get("/api/jobs/{job_id}", response_model=JobOut, responses={404: {"description": "no such job"}})
 def get_job(job_id: UUID, state: StateDep) -> Response:
     with state.pool.connection() as conn:
-        row = conn.execute("SELECT status FROM jobs WHERE id = %s", (job_id,)).fetchone()
-    if row is not None and row[0] in ("queued", "running"):
+        status = store.status_of(conn, job_id)
+    if status in ("queued", "running"):
         # Refresh from RQ so a polling client need not wait for the next sync tick; harmless if Redis is away.
         state.job_sync.sync_one(job_id)
     with state.pool.connection() as conn:
-        return json_or_404(conn, f"SELECT {render.JOB}::text FROM jobs j WHERE id = %s", (job_id,),
-                           not_found("job", job_id, ("path", "job_id")))
+        text = store.job_json(conn, job_id)
+    if text is None:
+        raise not_found("job", job_id, ("path", "job_id"))
+    return JsonText(content=text)
