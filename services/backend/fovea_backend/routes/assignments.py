@@ -17,6 +17,7 @@ from fovea_backend.roles import Role
 from fovea_backend.schemas import VIDEO_ID_PATTERN
 from fovea_backend.state import StateDep
 from fovea_backend.store import assignments as store
+from fovea_backend.store import videos
 from fovea_backend.team_schemas import (AssignmentIn, AssignmentMove, AssignmentOut, AssignmentState, IssueIn, IssueOut,
                                         ProgressOut)
 
@@ -57,7 +58,7 @@ def create_assignment(body: AssignmentIn, state: StateDep) -> JsonText:
     if body.first_frame is not None and body.last_frame is not None and body.last_frame < body.first_frame:
         raise ApiError(422, "lastFrame comes before firstFrame", ("body", "lastFrame"))
     with state.pool.connection() as conn:
-        if not store.video_exists(conn, body.video_id):
+        if not videos.exists(conn, body.video_id):
             raise not_found("video", body.video_id, ("body", "videoId"))
         person = store.account(conn, body.assignee)
         if person is None:

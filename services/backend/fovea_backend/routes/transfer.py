@@ -16,7 +16,7 @@ from fovea_backend.errors import ApiError, not_found
 from fovea_backend.routes import formats
 from fovea_backend.schemas import VIDEO_ID_PATTERN, ImportOut, ImportPreviewOut
 from fovea_backend.state import StateDep
-from fovea_backend.store import transfer as store
+from fovea_backend.store import videos
 from fovea_backend.transfer import exporter, importer, records
 from fovea_backend.uploads import MAX_IMPORT_BYTES
 
@@ -44,7 +44,7 @@ def export(
         return formats.export_videos(state, [video_id] if video_id else None, format, persona_id, accepted_only)
     if video_id is not None:
         with state.pool.connection() as conn:
-            if not store.video_exists(conn, video_id):
+            if not videos.exists(conn, video_id):
                 raise not_found("video", video_id, ("query", "videoId"))
     if interpolate:
         exporter.check_interpolated_size(state, video_id)

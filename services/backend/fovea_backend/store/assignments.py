@@ -43,10 +43,6 @@ def issue_json(conn: psycopg.Connection, issue_id: UUID) -> str | None:
     return fetch_json(conn, f"SELECT {ISSUE}::text FROM review_issues i WHERE i.id = %s", (issue_id,))
 
 
-def video_exists(conn: psycopg.Connection, video_id: str) -> bool:
-    return conn.execute("SELECT 1 FROM videos WHERE id = %s", (video_id,)).fetchone() is not None
-
-
 def assignment_exists(conn: psycopg.Connection, assignment_id: UUID) -> bool:
     return conn.execute("SELECT 1 FROM assignments WHERE id = %s", (assignment_id,)).fetchone() is not None
 

@@ -71,10 +71,6 @@ def track_spans(conn: psycopg.Connection, video_id: str | None) -> tuple[int, in
     return (row[0], row[1]) if row else (0, 0)
 
 
-def video_exists(conn: psycopg.Connection, video_id: str) -> bool:
-    return conn.execute("SELECT 1 FROM videos WHERE id = %s", (video_id,)).fetchone() is not None
-
-
 # What an existing row means for each kind: the import replaces it (ON CONFLICT DO UPDATE).
 EXISTING: dict[str, str] = {
     "video": "SELECT 'the video row exists; the import replaces it' FROM videos WHERE id = %s",
