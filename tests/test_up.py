@@ -322,7 +322,7 @@ def test_down_keeps_critical_volumes_and_data_survives(make_project: ProjectFact
 
     # What a backup killed with SIGKILL leaves behind (no `finally` runs): its helper, holding redis' volume.
     from fovea_ctl.data.backup.containers import image_for
-    from fovea_ctl.docker.engine import helper_labels
+    from fovea_ctl.docker.labels import helper_labels
 
     leftover = f"{project.settings.project}-helper-killed"
     with project.writing():

@@ -8,6 +8,7 @@ hidden folder inside the target volume; a failure here drops the stage and leave
 swapped in, journalled (`data.journal`): any failure or signal rolls back to the previous data; (5)
 `Project.up` starts the stopped services again, their init jobs (migrations) run again, and only once they
 are ready is the previous copy dropped. `fovea restore --rollback` puts the previous copy back until then.
+Staging (step 3) is `data.restore_stage`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -26,40 +27,28 @@ from typing import TYPE_CHECKING
 from fovea_ctl.data.backup import (
     AGE_IDENTITY_ENV,
     any_image,
-    app_role,
     database_service,
     extensions_to_create,
     human,
-    OLD_PREFIX,
-    STAGING_PREFIX,
     BackupManifest,
     InBackground,
     ItemRecord,
     TransferProgress,
     check_checksums,
-    chunks_to_fifo,
-    counting,
     decrypt_secrets,
     exec_text,
     helper_container,
-    helper_with_fifo,
     image_for,
     load_info,
     mounting_service,
     permission_warnings,
-    postgres_access,
-    psql,
-    read_file_chunks,
-    running_container,
 )
-from fovea_ctl.data.backup.tar_guard import guarded_tar, limited
 from fovea_ctl.errors import BackupDamaged, FoveaError, ServiceFailed, UsageError
-from fovea_ctl.model import BackupStrategy, Service
+from fovea_ctl.model import BackupStrategy
 from fovea_ctl.data.rotate import prepare_reapply_data_secrets
 from fovea_ctl.core.signals import signals_deferred
+from fovea_ctl.data.restore_stage import Stage, artifact_identity, ensure_volume, stage_database, stage_files
 from fovea_ctl.data.journal import (
-    JournalDatabase,
-    JournalVolume,
     RestoreJournal,
     drop_journal,
     finish,
@@ -87,208 +76,6 @@ class RestoreResult:
     restarted: list[str] = field(default_factory=list)
     rerun_jobs: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-class _Stage:
-    """One item staged beside the live data: its journal entry swaps it in; `discard` drops it."""
-
-    def __init__(self, item: ItemRecord, stop: set[str], transfer: str = "") -> None:
-        self.item = item
-        self.stop = stop  # services that must not run during the swap
-        self.transfer = transfer
-
-    def discard(self) -> None: ...
-
-
-class _DatabaseStage(_Stage):
-    def __init__(self, project: Project, item: ItemRecord, service: Service, container: str,
-                 entry: JournalDatabase) -> None:
-        super().__init__(item, project.stack.dependents(service.name), "pg_restore reading exec stdin")
-        self.project, self.service, self.container, self.entry = project, service, container, entry
-
-    def discard(self) -> None:
-        from psycopg import sql
-
-        try:
-            psql(self.project, self.container, self.service,
-                 sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(self.entry.staged)),
-                 database="postgres")
-        except FoveaError:
-            pass
-
-
-class _VolumeStage(_Stage):
-    def __init__(self, project: Project, item: ItemRecord, entry: JournalVolume) -> None:
-        users = {u.name for u in project.stack.units.values() if any(m.volume == item.name for m in u.mounts)}
-        stop = set(users)
-        for name in users:
-            stop |= project.stack.dependents(name)
-        super().__init__(item, stop)
-        self.project, self.entry = project, entry
-
-    def discard(self) -> None:
-        try:
-            with helper_container(self.project, self.entry.image, {"/v": self.entry.volume}) as helper:
-                exec_text(self.project, helper, ["rm", "-rf", f"/v/{self.entry.staged}"])
-        except FoveaError:
-            pass
-
-
-# Loads the RDB into a private redis, then turns AOF on so the stage has the same persistence files as a
-# live redis started with --appendonly yes (which would ignore a bare dump.rdb).
-RDB_TO_AOF = """set -e
-S="/v/$1"
-redis-server --dir "$S" --dbfilename dump.rdb --appendonly no --port 0 --unixsocket /tmp/restore.sock \
-  --daemonize yes --logfile /tmp/restore.log --save ''
-until [ "$(redis-cli -s /tmp/restore.sock ping 2>/dev/null)" = PONG ]; do sleep 0.1; done
-redis-cli -s /tmp/restore.sock config set appendonly yes >/dev/null
-while :; do
-  info=$(redis-cli -s /tmp/restore.sock info persistence | tr -d '\\r')
-  case "$info" in *aof_rewrite_in_progress:0*) case "$info" in *aof_rewrite_scheduled:0*) \
-    ls "$S"/appendonlydir/*.manifest >/dev/null 2>&1 && break;; esac;; esac
-  sleep 0.1
-done
-redis-cli -s /tmp/restore.sock shutdown save >/dev/null 2>&1 || true
-"""
-
-
-def _stage_database(project: Project, folder: Path, item: ItemRecord, journal: RestoreJournal,
-                    progress: TransferProgress, cancel: threading.Event) -> _Stage:
-    """The dump restored into a fresh database owned by the application's role (not a superuser), and
-    everything in it handed to that role, so the application owns what it reads after the swap."""
-    from psycopg import sql
-
-    service = database_service(project, item)
-    container = running_container(project, service)
-    user, database = postgres_access(service)
-    owner = app_role(service)
-    extensions = extensions_to_create(service, item)
-    entry = JournalDatabase(item=item.name, service=service.name, database=database,
-                            staged=f"{database}_restore_{journal.tag}", old=f"{database}_old_{journal.tag}")
-    journal.databases.append(entry)
-    save_journal(project, journal)  # recorded before it exists: a kill from here on is cleaned up
-    stage = _DatabaseStage(project, item, service, container, entry)
-    try:
-        psql(project, container, service, sql.SQL("create database {} owner {}").format(
-            sql.Identifier(entry.staged), sql.Identifier(owner)), database="postgres")
-        for extension in extensions:  # made by the superuser: the application's role cannot
-            psql(project, container, service, sql.SQL("create extension if not exists {}").format(sql.Identifier(extension)),
-                 database=entry.staged)
-        path = item.path_in(folder)
-        progress.begin(item.name, path.stat().st_size)
-        # pg_restore reads the archive on stdin: `--jobs` would need it as a file inside a container that
-        # reaches the server, and this stage runs beside the (longer) file stage anyway (DESIGN.md, Backups).
-        stream = project.engine.exec_stream(
-            container, ["pg_restore", "-U", user, "-d", entry.staged, "--exit-on-error", "--no-owner", "--no-privileges"],
-            user="postgres", stdin=_until(cancel, counting(read_file_chunks(path, identity=_identity(item)),
-                                                           lambda n: progress.advance(item.name, n))))
-        b"".join(stream)
-        if stream.exit_code != 0:
-            raise FoveaError(f"{item.name}: pg_restore into {entry.staged} failed (exit {stream.exit_code}); live data "
-                             f"untouched: {stream.stderr.decode(errors='replace').strip()[-600:]}")
-        if owner != user:
-            _hand_to_application(project, container, service, entry.staged, owner)
-    except BaseException:
-        stage.discard()
-        raise
-    return stage
-
-
-# The postgres image's own script: everything in a database's public schema that is not the application's
-# goes to it (extension members stay); its entrypoint runs it when it converts an older cluster.
-OWNERSHIP_SQL = "/usr/local/share/fovea/app-role-ownership.sql"
-
-
-def _hand_to_application(project: Project, container: str, service: Service, database: str, owner: str) -> None:
-    """What pg_restore made (as the superuser: a dump may comment on an extension, which only its owner
-    can) is handed to the application's role, which owns the database itself already."""
-    from psycopg import sql
-
-    user = postgres_access(service)[0]
-    exec_text(project, container, ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", database,
-                                   "-c", sql.SQL("set fovea.app = {}").format(sql.Literal(owner)).as_string(None),
-                                   "-f", OWNERSHIP_SQL], user="postgres")
-
-
-def _stage_files(project: Project, folder: Path, item: ItemRecord, journal: RestoreJournal,
-                 progress: TransferProgress) -> _Stage:
-    """The artifact unpacked into a hidden folder of the volume. Archives pass `tar_guard` on the way:
-    only what `fovea backup` writes, nothing leading out of the volume, every file owned by the volume's
-    service user without setuid/setgid bits, and never more bytes than the manifest records."""
-    engine_name = project.settings.volume_name(item.name)
-    created = _ensure_volume(project, item.name)
-    service = mounting_service(project, item.name)
-    if service is None:
-        raise FoveaError(f"{item.name}: no enabled service mounts this volume in the stack")
-    target = next(m.target for m in service.mounts if m.volume == item.name)
-    entry = JournalVolume(item=item.name, volume=engine_name, image=image_for(project, service),
-                          staged=f"{STAGING_PREFIX}{journal.tag}", old=f"{OLD_PREFIX}{journal.tag}")
-    journal.volumes.append(entry)
-    save_journal(project, journal)
-    stage = _VolumeStage(project, item, entry)
-    path = item.path_in(folder)
-    progress.begin(item.name, item.source_bytes)
-    staged = entry.staged
-    tar = item.strategy == BackupStrategy.TAR.value
-    chunks = counting(read_file_chunks(path, decompress=tar, identity=_identity(item)),
-                      lambda n: progress.advance(item.name, n))
-    try:
-        # The artifact is decompressed (and decrypted) here and read by the helper from a bind-mounted FIFO,
-        # the backup's fast path backwards; over exec stdin when the engine cannot share a folder with us.
-        with helper_with_fifo(project, entry.image, {"/v": engine_name}, _fifo_folder(project)) as (helper, fifo):
-            owner = _service_owner(project, helper, target)
-            if created:  # a volume made just now: its root belongs to the service user, as `up` would make it
-                exec_text(project, helper, ["chown", f"{owner[0]}:{owner[1]}", "/v"])
-            exec_text(project, helper, ["sh", "-c", f'mkdir "/v/{staged}" && chown {owner[0]}:{owner[1]} "/v/{staged}"'])
-            limit = item.source_bytes if item.source_bytes is not None else -1
-            chunks = guarded_tar(chunks, item.name, owner, limit) if tar else limited(chunks, item.name, limit)
-            source = fifo.inside if fifo is not None else "-"
-            stage.transfer = "a FIFO in a bind-mounted host folder" if fifo is not None else "exec stdin"
-            if tar:
-                # --read-full-records: a FIFO hands out short reads, which tar takes for a broken archive.
-                command = ["tar", "--numeric-owner", "--read-full-records", "-xpf", source, "-C", f"/v/{staged}"]
-            else:
-                command = ["sh", "-c", f'cat "$0" > "/v/{staged}/dump.rdb" && chown {owner[0]}:{owner[1]} "/v/{staged}/dump.rdb"',
-                           source]
-            try:
-                if fifo is not None:
-                    chunks_to_fifo(project, helper, command, fifo, chunks)
-                else:
-                    exec_text(project, helper, command, stdin=chunks)
-            except BackupDamaged:
-                raise
-            except FoveaError as exc:
-                raise FoveaError(f"{item.name}: unpacking into a staging folder failed; live data untouched: "
-                                 f"{exc.message}") from None
-            if item.strategy == BackupStrategy.REDIS_RDB.value:
-                exec_text(project, helper, ["sh", "-c", RDB_TO_AOF, "rdb", staged], user=f"{owner[0]}:{owner[1]}")
-    except BaseException:
-        stage.discard()
-        raise
-    return stage
-
-
-def _fifo_folder(project: Project) -> Path:
-    """Where a restore's FIFO lives: the state directory (this user's, 0700); the backup folder may be read-only."""
-    return project.settings.private_state_dir()
-
-
-def _service_owner(project: Project, helper: str, target: str) -> tuple[int, int]:
-    """Who owns the volume's files: the owner the service's image gives its mount path (Docker copies it
-    into a fresh volume), read in a helper of that image; the volume root's where the image has no such path."""
-    found = exec_text(project, helper, ["sh", "-c", 'stat -c "%u %g" "$0" 2>/dev/null || stat -c "%u %g" /v', target]).split()
-    return int(found[0]), int(found[1])
-
-
-def _ensure_volume(project: Project, volume: str) -> bool:
-    """A target volume that `down --volumes` removed is created as `up` would (same labels); True if it was."""
-    from fovea_ctl.docker.engine import create_stack_volume
-
-    engine_name = project.settings.volume_name(volume)
-    if engine_name in project.observe().volumes:
-        return False
-    create_stack_volume(project.engine, project.settings.project, engine_name, project.stack.volume(volume))
-    return True
 
 
 def _selected_items(project: Project, folder: Path, manifest: BackupManifest, only: list[str] | None) -> list[ItemRecord]:
@@ -319,17 +106,8 @@ def _selected_items(project: Project, folder: Path, manifest: BackupManifest, on
             raise BackupDamaged(f"{item.name}: the manifest records no size for it, so its unpacking could not be "
                                 "bounded; nothing was touched")
         if item.encrypted and item.kind == "volume":
-            _identity(item)  # refused now, before anything is touched, when the key is missing
+            artifact_identity(item)  # refused now, before anything is touched, when the key is missing
     return items
-
-
-def _identity(item: ItemRecord) -> object:
-    """The age identity for an encrypted artifact (None for a plain one)."""
-    if not item.encrypted:
-        return None
-    from fovea_ctl.data.backup.encryption import configured_identity
-
-    return configured_identity(f"{item.name} ({item.artifact})")
 
 
 def restore_backup(project: Project, folder: Path, reporter: Reporter, progress: TransferProgress,
@@ -372,7 +150,7 @@ def restore_backup(project: Project, folder: Path, reporter: Reporter, progress:
     return result
 
 
-def _ready_before_the_swap(project: Project, stages: list[_Stage],
+def _ready_before_the_swap(project: Project, stages: list[Stage],
                            live_secrets: InBackground[Callable[[], list[str]]] | None) -> Callable[[], list[str]] | None:
     """The live secrets' writes, prepared before anything is stopped; a failure here drops the stages
     and leaves every service and the live data as they were."""
@@ -406,7 +184,7 @@ def _check_free_space(project: Project, items: list[ItemRecord]) -> None:
     if not needs:
         return
     for name in needs:
-        _ensure_volume(project, name)
+        ensure_volume(project, name)
     volumes = {f"/v{n}": project.settings.volume_name(name) for n, name in enumerate(needs)}
     service = mounting_service(project, next(iter(needs)))
     image = image_for(project, service) if service is not None else any_image(project)
@@ -425,31 +203,23 @@ def _check_free_space(project: Project, items: list[ItemRecord]) -> None:
                              "nothing was touched", hint="free space on the engine's volume filesystem, then retry")
 
 
-def _until(cancel: threading.Event, chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """`chunks` until `cancel` is set: the reader then sees a cut stream and fails at once."""
-    for chunk in chunks:
-        if cancel.is_set():
-            return
-        yield chunk
-
-
 def _stage_all(project: Project, folder: Path, items: list[ItemRecord], journal: RestoreJournal,
-               progress: TransferProgress, result: RestoreResult) -> list[_Stage]:
+               progress: TransferProgress, result: RestoreResult) -> list[Stage]:
     """Phase `staging`: every item beside the live data; on any failure or signal the stages go, live data stays.
 
     A database is restored by its own server (pg_restore in the postgres container), volume files by a
     helper's tar from the disk: they use different resources, so the database stages on a thread beside
     the files, and staging takes about as long as its longest item. Helpers stay on the calling thread, so
     Ctrl-C always reaches the code that removes them."""
-    staged: dict[str, _Stage] = {}
+    staged: dict[str, Stage] = {}
     cancel = threading.Event()
 
     def stage(item: ItemRecord) -> None:
         started = time.monotonic()
         if item.strategy == BackupStrategy.PG_DUMP.value:
-            staged[item.name] = _stage_database(project, folder, item, journal, progress, cancel)
+            staged[item.name] = stage_database(project, folder, item, journal, progress, cancel)
         else:
-            staged[item.name] = _stage_files(project, folder, item, journal, progress)
+            staged[item.name] = stage_files(project, folder, item, journal, progress)
         result.restored[item.name] = round(time.monotonic() - started, 3)
         result.transfers[item.name] = staged[item.name].transfer
         progress.end(item.name, f"staged in {result.restored[item.name]:.1f} s")
@@ -483,7 +253,7 @@ def _stage_all(project: Project, folder: Path, items: list[ItemRecord], journal:
     return [staged[item.name] for item in items if item.name in staged]
 
 
-def _swap(project: Project, journal: RestoreJournal, stages: list[_Stage], result: RestoreResult,
+def _swap(project: Project, journal: RestoreJournal, stages: list[Stage], result: RestoreResult,
           apply_live_secrets: Callable[[], list[str]] | None) -> None:
     """Phase `swapping`: stop the users, swap each item in, write the live secrets into the restored data;
     any failure or signal rolls every item back to the previous data (and the journal lets the next

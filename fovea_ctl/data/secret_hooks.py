@@ -40,7 +40,7 @@ def _owner(project: DataProject, hook: AppliedBy) -> Service:
 def _one_off(project: DataProject, service: Service) -> Iterator[str]:
     """An idle container of `service` for the hook's exec (see the module's docstring), removed on exit."""
     from fovea_ctl.data.backup import image_for
-    from fovea_ctl.docker.engine import helper_labels
+    from fovea_ctl.docker.labels import helper_labels
     from fovea_ctl.reconcile.desired import desired_unit
 
     resolved = project.resolver().resolve(service)

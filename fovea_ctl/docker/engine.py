@@ -9,26 +9,12 @@ addresses the socket client does not speak (ssh, TLS). Answers come back as the 
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
-from fovea_ctl import __version__
-from fovea_ctl.docker.stream import STDERR, demultiplex
-from fovea_ctl.errors import EngineError, EngineUnreachable
-from fovea_ctl.docker.labels import (
-    COMPOSE_PROJECT,
-    COMPOSE_VOLUME,
-    LABEL_HELPER_OF,
-    LABEL_PRIORITY,
-    LABEL_PROJECT,
-    LABEL_ROLE,
-    LABEL_VERSION,
-    LABEL_VOLUME,
-)
+from fovea_ctl.docker.container_spec import ContainerSpec, container_create_args, helper_host_config
 from fovea_ctl.docker.engine_api import (
     DockerSocket,
     EngineNotFound,
@@ -36,6 +22,17 @@ from fovea_ctl.docker.engine_api import (
     filters_param,
     label_filter,
 )
+from fovea_ctl.docker.exec_stream import ExecStream
+from fovea_ctl.docker.labels import (
+    COMPOSE_VOLUME,
+    LABEL_HELPER_OF,
+    LABEL_PRIORITY,
+    LABEL_PROJECT,
+    LABEL_VOLUME,
+    project_labels,
+)
+from fovea_ctl.docker.sdk import import_docker_sdk
+from fovea_ctl.docker.stream import STDERR, demultiplex
 from fovea_ctl.docker.views import (
     ContainerDetails,
     ContainerStats,
@@ -50,6 +47,7 @@ from fovea_ctl.docker.views import (
     stats_from_sample,
     volumes_from_listing,
 )
+from fovea_ctl.errors import EngineError, EngineUnreachable
 
 if TYPE_CHECKING:
     import docker
@@ -58,68 +56,11 @@ if TYPE_CHECKING:
 
 SwarmKind = Literal["nodes", "services", "tasks", "secrets", "configs"]
 
-def project_labels(project: str) -> dict[str, str]:
-    """Labels every engine object of a project carries (compose's too, so `docker compose -p` sees it)."""
-    return {LABEL_PROJECT: project, LABEL_VERSION: __version__, COMPOSE_PROJECT: project}
-
-
-def helper_labels(project: str) -> dict[str, str]:
-    """Labels of every helper container (backup, verify, restore, models import): one scheme to find leftovers by."""
-    return {LABEL_HELPER_OF: project, LABEL_ROLE: "helper", LABEL_VERSION: __version__}
-
 
 def create_stack_volume(engine: Engine, project: str, engine_name: str, volume: Volume) -> None:
     """The one way a stack volume is made (`up`, `restore`, `models import`): same labels, compose's included."""
     engine.create_volume(engine_name, {**project_labels(project), LABEL_VOLUME: volume.name,
                                        LABEL_PRIORITY: volume.priority.value, COMPOSE_VOLUME: volume.name})
-
-
-@dataclass
-class ContainerSpec:
-    """Everything one `create container` call needs, already resolved (ports, mounts, labels)."""
-
-    name: str
-    image: str
-    labels: dict[str, str]
-    network: str
-    aliases: list[str]
-    command: list[str] | None = None
-    entrypoint: list[str] | None = None
-    user: str | None = None
-    env: dict[str, str] = field(default_factory=dict)
-    port_bindings: dict[int, int] = field(default_factory=dict)  # container -> host (127.0.0.1)
-    volume_mounts: list[tuple[str, str, bool]] = field(default_factory=list)  # (volume, target, ro)
-    bind_mounts: list[tuple[str, str, bool]] = field(default_factory=list)  # (host path, target, ro)
-    healthcheck: list[str] | None = None
-    health_interval_s: float = 5.0
-    restart_policy: str | None = "unless-stopped"
-    cpus: float | None = None
-    memory_mb: int | None = None
-    gpu: tuple[str, int, list[str]] | None = None  # (driver, count, capabilities)
-    stop_timeout_s: int = 10
-    cap_add: list[str] = field(default_factory=list)  # every other capability is dropped
-
-
-# Every container fovea runs: no process in it gains privileges through execve (a setuid binary, file
-# capabilities), and it holds no Linux capability beyond what its service lists.
-NO_NEW_PRIVILEGES = ["no-new-privileges:true"]
-# A helper writes a volume's files as their owners: chown them, set their modes and times (FOWNER), enter
-# the service user's folders (DAC_OVERRIDE). No MKNOD (an archive's device file cannot be made) and no
-# FSETID (a chown clears setuid bits, as the restore's own check does).
-HELPER_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER"]
-
-
-_SDK_IMPORT = threading.Lock()
-
-
-def import_docker_sdk() -> Any:
-    """The docker SDK, imported once under a lock. It is imported lazily (a converged `up` never needs it),
-    often from worker threads; its submodules import each other, so two threads importing it at once can
-    see a partially initialised `docker.types` (ImportError: cannot import name 'EndpointConfig')."""
-    with _SDK_IMPORT:
-        import docker
-
-    return docker
 
 
 class Engine:
@@ -342,57 +283,7 @@ class Engine:
 
     def create_container(self, spec: ContainerSpec) -> str:
         self.guard_write(f"create container {spec.name}")
-        import_docker_sdk()
-        from docker.types import DeviceRequest, Mount
-
-        api = self.api
-        mounts = [Mount(target=t, source=v, type="volume", read_only=ro) for v, t, ro in spec.volume_mounts]
-        mounts += [Mount(target=t, source=s, type="bind", read_only=ro) for s, t, ro in spec.bind_mounts]
-        host_config = api.create_host_config(
-            port_bindings={c: ("127.0.0.1", h) for c, h in spec.port_bindings.items()},
-            mounts=mounts,
-            restart_policy={"Name": spec.restart_policy} if spec.restart_policy else None,
-            # A limit above this machine's cores means "all of them" (the engine refuses more than it has).
-            nano_cpus=int(min(spec.cpus, self.cpu_count) * 1e9) if spec.cpus else None,
-            mem_limit=f"{spec.memory_mb}m" if spec.memory_mb else None,
-            device_requests=(
-                [DeviceRequest(driver=spec.gpu[0], count=spec.gpu[1], capabilities=[spec.gpu[2]])]
-                if spec.gpu
-                else None
-            ),
-            init=True,
-            cap_drop=["ALL"],
-            cap_add=spec.cap_add or None,
-            security_opt=NO_NEW_PRIVILEGES,
-        )
-        networking = api.create_networking_config(
-            {spec.network: api.create_endpoint_config(aliases=spec.aliases)})  # type: ignore[arg-type]  # stub: one config; SDK: a dict
-        healthcheck = None
-        if spec.healthcheck:
-            interval_ns = int(spec.health_interval_s * 1e9)
-            healthcheck = {
-                "test": ["CMD", *spec.healthcheck],
-                "interval": interval_ns,
-                "timeout": int(3e9),
-                "retries": 3,
-                "start_period": 0,
-            }
-        created = self._call(
-            api.create_container,
-            image=spec.image,
-            command=spec.command,
-            entrypoint=spec.entrypoint,
-            user=spec.user,
-            name=spec.name,
-            environment=spec.env,
-            labels=spec.labels,
-            ports=list(spec.port_bindings),
-            host_config=host_config,
-            networking_config=networking,
-            healthcheck=healthcheck,
-            stop_timeout=spec.stop_timeout_s,
-            detach=True,
-        )
+        created = self._call(self.api.create_container, **container_create_args(self.api, spec, lambda: self.cpu_count))
         return str(created["Id"])
 
     def start_container(self, container_id: str) -> None:
@@ -508,15 +399,7 @@ class Engine:
         mounts a volume read-write changes the project: only under its lock."""
         if any(not read_only for _, _, read_only in volume_mounts or []):
             self.guard_write(f"run a helper writing to {', '.join(v for v, _, ro in volume_mounts or [] if not ro)}")
-        import_docker_sdk()
-        from docker.types import LogConfig, Mount
-
-        mounts = [Mount(target=t, source=v, type="volume", read_only=ro) for v, t, ro in volume_mounts or []]
-        mounts += [Mount(target=t, source=s, type="bind", read_only=ro) for s, t, ro in bind_mounts or []]
-        host_config = self.api.create_host_config(
-            mounts=mounts, network_mode="none", init=True, log_config=LogConfig(type=LogConfig.types.NONE),
-            cap_drop=["ALL"], cap_add=HELPER_CAPABILITIES, security_opt=NO_NEW_PRIVILEGES,
-        )
+        host_config = helper_host_config(self.api, volume_mounts or [], bind_mounts or [])
         created = self._call(self.api.create_container, image=image, name=name, labels=labels,
                              entrypoint=["sleep", "infinity"], command=[], user="0",
                              host_config=host_config, network_disabled=True, detach=True)
@@ -564,86 +447,3 @@ class Engine:
             raise EngineError(f"engine refused {method.__name__}: {exc.explanation or exc}") from exc
         except DockerException as exc:
             raise EngineError(f"engine call {method.__name__} failed: {exc}") from exc
-
-
-class ExecStream:
-    """The stdout of one exec as an iterator of chunks; `exit_code` and `stderr` once it is drained."""
-
-    def __init__(self, engine: Engine, exec_id: str, sock: Any, stdin: Iterator[bytes] | None, chunk_size: int) -> None:
-        import threading
-
-        self.engine = engine
-        self.exec_id = exec_id
-        # The SDK's handle (a SocketIO holding the HTTP response) must live as long as we read: once it is
-        # garbage-collected, the response closes its file and with it the socket under `raw` (EBADF mid-read,
-        # seen once in a Redis BGSAVE of `backup important`).
-        self.handle = sock
-        self.raw = getattr(sock, "_sock", sock)
-        self.chunk_size = chunk_size
-        self.stderr = b""
-        self.exit_code: int | None = None
-        self.writer_error: BaseException | None = None
-        self.writer: threading.Thread | None = None
-        if stdin is not None:
-            self.writer = threading.Thread(target=self._feed, args=(stdin,), daemon=True)
-            self.writer.start()
-
-    def _feed(self, stdin: Iterator[bytes]) -> None:
-        import socket
-
-        try:
-            for chunk in stdin:
-                if chunk:
-                    self.raw.sendall(chunk)
-        except OSError:
-            # The command stopped reading (tar stops at its end-of-archive marker, before the padding):
-            # its exit code says whether that was success.
-            pass
-        except BaseException as exc:  # re-raised in the reading thread
-            self.writer_error = exc
-        finally:
-            try:
-                self.raw.shutdown(socket.SHUT_WR)  # the command sees the end of its input
-            except OSError:
-                pass
-
-    def _read_exactly(self, n: int) -> bytes:
-        view = bytearray(n)
-        got = 0
-        while got < n:
-            read = self.raw.recv_into(memoryview(view)[got:], n - got)
-            if not read:
-                return bytes(view[:got])
-            got += read
-        return bytes(view)
-
-    def __iter__(self) -> Iterator[bytes]:
-        stderr = bytearray()
-        try:
-            for stream_id, data in demultiplex(self._read_exactly, self.chunk_size):
-                if stream_id == STDERR:
-                    stderr += data
-                    del stderr[:-65536]
-                else:
-                    yield data
-        finally:
-            self.close()
-            self.stderr = bytes(stderr)
-        if self.writer is not None:
-            self.writer.join()
-        if self.writer_error is not None:
-            raise self.writer_error
-        self.exit_code = self.engine.exec_exit_code(self.exec_id)
-
-    def close(self) -> None:
-        try:
-            self.raw.close()
-        except OSError:
-            pass
-        self.handle = None
-
-    def drain(self) -> tuple[int, bytes]:
-        """Run to the end: (exit code, stdout then stderr), for short commands."""
-        out = b"".join(self)
-        return int(self.exit_code if self.exit_code is not None else -1), out + self.stderr
-

@@ -7,6 +7,8 @@ its fast path); tests/unit/test_labels.py fails on a label key written anywhere 
 
 from __future__ import annotations
 
+from fovea_ctl import __version__
+
 # -- fovea's own, on containers, volumes, networks and images --------------------------------------------
 LABEL_PROJECT = "io.fovea.project"  # every object of a local project
 LABEL_SERVICE = "io.fovea.service"
@@ -39,3 +41,13 @@ STACK_NAMESPACE = "com.docker.stack.namespace"
 K8S_VERSION = "io.fovea/version"
 K8S_VOLUME = "io.fovea/volume"
 K8S_PRIORITY = "io.fovea/priority"
+
+
+def project_labels(project: str) -> dict[str, str]:
+    """Labels every engine object of a project carries (compose's too, so `docker compose -p` sees it)."""
+    return {LABEL_PROJECT: project, LABEL_VERSION: __version__, COMPOSE_PROJECT: project}
+
+
+def helper_labels(project: str) -> dict[str, str]:
+    """Labels of every helper container (backup, verify, restore, models import): one scheme to find leftovers by."""
+    return {LABEL_HELPER_OF: project, LABEL_ROLE: "helper", LABEL_VERSION: __version__}

@@ -12,7 +12,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from fovea_ctl.docker.engine import create_stack_volume, helper_labels
+from fovea_ctl.docker.engine import create_stack_volume
+from fovea_ctl.docker.labels import helper_labels
 from fovea_ctl.errors import FoveaError, UsageError
 from fovea_ctl.reconcile.project import Project
 

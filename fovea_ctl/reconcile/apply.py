@@ -138,7 +138,8 @@ class Executor:
             self.finished[op.id].set()
 
     def _infrastructure(self, op: Operation) -> None:
-        from fovea_ctl.docker.engine import create_stack_volume, project_labels
+        from fovea_ctl.docker.engine import create_stack_volume
+        from fovea_ctl.docker.labels import project_labels
         from fovea_ctl.docker.labels import COMPOSE_NETWORK
 
         settings = self.context.settings

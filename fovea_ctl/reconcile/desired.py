@@ -11,7 +11,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from fovea_ctl.docker.engine import ContainerSpec, project_labels
+from fovea_ctl.docker.container_spec import ContainerSpec
+from fovea_ctl.docker.labels import project_labels
 from fovea_ctl.errors import StackInvalid
 from fovea_ctl.images import ResolvedImage, context_files, hash_paths
 from fovea_ctl.docker.labels import (

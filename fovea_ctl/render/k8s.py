@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from fovea_ctl import __version__
-from fovea_ctl.docker.engine import HELPER_CAPABILITIES
+from fovea_ctl.docker.container_spec import HELPER_CAPABILITIES
 from fovea_ctl.docker.labels import K8S_PRIORITY, K8S_VERSION, K8S_VOLUME
 from fovea_ctl.model import Priority, Probe, Service, Stack
 from fovea_ctl.probes.kinds import k8s_action

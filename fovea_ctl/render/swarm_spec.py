@@ -17,7 +17,8 @@ from typing import Any
 
 from fovea_ctl import __version__
 from fovea_ctl.reconcile.desired import HEALTH_INTERVAL_S, combined_hash, content_hash, hash_parts_for
-from fovea_ctl.docker.engine import import_docker_sdk, project_labels
+from fovea_ctl.docker.labels import project_labels
+from fovea_ctl.docker.sdk import import_docker_sdk
 from fovea_ctl.images import ResolvedImage
 from fovea_ctl.docker.labels import (
     LABEL_CONFIG_HASH,

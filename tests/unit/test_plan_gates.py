@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fovea_ctl.docker.engine import ContainerView
+from fovea_ctl.docker.views import ContainerView
 from fovea_ctl.model import Condition, ImageSpec, Service, Stack
 from fovea_ctl.reconcile.observe import ObservedState
 from fovea_ctl.reconcile.plan import OpKind, make_plan

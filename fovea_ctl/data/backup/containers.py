@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fovea_ctl.data.backup.manifest import ItemRecord
-from fovea_ctl.docker.engine import helper_labels
+from fovea_ctl.docker.labels import helper_labels
 from fovea_ctl.errors import BackupDamaged, FoveaError
 from fovea_ctl.model import Service
 

@@ -28,7 +28,7 @@ from fovea_ctl.data.backup.files import CHUNK, open_private
 from fovea_ctl.errors import FoveaError
 
 if TYPE_CHECKING:
-    from fovea_ctl.docker.engine import ExecStream
+    from fovea_ctl.docker.exec_stream import ExecStream
     from fovea_ctl.data.project_protocol import DataProject
 
 # -- the fast path: a FIFO in a bind-mounted host folder ----------------------------------------------
