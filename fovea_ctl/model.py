@@ -539,6 +539,12 @@ def validate_stack(stack: Stack) -> list[str]:
         if password_secret and password_secret not in service.secrets:
             problems.append(f"{where}, field probe: password_secret {password_secret!r} is not mounted")
 
+    # A hook with no service to run it would be found only by a rotation, after the new value was generated.
+    for declared in stack.secrets:
+        if declared.applied_by is not None and declared.applied_by.service not in by_name:
+            problems.append(f"secret {declared.name!r}, field applied_by.service: {declared.applied_by.service!r} is not a "
+                            f"service of the stack (services: {', '.join(sorted(by_name))})")
+
     cycle = find_cycle({s.name: list(s.depends_on) for s in stack.services})
     if cycle:
         problems.append(f"service {cycle[0]!r}, field depends_on: dependency cycle {' -> '.join(cycle)}")

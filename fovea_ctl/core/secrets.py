@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from fovea_ctl.errors import FoveaError, StackInvalid, UsageError
+from fovea_ctl.errors import FoveaError, UsageError
 from fovea_ctl.model import Secret, Stack
 from fovea_ctl.settings.effective import Settings
 
@@ -31,20 +31,8 @@ class SecretInfo:
     age_s: float | None  # None: not created yet
 
 
-def applier_problems(stack: Stack) -> list[str]:
-    """Hooks (`Secret.applied_by`) whose service the stack does not declare: a rotation would find no one
-    to run them, after the value was generated."""
-    services = {service.name for service in stack.services}
-    return [f"secret {secret.name!r}, field applied_by.service: {secret.applied_by.service!r} is not a service "
-            f"of the stack (services: {', '.join(sorted(services))})"
-            for secret in stack.secrets if secret.applied_by is not None and secret.applied_by.service not in services]
-
-
 class SecretStore:
     def __init__(self, settings: Settings, stack: Stack) -> None:
-        problems = applier_problems(stack)
-        if problems:
-            raise StackInvalid("invalid stack:\n  " + "\n  ".join(problems))
         self.settings = settings
         self.directory = settings.effective_secrets_dir
         self.declared = {s.name: s for s in stack.secrets}

@@ -15,7 +15,6 @@ import pytest
 from pydantic import ValidationError
 
 from fovea_ctl.core.secrets import SecretStore
-from fovea_ctl.errors import StackInvalid
 from fovea_ctl.model import AppliedBy, ImageSpec, Secret, Service, Stack
 from fovea_ctl.settings.effective import load_settings
 from tests.conftest import ROOT
@@ -57,16 +56,13 @@ def run_in_root_store() -> SecretStore:
     return SecretStore(settings, load_stack(settings))
 
 
-def test_a_hook_owned_by_a_service_the_stack_does_not_declare_is_an_invalid_stack(tmp_path: Path) -> None:
-    stack = Stack(name="t", services=[Service(name="postgres", image=IMAGE)],
-                  secrets=[Secret(name="vault_token", applied_by=HOOK)])
+def test_a_hook_owned_by_a_service_the_stack_does_not_declare_is_an_invalid_stack() -> None:
+    with pytest.raises(ValidationError) as refused:
+        Stack(name="t", services=[Service(name="postgres", image=IMAGE)],
+              secrets=[Secret(name="vault_token", applied_by=HOOK)])
 
-    with pytest.raises(StackInvalid) as refused:
-        store_for(stack, tmp_path)
-
-    assert refused.value.exit_code == 2
     assert ("secret 'vault_token', field applied_by.service: 'vault' is not a service of the stack "
-            "(services: postgres)") in refused.value.message
+            "(services: postgres)") in str(refused.value)
 
 
 def test_fovea_refuses_such_a_stack_file_with_exit_2_before_writing_any_secret(tmp_path: Path) -> None:
